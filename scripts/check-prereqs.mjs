@@ -1,0 +1,28 @@
+#!/usr/bin/env node
+// Fails fast, naming the exact package to install, before a command would fail obscurely.
+import { spawnSync } from 'node:child_process';
+
+const purpose = process.argv[2] ?? 'test';
+const problems = [];
+
+const [major, minor] = process.versions.node.split('.').map(Number);
+if (major < 20 || (major === 20 && minor < 9)) {
+  problems.push(`Node.js ${process.versions.node} is too old: install Node.js 20 (>= 20.9), e.g. from https://nodejs.org or your distribution.`);
+}
+
+function onPath(cmd) {
+  return spawnSync('sh', ['-c', `command -v ${cmd}`], { stdio: 'ignore' }).status === 0;
+}
+
+const needRedis = purpose !== 'demo' || !process.env.PYRAMID_REDIS_URL;
+if (needRedis && !onPath('redis-server')) {
+  problems.push('redis-server is not on PATH: install it (Debian/Ubuntu: sudo apt-get install redis-server; macOS: brew install redis).');
+}
+if (purpose === 'test' && !onPath('kcat')) {
+  problems.push('kcat is not on PATH (the wire-protocol tests use it as an independent Kafka client): install it (Debian/Ubuntu: sudo apt-get install kcat; macOS: brew install kcat).');
+}
+
+if (problems.length > 0) {
+  console.error(`pyramid ${purpose}: missing prerequisites\n  - ${problems.join('\n  - ')}`);
+  process.exit(1);
+}

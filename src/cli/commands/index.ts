@@ -1,0 +1,7 @@
+import type { Command } from 'commander';
+
+/** A sub-command registers itself on the program. One file per command in this folder. */
+export type RegisterCommand = (program: Command) => void;
+
+/** Every `pyramid` sub-command, in the order `--help` lists them. */
+export const commands: RegisterCommand[] = [];

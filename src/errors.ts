@@ -1,0 +1,44 @@
+/**
+ * Every error pyramid raises on purpose. Codes are a closed union so callers can switch on them
+ * exhaustively; `retriable` tells the consumer loop whether backing off and trying again can help.
+ */
+export const ERROR_CODES = [
+  'CONFIG_INVALID',
+  'POLICY_INVALID',
+  'STATE_SCRIPT_FAILED',
+  'STATE_LAYOUT_MISMATCH',
+  'REDIS_UNAVAILABLE',
+  'DECODE_FAILED',
+  'VALIDATION_FAILED',
+  'SCHEMA_REGISTRY_UNAVAILABLE',
+  'KAFKA_UNAVAILABLE',
+  'PREREQUISITE_MISSING',
+] as const;
+
+export type ErrorCode = (typeof ERROR_CODES)[number];
+
+export interface PyramidErrorOptions {
+  retriable?: boolean;
+  cause?: unknown;
+  /** Structured context for logs; never customer data. */
+  details?: Record<string, unknown>;
+}
+
+export class PyramidError extends Error {
+  readonly code: ErrorCode;
+  readonly retriable: boolean;
+  readonly details: Record<string, unknown> | undefined;
+
+  constructor(code: ErrorCode, message: string, options: PyramidErrorOptions = {}) {
+    super(message, options.cause === undefined ? undefined : { cause: options.cause });
+    this.name = 'PyramidError';
+    this.code = code;
+    this.retriable = options.retriable ?? false;
+    this.details = options.details;
+  }
+}
+
+/** True when `err` is a PyramidError with the given code. */
+export function isPyramidError(err: unknown, code?: ErrorCode): err is PyramidError {
+  return err instanceof PyramidError && (code === undefined || err.code === code);
+}

@@ -1,0 +1,61 @@
+/**
+ * The compiled tier policy: what the loader produces from a policy file and what both evaluators
+ * (the pure TypeScript one and the Lua one inside the state engine) consume. Everything is in
+ * integer minor units and integer milliseconds, so the two evaluators cannot disagree on rounding.
+ * It is also what the state engine serialises (JSON) into its Lua call, so keep it plain data.
+ */
+
+/** A metric a tier condition can test. `recencyMs` is now − last purchase time. */
+export type Metric = 'monetary' | 'frequency' | 'recencyMs';
+
+export type Comparison = 'gt' | 'gte' | 'lt' | 'lte';
+
+export interface Condition {
+  metric: Metric;
+  op: Comparison;
+  /** Minor units for monetary, a count for frequency, milliseconds for recencyMs. */
+  value: number;
+}
+
+export interface CompiledTier {
+  name: string;
+  /**
+   * Larger is more valuable. Decides the direction of a change (UP / DOWN) and which changes are
+   * downgrades subject to hysteresis. The inactive tier has the lowest rank of all.
+   */
+  rank: number;
+  /** All must hold (AND). An empty list always matches. */
+  conditions: Condition[];
+  /** Reserved for relative (top N %) tiers, added by a later issue. */
+  relative?: { topPercent: number; of: 'monetary' };
+}
+
+export interface Hysteresis {
+  /** A downgrade takes effect only after the lower tier has been the evaluated tier this long. */
+  downgradeGraceMs: number;
+  /**
+   * While in a tier, its lower monetary bounds (gt/gte) are relaxed by this fraction, in basis
+   * points (1000 = 10 %): relaxed = floor(value × (10000 − marginBps) / 10000).
+   */
+  downgradeMarginBps: number;
+}
+
+export interface CompiledPolicy {
+  /** Free-form version string from the file; carried on every tier-change event. */
+  version: string;
+  name: string;
+  /** ISO 4217 code. */
+  currency: string;
+  /** Decimal places of the currency's minor unit (CNY 2, JPY 0, KWD 3). */
+  minorUnitDigits: number;
+  windowMs: number;
+  bucketMs: number;
+  /** A customer who bought before but not within this long is in `inactiveTier`; null: no rule. */
+  inactivityMs: number | null;
+  inactiveTier: string | null;
+  /** Ordered: first match wins. */
+  tiers: CompiledTier[];
+  /** Assigned when no tier matches (and the inactivity rule does not apply). */
+  fallbackTier: string;
+  hysteresis: Hysteresis;
+}
