@@ -21,10 +21,48 @@ export interface InstrumentationEvents {
   'consumer.end_to_end_latency': { topic: string; seconds: number };
   /** Consumer position vs. high watermark, refreshed periodically. */
   'consumer.lag': { topic: string; partition: number; messages: number; seconds: number };
-  'consumer.rebalance': { groupId: string; kind: 'assigned' | 'revoked'; partitions: number };
+  'consumer.rebalance': {
+    groupId: string;
+    kind: 'assigned' | 'revoked';
+    partitions: number;
+    /**
+     * Which partitions were assigned or revoked, when known. Ops uses it to drop the lag and
+     * outbox series of a revoked partition, so a stale gauge does not outlive its owner.
+     */
+    topicPartitions?: { topic: string; partition: number }[];
+  };
   'consumer.group_joined': { groupId: string; memberId: string };
-  /** A tier change was published downstream. */
-  'tier.change': { from: string | null; to: string; cause: string };
+  /**
+   * The consumer is no longer a group member (stopped, crashed, disconnected); readiness turns
+   * false until the next `consumer.group_joined`.
+   */
+  'consumer.group_left': { groupId: string; reason: string };
+  /**
+   * A tier change was published downstream. The optional fields feed the status page's latest
+   * changes list; like every payload here they carry no customer id (the ops page is not a place
+   * for personal data).
+   */
+  'tier.change': {
+    from: string | null;
+    to: string;
+    cause: string;
+    topic?: string;
+    partition?: number;
+    /** Effective time of the change, epoch milliseconds. */
+    effectiveAt?: number;
+    policyVersion?: string;
+  };
+  /**
+   * A per-tier head count and rolling revenue across all customers, emitted whenever something
+   * computed it (see `startCensusPoller` in src/ops). Feeds the pyramid gauges and the status page.
+   */
+  'pyramid.census': {
+    currency: string;
+    /** Decimal places of the currency's minor unit, to format `revenueMinor`. */
+    minorUnitDigits: number;
+    /** Any order; `rank` (larger = more valuable, as in CompiledTier) orders the drawing. */
+    tiers: { tier: string; rank: number; customers: number; revenueMinor: number }[];
+  };
   'outbox.pending': { topic: string; partition: number; pending: number };
   'state.script': { script: string; seconds: number; ok: boolean };
 }
