@@ -1,0 +1,55 @@
+import type { Logger } from '../../logger.js';
+import type { ApiHandler } from './api-registry.js';
+
+/** Where clients reach this broker: its bound host and actual port (never 0). */
+export interface BrokerEndpoint {
+  readonly host: string;
+  readonly port: number;
+}
+
+/** Read-only view of the topics that exist, for handlers outside the log (the group coordinator). */
+export interface TopicCatalogView {
+  /** Partition count of an existing topic, `undefined` when the topic does not exist. */
+  partitionCount(topic: string): number | undefined;
+  /** Names of all existing topics. */
+  topicNames(): string[];
+}
+
+/**
+ * What every API handler may know about the broker it runs in. One per broker instance, created
+ * by `startBroker` before the first connection is accepted.
+ */
+export interface BrokerContext {
+  /** The single node's id, as advertised in Metadata and FindCoordinator. Always 0. */
+  readonly nodeId: number;
+  readonly clusterId: string;
+  /**
+   * The advertised endpoint. Valid once the listener is bound, which is before any handler runs;
+   * FindCoordinator must return exactly this (KAFKA-WIRE-NOTES §6, "Advertised endpoint").
+   */
+  endpoint(): BrokerEndpoint;
+  /**
+   * Root of the broker's data directory, or `null` in in-memory mode. A plugin that persists
+   * state keeps it in its own subdirectory (the group coordinator: `<dataDir>/groups/`).
+   */
+  readonly dataDir: string | null;
+  readonly topics: TopicCatalogView;
+  readonly logger: Logger;
+}
+
+/** What a plugin hands back once started: its handlers, and how to stop it. */
+export interface BrokerPluginInstance {
+  readonly handlers: readonly ApiHandler[];
+  /** Called on broker close, after the listener stops; flush and release resources here. */
+  close?(): Promise<void>;
+}
+
+/**
+ * A set of APIs served by a separate component, e.g. the group coordinator
+ * (`src/devstack/broker/group/`). `startBroker` starts every plugin with the broker's context
+ * (after recovery of the log, before the listener accepts connections) and registers its handlers.
+ */
+export interface BrokerPlugin {
+  readonly name: string;
+  start(ctx: BrokerContext): Promise<BrokerPluginInstance> | BrokerPluginInstance;
+}
