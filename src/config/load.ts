@@ -1,0 +1,144 @@
+import { readFileSync } from 'node:fs';
+import { dirname, isAbsolute, resolve } from 'node:path';
+import { parse as parseYaml } from 'yaml';
+import type { z } from 'zod';
+import { PyramidError } from '../errors.js';
+import { configSchema, type PyramidConfig } from './schema.js';
+import { CONFIG_FILE_VARIABLE, CONFIG_VARIABLES, coerceEnvValue, type ConfigVariable } from './variables.js';
+
+type Source = 'env' | 'file';
+type Tree = Record<string, unknown>;
+
+function isTree(value: unknown): value is Tree {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
+}
+
+function getAt(tree: unknown, path: readonly PropertyKey[]): unknown {
+  let node = tree;
+  for (const key of path) {
+    if (!isTree(node) && !Array.isArray(node)) return undefined;
+    node = (node as Record<PropertyKey, unknown>)[key];
+  }
+  return node;
+}
+
+function setAt(tree: Tree, path: readonly string[], value: unknown): void {
+  let node = tree;
+  for (const key of path.slice(0, -1)) {
+    const next = node[key];
+    if (isTree(next)) {
+      node = next;
+    } else {
+      const created: Tree = {};
+      node[key] = created;
+      node = created;
+    }
+  }
+  node[path[path.length - 1] as string] = value;
+}
+
+function readConfigFile(file: string): Tree {
+  let text: string;
+  try {
+    text = readFileSync(file, 'utf8');
+  } catch (err) {
+    throw new PyramidError('CONFIG_INVALID', `config file ${file}: cannot be read (${(err as NodeJS.ErrnoException).code ?? 'error'})`, { cause: err });
+  }
+  let parsed: unknown;
+  try {
+    parsed = parseYaml(text);
+  } catch (err) {
+    // YAML errors quote the offending line, which may hold a secret: report the position only.
+    const line = (err as { linePos?: Array<{ line: number }> }).linePos?.[0]?.line;
+    throw new PyramidError('CONFIG_INVALID', `config file ${file}: not valid YAML/JSON${line === undefined ? '' : ` (line ${line})`}`);
+  }
+  if (parsed == null) return {};
+  if (!isTree(parsed)) throw new PyramidError('CONFIG_INVALID', `config file ${file}: must contain a mapping of settings`);
+  return parsed;
+}
+
+/** The variable a zod issue path falls under (the deepest one whose path is a prefix of it). */
+function variableFor(path: readonly PropertyKey[]): ConfigVariable | undefined {
+  let best: ConfigVariable | undefined;
+  for (const variable of CONFIG_VARIABLES) {
+    const prefix = variable.path.every((key, i) => path[i] === key) && variable.path.length <= path.length;
+    if (prefix && (best === undefined || variable.path.length > best.path.length)) best = variable;
+  }
+  return best;
+}
+
+interface Origin {
+  file: string | undefined;
+  sources: Map<string, Source>;
+  merged: Tree;
+}
+
+/** Where to fix a problem: the environment variable if it was set there, else the file field. */
+function describeLocation(path: readonly PropertyKey[], origin: Origin): string {
+  const dotted = path.map(String).join('.');
+  const variable = variableFor(path);
+  const source = variable === undefined ? undefined : origin.sources.get(variable.path.join('.'));
+  if (variable !== undefined && source === 'env') return variable.env;
+  const inFile = origin.file === undefined ? 'a config file' : origin.file;
+  if (source === 'file' || variable === undefined) return `${dotted} in ${inFile}`;
+  return `${variable.env} (or ${dotted} in ${inFile})`;
+}
+
+function describeIssue(issue: z.core.$ZodIssue, origin: Origin): string {
+  if (issue.code === 'unrecognized_keys') {
+    return issue.keys
+      .map((key) => `${describeLocation([...issue.path, key], origin)}: unknown setting (check the spelling)`)
+      .join('; ');
+  }
+  const missing = issue.code === 'invalid_type' && getAt(origin.merged, issue.path) === undefined;
+  return `${describeLocation(issue.path, origin)}: ${missing ? 'is required' : issue.message}`;
+}
+
+/**
+ * Builds pyramid's configuration from environment variables over an optional YAML/JSON config
+ * file (the file given here, else `PYRAMID_CONFIG_FILE`), validated once at start-up. Relative
+ * paths in the file resolve against the file's folder. Empty environment variables count as
+ * unset, as container runtimes often pass them.
+ *
+ * @throws PyramidError `CONFIG_INVALID` listing every problem, each naming the environment variable
+ *   or file field to fix; values are never echoed, since they may be secrets.
+ */
+export function loadConfig(env: NodeJS.ProcessEnv = process.env, file?: string): PyramidConfig {
+  const configFile = file ?? (env[CONFIG_FILE_VARIABLE] || undefined);
+  const merged: Tree = configFile === undefined ? {} : readConfigFile(configFile);
+  const sources = new Map<string, Source>();
+
+  for (const variable of CONFIG_VARIABLES) {
+    const key = variable.path.join('.');
+    const fromFile = getAt(merged, variable.path);
+    if (fromFile !== undefined) {
+      sources.set(key, 'file');
+      if (variable.kind === 'path' && typeof fromFile === 'string' && configFile !== undefined && !isAbsolute(fromFile)) {
+        setAt(merged, variable.path, resolve(dirname(configFile), fromFile));
+      }
+    }
+    const text = env[variable.env];
+    if (text !== undefined && text !== '') {
+      setAt(merged, variable.path, coerceEnvValue(variable.kind, text));
+      sources.set(key, 'env');
+    }
+  }
+
+  let result = configSchema.safeParse(merged);
+  // A whole missing section (no kafka settings at all) would be one vague "kafka is required";
+  // present it as empty so zod names each missing setting inside, and with it the variable.
+  for (let round = 0; !result.success && round < 3; round++) {
+    const missingSections = result.error.issues.filter(
+      (issue) => issue.code === 'invalid_type' && issue.expected === 'object' && getAt(merged, issue.path) === undefined,
+    );
+    if (missingSections.length === 0) break;
+    for (const issue of missingSections) setAt(merged, issue.path.map(String), {});
+    result = configSchema.safeParse(merged);
+  }
+  if (result.success) return result.data;
+  const origin: Origin = { file: configFile, sources, merged };
+  const problems = result.error.issues.map((issue) => describeIssue(issue, origin));
+  throw new PyramidError('CONFIG_INVALID', `invalid configuration:\n  - ${problems.join('\n  - ')}`, {
+    details: { problems },
+  });
+}

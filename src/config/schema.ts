@@ -1,0 +1,133 @@
+import { existsSync } from 'node:fs';
+import { z } from 'zod';
+import { parseDuration } from './duration.js';
+
+/** Kafka topic names: the broker's legal characters and length (Kafka `Topic.validate`). */
+const topicName = z.string().regex(/^[A-Za-z0-9._-]{1,249}$/, 'must be 1..249 characters of [A-Za-z0-9._-]');
+
+const existingFile = z.string().min(1).refine((path) => existsSync(path), 'file does not exist');
+
+const duration = z
+  .union([z.string(), z.number()])
+  .transform((value, ctx) => {
+    const ms = parseDuration(value);
+    if (ms === null) {
+      ctx.addIssue({ code: 'custom', message: 'must be a duration such as 30s, 15m, 12h, 7d or integer milliseconds' });
+      return z.NEVER;
+    }
+    return ms;
+  });
+
+const redisUrl = z.string().superRefine((value, ctx) => {
+  let url: URL;
+  try {
+    url = new URL(value);
+  } catch {
+    // Never echo the value: a Redis URL may carry an ACL password.
+    ctx.addIssue({ code: 'custom', message: 'must be a URL such as redis://host:6379 or rediss://user:password@host:6380/0' });
+    return;
+  }
+  if (url.protocol !== 'redis:' && url.protocol !== 'rediss:') {
+    ctx.addIssue({ code: 'custom', message: 'must use redis:// (plain) or rediss:// (TLS)' });
+  } else if (url.hostname === '') {
+    ctx.addIssue({ code: 'custom', message: 'must name a host' });
+  }
+});
+
+const httpUrl = z.string().refine((value) => {
+  try {
+    const url = new URL(value);
+    return url.protocol === 'http:' || url.protocol === 'https:';
+  } catch {
+    return false;
+  }
+}, 'must be an http:// or https:// URL');
+
+/**
+ * The shape of a pyramid configuration, after environment variables have been merged over the
+ * config file. Objects are strict so a typo in a config file is an error, not a silently ignored
+ * key. Cross-field rules (SASL completeness, registry needed for Avro, ...) live in the final
+ * superRefine so every problem is reported at once, each at the path of the field to fix.
+ */
+export const configSchema = z
+  .strictObject({
+    kafka: z.strictObject({
+      brokers: z.array(z.string().regex(/^[^\s:/]+:\d{1,5}$/, 'each broker must be host:port')).min(1, 'at least one broker'),
+      clientId: z.string().min(1).default('pyramid'),
+      sasl: z
+        .strictObject({
+          mechanism: z.enum(['plain', 'scram-sha-256', 'scram-sha-512']),
+          username: z.string().min(1),
+          password: z.string().min(1),
+        })
+        .optional(),
+      tls: z
+        .strictObject({
+          enabled: z.boolean().default(false),
+          /** PEM bundle of the CA that signed the brokers' certificates (private PKI). */
+          caFile: existingFile.optional(),
+          rejectUnauthorized: z.boolean().default(true),
+        })
+        .default({ enabled: false, rejectUnauthorized: true }),
+    }),
+    redis: z.strictObject({
+      /** redis:// or rediss:// (TLS); an ACL user goes in as user:password@. */
+      url: redisUrl,
+      /** PEM CA bundle for rediss:// against a private CA. */
+      tlsCaFile: existingFile.optional(),
+    }),
+    registry: z
+      .strictObject({
+        url: httpUrl.optional(),
+        username: z.string().min(1).optional(),
+        password: z.string().min(1).optional(),
+      })
+      .default({}),
+    topics: z
+      .strictObject({
+        transactions: topicName.default('transactions'),
+        tierChanges: topicName.default('customer-tier-changes'),
+        dlq: topicName.default('transactions-dlq'),
+      })
+      .default({ transactions: 'transactions', tierChanges: 'customer-tier-changes', dlq: 'transactions-dlq' }),
+    groupId: z.string().min(1).default('pyramid'),
+    policyFile: existingFile,
+    /** `wall`: live scoring on the wall clock; `event`: replay/backfill on the event-time watermark. */
+    clock: z.enum(['wall', 'event']).default('wall'),
+    inputFormat: z.enum(['avro', 'json']).default('avro'),
+    http: z.strictObject({ port: z.int().min(0).max(65_535).default(9464) }).default({ port: 9464 }),
+    /** First segment of every Redis key, so several deployments can share one Redis. */
+    keyPrefix: z.string().regex(/^[A-Za-z0-9_.-]{1,64}$/, 'must be 1..64 characters of [A-Za-z0-9_.-]').default('pyr'),
+    /** Milliseconds: a transactionId seen again within this long is counted once. */
+    dedupeHorizon: duration.default(7 * 86_400_000),
+    validation: z
+      .strictObject({
+        /** Largest accepted amount in minor units; larger is treated as a producer bug. */
+        maxAmountMinor: z.int().min(1).max(Number.MAX_SAFE_INTEGER).default(10_000_000_000_000),
+        /** Milliseconds an event time may lie ahead of the wall clock before it goes to the DLQ. */
+        maxFutureSkew: duration.default(300_000),
+      })
+      .default({ maxAmountMinor: 10_000_000_000_000, maxFutureSkew: 300_000 }),
+    logLevel: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+  })
+  .superRefine((config, ctx) => {
+    if (config.inputFormat === 'avro' && config.registry.url === undefined) {
+      ctx.addIssue({ code: 'custom', path: ['registry', 'url'], message: 'is required when the input format is avro' });
+    }
+    if ((config.registry.username === undefined) !== (config.registry.password === undefined)) {
+      const missing = config.registry.username === undefined ? 'username' : 'password';
+      ctx.addIssue({ code: 'custom', path: ['registry', missing], message: 'registry basic auth needs both username and password' });
+    }
+    if (config.kafka.tls.caFile !== undefined && !config.kafka.tls.enabled) {
+      ctx.addIssue({ code: 'custom', path: ['kafka', 'tls', 'enabled'], message: 'must be true when a TLS CA file is given' });
+    }
+    if (config.redis.tlsCaFile !== undefined && !config.redis.url.startsWith('rediss://')) {
+      ctx.addIssue({ code: 'custom', path: ['redis', 'url'], message: 'must use rediss:// when a Redis TLS CA file is given' });
+    }
+  });
+
+/** A validated pyramid configuration. Durations are integer milliseconds. */
+export type PyramidConfig = z.output<typeof configSchema>;
+
+/** The same, as written in a config file (durations may be strings, defaults may be left out). */
+export type PyramidConfigInput = z.input<typeof configSchema>;
