@@ -1,0 +1,202 @@
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import type { Instrumentation } from '../instrumentation.js';
+import { buildInfo } from './build-info.js';
+
+/** Every pyramid metric starts with this, default process and Node metrics included. */
+export const METRIC_PREFIX = 'pyramid_';
+
+/** Label value for `from` on a customer's first classification (Prometheus labels cannot be null). */
+export const NO_PREVIOUS_TIER = 'none';
+
+export interface CreateMetricsOptions {
+  /** Defaults to a fresh Registry, so several scorers in one process never clash. */
+  registry?: Registry;
+  /** Default process and Node metrics; on unless a test wants a smaller exposition. */
+  collectDefaults?: boolean;
+}
+
+/** The metrics of one scorer. */
+export interface Metrics {
+  registry: Registry;
+  /** Stop listening to instrumentation events. The registry keeps its last values. */
+  close(): void;
+}
+
+// Buckets chosen for where the pipeline actually lives: one Lua call per batch takes
+// sub-millisecond to tens of milliseconds; replays make end-to-end latency span hours.
+const STAGE_BUCKETS = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5];
+const SCRIPT_BUCKETS = [0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1];
+const BATCH_SIZE_BUCKETS = [1, 5, 10, 25, 50, 100, 250, 500, 1000, 2500, 5000, 10000];
+const LATENCY_BUCKETS = [0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300, 900, 3600, 86400];
+
+/**
+ * Register every pyramid metric on a registry and keep it current from instrumentation events.
+ * This is the only place that knows about prom-client. Labels are topic, partition, outcome,
+ * reason, tier, cause, stage, script and group: bounded sets, never a customer id.
+ */
+export function createMetrics(instrumentation: Instrumentation, options: CreateMetricsOptions = {}): Metrics {
+  const registry = options.registry ?? new Registry();
+  const registers = [registry];
+  const p = METRIC_PREFIX;
+
+  new Gauge({
+    name: `${p}build_info`,
+    help: 'Always 1; labels carry the pyramid version and the Node.js version.',
+    labelNames: ['version', 'node_version'],
+    registers,
+  }).set({ version: buildInfo().version, node_version: buildInfo().nodeVersion }, 1);
+
+  const consumed = new Counter({
+    name: `${p}consumer_records_consumed_total`,
+    help: 'Records fetched from Kafka and handed to the pipeline.',
+    labelNames: ['topic', 'partition'],
+    registers,
+  });
+  const processed = new Counter({
+    name: `${p}consumer_records_processed_total`,
+    help: 'Records that left the pipeline, by outcome (scored, duplicate, late, dlq, stale).',
+    labelNames: ['topic', 'partition', 'outcome'],
+    registers,
+  });
+  const dlq = new Counter({
+    name: `${p}consumer_dlq_records_total`,
+    help: 'Records sent to the dead-letter topic, by error class.',
+    labelNames: ['topic', 'reason'],
+    registers,
+  });
+  const batchSize = new Histogram({
+    name: `${p}consumer_batch_size_records`,
+    help: 'Records per partition batch.',
+    labelNames: ['topic'],
+    buckets: BATCH_SIZE_BUCKETS,
+    registers,
+  });
+  const stageDuration = new Histogram({
+    name: `${p}consumer_stage_duration_seconds`,
+    help: 'Time one partition batch spent in each pipeline stage (decode, validate, apply, publish).',
+    labelNames: ['topic', 'stage'],
+    buckets: STAGE_BUCKETS,
+    registers,
+  });
+  const endToEnd = new Histogram({
+    name: `${p}consumer_end_to_end_latency_seconds`,
+    help: 'Now minus event time of each scored record.',
+    labelNames: ['topic'],
+    buckets: LATENCY_BUCKETS,
+    registers,
+  });
+  const lagMessages = new Gauge({
+    name: `${p}consumer_lag_messages`,
+    help: 'High watermark minus the next offset to process, per partition.',
+    labelNames: ['topic', 'partition'],
+    registers,
+  });
+  const lagSeconds = new Gauge({
+    name: `${p}consumer_lag_seconds`,
+    help: 'Age of the oldest unprocessed record per partition (0 when caught up).',
+    labelNames: ['topic', 'partition'],
+    registers,
+  });
+  const rebalances = new Counter({
+    name: `${p}consumer_rebalances_total`,
+    help: 'Partition assignments and revocations seen by this member.',
+    labelNames: ['group', 'kind'],
+    registers,
+  });
+  const groupMember = new Gauge({
+    name: `${p}consumer_group_member`,
+    help: '1 while this instance is a member of its consumer group, else 0.',
+    labelNames: ['group'],
+    registers,
+  });
+  const tierChanges = new Counter({
+    name: `${p}tier_changes_total`,
+    help: `Tier changes published downstream, by previous tier ("${NO_PREVIOUS_TIER}" on first classification), new tier and cause.`,
+    labelNames: ['from', 'to', 'cause'],
+    registers,
+  });
+  const outboxPending = new Gauge({
+    name: `${p}outbox_pending_records`,
+    help: 'Tier changes written to the partition outbox and not yet published.',
+    labelNames: ['topic', 'partition'],
+    registers,
+  });
+  const scriptDuration = new Histogram({
+    name: `${p}redis_script_duration_seconds`,
+    help: 'Duration of Redis Lua script calls, failed ones included.',
+    labelNames: ['script'],
+    buckets: SCRIPT_BUCKETS,
+    registers,
+  });
+  const scriptErrors = new Counter({
+    name: `${p}redis_script_errors_total`,
+    help: 'Redis Lua script calls that failed.',
+    labelNames: ['script'],
+    registers,
+  });
+  const tierCustomers = new Gauge({
+    name: `${p}tier_customers`,
+    help: 'Customers currently in each tier (latest census).',
+    labelNames: ['tier'],
+    registers,
+  });
+  const tierRevenue = new Gauge({
+    name: `${p}tier_revenue_minor_units`,
+    help: 'Rolling-window revenue of the customers in each tier, in minor units of the policy currency (latest census).',
+    labelNames: ['tier', 'currency'],
+    registers,
+  });
+
+  if (options.collectDefaults !== false) collectDefaultMetrics({ register: registry, prefix: p });
+
+  const part = (topic: string, partition: number) => ({ topic, partition: String(partition) });
+  const off = [
+    instrumentation.on('consumer.batch', (e) => {
+      consumed.inc(part(e.topic, e.partition), e.size);
+      batchSize.observe({ topic: e.topic }, e.size);
+      for (const [stage, seconds] of Object.entries(e.stages)) stageDuration.observe({ topic: e.topic, stage }, seconds);
+    }),
+    instrumentation.on('consumer.record', (e) => processed.inc({ ...part(e.topic, e.partition), outcome: e.outcome })),
+    instrumentation.on('consumer.dlq', (e) => dlq.inc({ topic: e.topic, reason: e.reason })),
+    instrumentation.on('consumer.end_to_end_latency', (e) => endToEnd.observe({ topic: e.topic }, e.seconds)),
+    instrumentation.on('consumer.lag', (e) => {
+      lagMessages.set(part(e.topic, e.partition), e.messages);
+      lagSeconds.set(part(e.topic, e.partition), e.seconds);
+    }),
+    instrumentation.on('consumer.rebalance', (e) => {
+      rebalances.inc({ group: e.groupId, kind: e.kind });
+      if (e.kind !== 'revoked') return;
+      // A revoked partition's lag now belongs to another member; keeping our last value would
+      // double-count it in sum() across instances.
+      for (const tp of e.topicPartitions ?? []) {
+        lagMessages.remove(part(tp.topic, tp.partition));
+        lagSeconds.remove(part(tp.topic, tp.partition));
+        outboxPending.remove(part(tp.topic, tp.partition));
+      }
+    }),
+    instrumentation.on('consumer.group_joined', (e) => groupMember.set({ group: e.groupId }, 1)),
+    instrumentation.on('consumer.group_left', (e) => groupMember.set({ group: e.groupId }, 0)),
+    instrumentation.on('tier.change', (e) => tierChanges.inc({ from: e.from ?? NO_PREVIOUS_TIER, to: e.to, cause: e.cause })),
+    instrumentation.on('outbox.pending', (e) => outboxPending.set(part(e.topic, e.partition), e.pending)),
+    instrumentation.on('state.script', (e) => {
+      scriptDuration.observe({ script: e.script }, e.seconds);
+      if (!e.ok) scriptErrors.inc({ script: e.script });
+    }),
+    instrumentation.on('pyramid.census', (e) => {
+      // A census replaces the previous one: a tier removed by a policy change must disappear.
+      tierCustomers.reset();
+      tierRevenue.reset();
+      for (const t of e.tiers) {
+        tierCustomers.set({ tier: t.tier }, t.customers);
+        tierRevenue.set({ tier: t.tier, currency: e.currency }, t.revenueMinor);
+      }
+    }),
+  ];
+
+  return {
+    registry,
+    close() {
+      for (const unsubscribe of off) unsubscribe();
+    },
+  };
+}
