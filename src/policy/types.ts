@@ -22,11 +22,22 @@ export interface CompiledTier {
   /**
    * Larger is more valuable. Decides the direction of a change (UP / DOWN) and which changes are
    * downgrades subject to hysteresis. The inactive tier has the lowest rank of all.
+   *
+   * The loader derives ranks from order: `tiers[i].rank = tiers.length - i + 1`, so the first tier
+   * ranks highest and the last tier ranks 2; the fallback tier ranks {@link FALLBACK_RANK} (1) and
+   * the inactive tier {@link INACTIVE_RANK} (0). Those two are not in `tiers`, so an evaluator
+   * looks their rank up by name via these constants.
    */
   rank: number;
   /** All must hold (AND). An empty list always matches. */
   conditions: Condition[];
-  /** Reserved for relative (top N %) tiers, added by a later issue. */
+  /**
+   * Reserved for relative (top N %) tiers, added by a later issue. The loader validates it
+   * (0 < topPercent <= 100) but the ABSOLUTE evaluators (TS and Lua) do not evaluate it: a tier
+   * that carries `relative` never matches in raw evaluation and is skipped by headroom, so nobody
+   * lands in it until the relative evaluation exists (safer than matching on its other conditions
+   * alone, which would put every customer into e.g. "top 1 %").
+   */
   relative?: { topPercent: number; of: 'monetary' };
 }
 
@@ -58,4 +69,18 @@ export interface CompiledPolicy {
   /** Assigned when no tier matches (and the inactivity rule does not apply). */
   fallbackTier: string;
   hysteresis: Hysteresis;
+  /**
+   * Boundary rule text per tier name (every entry of `tiers`, the fallback and the inactive tier),
+   * e.g. `vip` -> "monetary > 58900.00 CNY", `inactive` -> "inactive: no purchase for 180d".
+   * Set by the loader so both evaluators put the same text into change records verbatim; optional
+   * only so hand-built policies in tests stay valid (the TS evaluator derives it when absent).
+   * Added additively after commit 1.
+   */
+  rules?: Record<string, string>;
 }
+
+/** Rank of {@link CompiledPolicy.fallbackTier}: below every entry of `tiers`. */
+export const FALLBACK_RANK = 1;
+
+/** Rank of {@link CompiledPolicy.inactiveTier}: the lowest of all. */
+export const INACTIVE_RANK = 0;
