@@ -80,7 +80,7 @@ export const ROUTES: readonly Route[] = [
     hasBody: true,
     handle: ({ store, params, body }) => {
       const found = store.lookup(subjectOf(params), schemaRequest(body));
-      return { body: { subject: found.subject, version: found.version, ...schemaBody(found) } };
+      return { body: { subject: found.subject, version: found.version, id: found.id, ...schemaBody(found) } };
     },
   },
   {
@@ -108,7 +108,7 @@ export const ROUTES: readonly Route[] = [
     handle: ({ store, params }) => {
       const version = parseVersion(params.version);
       const found = store.getVersion(subjectOf(params), version);
-      return { body: { subject: found.subject, version: found.version, ...schemaBody(found) } };
+      return { body: { subject: found.subject, version: found.version, id: found.id, ...schemaBody(found) } };
     },
   },
   {
@@ -219,11 +219,9 @@ function subjectOf(params: Readonly<Record<string, string>>): string {
   return params.subject ?? '';
 }
 
-function schemaBody(schema: StoredSchema): { id: number; schema: string; references?: StoredSchema['references'] } {
+function schemaBody(schema: StoredSchema): { schema: string; references?: StoredSchema['references'] } {
   // AVRO is the default type, so like Confluent the answer carries no `schemaType`.
-  return schema.references.length > 0
-    ? { id: schema.id, schema: schema.schema, references: schema.references }
-    : { id: schema.id, schema: schema.schema };
+  return schema.references.length > 0 ? { schema: schema.schema, references: schema.references } : { schema: schema.schema };
 }
 
 function compatibilityResult(reasons: string[], query: URLSearchParams): RouteResult {
