@@ -1,0 +1,86 @@
+import { afterEach, describe, expect, it } from 'vitest';
+import { Instrumentation } from '../../src/instrumentation.js';
+import { createStatusTracker } from '../../src/ops/status.js';
+
+describe('createStatusTracker', () => {
+  const closers: (() => void)[] = [];
+  afterEach(() => {
+    for (const close of closers.splice(0)) close();
+  });
+  const track = (bus: Instrumentation, options: Parameters<typeof createStatusTracker>[1] = {}) => {
+    const tracker = createStatusTracker(bus, options);
+    closers.push(() => tracker.close());
+    return tracker;
+  };
+
+  it('reports lag, processed counts and outbox per partition, sorted by topic and partition', async () => {
+    const bus = new Instrumentation();
+    const tracker = track(bus);
+    bus.emit('consumer.lag', { topic: 'tx', partition: 2, messages: 10, seconds: 4.25 });
+    bus.emit('consumer.lag', { topic: 'tx', partition: 0, messages: 3, seconds: 1 });
+    bus.emit('consumer.record', { topic: 'tx', partition: 0, outcome: 'scored' });
+    bus.emit('consumer.record', { topic: 'tx', partition: 0, outcome: 'late' });
+    bus.emit('outbox.pending', { topic: 'tx', partition: 2, pending: 6 });
+    const s = await tracker.snapshot();
+    expect(s.partitions.map((p) => [p.topic, p.partition, p.lagMessages, p.lagSeconds, p.outboxPending])).toEqual([
+      ['tx', 0, 3, 1, null],
+      ['tx', 2, 10, 4.25, 6],
+    ]);
+    expect(s.partitions[0]?.processed).toEqual({ scored: 1, duplicate: 0, late: 1, dlq: 0, stale: 0 });
+    expect(s.totals.processed.scored).toBe(1);
+  });
+
+  it('averages throughput over whole seconds of the window only', async () => {
+    let clock = 1_000_000;
+    const bus = new Instrumentation();
+    const tracker = track(bus, { throughputWindowSeconds: 4, now: () => clock });
+    const burst = (n: number) => {
+      for (let i = 0; i < n; i++) bus.emit('consumer.record', { topic: 'tx', partition: 0, outcome: 'scored' });
+    };
+    burst(8); // second 1000
+    clock += 1000;
+    burst(4); // second 1001
+    clock += 1000;
+    burst(100); // second 1002: still filling, not counted yet
+    expect((await tracker.snapshot()).partitions[0]?.throughputPerSecond).toBe(3);
+    clock += 5000; // second 1007: window is 1003..1006, all old seconds fall out
+    expect((await tracker.snapshot()).partitions[0]?.throughputPerSecond).toBe(0);
+  });
+
+  it('keeps the latest tier changes newest first, bounded, without customer ids', async () => {
+    const bus = new Instrumentation();
+    const tracker = track(bus, { changesCapacity: 3 });
+    for (let i = 0; i < 5; i++) bus.emit('tier.change', { from: 'small', to: 'medium', cause: 'TRANSACTION', partition: i, topic: 'tx', effectiveAt: i, policyVersion: 'v1' });
+    const s = await tracker.snapshot();
+    expect(s.latestChanges.map((c) => c.partition)).toEqual([4, 3, 2]);
+    expect(s.totals.tierChanges).toBe(5);
+    expect(Object.keys(s.latestChanges[0] ?? {}).sort()).toEqual(['at', 'cause', 'effectiveAt', 'from', 'partition', 'policyVersion', 'to', 'topic']);
+  });
+
+  it('counts DLQ by reason, orders the census by rank, forgets revoked partitions', async () => {
+    const bus = new Instrumentation();
+    const tracker = track(bus);
+    bus.emit('consumer.dlq', { topic: 'tx', partition: 0, reason: 'DECODE_FAILED' });
+    bus.emit('consumer.dlq', { topic: 'tx', partition: 1, reason: 'VALIDATION_FAILED' });
+    bus.emit('consumer.dlq', { topic: 'tx', partition: 1, reason: 'VALIDATION_FAILED' });
+    bus.emit('pyramid.census', {
+      currency: 'CNY',
+      minorUnitDigits: 2,
+      tiers: [
+        { tier: 'small', rank: 1, customers: 1701, revenueMinor: 197_316_000 },
+        { tier: 'VIP', rank: 4, customers: 21, revenueMinor: 239_400_000 },
+        { tier: 'inactive', rank: 0, customers: 80, revenueMinor: 0 },
+      ],
+    });
+    bus.emit('consumer.lag', { topic: 'tx', partition: 1, messages: 1, seconds: 1 });
+    bus.emit('consumer.rebalance', { groupId: 'g', kind: 'revoked', partitions: 1, topicPartitions: [{ topic: 'tx', partition: 1 }] });
+    const s = await tracker.snapshot();
+    expect(s.dlq).toEqual([
+      { reason: 'VALIDATION_FAILED', count: 2 },
+      { reason: 'DECODE_FAILED', count: 1 },
+    ]);
+    expect(s.totals.dlq).toBe(3);
+    expect(s.pyramid?.tiers.map((t) => t.tier)).toEqual(['VIP', 'small', 'inactive']);
+    expect(s.partitions).toEqual([]);
+  });
+});
