@@ -1,0 +1,34 @@
+import type { ApiHandler } from '../api-registry.js';
+import type { BrokerState } from '../broker-state.js';
+import { ApiKey } from '../protocol/api-keys.js';
+import { KafkaErrorCode } from '../protocol/errors.js';
+import type { Reader } from '../protocol/reader.js';
+import { Writer } from '../protocol/writer.js';
+
+/**
+ * InitProducerId v0–v1 (https://kafka.apache.org/protocol#The_Messages_InitProducerId); v2 is
+ * flexible and not advertised, so librdkafka falls back to v1 (KAFKA-WIRE-NOTES §3.3).
+ *
+ * Idempotent producers get a fresh id (epoch 0), persisted before the answer so a restarted broker
+ * never hands it out again. Transactional ids are refused with INVALID_REQUEST: this broker has
+ * no transaction coordinator.
+ */
+export function initProducerIdHandler(state: BrokerState): ApiHandler {
+  return {
+    apiKey: ApiKey.InitProducerId,
+    minVersion: 0,
+    maxVersion: 1,
+    handle(ctx, body: Reader) {
+      const transactionalId = body.readNullableString();
+      body.readInt32(); // transaction_timeout_ms
+      const w = new Writer(24);
+      w.writeInt32(0); // throttle_time_ms
+      if (transactionalId !== null) {
+        ctx.broker.logger.warn({ transactionalId }, 'transactional producer refused: no transaction support');
+        return w.writeInt16(KafkaErrorCode.INVALID_REQUEST).writeInt64(-1).writeInt16(-1);
+      }
+      const producerId = state.store.allocateProducerId();
+      return w.writeInt16(KafkaErrorCode.NONE).writeInt64(producerId).writeInt16(0);
+    },
+  };
+}

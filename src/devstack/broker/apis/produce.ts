@@ -1,0 +1,104 @@
+import type { ApiHandler } from '../api-registry.js';
+import type { BrokerState } from '../broker-state.js';
+import type { PartitionLog } from '../log/partition-log.js';
+import { ApiKey } from '../protocol/api-keys.js';
+import { KafkaErrorCode } from '../protocol/errors.js';
+import type { Reader } from '../protocol/reader.js';
+import { Writer } from '../protocol/writer.js';
+import { checkProducedBatch, splitBatches } from '../records/batch.js';
+
+interface PartitionAnswer {
+  readonly index: number;
+  readonly errorCode: KafkaErrorCode;
+  readonly baseOffset: number;
+  readonly logStartOffset: number;
+}
+
+interface TopicAnswer {
+  readonly name: string;
+  readonly partitions: PartitionAnswer[];
+}
+
+/**
+ * Produce v3–v8 (https://kafka.apache.org/protocol#The_Messages_Produce): magic-2 record batches
+ * only (v3 is the first version that carries them; both clients send v7, KAFKA-WIRE-NOTES §2).
+ *
+ * Each partition's batches are validated (CRC-32C, codec none/gzip, record structure) and then
+ * appended with idempotence checks; a partition's answer never depends on another's. The
+ * response is written only after every accepted batch has been written to the log (and fsynced
+ * under `fsync: 'always'`), so an acknowledged record survives a kill -9 of the broker.
+ */
+export function produceHandler(state: BrokerState): ApiHandler {
+  return {
+    apiKey: ApiKey.Produce,
+    minVersion: 3,
+    maxVersion: 8,
+    handle(ctx, body: Reader) {
+      const version = ctx.header.apiVersion;
+      const transactionalId = body.readNullableString();
+      const acks = body.readInt16();
+      body.readInt32(); // timeout_ms: appends are synchronous, nothing to wait for
+      const request = body.readArray((r) => ({
+        name: r.readString(),
+        partitions: r.readArray((pr) => ({ index: pr.readInt32(), records: pr.readNullableBytes() })),
+      }));
+
+      const logger = ctx.broker.logger;
+      const touched = new Set<PartitionLog>();
+      const answers: TopicAnswer[] = request.map((topic) => ({
+        name: topic.name,
+        partitions: topic.partitions.map((p): PartitionAnswer => {
+          const fail = (errorCode: KafkaErrorCode): PartitionAnswer => ({ index: p.index, errorCode, baseOffset: -1, logStartOffset: -1 });
+          if (acks !== 0 && acks !== 1 && acks !== -1) return fail(KafkaErrorCode.INVALID_REQUIRED_ACKS);
+          if (transactionalId !== null) return fail(KafkaErrorCode.INVALID_REQUEST);
+          const log = state.store.partition(topic.name, p.index);
+          if (log === undefined) return fail(KafkaErrorCode.UNKNOWN_TOPIC_OR_PARTITION);
+          const batches = p.records === null ? null : splitBatches(p.records);
+          if (batches === null || batches.length === 0) return fail(KafkaErrorCode.CORRUPT_MESSAGE);
+          const checked = [];
+          for (const batch of batches) {
+            const check = checkProducedBatch(batch);
+            if (!check.ok) {
+              logger.warn({ topic: topic.name, partition: p.index, reason: check.reason, errorCode: check.errorCode }, 'rejected produced batch');
+              return fail(check.errorCode);
+            }
+            checked.push({ batch, header: check.header });
+          }
+          let firstOffset = -1;
+          try {
+            for (const { batch, header } of checked) {
+              const result = log.append(batch, header);
+              if (result.kind === 'reject') return fail(result.errorCode);
+              if (result.kind === 'appended') touched.add(log);
+              if (firstOffset < 0) firstOffset = result.baseOffset;
+            }
+          } catch (err) {
+            logger.error({ err, topic: topic.name, partition: p.index }, 'log append failed');
+            return fail(KafkaErrorCode.KAFKA_STORAGE_ERROR);
+          }
+          return { index: p.index, errorCode: KafkaErrorCode.NONE, baseOffset: firstOffset, logStartOffset: log.logStartOffset };
+        }),
+      }));
+
+      if (state.config.fsync === 'always' && acks !== 0) for (const log of touched) log.sync();
+      for (const log of touched) state.notifier.notify(log.topic, log.partition);
+      if (acks === 0) return null;
+
+      const w = new Writer(64 + answers.length * 64);
+      w.writeArray(answers, (tw, t) => {
+        tw.writeString(t.name);
+        tw.writeArray(t.partitions, (pw, p) => {
+          pw.writeInt32(p.index).writeInt16(p.errorCode).writeInt64(p.baseOffset);
+          pw.writeInt64(-1); // log_append_time_ms: CreateTime topics
+          if (version >= 5) pw.writeInt64(p.logStartOffset);
+          if (version >= 8) {
+            pw.writeInt32(0); // record_errors
+            pw.writeNullableString(null); // error_message
+          }
+        });
+      });
+      w.writeInt32(0); // throttle_time_ms
+      return w;
+    },
+  };
+}

@@ -1,0 +1,25 @@
+import type { ApiRegistry } from './api-registry.js';
+import type { AppendNotifier } from './log/append-notifier.js';
+import type { TopicStore } from './log/topic-store.js';
+
+/**
+ * When an acknowledged write is forced to disk. `'never'`: acknowledge once `write(2)` returned
+ * (survives kill -9 of the broker, not a power cut). `'always'`: fdatasync touched partitions
+ * before answering a Produce with acks != 0.
+ */
+export type FsyncPolicy = 'never' | 'always';
+
+/** Broker-wide settings the built-in handlers consult. */
+export interface BrokerConfig {
+  readonly autoCreateTopics: boolean;
+  readonly defaultPartitions: number;
+  readonly fsync: FsyncPolicy;
+}
+
+/** What the built-in handlers (Produce, Fetch, Metadata, ...) share; internal to the broker. */
+export interface BrokerState {
+  readonly store: TopicStore;
+  readonly notifier: AppendNotifier;
+  readonly registry: ApiRegistry;
+  readonly config: BrokerConfig;
+}
