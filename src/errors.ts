@@ -11,6 +11,8 @@ export const ERROR_CODES = [
   'DECODE_FAILED',
   'VALIDATION_FAILED',
   'SCHEMA_REGISTRY_UNAVAILABLE',
+  /** The registry refused a schema (incompatible with the subject, or malformed). */
+  'SCHEMA_REJECTED',
   'KAFKA_UNAVAILABLE',
   'PREREQUISITE_MISSING',
 ] as const;

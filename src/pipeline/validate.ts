@@ -1,0 +1,75 @@
+import { z } from 'zod';
+import { DecodeError, type DecodeResult } from './decode-error.js';
+
+/** A transaction that passed validation: what the state engine applies. Money and time are integers. */
+export interface Transaction {
+  transactionId: string;
+  customerId: string;
+  kind: 'PURCHASE' | 'REFUND';
+  /** Positive integer minor units of `currency`; the kind gives the sign. */
+  amountMinor: number;
+  /** ISO 4217 code, upper case. */
+  currency: string;
+  /** Epoch milliseconds. */
+  eventTime: number;
+  /** v2 field; null when absent or written with v1. */
+  channel: string | null;
+  /** v2 field, ISO 18245 four digits; null when absent or written with v1. */
+  merchantCategory: string | null;
+}
+
+/** Bounds from config `validation`. */
+export interface ValidationLimits {
+  /** Largest accepted amountMinor (default 10^13): larger is a producer bug, not a customer. */
+  maxAmountMinor: number;
+  /** How far an event time may lie ahead of the wall clock. */
+  maxFutureSkewMs: number;
+}
+
+const ISO_4217 = new Set(Intl.supportedValuesOf('currency'));
+const ID_LIMIT = 128;
+
+function buildSchema(limits: ValidationLimits, now: () => number): z.ZodType<Transaction> {
+  const id = z.string().min(1, 'must not be empty').max(ID_LIMIT, `must be at most ${ID_LIMIT} characters`);
+  return z.object({
+    transactionId: id,
+    customerId: id,
+    kind: z.enum(['PURCHASE', 'REFUND']),
+    amountMinor: z
+      .number()
+      .int('must be an integer number of minor units')
+      .min(1, 'must be positive (refunds use kind REFUND)')
+      .max(limits.maxAmountMinor, `must be at most ${limits.maxAmountMinor} minor units`),
+    currency: z.string().refine((code) => ISO_4217.has(code), 'must be an ISO 4217 currency code'),
+    eventTime: z
+      .number()
+      .int('must be integer epoch milliseconds')
+      .min(0, 'must not be before 1970')
+      .refine((t) => t <= now() + limits.maxFutureSkewMs, `is more than ${limits.maxFutureSkewMs} ms in the future`),
+    channel: z.string().min(1).max(32, 'must be at most 32 characters').nullable().default(null),
+    merchantCategory: z
+      .string()
+      .regex(/^\d{4}$/, 'must be four digits (ISO 18245)')
+      .nullable()
+      .default(null),
+  });
+}
+
+/**
+ * Builds the transaction validator. Unknown extra fields are dropped (as an Avro reader ignores
+ * fields it does not know). The error message lists every failing field with the rule it broke,
+ * never the value.
+ *
+ * @param now wall clock for the future-skew rule; tests pass a fixed one.
+ */
+export function createTransactionValidator(limits: ValidationLimits, now: () => number = Date.now): (raw: unknown) => DecodeResult<Transaction> {
+  const schema = buildSchema(limits, now);
+  return (raw) => {
+    const result = schema.safeParse(raw);
+    if (result.success) return { ok: true, value: result.data };
+    const issues = result.error.issues;
+    const message = issues.map((issue) => `${issue.path.length === 0 ? 'record' : issue.path.join('.')}: ${issue.message}`).join('; ');
+    const path = (issues[0]?.path ?? []).filter((key): key is string | number => typeof key !== 'symbol');
+    return { ok: false, error: new DecodeError('VALIDATION_FAILED', message, path) };
+  };
+}

@@ -1,0 +1,75 @@
+import avro from 'avsc';
+import { readFileSync } from 'node:fs';
+import { describe, expect, it } from 'vitest';
+import { loadContract, type ContractName } from '../../src/pipeline/decode-schemas.js';
+
+interface AvroField {
+  name: string;
+  type: unknown;
+  doc?: string;
+  default?: unknown;
+}
+
+function recordsIn(type: unknown, out: Array<{ name: string; doc?: string; fields: AvroField[] }> = []): typeof out {
+  if (Array.isArray(type)) for (const branch of type) recordsIn(branch, out);
+  else if (typeof type === 'object' && type !== null && (type as { type?: unknown }).type === 'record') {
+    const record = type as { name: string; doc?: string; fields: AvroField[] };
+    out.push(record);
+    for (const field of record.fields) recordsIn(field.type, out);
+  }
+  return out;
+}
+
+const contracts: ContractName[] = ['transaction-v1', 'transaction-v2', 'tier-change-v1'];
+
+function readJsonSchema(name: string): { properties: Record<string, { description?: string }>; $defs?: Record<string, { properties: Record<string, { description?: string }> }> } {
+  return JSON.parse(readFileSync(new URL(`../../schemas/${name}`, import.meta.url), 'utf8'));
+}
+
+describe('schemas/ contracts', () => {
+  it.each(contracts)('%s documents every record and field', (name) => {
+    const records = recordsIn(JSON.parse(loadContract(name)));
+    expect(records.length).toBeGreaterThan(0);
+    for (const record of records) {
+      expect(record.doc, record.name).toBeTruthy();
+      for (const field of record.fields) expect(field.doc, `${record.name}.${field.name}`).toMatch(/\S{3}/);
+    }
+  });
+
+  it('transaction v2 is backward compatible: a v2 reader resolves v1 data, new fields default to null', () => {
+    const v1 = avro.Type.forSchema(JSON.parse(loadContract('transaction-v1')) as avro.Schema);
+    const v2 = avro.Type.forSchema(JSON.parse(loadContract('transaction-v2')) as avro.Schema);
+    const record = { transactionId: 't', customerId: 'c', kind: 'REFUND', amountMinor: 1, currency: 'EUR', eventTime: 0 };
+    expect({ ...v2.fromBuffer(v1.toBuffer(record), v2.createResolver(v1)) }).toEqual({ ...record, channel: null, merchantCategory: null });
+  });
+
+  it('the TierChange contract carries exactly what the state engine writes', () => {
+    const [tierChange] = recordsIn(JSON.parse(loadContract('tier-change-v1')));
+    expect(tierChange?.fields.map((f) => f.name)).toEqual([
+      'eventId', 'customerId', 'previousTier', 'newTier', 'direction', 'cause', 'transactionId',
+      'effectiveAt', 'policyVersion', 'before', 'after', 'boundary', 'headroom',
+    ]);
+    const nested = Object.fromEntries(recordsIn(JSON.parse(loadContract('tier-change-v1'))).map((r) => [r.name, r.fields.map((f) => f.name)]));
+    expect(nested).toMatchObject({
+      RfmSnapshot: ['monetary', 'frequency', 'recencyMs', 'lastPurchaseAt'],
+      TierBoundary: ['tier', 'rule'],
+      TierHeadroom: ['toNextTierUp', 'toDowngrade'],
+    });
+  });
+
+  it.each([
+    ['transaction.schema.json', 'transaction-v2'],
+    ['tier-change.schema.json', 'tier-change-v1'],
+  ] as const)('the JSON form %s has the same fields as %s, each described', (jsonName, avroName) => {
+    const json = readJsonSchema(jsonName);
+    const records = recordsIn(JSON.parse(loadContract(avroName)));
+    const [top, ...nested] = records;
+    expect(Object.keys(json.properties)).toEqual(top?.fields.map((f) => f.name));
+    for (const property of Object.values(json.properties)) expect(property.description).toMatch(/\S{3}/);
+    for (const record of nested) {
+      const def = json.$defs?.[record.name];
+      expect(Object.keys(def?.properties ?? {}), record.name).toEqual(record.fields.map((f) => f.name));
+      for (const property of Object.values(def?.properties ?? {})) expect(property.description).toMatch(/\S{3}/);
+    }
+  });
+});

@@ -1,0 +1,80 @@
+import fc from 'fast-check';
+import { describe, expect, it } from 'vitest';
+import { createTransactionValidator } from '../../src/pipeline/validate.js';
+
+const NOW = 1_700_000_000_000;
+const validate = createTransactionValidator({ maxAmountMinor: 10_000_000_000_000, maxFutureSkewMs: 300_000 }, () => NOW);
+
+const good = { transactionId: 'tx-1', customerId: 'cust-1', kind: 'PURCHASE', amountMinor: 4_999, currency: 'CNY', eventTime: NOW - 1_000 };
+
+function failure(raw: unknown): { path: string; message: string } {
+  const result = validate(raw);
+  if (result.ok) throw new Error('expected a validation failure');
+  expect(result.error.reason).toBe('VALIDATION_FAILED');
+  return { path: result.error.path.join('.'), message: result.error.message };
+}
+
+describe('transaction validation', () => {
+  it('accepts a valid record and fills the v2 fields with null', () => {
+    expect(validate(good)).toEqual({ ok: true, value: { ...good, channel: null, merchantCategory: null } });
+  });
+
+  it('keeps valid v2 fields and drops unknown extra fields', () => {
+    const result = validate({ ...good, channel: 'ONLINE', merchantCategory: '5411', loyaltyCard: 'x' });
+    expect(result).toEqual({ ok: true, value: { ...good, channel: 'ONLINE', merchantCategory: '5411' } });
+  });
+
+  it.each([
+    ['zero amount', { amountMinor: 0 }, 'amountMinor'],
+    ['negative amount', { amountMinor: -5 }, 'amountMinor'],
+    ['fractional amount', { amountMinor: 12.5 }, 'amountMinor'],
+    ['absurd amount', { amountMinor: 10_000_000_000_001 }, 'amountMinor'],
+    ['amount as a string', { amountMinor: '4999' }, 'amountMinor'],
+    ['decimal amount instead of minor units', { amountMinor: undefined, amount: '49.99' }, 'amountMinor'],
+    ['empty transaction id', { transactionId: '' }, 'transactionId'],
+    ['transaction id of 129 characters', { transactionId: 'x'.repeat(129) }, 'transactionId'],
+    ['customer id of 129 characters', { customerId: 'c'.repeat(129) }, 'customerId'],
+    ['missing customer id', { customerId: undefined }, 'customerId'],
+    ['unknown kind', { kind: 'CHARGEBACK' }, 'kind'],
+    ['lower-case currency', { currency: 'cny' }, 'currency'],
+    ['made-up currency', { currency: 'ABC' }, 'currency'],
+    ['event time too far in the future', { eventTime: NOW + 300_001 }, 'eventTime'],
+    ['event time before 1970', { eventTime: -1 }, 'eventTime'],
+    ['fractional event time', { eventTime: NOW - 0.5 }, 'eventTime'],
+    ['event time as an ISO string', { eventTime: '2023-11-14T22:13:20Z' }, 'eventTime'],
+    ['merchant category not four digits', { merchantCategory: '54a1' }, 'merchantCategory'],
+    ['channel too long', { channel: 'x'.repeat(33) }, 'channel'],
+  ])('rejects %s at its path', (_name, change, path) => {
+    expect(failure({ ...good, ...change }).path).toBe(path);
+  });
+
+  it('accepts the boundaries: largest amount, id of 128 characters, event time at the skew limit', () => {
+    expect(validate({ ...good, amountMinor: 10_000_000_000_000, transactionId: 'x'.repeat(128), eventTime: NOW + 300_000 }).ok).toBe(true);
+  });
+
+  it('rejects a non-object', () => {
+    expect(failure(null).message).toMatch(/^record: /);
+  });
+
+  it('reports every failing field, without echoing values', () => {
+    const { message } = failure({ ...good, customerId: 'SECRET-'.repeat(30), amountMinor: 0.5, currency: 'SECRETCUR' });
+    expect(message).toMatch(/customerId: .*amountMinor: .*currency: /);
+    expect(message).not.toContain('SECRET');
+  });
+
+  it('applies the configured limits', () => {
+    const strict = createTransactionValidator({ maxAmountMinor: 100, maxFutureSkewMs: 0 }, () => NOW);
+    expect(strict({ ...good, amountMinor: 101 }).ok).toBe(false);
+    expect(strict({ ...good, amountMinor: 100, eventTime: NOW }).ok).toBe(true);
+    expect(strict({ ...good, amountMinor: 100, eventTime: NOW + 1 }).ok).toBe(false);
+  });
+
+  it('accepts exactly the integer amounts in [1, max] (property)', () => {
+    fc.assert(
+      fc.property(fc.oneof(fc.integer({ min: -1e6, max: 2e13 }), fc.double({ noNaN: true }), fc.constant(Number.NaN)), (amountMinor) => {
+        const expected = Number.isInteger(amountMinor) && amountMinor >= 1 && amountMinor <= 1e13;
+        expect(validate({ ...good, amountMinor }).ok).toBe(expected);
+      }),
+    );
+  });
+});
