@@ -5,3 +5,4 @@ export type RegisterCommand = (program: Command) => void;
 
 /** Every `pyramid` sub-command, in the order `--help` lists them. */
 export const commands: RegisterCommand[] = [];
+import { register as registerDevStack } from './dev-stack.js'; commands.push(registerDevStack);
