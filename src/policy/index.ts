@@ -12,3 +12,6 @@ export * from './describe.js';
 export * from './money.js';
 export * from './duration.js';
 export * from './currencies.js';
+export * from './compile.js';
+export * from './parse.js';
+export * from './load.js';

@@ -1,0 +1,90 @@
+import { z } from 'zod';
+import { parseDuration } from './duration.js';
+
+/**
+ * The shape of a policy file (before cross-field rules and amount conversion, see compile.ts).
+ * Every object is strict, so a misspelt key (`monetery`) is an error instead of a silently ignored
+ * condition. Field-local parsing (durations, margin percent) happens here so issues carry the
+ * exact field path; amounts stay raw because their conversion needs the sibling `currency`.
+ */
+
+const durationField = z.string({ error: 'expected a duration string such as "365d" or "12h"' }).transform((text, ctx) => {
+  try {
+    return parseDuration(text);
+  } catch (err) {
+    ctx.addIssue({ code: 'custom', message: (err as Error).message });
+    return z.NEVER;
+  }
+});
+
+const positiveDuration = durationField.refine((ms) => ms > 0, { message: 'must be a positive duration' });
+
+/** A decimal amount: a quoted decimal string, or a whole number (YAML reads `58900` as one). */
+const amountField = z.union([z.string(), z.number()], {
+  error: 'expected an amount as a quoted decimal string such as "58900.00"',
+});
+
+const countField = z.number({ error: 'expected a whole number' }).int('expected a whole number').min(0, 'must be >= 0');
+
+function bounds<T extends z.ZodType>(value: T) {
+  return z
+    .strictObject({ gt: value.optional(), gte: value.optional(), lt: value.optional(), lte: value.optional() })
+    .refine((b) => Object.values(b).some((v) => v !== undefined), { message: 'needs at least one of gt, gte, lt, lte' })
+    .refine((b) => b.gt === undefined || b.gte === undefined, { message: 'use either gt or gte, not both' })
+    .refine((b) => b.lt === undefined || b.lte === undefined, { message: 'use either lt or lte, not both' });
+}
+
+const MARGIN_PATTERN = /^(\d{1,2})(?:\.(\d{1,2}))?%$/;
+
+/** "10%" -> 1000 basis points; at most two decimals, below 100 %. */
+const marginField = z.string({ error: 'expected a percentage string such as "10%"' }).transform((text, ctx) => {
+  const match = MARGIN_PATTERN.exec(text.trim());
+  if (match === null) {
+    ctx.addIssue({ code: 'custom', message: `"${text}" is not a percentage from "0%" to "99.99%" with at most two decimals` });
+    return z.NEVER;
+  }
+  return Number(match[1]) * 100 + Number((match[2] ?? '').padEnd(2, '0'));
+});
+
+const tierName = z
+  .string({ error: 'expected a tier name' })
+  .regex(/^[A-Za-z][A-Za-z0-9_.-]{0,63}$/, 'must start with a letter and use only letters, digits, "_", "." or "-" (at most 64)');
+
+const tierSchema = z.strictObject({
+  name: tierName,
+  when: z
+    .strictObject({
+      monetary: bounds(amountField).optional(),
+      frequency: bounds(countField).optional(),
+      recency: bounds(durationField).optional(),
+    })
+    .optional(),
+  relative: z
+    .strictObject({
+      topPercent: z
+        .number({ error: 'expected a number' })
+        .gt(0, 'must be > 0')
+        .max(100, 'must be <= 100'),
+      of: z.literal('monetary', { error: 'only "monetary" is supported' }).default('monetary'),
+    })
+    .optional(),
+});
+
+/** The policy file as validated by zod (durations in ms, margin in bps, amounts still raw). */
+export const policyFileSchema = z.strictObject({
+  version: z.string({ error: 'expected a string (quote it, e.g. version: "2026-11-01")' }).min(1, 'must not be empty'),
+  name: z.string({ error: 'expected a string' }).min(1, 'must not be empty'),
+  description: z.string({ error: 'expected a string' }).optional(),
+  currency: z.string({ error: 'expected an ISO 4217 currency code such as "CNY"' }),
+  window: positiveDuration,
+  bucket: positiveDuration,
+  inactivity: z.strictObject({ after: positiveDuration, tier: tierName }).optional(),
+  hysteresis: z
+    .strictObject({ downgradeGrace: durationField.optional(), downgradeMargin: marginField.optional() })
+    .optional(),
+  tiers: z.array(tierSchema, { error: 'expected a list of tiers' }).min(1, 'needs at least one tier'),
+  fallback: tierName,
+});
+
+export type PolicyFile = z.output<typeof policyFileSchema>;
+export type PolicyFileTier = PolicyFile['tiers'][number];
