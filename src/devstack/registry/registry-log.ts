@@ -1,6 +1,7 @@
 import { closeSync, fsyncSync, ftruncateSync, mkdirSync, openSync, readFileSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
 import type { CompatibilityLevel } from './compatibility.js';
+import { lockDataDir } from './dir-lock.js';
 
 /** A reference from one schema to a schema registered under another subject (Confluent `references`). */
 export interface SchemaReference {
@@ -44,26 +45,29 @@ export function openMemoryLog(): RegistryLog {
  */
 export function openFileLog(dataDir: string): RegistryLog {
   mkdirSync(dataDir, { recursive: true });
+  const unlock = lockDataDir(dataDir);
   const path = join(dataDir, LOG_FILE_NAME);
-  const fd = openSync(path, 'a+');
+  let fd: number | undefined;
   try {
+    fd = openSync(path, 'a+');
     const content = readFileSync(fd, 'utf8');
     const { events, validLength } = parseLog(content, path);
-    if (validLength < Buffer.byteLength(content)) {
-      ftruncateSync(fd, validLength);
-    }
+    if (validLength < Buffer.byteLength(content)) ftruncateSync(fd, validLength);
+    const logFd = fd;
     return {
       replay: events,
       append(event) {
-        writeSync(fd, `${JSON.stringify(event)}\n`);
-        fsyncSync(fd);
+        writeSync(logFd, `${JSON.stringify(event)}\n`);
+        fsyncSync(logFd);
       },
       close() {
-        closeSync(fd);
+        closeSync(logFd);
+        unlock();
       },
     };
   } catch (err) {
-    closeSync(fd);
+    if (fd !== undefined) closeSync(fd);
+    unlock();
     throw err;
   }
 }

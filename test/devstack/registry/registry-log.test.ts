@@ -2,6 +2,7 @@ import { appendFileSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
+import { LOCK_FILE_NAME } from '../../../src/devstack/registry/dir-lock.js';
 import { LOG_FILE_NAME, openFileLog, type RegistryEvent } from '../../../src/devstack/registry/registry-log.js';
 
 const dirs: string[] = [];
@@ -47,5 +48,24 @@ describe('openFileLog', () => {
     const dir = tempDir();
     writeFileSync(join(dir, LOG_FILE_NAME), `${JSON.stringify(config)}\nnot json\n${JSON.stringify(version)}\n`);
     expect(() => openFileLog(dir)).toThrow(/:2: corrupt registry log line/);
+  });
+});
+
+describe('data dir lock', () => {
+  it('refuses a second log on a directory that is in use, and frees it on close', () => {
+    const dir = tempDir();
+    const log = openFileLog(dir);
+    expect(() => openFileLog(dir)).toThrow(/in use by another schema registry/);
+    log.close();
+    openFileLog(dir).close();
+  });
+
+  it('takes over a lock left by a process that no longer exists', () => {
+    const dir = tempDir();
+    // Pid far above any real pid_max: certainly not running.
+    writeFileSync(join(dir, LOCK_FILE_NAME), '2147483646');
+    const log = openFileLog(dir);
+    expect(readFileSync(join(dir, LOCK_FILE_NAME), 'utf8')).toBe(String(process.pid));
+    log.close();
   });
 });
