@@ -115,7 +115,10 @@ export class Reader {
     return raw % 2 === 0 ? raw / 2 : -(raw + 1) / 2;
   }
 
-  /** Zig-zag signed varlong as a JS number; beyond ±2^53 it is malformed for our purposes. */
+  /**
+   * Zig-zag signed varlong as a JS number. Magnitudes up to 2^52 (the zig-zag form must stay a
+   * safe integer) cover record timestamp deltas; anything larger is treated as malformed.
+   */
   readVarLong(): number {
     let raw = 0;
     for (let shift = 0; shift < 70; shift += 7) {
