@@ -1,0 +1,153 @@
+import { closeSync, existsSync, fsyncSync, mkdirSync, openSync, readFileSync, renameSync, writeSync } from 'node:fs';
+import { join } from 'node:path';
+import type { Logger } from '../../../logger.js';
+
+/** One committed offset as the coordinator keeps it. */
+export interface CommittedOffset {
+  readonly offset: number;
+  /** Kafka stores a null commit metadata as `""` (OffsetAndMetadata.NoMetadata). */
+  readonly metadata: string;
+}
+
+/** group → topic → partition → committed offset. */
+export type OffsetTable = Map<string, Map<string, Map<number, CommittedOffset>>>;
+
+/** One line of the log: all partitions of one OffsetCommit request, or the removal of a topic. */
+export type LogLine =
+  | { readonly g: string; readonly c: readonly (readonly [string, number, number, string])[] }
+  | { readonly dt: string };
+
+const FILE = 'offsets.jsonl';
+
+/**
+ * Append-only file of offset commits, `<dir>/offsets.jsonl`, one JSON line per OffsetCommit
+ * request so that a request is recovered all-or-nothing.
+ *
+ * Durability: each append is a synchronous `write(2)` that returns before the OffsetCommit response
+ * is sent, so a `kill -9` of the broker after the response cannot lose the commit (the bytes are in
+ * the OS page cache). There is no fsync per commit, like Kafka's defaults (`flush.messages` is
+ * unbounded): a power loss may drop the newest commits, which consumers then redo.
+ *
+ * Recovery reads the whole file, ignores a torn last line (a crash in mid-write), and rewrites the
+ * live offsets compactly (temp file, fsync, rename), so the file stays proportional to the number of
+ * committed partitions across restarts; a long-running broker also compacts when the log has grown
+ * far beyond the live set.
+ */
+export class OffsetLog {
+  private fd: number;
+  private linesSinceCompaction = 0;
+
+  private constructor(
+    private readonly dir: string,
+    private readonly logger: Logger,
+    fd: number,
+  ) {
+    this.fd = fd;
+  }
+
+  /** Opens (creating `dir` if needed) and recovers the offsets committed before. */
+  static open(dir: string, logger: Logger): { log: OffsetLog; table: OffsetTable } {
+    mkdirSync(dir, { recursive: true });
+    const path = join(dir, FILE);
+    const table: OffsetTable = new Map();
+    if (existsSync(path)) replay(readFileSync(path, 'utf8'), table, logger);
+    writeCompacted(dir, table);
+    const log = new OffsetLog(dir, logger, openSync(path, 'a'));
+    return { log, table };
+  }
+
+  /** Appends one line; durable against a process crash when it returns. */
+  append(line: LogLine): void {
+    writeFully(this.fd, `${JSON.stringify(line)}\n`);
+    this.linesSinceCompaction++;
+  }
+
+  /** Rewrites the file from `table` once the log has grown far beyond the live offsets. */
+  maybeCompact(table: OffsetTable): void {
+    if (this.linesSinceCompaction > 10_000 && this.linesSinceCompaction > 4 * countEntries(table)) {
+      this.compact(table);
+    }
+  }
+
+  private compact(table: OffsetTable): void {
+    closeSync(this.fd);
+    writeCompacted(this.dir, table);
+    this.fd = openSync(join(this.dir, FILE), 'a');
+    this.linesSinceCompaction = 0;
+    this.logger.debug({ entries: countEntries(table) }, 'offset log compacted');
+  }
+
+  close(): void {
+    closeSync(this.fd);
+  }
+}
+
+function replay(text: string, table: OffsetTable, logger: Logger): void {
+  const lines = text.split('\n');
+  // Everything after the last newline is a write the crash interrupted: it was never acknowledged.
+  const tail = lines.pop();
+  if (tail !== undefined && tail.length > 0) logger.warn({ bytes: tail.length }, 'offset log: dropped a torn last line');
+  for (const [i, raw] of lines.entries()) {
+    if (raw.length === 0) continue;
+    let line: LogLine;
+    try {
+      line = JSON.parse(raw) as LogLine;
+    } catch {
+      logger.warn({ line: i + 1 }, 'offset log: skipped an unreadable line');
+      continue;
+    }
+    applyLine(line, table);
+  }
+}
+
+/** Applies one log line to the table; shared by recovery and by live commits. */
+export function applyLine(line: LogLine, table: OffsetTable): void {
+  if ('dt' in line) {
+    for (const topics of table.values()) topics.delete(line.dt);
+    return;
+  }
+  let topics = table.get(line.g);
+  if (topics === undefined) table.set(line.g, (topics = new Map()));
+  for (const [topic, partition, offset, metadata] of line.c) {
+    let partitions = topics.get(topic);
+    if (partitions === undefined) topics.set(topic, (partitions = new Map()));
+    partitions.set(partition, { offset, metadata });
+  }
+}
+
+function writeCompacted(dir: string, table: OffsetTable): void {
+  const tmp = join(dir, `${FILE}.tmp`);
+  const fd = openSync(tmp, 'w');
+  try {
+    for (const [groupId, topics] of table) {
+      const c: [string, number, number, string][] = [];
+      for (const [topic, partitions] of topics) {
+        for (const [partition, { offset, metadata }] of partitions) c.push([topic, partition, offset, metadata]);
+      }
+      if (c.length > 0) writeFully(fd, `${JSON.stringify({ g: groupId, c })}\n`);
+    }
+    fsyncSync(fd);
+  } finally {
+    closeSync(fd);
+  }
+  renameSync(tmp, join(dir, FILE));
+  // The rename itself must reach the disk, or a power loss could bring back the old file.
+  const dirFd = openSync(dir, 'r');
+  try {
+    fsyncSync(dirFd);
+  } finally {
+    closeSync(dirFd);
+  }
+}
+
+function writeFully(fd: number, text: string): void {
+  const bytes = Buffer.from(text, 'utf8');
+  let written = 0;
+  while (written < bytes.length) written += writeSync(fd, bytes, written, bytes.length - written);
+}
+
+function countEntries(table: OffsetTable): number {
+  let n = 0;
+  for (const topics of table.values()) for (const partitions of topics.values()) n += partitions.size;
+  return n;
+}

@@ -1,0 +1,89 @@
+import { join } from 'node:path';
+import type { Logger } from '../../../logger.js';
+import { applyLine, OffsetLog, type CommittedOffset, type LogLine, type OffsetTable } from './offset-log.js';
+
+export type { CommittedOffset } from './offset-log.js';
+
+/** One partition's offset in an OffsetCommit. */
+export interface OffsetCommitEntry {
+  readonly topic: string;
+  readonly partition: number;
+  readonly offset: number;
+  readonly metadata: string;
+}
+
+/** A committed offset with its place, as OffsetFetch with `topics = null` lists them. */
+export interface CommittedPartition extends CommittedOffset {
+  readonly topic: string;
+  readonly partition: number;
+}
+
+/**
+ * Committed consumer offsets per group, topic and partition, the embedded stand-in for
+ * `__consumer_offsets`. With a data directory every change goes through {@link OffsetLog} before
+ * the method returns; without one (in-memory broker) offsets live as long as the process.
+ */
+export class OffsetStore {
+  private readonly table: OffsetTable;
+
+  private constructor(
+    private readonly log: OffsetLog | null,
+    table: OffsetTable,
+  ) {
+    this.table = table;
+  }
+
+  /** Opens the store under `<dataDir>/groups/`, or in memory when `dataDir` is null. */
+  static open(dataDir: string | null, logger: Logger): OffsetStore {
+    if (dataDir === null) return new OffsetStore(null, new Map());
+    const { log, table } = OffsetLog.open(join(dataDir, 'groups'), logger);
+    return new OffsetStore(log, table);
+  }
+
+  get(groupId: string, topic: string, partition: number): CommittedOffset | undefined {
+    return this.table.get(groupId)?.get(topic)?.get(partition);
+  }
+
+  /** Every committed offset of a group, topics and partitions in ascending order. */
+  list(groupId: string): CommittedPartition[] {
+    const topics = this.table.get(groupId);
+    if (topics === undefined) return [];
+    const out: CommittedPartition[] = [];
+    for (const topic of [...topics.keys()].sort()) {
+      const partitions = topics.get(topic) as Map<number, CommittedOffset>;
+      for (const partition of [...partitions.keys()].sort((a, b) => a - b)) {
+        out.push({ topic, partition, ...(partitions.get(partition) as CommittedOffset) });
+      }
+    }
+    return out;
+  }
+
+  /** Groups that have at least one committed offset (they exist as Empty groups after a restart). */
+  groupIds(): string[] {
+    return [...this.table.entries()].filter(([, topics]) => topics.size > 0).map(([groupId]) => groupId);
+  }
+
+  /** Stores the offsets of one OffsetCommit request; persisted (when there is a log) before returning. */
+  commit(groupId: string, entries: readonly OffsetCommitEntry[]): void {
+    if (entries.length === 0) return;
+    this.apply({ g: groupId, c: entries.map((e) => [e.topic, e.partition, e.offset, e.metadata] as const) });
+  }
+
+  /** Forgets every group's offsets of a deleted topic, so a re-created topic starts uncommitted. */
+  deleteTopic(topic: string): void {
+    let present = false;
+    for (const topics of this.table.values()) present ||= topics.has(topic);
+    if (present) this.apply({ dt: topic });
+  }
+
+  private apply(line: LogLine): void {
+    // Log first: if the write fails, memory must not claim a commit the disk does not have.
+    this.log?.append(line);
+    applyLine(line, this.table);
+    this.log?.maybeCompact(this.table);
+  }
+
+  close(): void {
+    this.log?.close();
+  }
+}
