@@ -1,0 +1,28 @@
+import { readFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import type { BucketMap } from '../../src/policy/aggregates.js';
+import { parsePolicy } from '../../src/policy/parse.js';
+import type { CompiledPolicy } from '../../src/policy/types.js';
+
+export const DAY = 86_400_000;
+
+/** Path of a shipped policy file. */
+export function shippedPolicyPath(name: string): string {
+  return fileURLToPath(new URL(`../../policies/${name}.yaml`, import.meta.url));
+}
+
+/** A shipped policy, compiled. */
+export function shippedPolicy(name: 'default' | 'frequency' | 'value-loyalty'): CompiledPolicy {
+  const path = shippedPolicyPath(name);
+  return parsePolicy(readFileSync(path, 'utf8'), path);
+}
+
+/** The same policy with hysteresis replaced (defaults: none). */
+export function withHysteresis(policy: CompiledPolicy, graceMs = 0, marginBps = 0): CompiledPolicy {
+  return { ...policy, hysteresis: { downgradeGraceMs: graceMs, downgradeMarginBps: marginBps } };
+}
+
+/** Buckets from `[index, m, f]` triples. */
+export function bucketsOf(...entries: [number, number, number][]): BucketMap {
+  return new Map(entries.map(([index, m, f]) => [index, { m, f }]));
+}
