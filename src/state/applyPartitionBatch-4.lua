@@ -1,0 +1,96 @@
+--[[
+  Apply one batch of transaction records of one topic partition, atomically.
+
+  Input:
+    KEYS[1] meta     partition meta hash
+    KEYS[2] due      due-timer sorted set
+    KEYS[3] tx       dedupe sorted set (transactionId -> evaluation time)
+    KEYS[4] outbox   tier-change stream
+    ARGV[1] policy JSON (ScriptPolicy)
+    ARGV[2] customer key prefix (all customer keys share the partition's hash tag)
+    ARGV[3] clock mode: 'event' | 'wall'
+    ARGV[4] wall-clock now, ms ('' in event mode)
+    ARGV[5] dedupe horizon, ms
+    ARGV[6] partition count of the topic, '' when unknown
+    ARGV[7..] records, 6 values each, in offset order:
+              offset, transactionId, customerId, kind ('p' purchase | 'r' refund), amountMinor, eventTime
+
+  Output:
+    { applied, duplicate, late, stale, changes, timersFired }
+    or { -1, storedPolicyVersion } / { -2, storedPartitionCount } (see script-errors.ts)
+
+  Per record: offset <= watermark -> stale; transactionId applied within the horizon -> duplicate;
+  event mode fires every partition timer due at or before the event time first; wall mode fires
+  the record's own customer's timers due at or before now; then the record applies (or is late).
+]]
+--- @include "includes/engine.lua"
+
+E.p = cjson.decode(ARGV[1])
+E.cprefix = ARGV[2]
+E.metaKey, E.dueKey, E.outKey = KEYS[1], KEYS[2], KEYS[4]
+local txKey = KEYS[3]
+local eventMode = ARGV[3] == 'event'
+local wallNow = tonumber(ARGV[4])
+local horizon = tonumber(ARGV[5])
+
+local meta = readMeta()
+local bad = checkMeta(meta, ARGV[6])
+if bad then return bad end
+local wmOffset = tonumber(meta['wo'] or '-1')
+local wmEvent = tonumber(meta['ew'] or '')
+loadMinDue()
+
+local applied, duplicate, late, stale = 0, 0, 0, 0
+local clock = nil
+for i = 7, #ARGV, 6 do
+  local offset = tonumber(ARGV[i])
+  if offset <= wmOffset then
+    stale = stale + 1
+  else
+    wmOffset = offset
+    local txId, customerId, kind = ARGV[i + 1], ARGV[i + 2], ARGV[i + 3]
+    local amount, eventTime = tonumber(ARGV[i + 4]), tonumber(ARGV[i + 5])
+    local now = wallNow
+    if eventMode then
+      now = eventTime
+      if wmEvent ~= nil and wmEvent > now then now = wmEvent end
+    end
+    local seen = redis.call('ZSCORE', txKey, txId)
+    if seen and tonumber(seen) >= now - horizon then
+      duplicate = duplicate + 1
+    else
+      local c
+      if eventMode then
+        firePartitionTimers(eventTime, nil)
+        c = loadCustomer(customerId)
+      else
+        c = loadCustomer(customerId)
+        fireCustomerTimers(c, now)
+      end
+      if wmEvent == nil or eventTime > wmEvent then wmEvent = eventTime end
+      if applyTransaction(c, now, txId, kind, amount, eventTime) then
+        applied = applied + 1
+        redis.call('ZADD', txKey, now, txId)
+      else
+        late = late + 1
+      end
+      if clock == nil or now > clock then clock = now end
+    end
+  end
+end
+
+storeCustomers()
+local metaArgs = { 'wo', fmt(wmOffset), 'pv', E.p.v }
+if wmEvent ~= nil then metaArgs[#metaArgs + 1] = 'ew'; metaArgs[#metaArgs + 1] = fmt(wmEvent) end
+if ARGV[6] ~= '' then metaArgs[#metaArgs + 1] = 'pc'; metaArgs[#metaArgs + 1] = ARGV[6] end
+if E.outSeq ~= nil then metaArgs[#metaArgs + 1] = 'os'; metaArgs[#metaArgs + 1] = fmt(E.outSeq) end
+redis.call('HSET', E.metaKey, unpack(metaArgs))
+if applied > 0 then redis.call('HINCRBY', E.metaKey, 'applied', applied) end
+if duplicate > 0 then redis.call('HINCRBY', E.metaKey, 'duplicate', duplicate) end
+if late > 0 then redis.call('HINCRBY', E.metaKey, 'late', late) end
+if stale > 0 then redis.call('HINCRBY', E.metaKey, 'stale', stale) end
+if E.changes > 0 then redis.call('HINCRBY', E.metaKey, 'changes', E.changes) end
+-- Entries older than the horizon can no longer make a record a duplicate: the clock only grows.
+if clock ~= nil then redis.call('ZREMRANGEBYSCORE', txKey, '-inf', '(' .. fmt(clock - horizon)) end
+
+return { applied, duplicate, late, stale, E.changes, E.fired }

@@ -1,0 +1,55 @@
+import { createHash } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import type { Cluster, Redis } from 'ioredis';
+
+/** A Lua script ready to run: its text with includes inlined, key count and SHA1. */
+export interface LuaScript {
+  name: string;
+  numberOfKeys: number;
+  lua: string;
+  sha: string;
+}
+
+const HERE = dirname(fileURLToPath(import.meta.url));
+const FILE_NAME = /^([A-Za-z]+)-(\d+)\.lua$/;
+const INCLUDE = /^--- @include "([^"]+)"$/gm;
+
+function inline(path: string, seen: Set<string>): string {
+  if (seen.has(path)) throw new Error(`Lua include cycle at ${path}`);
+  const text = readFileSync(path, 'utf8');
+  const next = new Set(seen).add(path);
+  return text.replace(INCLUDE, (_, include: string) => inline(join(dirname(path), include), next));
+}
+
+/**
+ * Load `verbName-<numKeys>.lua` from this folder (bullmq style): the key count comes from the
+ * file name, so a script and its caller cannot disagree about it; `--- @include "x.lua"` lines
+ * are replaced by that file (relative to the including file).
+ */
+export function loadScript(fileName: string): LuaScript {
+  const match = FILE_NAME.exec(fileName);
+  if (match === null) throw new Error(`Lua script ${fileName} is not named verbName-<numKeys>.lua`);
+  const lua = inline(join(HERE, fileName), new Set());
+  return {
+    name: match[1] ?? fileName,
+    numberOfKeys: Number(match[2]),
+    lua,
+    sha: createHash('sha1').update(lua).digest('hex'),
+  };
+}
+
+/**
+ * EVALSHA, falling back to EVAL once when the server does not know the script yet (new server,
+ * SCRIPT FLUSH, failover to a replica that never saw it). EVAL also caches it for next time.
+ */
+export async function runScript(client: Redis | Cluster, script: LuaScript, keys: string[], args: (string | number)[]): Promise<unknown> {
+  if (keys.length !== script.numberOfKeys) throw new Error(`${script.name} takes ${script.numberOfKeys} keys, got ${keys.length}`);
+  try {
+    return await client.evalsha(script.sha, keys.length, ...keys, ...args);
+  } catch (err) {
+    if (!(err instanceof Error) || !err.message.startsWith('NOSCRIPT')) throw err;
+    return client.eval(script.lua, keys.length, ...keys, ...args);
+  }
+}

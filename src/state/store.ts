@@ -1,0 +1,211 @@
+import type { Cluster, Redis } from 'ioredis';
+import type { Instrumentation } from '../instrumentation.js';
+import { silentLogger, type Logger } from '../logger.js';
+import type { CompiledPolicy } from '../policy/types.js';
+import { PyramidError } from '../errors.js';
+import { customerKey, DEFAULT_KEY_PREFIX, partitionKeys, type PartitionKeys } from './keys.js';
+import { decodeOutboxEntry, successorId } from './outbox-codec.js';
+import { checkScriptReply, toStateError } from './script-errors.js';
+import { toScriptPolicy } from './script-policy.js';
+import { loadScript, runScript, type LuaScript } from './scripts.js';
+import type { BatchCounts, CustomerInspection, MatchedRule, OutboxEntry, SweepResult, TransactionRecord } from './types.js';
+
+export type ClockMode = 'event' | 'wall';
+
+export interface StateStoreOptions {
+  redis: Redis | Cluster;
+  policy: CompiledPolicy;
+  /** `wall`: the caller passes now; `event`: the partition's event-time watermark is the clock. */
+  clock: ClockMode;
+  /** A transactionId seen again within this long (ms of the clock) is counted once. Default 7 days. */
+  dedupeHorizonMs?: number;
+  /** First segment of every key. Default `pyr`. */
+  prefix?: string;
+  /**
+   * Partition count of the input topic. Stored in each partition's meta and checked on every call
+   * (the count is part of the state layout), and used by `inspect` to find a customer.
+   */
+  partitionCount?: number;
+  logger?: Logger;
+  instrumentation?: Instrumentation;
+}
+
+/** Most timers one sweepPartition call fires, so a backlog never blocks Redis for long. */
+export const DEFAULT_SWEEP_LIMIT = 500;
+const DEFAULT_DEDUPE_HORIZON_MS = 7 * 86_400_000;
+
+const SCRIPTS = {
+  apply: loadScript('applyPartitionBatch-4.lua'),
+  sweep: loadScript('sweepPartition-3.lua'),
+  inspect: loadScript('inspectCustomer-3.lua'),
+};
+
+/**
+ * The Redis state engine. Every state change of a partition happens in one Lua call that moves
+ * the offset watermark together with the state, so replays (crash, rebalance, zombie consumer)
+ * re-apply nothing (DESIGN.md §3).
+ */
+export class StateStore {
+  private readonly redis: Redis | Cluster;
+  private readonly policyJson: string;
+  private readonly policy: CompiledPolicy;
+  private readonly clock: ClockMode;
+  private readonly horizonMs: number;
+  private readonly prefix: string;
+  private readonly partitionCount: number | undefined;
+  private readonly logger: Logger;
+  private readonly instrumentation: Instrumentation | undefined;
+
+  constructor(options: StateStoreOptions) {
+    this.redis = options.redis;
+    this.policy = options.policy;
+    this.policyJson = JSON.stringify(toScriptPolicy(options.policy));
+    this.clock = options.clock;
+    this.horizonMs = options.dedupeHorizonMs ?? DEFAULT_DEDUPE_HORIZON_MS;
+    this.prefix = options.prefix ?? DEFAULT_KEY_PREFIX;
+    this.partitionCount = options.partitionCount;
+    this.logger = options.logger ?? silentLogger;
+    this.instrumentation = options.instrumentation;
+  }
+
+  /** The keys of one partition under this store's prefix. */
+  keys(topic: string, partition: number): PartitionKeys {
+    return partitionKeys(this.prefix, topic, partition);
+  }
+
+  /**
+   * Apply a batch of one partition's records (in offset order) in one atomic Lua call. `now` is
+   * the wall clock in wall mode (default Date.now()) and ignored in event mode.
+   */
+  async applyPartitionBatch(topic: string, partition: number, records: readonly TransactionRecord[], now?: number): Promise<BatchCounts> {
+    const keys = this.keys(topic, partition);
+    const args: (string | number)[] = [
+      this.policyJson,
+      keys.customerPrefix,
+      this.clock,
+      this.clock === 'wall' ? (now ?? Date.now()) : '',
+      this.horizonMs,
+      this.partitionCount ?? '',
+    ];
+    for (const r of records) {
+      args.push(String(r.offset), r.transactionId, r.customerId, r.kind === 'purchase' ? 'p' : 'r', r.amountMinor, r.eventTime);
+    }
+    const reply = await this.run(SCRIPTS.apply, [keys.meta, keys.due, keys.tx, keys.outbox], args);
+    const [applied = 0, duplicate = 0, late = 0, stale = 0, changes = 0, timersFired = 0] = reply;
+    return { applied, duplicate, late, stale, changes, timersFired };
+  }
+
+  /** Fire the partition's timers due at or before `now`, at most `limit` per call. */
+  async sweepPartition(topic: string, partition: number, now: number, limit = DEFAULT_SWEEP_LIMIT): Promise<SweepResult> {
+    const keys = this.keys(topic, partition);
+    const args = [this.policyJson, keys.customerPrefix, now, limit, this.partitionCount ?? ''];
+    const [timersFired = 0, changes = 0, more = 0] = await this.run(SCRIPTS.sweep, [keys.meta, keys.due, keys.outbox], args);
+    return { timersFired, changes, more: more === 1 };
+  }
+
+  /**
+   * A customer's state and evaluation. Without `partition`, looks in every partition of the topic
+   * (needs `partitionCount`). `now` defaults to the wall clock in wall mode and to the partition's
+   * event-time watermark in event mode. Null when the customer is unknown.
+   */
+  async inspect(topic: string, customerId: string, options: { partition?: number; now?: number } = {}): Promise<CustomerInspection | null> {
+    let partitions: number[];
+    if (options.partition !== undefined) partitions = [options.partition];
+    else if (this.partitionCount !== undefined) partitions = Array.from({ length: this.partitionCount }, (_, i) => i);
+    else throw new PyramidError('CONFIG_INVALID', 'inspect needs a partition or the store needs partitionCount');
+    const now = options.now ?? (this.clock === 'wall' ? Date.now() : undefined);
+    for (const partition of partitions) {
+      const keys = this.keys(topic, partition);
+      const args = [this.policyJson, keys.customerPrefix, customerId, now ?? ''];
+      const reply = await this.runRaw(SCRIPTS.inspect, [keys.meta, keys.due, customerKey(keys, customerId)], args);
+      if (Array.isArray(reply) && reply.length > 0) return this.toInspection(topic, partition, customerId, reply.map(String));
+    }
+    return null;
+  }
+
+  /** Outbox entries of a partition after `afterId` (exclusive; '-' or omitted: from the start). */
+  async readOutbox(topic: string, partition: number, afterId = '-', count = 500): Promise<OutboxEntry[]> {
+    const start = afterId === '-' ? '-' : `(${afterId}`;
+    try {
+      const entries = await this.redis.xrange(this.keys(topic, partition).outbox, start, '+', 'COUNT', count);
+      return entries.map(([id, fields]) => decodeOutboxEntry(id, fields));
+    } catch (err) {
+      throw toStateError('readOutbox', err);
+    }
+  }
+
+  /** Drop outbox entries up to and including `ackedId` once the relay has published them. */
+  async trimOutbox(topic: string, partition: number, ackedId: string): Promise<number> {
+    try {
+      return await this.redis.xtrim(this.keys(topic, partition).outbox, 'MINID', successorId(ackedId));
+    } catch (err) {
+      throw toStateError('trimOutbox', err);
+    }
+  }
+
+  /** Entries waiting in a partition's outbox. */
+  async outboxLength(topic: string, partition: number): Promise<number> {
+    try {
+      return await this.redis.xlen(this.keys(topic, partition).outbox);
+    } catch (err) {
+      throw toStateError('outboxLength', err);
+    }
+  }
+
+  private async run(script: LuaScript, keys: string[], args: (string | number)[]): Promise<number[]> {
+    return checkScriptReply(script.name, await this.runRaw(script, keys, args));
+  }
+
+  private async runRaw(script: LuaScript, keys: string[], args: (string | number)[]): Promise<unknown> {
+    const started = performance.now();
+    try {
+      const reply = await runScript(this.redis, script, keys, args);
+      if (Array.isArray(reply) && typeof reply[0] === 'number' && reply[0] < 0) checkScriptReply(script.name, reply);
+      this.instrumentation?.emit('state.script', { script: script.name, seconds: (performance.now() - started) / 1000, ok: true });
+      return reply;
+    } catch (err) {
+      this.instrumentation?.emit('state.script', { script: script.name, seconds: (performance.now() - started) / 1000, ok: false });
+      const error = toStateError(script.name, err);
+      this.logger.error({ err: error, script: script.name, key: keys[0] }, 'state script failed');
+      throw error;
+    }
+  }
+
+  private toInspection(topic: string, partition: number, customerId: string, r: string[]): CustomerInspection {
+    const num = (i: number): number => Number(r[i]);
+    const opt = (i: number): number | null => (r[i] === '' || r[i] === undefined ? null : Number(r[i]));
+    const ruleCode = num(10);
+    let rule: MatchedRule;
+    if (ruleCode === 0) rule = { kind: 'inactive' };
+    else if (ruleCode < 0) rule = { kind: 'fallback' };
+    else rule = { kind: 'tier', tier: this.policy.tiers[ruleCode - 1]?.name ?? '' };
+    const now = num(0);
+    const lastPurchaseAt = opt(5);
+    const buckets = (r[6] ?? '')
+      .split(',')
+      .filter((part) => part !== '')
+      .map((part) => {
+        const [index = 0, monetary = 0, frequency = 0] = part.split(':').map(Number);
+        return { index, monetary, frequency };
+      });
+    return {
+      customerId,
+      topic,
+      partition,
+      now,
+      tier: r[1] ?? '',
+      tierSince: num(2),
+      seq: num(3),
+      pendingDowngradeSince: opt(4),
+      lastPurchaseAt,
+      buckets,
+      monetary: num(7),
+      frequency: num(8),
+      recencyMs: lastPurchaseAt === null ? null : now - lastPurchaseAt,
+      rawTier: r[9] ?? '',
+      rule,
+      dueAt: opt(11),
+      headroom: { toNextTierUp: opt(12), toDowngrade: opt(13) },
+    };
+  }
+}
