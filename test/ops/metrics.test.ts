@@ -1,5 +1,5 @@
 import { readFileSync } from 'node:fs';
-import { Registry } from 'prom-client';
+import type { Registry } from 'prom-client';
 import { afterEach, describe, expect, it } from 'vitest';
 import { Instrumentation } from '../../src/instrumentation.js';
 import { createMetrics, type Metrics } from '../../src/ops/metrics.js';

@@ -29,7 +29,7 @@ export const STATUS_PAGE_BODY = `
     <article class="card" aria-labelledby="h-pyramid">
       <h2 id="h-pyramid">Customer pyramid</h2>
       <div class="pyr-wrap">
-        <svg id="pyramid" viewBox="0 0 440 300" role="img" aria-label="customer pyramid, most valuable tier on top"></svg>
+        <svg id="pyramid" viewBox="0 0 360 300" role="img" aria-label="customer pyramid, most valuable tier on top"></svg>
         <table id="tiers">
           <thead><tr><th>Tier</th><th class="num">Customers</th><th class="num">Share</th><th class="num">Revenue</th><th class="num">Share</th></tr></thead>
           <tbody id="tiers-body"></tbody>
@@ -54,6 +54,13 @@ export const STATUS_PAGE_BODY = `
       <table id="dlq">
         <thead><tr><th>Reason</th><th class="num">Records</th></tr></thead>
         <tbody id="dlq-body"></tbody>
+      </table>
+    </article>
+    <article class="card" aria-labelledby="h-checks">
+      <h2 id="h-checks">Readiness checks</h2>
+      <table id="checks">
+        <thead><tr><th>Check</th><th>State</th><th>Detail</th></tr></thead>
+        <tbody id="checks-body"></tbody>
       </table>
     </article>
   </section>

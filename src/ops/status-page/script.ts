@@ -78,11 +78,11 @@ export const STATUS_PAGE_SCRIPT = `
     var tfoot = byId('tiers-foot');
     clear(tbody);
     clear(tfoot);
-    var width = 440;
+    var width = 360;
     if (!p || p.tiers.length === 0) {
       pyramidSvg.setAttribute('viewBox', '0 0 ' + width + ' 300');
-      pyramidSvg.appendChild(svgEl('polygon', { class: 'ghost', points: '220,10 430,290 10,290' }));
-      pyramidSvg.appendChild(svgEl('text', { class: 'ghost-text', x: 220, y: 200, 'text-anchor': 'middle' }, 'waiting for the first census'));
+      pyramidSvg.appendChild(svgEl('polygon', { class: 'ghost', points: [width / 2, 10, width - 10, 290, 10, 290].join(' ') }));
+      pyramidSvg.appendChild(svgEl('text', { class: 'ghost-text', x: width / 2, y: 200, 'text-anchor': 'middle' }, 'waiting for the first census'));
       var row = el('tr');
       row.appendChild(el('td', { class: 'empty', colspan: '5' }, 'No census yet'));
       tbody.appendChild(row);
@@ -94,7 +94,7 @@ export const STATUS_PAGE_SCRIPT = `
     var gap = 4;
     var layerHeight = Math.max(36, Math.min(62, Math.floor(330 / n)));
     var total = n * layerHeight + (n - 1) * gap;
-    var apex = 64;
+    var apex = 60;
     var base = width - 8;
     var cx = width / 2;
     function widthAt(y) { return apex + (base - apex) * (y / total); }
@@ -120,7 +120,7 @@ export const STATUS_PAGE_SCRIPT = `
       pyramidSvg.appendChild(g);
 
       var tr = el('tr', { 'data-tier': t.tier });
-      var name = el('td');
+      var name = el('td', { class: 'tier-name' });
       var swatch = el('span', { class: 'swatch' });
       swatch.style.background = colourFor(t.tier);
       name.appendChild(swatch);
@@ -133,7 +133,7 @@ export const STATUS_PAGE_SCRIPT = `
       tbody.appendChild(tr);
     });
     var foot = el('tr');
-    foot.appendChild(el('td', null, 'All tiers'));
+    foot.appendChild(el('td', { class: 'tier-name' }, 'All tiers'));
     foot.appendChild(numCell('customersTotal', customers, fmtInt(customers)));
     foot.appendChild(el('td'));
     foot.appendChild(numCell('revenueTotal', revenue, fmtMoney(revenue, p.currency, p.minorUnitDigits)));
@@ -147,8 +147,10 @@ export const STATUS_PAGE_SCRIPT = `
     var h = 22;
     var svg = svgEl('svg', { class: 'spark', viewBox: '0 0 ' + w + ' ' + h, 'aria-hidden': 'true' });
     var max = Math.max.apply(null, values.concat([1]));
-    var step = w / (SPARK_POINTS - 1);
-    var offset = SPARK_POINTS - values.length;
+    // At least 15 slots, so a young history is not squeezed into a sliver at the right edge.
+    var slots = Math.max(values.length, 15);
+    var step = w / (slots - 1);
+    var offset = slots - values.length;
     var pts = values.map(function (v, i) { return ((offset + i) * step).toFixed(1) + ',' + (h - 1 - (v / max) * (h - 3)).toFixed(1); });
     if (pts.length > 1) {
       svg.appendChild(svgEl('polygon', { points: pts.join(' ') + ' ' + w + ',' + h + ' ' + (offset * step).toFixed(1) + ',' + h }));
@@ -185,8 +187,11 @@ export const STATUS_PAGE_SCRIPT = `
       var cls = lagClass(p.lagSeconds, p.lagMessages);
       tr.appendChild(numCell('lagMessages', p.lagMessages, fmtInt(p.lagMessages), cls));
       tr.appendChild(numCell('lagSeconds', p.lagSeconds, fmtSeconds(p.lagSeconds), cls));
-      var rate = numCell('throughputPerSecond', p.throughputPerSecond, fmtRate(p.throughputPerSecond));
-      rate.appendChild(sparkline(hist));
+      var rate = numCell('throughputPerSecond', p.throughputPerSecond);
+      var wrap = el('span', { class: 'rate' });
+      wrap.appendChild(el('span', null, fmtRate(p.throughputPerSecond)));
+      wrap.appendChild(sparkline(hist));
+      rate.appendChild(wrap);
       tr.appendChild(rate);
       tr.appendChild(numCell('scored', p.processed.scored, fmtInt(p.processed.scored)));
       tr.appendChild(numCell('duplicate', p.processed.duplicate, fmtInt(p.processed.duplicate)));
@@ -275,15 +280,39 @@ export const STATUS_PAGE_SCRIPT = `
     setTile('tile-dlq', s.totals.dlq, fmtInt(s.totals.dlq));
   }
 
+  function renderChecks(checks) {
+    var tbody = byId('checks-body');
+    clear(tbody);
+    var names = Object.keys(checks);
+    if (names.length === 0) {
+      var empty = el('tr');
+      empty.appendChild(el('td', { class: 'empty', colspan: '3' }, 'No readiness checks configured'));
+      tbody.appendChild(empty);
+    }
+    names.forEach(function (name) {
+      var c = checks[name];
+      var tr = el('tr', { 'data-check': name, 'data-ok': String(c.ok) });
+      tr.appendChild(el('td', { class: 'tier-name' }, name));
+      var state = el('td');
+      state.appendChild(el('span', { class: 'dot ' + (c.ok ? 'ok' : 'bad') }));
+      state.appendChild(document.createTextNode(c.ok ? 'ok' : 'failing'));
+      tr.appendChild(state);
+      tr.appendChild(el('td', { class: 'detail' }, c.detail || ''));
+      tbody.appendChild(tr);
+    });
+  }
+
   function renderReady(ready) {
     var badge = byId('ready');
     var alert = byId('not-ready');
     if (!ready) {
       badge.className = 'badge';
       badge.textContent = 'unknown';
+      clear(byId('checks-body'));
       return;
     }
     var failing = Object.keys(ready.checks).filter(function (k) { return !ready.checks[k].ok; });
+    renderChecks(ready.checks);
     badge.className = 'badge ' + (failing.length ? 'bad' : 'ok');
     badge.textContent = ready.status;
     badge.title = Object.keys(ready.checks).map(function (k) { return k + ': ' + (ready.checks[k].ok ? 'ok' : ready.checks[k].detail || 'failing'); }).join('\\n');

@@ -39,12 +39,12 @@ main { padding: 18px 24px 28px; display: flex; flex-direction: column; gap: 18px
 .card h2 { margin: 0 0 12px; font-size: 13px; text-transform: uppercase; letter-spacing: .08em; color: var(--muted); font-weight: 600;
   display: flex; justify-content: space-between; }
 .card-wide { grid-column: 1 / -1; }
-.pyr-wrap { display: grid; grid-template-columns: minmax(260px, 5fr) minmax(0, 6fr); gap: 22px; align-items: center; }
+.pyr-wrap { display: grid; grid-template-columns: minmax(280px, 1fr) auto; gap: 24px; align-items: center; }
 @media (max-width: 800px) { .pyr-wrap { grid-template-columns: minmax(0, 1fr); } }
 #pyramid { width: 100%; height: auto; display: block; }
 #pyramid .layer { stroke: var(--bg); stroke-width: 2; }
-#pyramid .layer-name { font-weight: 700; font-size: 15px; fill: #fff; paint-order: stroke; stroke: rgba(0, 0, 0, .35); stroke-width: 3px; }
-#pyramid .layer-count { font-size: 12px; fill: rgba(255, 255, 255, .92); paint-order: stroke; stroke: rgba(0, 0, 0, .3); stroke-width: 3px; }
+#pyramid .layer-name { font-weight: 700; font-size: 17px; fill: #fff; paint-order: stroke; stroke: rgba(0, 0, 0, .35); stroke-width: 3px; }
+#pyramid .layer-count { font-size: 14px; fill: rgba(255, 255, 255, .92); paint-order: stroke; stroke: rgba(0, 0, 0, .3); stroke-width: 3px; }
 #pyramid .ghost { fill: none; stroke: var(--line); stroke-width: 2; stroke-dasharray: 6 5; }
 #pyramid .ghost-text { fill: var(--muted); font-size: 13px; }
 table { width: 100%; border-collapse: collapse; }
@@ -53,12 +53,14 @@ th.num { text-align: right; }
 td { padding: 7px 8px; border-bottom: 1px solid rgba(38, 50, 74, .6); }
 tbody tr:last-child td { border-bottom: none; }
 tfoot td { border-top: 1px solid var(--line); border-bottom: none; font-weight: 600; }
+td.tier-name { white-space: nowrap; }
 .swatch { display: inline-block; width: 10px; height: 10px; border-radius: 3px; margin-right: 8px; vertical-align: baseline; }
 .empty { color: var(--muted); padding: 14px 8px; text-align: center; }
 .lag-hot { color: var(--bad); font-weight: 700; }
 .lag-warm { color: var(--warn); font-weight: 600; }
 .lag-zero { color: var(--ok); }
-.spark { width: 90px; height: 22px; vertical-align: middle; margin-left: 8px; }
+.rate { display: inline-flex; align-items: center; gap: 8px; }
+.spark { width: 90px; height: 22px; }
 .spark polyline { fill: none; stroke: var(--accent); stroke-width: 1.5; }
 .spark polygon { fill: rgba(240, 180, 41, .15); stroke: none; }
 #changes { list-style: none; margin: 0; padding: 0; max-height: 420px; overflow: auto; }
@@ -73,7 +75,11 @@ tfoot td { border-top: 1px solid var(--line); border-bottom: none; font-weight: 
 .arrow.down { color: var(--bad); }
 .arrow.flat { color: var(--muted); }
 .pill { font-size: 11px; padding: 2px 7px; border-radius: 999px; border: 1px solid var(--line); color: var(--muted); letter-spacing: .04em; }
-.meta { color: var(--muted); font-size: 12px; margin-left: 8px; }
+.meta { color: var(--muted); font-size: 12px; margin-left: 8px; white-space: nowrap; }
+.dot { display: inline-block; width: 8px; height: 8px; border-radius: 50%; margin-right: 8px; vertical-align: middle; }
+.dot.ok { background: var(--ok); }
+.dot.bad { background: var(--bad); }
+td.detail { color: var(--muted); font-size: 12px; word-break: break-word; }
 .dlq-count { color: var(--warn); font-weight: 700; }
 footer { padding: 0 24px 20px; color: var(--muted); font-size: 12px; }
 `;
