@@ -1,4 +1,5 @@
 import { mkdtempSync, rmSync } from 'node:fs';
+import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { SchemaRegistry } from '@kafkajs/confluent-schema-registry';
@@ -356,6 +357,28 @@ describe('bad input', () => {
     expect((await http(registry.url, 'POST', `/subjects/${subject}`, { schema: JSON.stringify(orderV2) })).body).toMatchObject({
       error_code: 40403,
     });
+  });
+
+  it('answers bytes that are not HTTP with 400 and keeps serving', async () => {
+    const reply = await new Promise<string>((resolve, reject) => {
+      const socket = connect(registry.port, '127.0.0.1', () => socket.write('\x00\x01garbage\r\n\r\n'));
+      let data = '';
+      socket.on('data', (chunk) => (data += chunk.toString()));
+      socket.on('close', () => resolve(data));
+      socket.on('error', reject);
+    });
+    expect(reply).toMatch(/^HTTP\/1\.1 400/);
+    expect((await http(registry.url, 'GET', '/config')).status).toBe(200);
+  });
+
+  it('registers concurrent writers to one subject as distinct, consecutive versions', async () => {
+    const subject = uniqueName('race-value');
+    await http(registry.url, 'PUT', `/config/${subject}`, { compatibility: 'NONE' });
+    const schemas = Array.from({ length: 20 }, (_, i) => JSON.stringify({ type: 'record', name: `R${i}`, fields: [] }));
+    const answers = await Promise.all(schemas.map((schema) => http(registry.url, 'POST', `/subjects/${subject}/versions`, { schema })));
+    expect(answers.every((a) => a.status === 200)).toBe(true);
+    expect(new Set(answers.map((a) => (a.body as { id: number }).id)).size).toBe(20);
+    expect((await http(registry.url, 'GET', `/subjects/${subject}/versions`)).body).toEqual(Array.from({ length: 20 }, (_, i) => i + 1));
   });
 
   it('refuses options it cannot use', async () => {
