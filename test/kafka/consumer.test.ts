@@ -9,7 +9,6 @@ describe('toKafkaRecord', () => {
       timestamp: '1700000000123',
       attributes: 0,
       offset: '9007199254740993',
-      size: 0,
       headers: { a: 'text', b: Buffer.from([1]), c: ['first', 'last'], d: undefined },
     });
     expect(record).toEqual({
