@@ -1,0 +1,41 @@
+import type { ApiHandler } from '../../api-registry.js';
+import { ApiKey } from '../../protocol/api-keys.js';
+import { KafkaErrorCode } from '../../protocol/errors.js';
+import type { Reader } from '../../protocol/reader.js';
+import { Writer } from '../../protocol/writer.js';
+
+const KEY_TYPE_GROUP = 0;
+const KEY_TYPE_TRANSACTION = 1;
+
+/**
+ * FindCoordinator v0–v2 (https://kafka.apache.org/protocol#The_Messages_FindCoordinator); v3 is
+ * flexible. A single node is every group's coordinator, so the answer is always this broker's
+ * advertised endpoint (KAFKA-WIRE-NOTES §6). Kafka 2.4 filled `error_message` with "NONE" on
+ * success (§4.1), so this does too. There is no transaction coordinator: key_type 1 gets
+ * COORDINATOR_NOT_AVAILABLE, other key types INVALID_REQUEST.
+ */
+export function findCoordinatorHandler(): ApiHandler {
+  return {
+    apiKey: ApiKey.FindCoordinator,
+    minVersion: 0,
+    maxVersion: 2,
+    flexibleFrom: 3,
+    handle(ctx, body: Reader) {
+      const version = ctx.header.apiVersion;
+      body.readString(); // key: the group id; irrelevant with one node
+      const keyType = version >= 1 ? body.readInt8() : KEY_TYPE_GROUP;
+      const w = new Writer(48);
+      if (version >= 1) w.writeInt32(0); // throttle_time_ms
+      if (keyType !== KEY_TYPE_GROUP) {
+        const error = keyType === KEY_TYPE_TRANSACTION ? KafkaErrorCode.COORDINATOR_NOT_AVAILABLE : KafkaErrorCode.INVALID_REQUEST;
+        w.writeInt16(error);
+        if (version >= 1) w.writeNullableString(keyType === KEY_TYPE_TRANSACTION ? 'no transaction coordinator' : `unknown key type ${keyType}`);
+        return w.writeInt32(-1).writeString('').writeInt32(-1);
+      }
+      const { host, port } = ctx.broker.endpoint();
+      w.writeInt16(KafkaErrorCode.NONE);
+      if (version >= 1) w.writeNullableString('NONE');
+      return w.writeInt32(ctx.broker.nodeId).writeString(host).writeInt32(port);
+    },
+  };
+}

@@ -1,0 +1,44 @@
+import type { BrokerPlugin } from '../context.js';
+import { describeGroupsHandler } from './apis/describe-groups.js';
+import { findCoordinatorHandler } from './apis/find-coordinator.js';
+import { heartbeatHandler } from './apis/heartbeat.js';
+import { joinGroupHandler } from './apis/join-group.js';
+import { leaveGroupHandler } from './apis/leave-group.js';
+import { listGroupsHandler } from './apis/list-groups.js';
+import { offsetCommitHandler } from './apis/offset-commit.js';
+import { offsetFetchHandler } from './apis/offset-fetch.js';
+import { syncGroupHandler } from './apis/sync-group.js';
+import { GroupCoordinator, type GroupCoordinatorOptions } from './coordinator.js';
+import { OffsetStore } from './offset-store.js';
+
+export type { GroupCoordinatorOptions } from './coordinator.js';
+
+/**
+ * The group coordinator as a broker plugin: pass it in `startBroker({ plugins: [...] })`. It
+ * serves FindCoordinator, JoinGroup, SyncGroup, Heartbeat, LeaveGroup, OffsetCommit, OffsetFetch,
+ * DescribeGroups and ListGroups, and keeps committed offsets under `<dataDir>/groups/` (in memory
+ * when the broker has no data directory).
+ */
+export function groupCoordinatorPlugin(options: Omit<GroupCoordinatorOptions, 'logger'> = {}): BrokerPlugin {
+  return {
+    name: 'group-coordinator',
+    start(ctx) {
+      const logger = ctx.logger.child({ component: 'group-coordinator' });
+      const coordinator = new GroupCoordinator(OffsetStore.open(ctx.dataDir, logger), { ...options, logger });
+      return {
+        handlers: [
+          findCoordinatorHandler(),
+          joinGroupHandler(coordinator),
+          syncGroupHandler(coordinator),
+          heartbeatHandler(coordinator),
+          leaveGroupHandler(coordinator),
+          offsetCommitHandler(coordinator),
+          offsetFetchHandler(coordinator),
+          describeGroupsHandler(coordinator),
+          listGroupsHandler(coordinator),
+        ],
+        close: async () => coordinator.close(),
+      };
+    },
+  };
+}
