@@ -30,14 +30,18 @@ export async function readJsonBody(req: IncomingMessage, limitBytes: number): Pr
   }
 }
 
-/** Send `body` as JSON; `rawJson` is already-serialised JSON text (the raw-schema endpoints). */
-export function sendJson(res: ServerResponse, status: number, body: unknown, rawJson?: string): void {
-  const payload = rawJson ?? JSON.stringify(body);
+/** Send `body` serialised as JSON. */
+export function sendJson(res: ServerResponse, status: number, body: unknown): void {
+  sendJsonText(res, status, JSON.stringify(body));
+}
+
+/** Send text that already is JSON (a stored schema, served as registered). */
+export function sendJsonText(res: ServerResponse, status: number, json: string): void {
   res.writeHead(status, {
     'content-type': REGISTRY_CONTENT_TYPE,
-    'content-length': Buffer.byteLength(payload),
+    'content-length': Buffer.byteLength(json),
   });
-  res.end(payload);
+  res.end(json);
 }
 
 /** Confluent's error body: `{"error_code": ..., "message": ...}`. */

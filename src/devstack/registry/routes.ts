@@ -19,7 +19,7 @@ export interface RouteContext {
 }
 
 /** A JSON answer, or `raw` JSON text sent as it is (a stored schema). */
-export type RouteResult = { status?: number; body: unknown } | { raw: string };
+export type RouteResult = { body: unknown } | { raw: string };
 
 export type HttpMethod = 'GET' | 'POST' | 'PUT' | 'DELETE';
 
@@ -45,7 +45,9 @@ const MAX_VERSION = 2 ** 31 - 1;
 /**
  * The Confluent Schema Registry REST surface this registry serves (AVRO only). Deletes are soft:
  * a deleted version disappears from subject listings, lookups and compatibility checks, while its
- * schema id keeps resolving through `/schemas/ids/{id}` so old records still decode.
+ * schema id keeps resolving through `/schemas/ids/{id}` so old records still decode, and
+ * `?deleted=true` still lists it. `?permanent=true` is accepted and also soft-deletes: a dev
+ * registry never needs to forget an id, and keeping it means recorded test data always decodes.
  */
 export const ROUTES: readonly Route[] = [
   { method: 'GET', path: '/', hasBody: false, handle: () => ({ body: {} }) },

@@ -4,7 +4,7 @@ import { z } from 'zod';
 import { PyramidError } from '../../errors.js';
 import { silentLogger, type Logger } from '../../logger.js';
 import { badRequest, RegistryError } from './errors.js';
-import { readJsonBody, sendError, sendJson } from './http-io.js';
+import { readJsonBody, sendError, sendJson, sendJsonText } from './http-io.js';
 import { openFileLog, openMemoryLog } from './registry-log.js';
 import { matchRoute } from './routes.js';
 import { RegistryStore } from './store.js';
@@ -119,8 +119,8 @@ async function handleRequest(
     }
     const body = match.route.hasBody ? await readJsonBody(req, maxBodyBytes) : undefined;
     const result = match.route.handle({ store, params: match.params, query: url.searchParams, body });
-    if ('raw' in result) sendJson(res, 200, undefined, result.raw);
-    else sendJson(res, result.status ?? 200, result.body);
+    if ('raw' in result) sendJsonText(res, 200, result.raw);
+    else sendJson(res, 200, result.body);
     logger.debug({ method: req.method, path: url.pathname, status: res.statusCode }, 'schema registry request');
   } catch (err) {
     if (err instanceof RegistryError) {
