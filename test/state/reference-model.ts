@@ -1,0 +1,277 @@
+import type { CompiledPolicy, Condition } from '../../src/policy/types.js';
+
+/**
+ * A plain in-memory model of the scoring semantics (/work/prompts/semantics.md), written for the
+ * tests independently of the Lua engine and of src/policy: maps and loops, no due set (timers are
+ * found by scanning every customer). The property tests compare the Redis engine against it.
+ */
+
+export interface ModelRecord {
+  offset: number;
+  transactionId: string;
+  customerId: string;
+  kind: 'purchase' | 'refund';
+  amountMinor: number;
+  eventTime: number;
+}
+
+export interface ModelSnapshot {
+  monetary: number;
+  frequency: number;
+  recencyMs: number | null;
+  lastPurchaseAt: number | null;
+}
+
+export interface ModelChange {
+  eventId: string;
+  customerId: string;
+  previousTier: string | null;
+  newTier: string;
+  direction: 'UP' | 'DOWN' | 'NEW';
+  cause: 'TRANSACTION' | 'REFUND' | 'TIME';
+  transactionId: string | null;
+  effectiveAt: number;
+  policyVersion: string;
+  before: ModelSnapshot;
+  after: ModelSnapshot;
+  boundaryTier: string;
+  headroom: { toNextTierUp: number | null; toDowngrade: number | null };
+}
+
+export interface ModelCustomer {
+  buckets: Map<number, { m: number; f: number }>;
+  lastPurchaseAt: number | null;
+  tier: string | null;
+  tierSince: number | null;
+  pendingDowngradeSince: number | null;
+  seq: number;
+  due: number | null;
+}
+
+export interface ModelCounts {
+  applied: number;
+  duplicate: number;
+  late: number;
+  stale: number;
+  changes: number;
+}
+
+export class ReferenceModel {
+  readonly customers = new Map<string, ModelCustomer>();
+  readonly changes: ModelChange[] = [];
+  readonly counts: ModelCounts = { applied: 0, duplicate: 0, late: 0, stale: 0, changes: 0 };
+  private readonly seenTx = new Map<string, number>();
+  private lastOffset = -1;
+  private eventWatermark: number | null = null;
+
+  constructor(
+    private readonly policy: CompiledPolicy,
+    private readonly mode: 'event' | 'wall',
+    private readonly horizonMs: number,
+  ) {}
+
+  rank(tier: string): number {
+    const listed = this.policy.tiers.find((t) => t.name === tier);
+    if (listed) return listed.rank;
+    return tier === this.policy.inactiveTier ? -2e9 : -1e9;
+  }
+
+  private windowStart(now: number): number {
+    return Math.floor(now / this.policy.bucketMs) - this.policy.windowMs / this.policy.bucketMs + 1;
+  }
+
+  snapshot(c: ModelCustomer, now: number): ModelSnapshot & { oldest: number | null } {
+    const start = this.windowStart(now);
+    let monetary = 0;
+    let frequency = 0;
+    let oldest: number | null = null;
+    for (const [idx, b] of c.buckets) {
+      if (idx < start) continue;
+      monetary += b.m;
+      frequency += b.f;
+      oldest = oldest === null ? idx : Math.min(oldest, idx);
+    }
+    const lp = c.lastPurchaseAt;
+    return { monetary, frequency, recencyMs: lp === null ? null : now - lp, lastPurchaseAt: lp, oldest };
+  }
+
+  private conditionHolds(cond: Condition, s: ModelSnapshot, relax: boolean): boolean {
+    let value = cond.value;
+    if (relax && cond.metric === 'monetary' && (cond.op === 'gt' || cond.op === 'gte')) {
+      value = Math.floor((value * (10000 - this.policy.hysteresis.downgradeMarginBps)) / 10000);
+    }
+    let x: number;
+    if (cond.metric === 'monetary') x = s.monetary;
+    else if (cond.metric === 'frequency') x = s.frequency;
+    else if (s.recencyMs === null) return cond.op === 'gt' || cond.op === 'gte';
+    else x = s.recencyMs;
+    return cond.op === 'gt' ? x > value : cond.op === 'gte' ? x >= value : cond.op === 'lt' ? x < value : x <= value;
+  }
+
+  /** Raw tier and rule ('inactive', 'fallback' or the tier name). */
+  raw(s: ModelSnapshot, now: number): { tier: string; rule: string } {
+    const p = this.policy;
+    if (p.inactivityMs !== null && s.lastPurchaseAt !== null && now - s.lastPurchaseAt >= p.inactivityMs) {
+      return { tier: p.inactiveTier ?? '', rule: 'inactive' };
+    }
+    const hit = p.tiers.find((t) => t.conditions.every((c) => this.conditionHolds(c, s, false)));
+    return hit ? { tier: hit.name, rule: hit.name } : { tier: p.fallbackTier, rule: 'fallback' };
+  }
+
+  headroom(tier: string, monetary: number): { toNextTierUp: number | null; toDowngrade: number | null } {
+    const myRank = this.rank(tier);
+    const higher = this.policy.tiers.filter((t) => t.rank > myRank).sort((a, b) => a.rank - b.rank)[0];
+    let toNextTierUp: number | null = null;
+    if (higher) {
+      const lower = higher.conditions.filter((c) => c.metric === 'monetary' && (c.op === 'gt' || c.op === 'gte'));
+      if (lower.length > 0) {
+        const need = Math.max(0, ...lower.map((c) => (c.op === 'gt' ? c.value + 1 - monetary : c.value - monetary)));
+        const uppers = higher.conditions.filter((c) => c.metric === 'monetary' && (c.op === 'lt' || c.op === 'lte'));
+        const fits = uppers.every((c) => (c.op === 'lt' ? monetary + need < c.value : monetary + need <= c.value));
+        toNextTierUp = fits ? need : null;
+      }
+    }
+    const own = this.policy.tiers.find((t) => t.name === tier);
+    const drops = (own?.conditions ?? [])
+      .filter((c) => c.metric === 'monetary' && (c.op === 'gt' || c.op === 'gte'))
+      .map((c) => (c.op === 'gt' ? monetary - c.value - 1 : monetary - c.value));
+    return { toNextTierUp, toDowngrade: drops.length > 0 ? Math.min(...drops) : null };
+  }
+
+  private dueAfter(c: ModelCustomer, now: number, oldest: number | null): number | null {
+    const p = this.policy;
+    const candidates: number[] = [];
+    if (oldest !== null) candidates.push(oldest * p.bucketMs + p.windowMs);
+    if (c.lastPurchaseAt !== null) {
+      if (p.inactivityMs !== null) candidates.push(c.lastPurchaseAt + p.inactivityMs);
+      for (const t of p.tiers) for (const cond of t.conditions) {
+        if (cond.metric === 'recencyMs') candidates.push(c.lastPurchaseAt + cond.value, c.lastPurchaseAt + cond.value + 1);
+      }
+    }
+    if (c.pendingDowngradeSince !== null) candidates.push(c.pendingDowngradeSince + p.hysteresis.downgradeGraceMs);
+    const future = candidates.filter((t) => t > now);
+    return future.length === 0 ? null : Math.min(...future);
+  }
+
+  private evaluate(id: string, c: ModelCustomer, now: number, cause: ModelChange['cause'], txId: string | null, before: ModelSnapshot | null): void {
+    const p = this.policy;
+    const after = this.snapshot(c, now);
+    const { tier: rawTier } = this.raw(after, now);
+    let next = rawTier;
+    const current = c.tier;
+    if (current !== null) {
+      if (this.rank(rawTier) < this.rank(current) && rawTier !== p.inactiveTier) {
+        const own = p.tiers.find((t) => t.name === current);
+        if (own && own.conditions.every((cond) => this.conditionHolds(cond, after, true))) next = current;
+      }
+      if (this.rank(next) < this.rank(current)) {
+        if (p.hysteresis.downgradeGraceMs > 0 && next !== p.inactiveTier) {
+          if (c.pendingDowngradeSince === null) {
+            c.pendingDowngradeSince = now;
+            next = current;
+          } else if (now - c.pendingDowngradeSince < p.hysteresis.downgradeGraceMs) {
+            next = current;
+          }
+        }
+      } else {
+        c.pendingDowngradeSince = null;
+      }
+    }
+    if (next !== current) {
+      c.seq += 1;
+      c.tier = next;
+      c.tierSince = now;
+      c.pendingDowngradeSince = null;
+      const direction = current === null ? 'NEW' : this.rank(next) > this.rank(current) ? 'UP' : 'DOWN';
+      const { oldest: _o, ...afterSnap } = after;
+      const b = before ?? afterSnap;
+      this.changes.push({
+        eventId: `${id}:${c.seq}`,
+        customerId: id,
+        previousTier: current,
+        newTier: next,
+        direction,
+        cause,
+        transactionId: txId,
+        effectiveAt: now,
+        policyVersion: p.version,
+        before: { monetary: b.monetary, frequency: b.frequency, recencyMs: b.recencyMs, lastPurchaseAt: b.lastPurchaseAt },
+        after: afterSnap,
+        boundaryTier: direction === 'DOWN' ? (current ?? '') : next,
+        headroom: this.headroom(next, after.monetary),
+      });
+      this.counts.changes += 1;
+    }
+    c.due = this.dueAfter(c, now, after.oldest);
+  }
+
+  private fire(id: string, c: ModelCustomer): void {
+    const at = c.due as number;
+    this.evaluate(id, c, at, 'TIME', null, null);
+  }
+
+  /** Fire every timer due at or before `upTo`, in (due, customerId) order. */
+  fireAll(upTo: number): void {
+    for (;;) {
+      let best: [string, ModelCustomer] | null = null;
+      for (const entry of this.customers) {
+        const due = entry[1].due;
+        if (due === null || due > upTo) continue;
+        const bestDue = best?.[1].due ?? Infinity;
+        if (best === null || due < bestDue || (due === bestDue && entry[0] < best[0])) best = entry;
+      }
+      if (best === null) return;
+      this.fire(best[0], best[1]);
+    }
+  }
+
+  private customer(id: string): ModelCustomer {
+    let c = this.customers.get(id);
+    if (!c) {
+      c = { buckets: new Map(), lastPurchaseAt: null, tier: null, tierSince: null, pendingDowngradeSince: null, seq: 0, due: null };
+      this.customers.set(id, c);
+    }
+    return c;
+  }
+
+  applyBatch(records: readonly ModelRecord[], wallNow?: number): void {
+    for (const r of records) {
+      if (r.offset <= this.lastOffset) {
+        this.counts.stale += 1;
+        continue;
+      }
+      this.lastOffset = r.offset;
+      const now = this.mode === 'event' ? Math.max(this.eventWatermark ?? -Infinity, r.eventTime) : (wallNow as number);
+      const seen = this.seenTx.get(r.transactionId);
+      if (seen !== undefined && seen >= now - this.horizonMs) {
+        this.counts.duplicate += 1;
+        continue;
+      }
+      if (this.mode === 'event') this.fireAll(r.eventTime);
+      this.eventWatermark = Math.max(this.eventWatermark ?? -Infinity, r.eventTime);
+      const existing = this.customers.get(r.customerId);
+      if (this.mode === 'wall' && existing) {
+        while (existing.due !== null && existing.due <= now) this.fire(r.customerId, existing);
+      }
+      const idx = Math.floor(r.eventTime / this.policy.bucketMs);
+      if (idx < this.windowStart(now)) {
+        this.counts.late += 1;
+        continue;
+      }
+      const c = this.customer(r.customerId);
+      const { oldest: _o, ...before } = this.snapshot(c, now);
+      const bucket = c.buckets.get(idx) ?? { m: 0, f: 0 };
+      c.buckets.set(idx, bucket);
+      if (r.kind === 'purchase') {
+        bucket.m += r.amountMinor;
+        bucket.f += 1;
+        c.lastPurchaseAt = Math.max(c.lastPurchaseAt ?? -Infinity, r.eventTime);
+      } else {
+        bucket.m -= r.amountMinor;
+      }
+      this.seenTx.set(r.transactionId, now);
+      this.counts.applied += 1;
+      this.evaluate(r.customerId, c, now, r.kind === 'purchase' ? 'TRANSACTION' : 'REFUND', r.transactionId, before);
+    }
+  }
+}
