@@ -1,5 +1,6 @@
 import { join } from 'node:path';
 import { silentLogger, type Logger } from '../logger.js';
+import { groupCoordinatorPlugin } from './broker/group/plugin.js';
 import { startBroker } from './broker/index.js';
 import { startSchemaRegistry, type SchemaRegistryHandle } from './registry/index.js';
 
@@ -50,6 +51,8 @@ export async function startDevStack(options: DevStackOptions = {}): Promise<DevS
     dataDir: dataDir === undefined ? undefined : join(dataDir, 'broker'),
     autoCreateTopics: options.autoCreateTopics ?? true,
     defaultPartitions: options.defaultPartitions,
+    // Consumer groups are a plugin of the broker; pyramid's pipeline cannot run without them.
+    plugins: [groupCoordinatorPlugin()],
     logger,
   });
   let registry: SchemaRegistryHandle;

@@ -52,6 +52,39 @@ describe('startDevStack', () => {
     }
   });
 
+  it('a consumer group reads back and decodes what a producer wrote', async () => {
+    const stack = await start({ brokerPort: 0, registryPort: 0 });
+    const registry = new SchemaRegistry({ host: stack.registryUrl, retry: { retries: 0 } });
+    const { id } = await registry.register({ type: 'AVRO' as never, schema: pingSchema }, { subject: uniqueName('ping-value') });
+    const kafka = new Kafka({ brokers: stack.brokers, clientId: 'dev-stack-test', logLevel: logLevel.NOTHING });
+    const topic = uniqueName('ping');
+    const producer = kafka.producer({ allowAutoTopicCreation: true });
+    await producer.connect();
+    await producer.send({ topic, messages: await Promise.all([1, 2, 3].map(async (n) => ({ key: String(n), value: await registry.encode(id, { n }) }))) });
+    await producer.disconnect();
+
+    const consumer = kafka.consumer({ groupId: uniqueName('ping-group') });
+    await consumer.connect();
+    try {
+      await consumer.subscribe({ topic, fromBeginning: true });
+      const decoded = await new Promise<unknown[]>((resolve, reject) => {
+        const seen: unknown[] = [];
+        consumer
+          .run({
+            eachMessage: async ({ message }) => {
+              if (message.value === null) return reject(new Error('record without a value'));
+              seen.push(await registry.decode(message.value));
+              if (seen.length === 3) resolve(seen);
+            },
+          })
+          .catch(reject);
+      });
+      expect(decoded).toEqual([{ n: 1 }, { n: 2 }, { n: 3 }]);
+    } finally {
+      await consumer.disconnect();
+    }
+  });
+
   it('keeps broker and registry data in their own folders under dataDir', async () => {
     const dataDir = mkdtempSync(join(tmpdir(), 'pyramid-devstack-'));
     dirs.push(dataDir);
