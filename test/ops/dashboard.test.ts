@@ -32,6 +32,11 @@ describe('PromQL metric name extraction', () => {
     expect(promqlMetricNames('sum(increase(a_total[$__range])) / on (x) group_left sum without (y) (b) > bool 0 offset 5m')).toEqual(['a_total', 'b']);
   });
 
+  it('rejects what Prometheus would reject', () => {
+    expect(() => promqlMetricNames('sum(rate(pyramid_consumer_lag_messages[5m])')).toThrow(/PromQL syntax error/);
+    expect(() => promqlMetricNames('sum by (topic) pyramid_consumer_lag_messages')).toThrow(/PromQL syntax error/);
+  });
+
   it('accepts histogram suffixes only on histograms', () => {
     const families = exposedFamilies('# TYPE h histogram\n# TYPE g gauge\n# TYPE c_count counter\n# TYPE s summary\n');
     expect(isExposed('h_bucket', families)).toBe(true);

@@ -1,25 +1,28 @@
+import { parser } from '@prometheus-io/lezer-promql';
+
 /**
  * Which metric names a Grafana dashboard queries, and whether an exposition has them. Shared by
  * the dashboard test here and by end-to-end checks against a running scorer's /metrics.
  */
 
-const KEYWORDS = new Set(['by', 'without', 'on', 'ignoring', 'group_left', 'group_right', 'bool', 'and', 'or', 'unless', 'offset', 'inf', 'nan']);
-
-/** Metric names referenced in one PromQL expression (functions, labels and keywords excluded). */
+/**
+ * Metric names selected by one PromQL expression, read with Prometheus's own grammar
+ * (@prometheus-io/lezer-promql, the parser of the Prometheus UI), so a query that Prometheus
+ * would reject fails here too. Grafana's interval variables ($__range, $__rate_interval, ...)
+ * are replaced by a duration first, as Grafana does before sending the query.
+ */
 export function promqlMetricNames(expr: string): string[] {
-  const stripped = expr
-    .replace(/"(?:[^"\\]|\\.)*"|'(?:[^'\\]|\\.)*'/g, ' ') // string literals (label values, regexes)
-    .replace(/\{[^}]*\}/g, ' ') // label matchers
-    .replace(/\[[^\]]*\]/g, ' ') // range selectors, $__range included
-    .replace(/\b(by|without|on|ignoring|group_left|group_right)\s*\([^)]*\)/g, ' ') // label lists
-    .replace(/\$\w+/g, ' '); // Grafana variables
+  const query = expr.replace(/\$__\w+/g, '5m');
+  const tree = parser.parse(query);
   const names = new Set<string>();
-  // The lookbehind keeps duration units (5m) and number exponents from reading as names.
-  for (const match of stripped.matchAll(/(?<![\w.])[a-zA-Z_:][a-zA-Z0-9_:]*/g)) {
-    const rest = stripped.slice((match.index ?? 0) + match[0].length);
-    if (/^\s*\(/.test(rest) || KEYWORDS.has(match[0].toLowerCase())) continue; // a function call or keyword
-    names.add(match[0]);
-  }
+  const errors: number[] = [];
+  tree.iterate({
+    enter: (node) => {
+      if (node.type.isError) errors.push(node.from);
+      if (node.name === 'Identifier' && node.node.parent?.name === 'VectorSelector') names.add(query.slice(node.from, node.to));
+    },
+  });
+  if (errors.length > 0) throw new Error(`PromQL syntax error at offset ${errors[0]} in: ${expr}`);
   return [...names];
 }
 
