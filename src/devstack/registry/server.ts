@@ -84,7 +84,9 @@ export async function startSchemaRegistry(options: SchemaRegistryOptions = {}): 
   server.on('error', (err) => logger.error({ err }, 'schema registry server error'));
 
   const boundPort = (server.address() as AddressInfo).port;
-  const url = `http://${host.includes(':') ? `[${host}]` : host}:${boundPort}`;
+  // Bound to every interface: hand clients the loopback address, which always reaches it.
+  const urlHost = host === '0.0.0.0' ? '127.0.0.1' : host === '::' ? '::1' : host;
+  const url = `http://${urlHost.includes(':') ? `[${urlHost}]` : urlHost}:${boundPort}`;
   logger.info({ url, dataDir: dataDir ?? null }, 'schema registry listening');
 
   let closing: Promise<void> | undefined;

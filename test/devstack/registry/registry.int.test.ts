@@ -381,6 +381,16 @@ describe('bad input', () => {
     expect((await http(registry.url, 'GET', `/subjects/${subject}/versions`)).body).toEqual(Array.from({ length: 20 }, (_, i) => i + 1));
   });
 
+  it('bound to every interface, hands out a loopback URL that works', async () => {
+    const wildcard = await startSchemaRegistry({ host: '0.0.0.0', port: 0 });
+    try {
+      expect(wildcard.url).toBe(`http://127.0.0.1:${wildcard.port}`);
+      expect((await http(wildcard.url, 'GET', '/subjects')).body).toEqual([]);
+    } finally {
+      await wildcard.close();
+    }
+  });
+
   it('refuses options it cannot use', async () => {
     await expect(startSchemaRegistry({ port: 70000 })).rejects.toMatchObject({ code: 'CONFIG_INVALID' });
     await expect(startSchemaRegistry({ port: registry.port })).rejects.toMatchObject({ code: 'CONFIG_INVALID' });
