@@ -7,7 +7,7 @@ import { Writer } from '../../../src/devstack/broker/protocol/writer.js';
 import { decodeRecords } from '../../../src/devstack/broker/records/batch.js';
 import { uniqueName } from '../../helpers/unique.js';
 import { encodeBatch } from './batch-fixture.js';
-import { RawConnection, requestFrame } from './raw-client.js';
+import { fetchBodyV11, RawConnection, requestFrame } from './raw-client.js';
 
 let broker: BrokerHandle;
 const conns: RawConnection[] = [];
@@ -29,15 +29,6 @@ async function open(): Promise<RawConnection> {
 function produceBody(topic: string, partition: number, batch: Buffer, acks = -1): Buffer {
   const w = new Writer().writeNullableString(null).writeInt16(acks).writeInt32(30_000);
   w.writeInt32(1).writeString(topic).writeInt32(1).writeInt32(partition).writeBytes(batch);
-  return w.toBuffer();
-}
-
-function fetchBodyV11(topic: string, partition: number, offset: number, maxWaitMs: number): Buffer {
-  const w = new Writer().writeInt32(-1).writeInt32(maxWaitMs).writeInt32(1).writeInt32(10_485_760).writeInt8(1);
-  w.writeInt32(0).writeInt32(-1); // no fetch session
-  w.writeInt32(1).writeString(topic).writeInt32(1);
-  w.writeInt32(partition).writeInt32(-1).writeInt64(offset).writeInt64(-1).writeInt32(1_048_576);
-  w.writeInt32(0).writeString('');
   return w.toBuffer();
 }
 
@@ -112,7 +103,7 @@ describe('ApiVersions', () => {
     expect(byKey.get(ApiKey.ApiVersions)).toEqual({ key: 18, min: 0, max: 3 });
     // Everything else stays below its first flexible version (KAFKA-WIRE-NOTES headline fact 3).
     expect(byKey.get(ApiKey.Metadata)?.max).toBe(8);
-    expect(byKey.get(ApiKey.Produce)).toEqual({ key: 0, min: 3, max: 8 });
+    expect(byKey.get(ApiKey.Produce)).toEqual({ key: 0, min: 0, max: 8 });
     expect(byKey.get(ApiKey.Fetch)).toEqual({ key: 1, min: 4, max: 11 });
     expect(byKey.get(ApiKey.InitProducerId)?.max).toBe(1);
     expect(byKey.get(ApiKey.CreateTopics)?.max).toBe(4);
@@ -141,7 +132,7 @@ describe('connection handling', () => {
     expect(await unknown.waitClosed()).toBe(true);
 
     const badVersion = await open();
-    badVersion.write(requestFrame(ApiKey.Produce, 2, 1, Buffer.alloc(4)));
+    badVersion.write(requestFrame(ApiKey.Produce, 9, 1, Buffer.alloc(4)));
     expect(await badVersion.waitClosed()).toBe(true);
 
     const huge = await open();

@@ -20,8 +20,11 @@ interface TopicAnswer {
 }
 
 /**
- * Produce v3–v8 (https://kafka.apache.org/protocol#The_Messages_Produce): magic-2 record batches
- * only (v3 is the first version that carries them; both clients send v7, KAFKA-WIRE-NOTES §2).
+ * Produce v0–v8 (https://kafka.apache.org/protocol#The_Messages_Produce), magic-2 record batches
+ * only; both clients send v7 (KAFKA-WIRE-NOTES §2). v0–v2 carry magic 0/1 message sets, which are
+ * parsed and refused per partition with UNSUPPORTED_FOR_MESSAGE_FORMAT. They are still advertised
+ * because librdkafka enables codecs by overlap with Produce v0 (rdkafka_msgset_writer.c,
+ * `compr_req`): with min version 3 it silently stops compressing gzip batches.
  *
  * Each partition's batches are validated (CRC-32C, codec none/gzip, record structure) and then
  * appended with idempotence checks; a partition's answer never depends on another's. The
@@ -31,11 +34,11 @@ interface TopicAnswer {
 export function produceHandler(state: BrokerState): ApiHandler {
   return {
     apiKey: ApiKey.Produce,
-    minVersion: 3,
+    minVersion: 0,
     maxVersion: 8,
     handle(ctx, body: Reader) {
       const version = ctx.header.apiVersion;
-      const transactionalId = body.readNullableString();
+      const transactionalId = version >= 3 ? body.readNullableString() : null;
       const acks = body.readInt16();
       body.readInt32(); // timeout_ms: appends are synchronous, nothing to wait for
       const request = body.readArray((r) => ({
@@ -89,7 +92,7 @@ export function produceHandler(state: BrokerState): ApiHandler {
         tw.writeString(t.name);
         tw.writeArray(t.partitions, (pw, p) => {
           pw.writeInt32(p.index).writeInt16(p.errorCode).writeInt64(p.baseOffset);
-          pw.writeInt64(-1); // log_append_time_ms: CreateTime topics
+          if (version >= 2) pw.writeInt64(-1); // log_append_time_ms: CreateTime topics
           if (version >= 5) pw.writeInt64(p.logStartOffset);
           if (version >= 8) {
             pw.writeInt32(0); // record_errors
@@ -97,7 +100,7 @@ export function produceHandler(state: BrokerState): ApiHandler {
           }
         });
       });
-      w.writeInt32(0); // throttle_time_ms
+      if (version >= 1) w.writeInt32(0); // throttle_time_ms
       return w;
     },
   };
