@@ -14,6 +14,7 @@ import { produceHandler } from './apis/produce.js';
 import type { BrokerState, FsyncPolicy } from './broker-state.js';
 import { Connection } from './connection.js';
 import type { BrokerContext, BrokerEndpoint, BrokerPlugin, BrokerPluginInstance } from './context.js';
+import { groupCoordinatorPlugin } from './group/plugin.js';
 import { AppendNotifier } from './log/append-notifier.js';
 import { TopicStore } from './log/topic-store.js';
 
@@ -38,7 +39,10 @@ export interface StartBrokerOptions {
   fsync?: FsyncPolicy;
   /** Largest request frame accepted; larger ones close the connection. Default 100 MiB. */
   maxFrameSize?: number;
-  /** Components serving more APIs, e.g. the group coordinator. */
+  /**
+   * Components serving more APIs. Default: the group coordinator (`group/plugin.ts`), which
+   * consumer groups need; pass `[]` for a broker without it.
+   */
   plugins?: readonly BrokerPlugin[];
   logger?: Logger;
 }
@@ -58,8 +62,8 @@ const DEFAULT_MAX_FRAME_SIZE = 100 * 1024 * 1024;
 /**
  * Starts a single-node broker speaking the Kafka wire protocol — enough of it that kafkajs and
  * librdkafka (kcat) run unchanged against it: ApiVersions, Metadata, CreateTopics, DeleteTopics,
- * Produce, Fetch, ListOffsets, InitProducerId, plus whatever `plugins` add. For development, tests
- * and demos; production code never imports it.
+ * Produce, Fetch, ListOffsets, InitProducerId, plus the group coordinator's APIs (or whatever
+ * `plugins` add). For development, tests and demos; production code never imports it.
  */
 export async function startBroker(options: StartBrokerOptions = {}): Promise<BrokerHandle> {
   const host = options.host ?? '127.0.0.1';
@@ -131,7 +135,7 @@ export async function startBroker(options: StartBrokerOptions = {}): Promise<Bro
     // Plugins start after the endpoint is known (FindCoordinator answers it) but before any
     // request is read: connections accepted meanwhile only buffer bytes until the event loop
     // returns, and every handler is registered by then.
-    for (const plugin of options.plugins ?? []) {
+    for (const plugin of options.plugins ?? [groupCoordinatorPlugin()]) {
       const instance = await plugin.start(context);
       plugins.push(instance);
       for (const h of instance.handlers) registry.register(h);

@@ -106,4 +106,29 @@ describe('kcat (librdkafka 2.0.2)', () => {
     const out = await kcat(['-b', broker.address, '-C', '-t', topic, '-o', 'beginning', '-e', '-q', '-f', '%s\n']);
     expect(out.stdout.trim().split('\n').sort()).toEqual([...compressible, 'q'].sort());
   });
+
+  it('kcat -G consumes as a group member, commits on exit, and a rerun resumes after the commit', async () => {
+    const topic = uniqueName('kcat-g');
+    const group = uniqueName('kcat-grp');
+    const admin = kafkaClient(broker.address).admin();
+    await admin.connect();
+    try {
+      await admin.createTopics({ topics: [{ topic, numPartitions: 3 }] });
+      const first = Array.from({ length: 60 }, (_, i) => `g1-${i}`);
+      expect((await kcat(['-b', broker.address, '-P', '-t', topic], first.join('\n') + '\n')).code).toBe(0);
+      const run1 = await kcat(['-b', broker.address, '-G', group, topic, '-X', 'auto.offset.reset=earliest', '-e', '-q', '-f', '%s\n']);
+      expect(run1.stdout.trim().split('\n').sort()).toEqual([...first].sort());
+
+      const committed = await admin.fetchOffsets({ groupId: group, topics: [topic] });
+      const total = committed[0]?.partitions.reduce((sum, p) => sum + Number(p.offset), 0);
+      expect(total).toBe(60);
+
+      const second = Array.from({ length: 15 }, (_, i) => `g2-${i}`);
+      expect((await kcat(['-b', broker.address, '-P', '-t', topic], second.join('\n') + '\n')).code).toBe(0);
+      const run2 = await kcat(['-b', broker.address, '-G', group, topic, '-X', 'auto.offset.reset=earliest', '-e', '-q', '-f', '%s\n']);
+      expect(run2.stdout.trim().split('\n').sort()).toEqual([...second].sort());
+    } finally {
+      await admin.disconnect();
+    }
+  });
 });
