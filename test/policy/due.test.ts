@@ -1,9 +1,10 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { rollingAggregates, type BucketMap } from '../../src/policy/aggregates.js';
+import { rollingAggregates } from '../../src/policy/aggregates.js';
 import { nextDueTime } from '../../src/policy/due.js';
 import { evaluateTier } from '../../src/policy/evaluate.js';
-import type { CompiledPolicy, Comparison, Condition } from '../../src/policy/types.js';
+import type { CompiledPolicy } from '../../src/policy/types.js';
+import { evaluationCase } from './arbitraries.js';
 import { DAY, bucketsOf, shippedPolicy } from './fixtures.js';
 
 const pyramid = shippedPolicy('default'); // 365 × 1d, inactive after 180d, grace 7d
@@ -47,54 +48,19 @@ describe('nextDueTime', () => {
   // The property the timers rely on: between now and the due time nothing can change, so firing
   // at the due time (never later) is enough.
   it('leaves the tier unchanged at every instant strictly between now and the due time', () => {
-    const bucketMs = 10;
-    const ops: Comparison[] = ['gt', 'gte', 'lt', 'lte'];
-    const condition = fc.oneof(
-      fc.record({ metric: fc.constant('monetary' as const), op: fc.constantFrom(...ops), value: fc.integer({ min: -20, max: 60 }) }),
-      fc.record({ metric: fc.constant('frequency' as const), op: fc.constantFrom(...ops), value: fc.integer({ min: 0, max: 6 }) }),
-      fc.record({ metric: fc.constant('recencyMs' as const), op: fc.constantFrom(...ops), value: fc.integer({ min: 0, max: 80 }) }),
-    );
-    const scenario = fc.record({
-      windowBuckets: fc.integer({ min: 1, max: 6 }),
-      tiers: fc.array(fc.array(condition, { maxLength: 3 }), { minLength: 1, maxLength: 4 }),
-      inactivityMs: fc.option(fc.integer({ min: 1, max: 90 }), { nil: null }),
-      graceMs: fc.integer({ min: 0, max: 30 }),
-      marginBps: fc.integer({ min: 0, max: 5000 }),
-      buckets: fc.array(fc.tuple(fc.integer({ min: 0, max: 12 }), fc.integer({ min: -30, max: 40 }), fc.integer({ min: 0, max: 3 })), { maxLength: 6 }),
-      lastPurchaseAt: fc.option(fc.integer({ min: 0, max: 125 }), { nil: null }),
-      now: fc.integer({ min: 0, max: 130 }),
-      priorIndex: fc.integer({ min: 0, max: 6 }),
-      pendingAgo: fc.option(fc.integer({ min: 0, max: 30 }), { nil: null }),
-    });
     fc.assert(
-      fc.property(scenario, (s) => {
-        const policy: CompiledPolicy = {
-          ...pyramid,
-          windowMs: s.windowBuckets * bucketMs,
-          bucketMs,
-          inactivityMs: s.inactivityMs,
-          inactiveTier: s.inactivityMs === null ? null : 'inactive',
-          tiers: s.tiers.map((conditions: Condition[], i) => ({ name: `t${i}`, rank: s.tiers.length - i + 1, conditions })),
-          hysteresis: { downgradeGraceMs: s.graceMs, downgradeMarginBps: s.marginBps },
-          rules: undefined,
-        };
-        const names = [...policy.tiers.map((t) => t.name), 'prospect', 'inactive'];
-        const prior = {
-          tier: names[s.priorIndex % names.length] ?? 'prospect',
-          pendingDowngradeSince: s.pendingAgo === null || s.graceMs === 0 ? null : s.now - s.pendingAgo,
-        };
-        const buckets: BucketMap = new Map(s.buckets.map(([index, m, f]) => [index, { m, f }]));
-        const due = nextDueTime(policy, { buckets, lastPurchaseAt: s.lastPurchaseAt, pendingDowngradeSince: prior.pendingDowngradeSince }, s.now);
-        const at = (t: number) => evaluateTier(policy, rollingAggregates(policy, buckets, s.lastPurchaseAt, t), prior, t);
-        const base = at(s.now);
-        const end = due ?? s.now + 200;
-        for (let t = s.now + 1; t < end; t += 1) {
+      fc.property(evaluationCase, ({ policy, buckets, lastPurchaseAt, now, prior }) => {
+        const due = nextDueTime(policy, { buckets, lastPurchaseAt, pendingDowngradeSince: prior.pendingDowngradeSince }, now);
+        const at = (t: number) => evaluateTier(policy, rollingAggregates(policy, buckets, lastPurchaseAt, t), prior, t);
+        const base = at(now);
+        const end = due ?? now + 200;
+        for (let t = now + 1; t < end; t += 1) {
           const later = at(t);
           if (later.tier !== base.tier || later.rawTier !== base.rawTier) {
             throw new Error(`tier changed at ${t} before due ${due}: ${base.tier}/${base.rawTier} -> ${later.tier}/${later.rawTier}`);
           }
         }
-        if (due !== null) expect(due).toBeGreaterThan(s.now);
+        if (due !== null) expect(due).toBeGreaterThan(now);
       }),
       { numRuns: 300 },
     );

@@ -1,6 +1,8 @@
+import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import type { RfmSnapshot } from '../../src/policy/aggregates.js';
+import { rollingAggregates, type RfmSnapshot } from '../../src/policy/aggregates.js';
 import { evaluateTier, rankOf, rawTier, relaxedBound } from '../../src/policy/evaluate.js';
+import { evaluationCase } from './arbitraries.js';
 import { DAY, shippedPolicy, withHysteresis } from './fixtures.js';
 
 const pyramid = shippedPolicy('default'); // margin 5 %, grace 7d, inactive after 180d
@@ -166,5 +168,31 @@ describe('evaluateTier', () => {
   it('moves a returning inactive customer UP at once', () => {
     const decision = evaluateTier(pyramid, customer(100, 0), inTier('inactive'), now);
     expect(decision).toMatchObject({ tier: 'small', direction: 'UP', boundary: { tier: 'small', rule: 'frequency >= 1' } });
+  });
+});
+
+describe('evaluateTier invariants (generated policies and customers)', () => {
+  it('only ever delays downgrades, never upgrades or inactivity, and is raw without hysteresis', () => {
+    fc.assert(
+      fc.property(evaluationCase, ({ policy, buckets, lastPurchaseAt, now, prior }) => {
+        const snapshot = rollingAggregates(policy, buckets, lastPurchaseAt, now);
+        const decision = evaluateTier(policy, snapshot, prior, now);
+        const rank = (name: string) => rankOf(policy, name) ?? -1;
+        expect(decision.rawTier).toBe(rawTier(policy, snapshot, now));
+        expect(decision.changed).toBe(decision.tier !== prior.tier);
+        if (prior.tier === null || decision.rawTier === policy.inactiveTier || rank(decision.rawTier) >= rank(prior.tier)) {
+          expect(decision.tier).toBe(decision.rawTier);
+        } else {
+          // a held downgrade stays in the current tier; otherwise the raw tier is taken
+          expect([prior.tier, decision.rawTier]).toContain(decision.tier);
+        }
+        const none = { ...policy, hysteresis: { downgradeGraceMs: 0, downgradeMarginBps: 0 } };
+        expect(evaluateTier(none, snapshot, { tier: prior.tier, pendingDowngradeSince: null }, now).tier).toBe(decision.rawTier);
+        if (decision.pendingDowngradeSince !== null) {
+          expect(decision).toMatchObject({ changed: false, heldBy: 'grace' });
+        }
+      }),
+      { numRuns: 1000 },
+    );
   });
 });
