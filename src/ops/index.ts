@@ -1,0 +1,75 @@
+import type { Instrumentation } from '../instrumentation.js';
+import type { Logger } from '../logger.js';
+import { startCensusPoller, type CensusSource } from './census.js';
+import { createHealth, type HealthProbe } from './health.js';
+import { startOpsServer } from './http-server.js';
+import { startLagMonitor, type LagMonitor, type LagSource } from './lag-monitor.js';
+import { createMetrics, type Metrics } from './metrics.js';
+import { createStatusTracker } from './status.js';
+
+export { DEFAULT_OPS_PORT } from './http-server.js';
+export { kafkaGroupProbe, redisProbe, registryProbe, type HealthProbe, type ProbeResult } from './health.js';
+export type { CensusSource } from './census.js';
+export type { LagSource } from './lag-monitor.js';
+export type { StatusSnapshot } from './status.js';
+
+export interface StartOpsOptions {
+  instrumentation: Instrumentation;
+  logger: Logger;
+  /** Default 9464; 0 picks a free port. */
+  port?: number;
+  host?: string;
+  /** Readiness checks; build them with `kafkaGroupProbe`, `redisProbe`, `registryProbe`. */
+  probes: HealthProbe[];
+  probeTimeoutMs?: number;
+  /** When given, consumer lag is measured on a timer (see `startLagMonitor`). */
+  lag?: { source: LagSource; intervalMs?: number };
+  /** When given, the pyramid is counted on a timer (see `startCensusPoller`). */
+  census?: { source: CensusSource; intervalMs?: number };
+}
+
+/** A running operator surface. */
+export interface Ops {
+  port: number;
+  metrics: Metrics;
+  /** Present when `lag` was configured: tests and the CLI can force a measurement. */
+  lagMonitor: LagMonitor | undefined;
+  close(): Promise<void>;
+}
+
+/**
+ * Everything a scorer needs for operators in one call: metrics, status tracker, readiness, the
+ * optional lag monitor and census poller, and the HTTP server. Closing stops them in reverse.
+ */
+export async function startOps(options: StartOpsOptions): Promise<Ops> {
+  const { instrumentation, logger } = options;
+  const metrics = createMetrics(instrumentation);
+  const status = createStatusTracker(instrumentation);
+  const health = createHealth({ probes: options.probes, timeoutMs: options.probeTimeoutMs });
+  const lagMonitor = options.lag ? startLagMonitor({ instrumentation, logger, source: options.lag.source, intervalMs: options.lag.intervalMs }) : undefined;
+  const census = options.census ? startCensusPoller({ instrumentation, logger, source: options.census.source, intervalMs: options.census.intervalMs }) : undefined;
+  let server;
+  try {
+    server = await startOpsServer({ port: options.port, host: options.host, metrics, health, status, logger });
+  } catch (err) {
+    // A taken port must not leave timers running behind the error.
+    await census?.stop();
+    await lagMonitor?.stop();
+    status.close();
+    metrics.close();
+    throw err;
+  }
+  const listening = server;
+  return {
+    port: listening.port,
+    metrics,
+    lagMonitor,
+    async close() {
+      await listening.close();
+      await census?.stop();
+      await lagMonitor?.stop();
+      status.close();
+      metrics.close();
+    },
+  };
+}
