@@ -95,6 +95,21 @@ export const configSchema = z
     /** `wall`: live scoring on the wall clock; `event`: replay/backfill on the event-time watermark. */
     clock: z.enum(['wall', 'event']).default('wall'),
     inputFormat: z.enum(['avro', 'json']).default('avro'),
+    /** Encoding of tier-change events; defaults to the input format (avro needs the registry). */
+    outputFormat: z.enum(['avro', 'json']).optional(),
+    /** Consumer-group tuning; the defaults suit production Kafka. */
+    consumer: z
+      .strictObject({
+        /** Milliseconds a silent member keeps its partitions; lower means faster takeover after a crash. */
+        sessionTimeout: duration.default(30_000),
+        /** Milliseconds between heartbeats; keep it well below the session timeout. */
+        heartbeatInterval: duration.default(3_000),
+        /** Partition batches processed in parallel by one instance. */
+        concurrency: z.int().min(1).max(1024).default(4),
+        /** Upper bound of one partition batch, bytes. */
+        maxBytesPerPartition: z.int().min(1024).default(1_048_576),
+      })
+      .default({ sessionTimeout: 30_000, heartbeatInterval: 3_000, concurrency: 4, maxBytesPerPartition: 1_048_576 }),
     http: z.strictObject({ port: z.int().min(0).max(65_535).default(9464) }).default({ port: 9464 }),
     /** First segment of every Redis key, so several deployments can share one Redis. */
     keyPrefix: z.string().regex(/^[A-Za-z0-9_.-]{1,64}$/, 'must be 1..64 characters of [A-Za-z0-9_.-]').default('pyr'),
@@ -111,6 +126,12 @@ export const configSchema = z
     logLevel: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
   })
   .superRefine((config, ctx) => {
+    if (config.outputFormat === 'avro' && config.inputFormat !== 'avro' && config.registry.url === undefined) {
+      ctx.addIssue({ code: 'custom', path: ['registry', 'url'], message: 'is required when the output format is avro' });
+    }
+    if (config.consumer.heartbeatInterval >= config.consumer.sessionTimeout) {
+      ctx.addIssue({ code: 'custom', path: ['consumer', 'heartbeatInterval'], message: 'must be shorter than the session timeout' });
+    }
     if (config.inputFormat === 'avro' && config.registry.url === undefined) {
       ctx.addIssue({ code: 'custom', path: ['registry', 'url'], message: 'is required when the input format is avro' });
     }

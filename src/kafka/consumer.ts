@@ -110,6 +110,16 @@ export function toKafkaRecord(topic: string, partition: number, message: KafkaMe
   };
 }
 
+/**
+ * kafkajs keeps the fetch position on its Batch (`fetchedOffset`) but leaves it out of its typings;
+ * without it, the first offset of the batch is the best available stand-in.
+ */
+function fetchedOffsetOf(batch: EachBatchPayload['batch']): string {
+  const fetched = (batch as unknown as { fetchedOffset?: unknown }).fetchedOffset;
+  if (typeof fetched === 'string' || typeof fetched === 'number' || typeof fetched === 'bigint') return String(fetched);
+  return batch.firstOffset() ?? batch.lastOffset();
+}
+
 const partitionKey = (topic: string, partition: number): string => `${topic}\u0000${partition}`;
 
 /**
@@ -216,7 +226,7 @@ export function wrapConsumer(consumer: Consumer, options: ConsumerOptions): Pyra
 
     const records = batch.messages.map((message) => toKafkaRecord(batch.topic, batch.partition, message));
     await handler(
-      { topic: batch.topic, partition: batch.partition, records, lastOffset: batch.lastOffset(), highWatermark: batch.highWatermark },
+      { topic: batch.topic, partition: batch.partition, records, lastOffset: batch.lastOffset(), highWatermark: batch.highWatermark, fetchedOffset: fetchedOffsetOf(batch) },
       control,
     );
     // Hand a swallowed rebalance back to kafkajs so it rejoins now rather than at the next heartbeat.

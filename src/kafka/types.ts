@@ -36,6 +36,12 @@ export interface PartitionBatch {
   lastOffset: string;
   /** The partition's high watermark when fetched, for lag. */
   highWatermark: string;
+  /**
+   * The offset this batch was fetched from (the consumer's position at fetch time). The first
+   * record can lie beyond it when the offsets in between hold no records (transaction markers,
+   * compaction); a fetch position beyond what the pipeline has applied is a gap it must refuse.
+   */
+  fetchedOffset: string;
 }
 
 /** A record to produce. Strings are sent as UTF-8. */

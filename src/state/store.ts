@@ -123,6 +123,20 @@ export class StateStore {
     return null;
   }
 
+  /**
+   * The partition's watermarks: the last applied Kafka offset (null before the first apply) and
+   * the event-time watermark (null before the first applied event). The pipeline seeks to
+   * `offset + 1` on assignment and measures lag against it. Added for src/pipeline.
+   */
+  async readWatermark(topic: string, partition: number): Promise<{ offset: number | null; eventTime: number | null }> {
+    try {
+      const [wo, ew] = await this.redis.hmget(this.keys(topic, partition).meta, 'wo', 'ew');
+      return { offset: wo == null || wo === '' || Number(wo) < 0 ? null : Number(wo), eventTime: ew == null || ew === '' ? null : Number(ew) };
+    } catch (err) {
+      throw toStateError('readWatermark', err);
+    }
+  }
+
   /** Outbox entries of a partition after `afterId` (exclusive; '-' or omitted: from the start). */
   async readOutbox(topic: string, partition: number, afterId = '-', count = 500): Promise<OutboxEntry[]> {
     const start = afterId === '-' ? '-' : `(${afterId}`;
