@@ -19,8 +19,8 @@ export const STATUS_PAGE_BODY = `
 <main>
   <section class="tiles" aria-label="summary">
     <div class="tile"><div class="tile-label">Throughput</div><div class="tile-value"><span id="tile-throughput" data-field="throughputTotal">–</span><span class="tile-unit">rec/s</span></div></div>
-    <div class="tile"><div class="tile-label">Consumer lag</div><div class="tile-value"><span id="tile-lag" data-field="lagMessagesTotal">–</span><span class="tile-unit">records</span></div></div>
-    <div class="tile"><div class="tile-label">Oldest unprocessed</div><div class="tile-value"><span id="tile-oldest" data-field="lagSecondsMax">–</span></div></div>
+    <div class="tile"><div class="tile-label">Lag (records)</div><div class="tile-value"><span id="tile-lag" data-field="lagMessagesTotal">–</span><span class="tile-unit">records</span></div></div>
+    <div class="tile"><div class="tile-label">Lag (time)</div><div class="tile-value"><span id="tile-oldest" data-field="lagSecondsMax">–</span></div></div>
     <div class="tile"><div class="tile-label">Customers</div><div class="tile-value"><span id="tile-customers" data-field="customersTotal">–</span></div></div>
     <div class="tile"><div class="tile-label">Tier changes</div><div class="tile-value"><span id="tile-changes" data-field="tierChangesTotal">–</span></div></div>
     <div class="tile"><div class="tile-label">Dead-lettered</div><div class="tile-value"><span id="tile-dlq" data-field="dlqTotal">–</span></div></div>

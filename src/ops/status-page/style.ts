@@ -28,9 +28,9 @@ body { margin: 0; min-height: 100vh; }
   border: 1px solid rgba(255, 93, 93, .5); color: #ffd0d0; }
 .alert[hidden] { display: none; }
 main { padding: 18px 24px 28px; display: flex; flex-direction: column; gap: 18px; }
-.tiles { display: grid; grid-template-columns: repeat(auto-fit, minmax(160px, 1fr)); gap: 12px; }
+.tiles { display: grid; grid-template-columns: repeat(auto-fit, minmax(145px, 1fr)); gap: 12px; }
 .tile { background: var(--panel); border: 1px solid var(--line); border-radius: 10px; padding: 12px 14px; }
-.tile-label { color: var(--muted); font-size: 12px; text-transform: uppercase; letter-spacing: .06em; }
+.tile-label { color: var(--muted); font-size: 11px; text-transform: uppercase; letter-spacing: .06em; white-space: nowrap; overflow: hidden; text-overflow: ellipsis; }
 .tile-value { font-size: 24px; font-weight: 700; margin-top: 4px; font-variant-numeric: tabular-nums; }
 .tile-unit { font-size: 13px; font-weight: 400; color: var(--muted); margin-left: 4px; }
 .grid { display: grid; grid-template-columns: minmax(0, 7fr) minmax(0, 5fr); gap: 18px; }
@@ -41,7 +41,7 @@ main { padding: 18px 24px 28px; display: flex; flex-direction: column; gap: 18px
 .card-wide { grid-column: 1 / -1; }
 .pyr-wrap { display: grid; grid-template-columns: minmax(280px, 1fr) auto; gap: 24px; align-items: center; }
 @media (max-width: 800px) { .pyr-wrap { grid-template-columns: minmax(0, 1fr); } }
-#pyramid { width: 100%; height: auto; display: block; }
+#pyramid { width: 100%; max-width: 440px; max-height: 360px; height: auto; display: block; margin: 0 auto; }
 #pyramid .layer { stroke: var(--bg); stroke-width: 2; }
 #pyramid .layer-name { font-weight: 700; font-size: 17px; fill: #fff; paint-order: stroke; stroke: rgba(0, 0, 0, .35); stroke-width: 3px; }
 #pyramid .layer-count { font-size: 14px; fill: rgba(255, 255, 255, .92); paint-order: stroke; stroke: rgba(0, 0, 0, .3); stroke-width: 3px; }
@@ -67,6 +67,7 @@ td.tier-name { white-space: nowrap; }
 #changes li { display: grid; grid-template-columns: 74px 1fr auto; gap: 10px; align-items: center; padding: 7px 4px;
   border-bottom: 1px solid rgba(38, 50, 74, .6); }
 #changes li:last-child { border-bottom: none; }
+#changes li.empty { display: block; }
 .time { color: var(--muted); font-variant-numeric: tabular-nums; font-size: 12px; }
 .tier { display: inline-block; padding: 2px 8px; border-radius: 6px; font-weight: 600; font-size: 12px; color: #fff; }
 .tier.none { background: var(--panel-2); color: var(--muted); }
