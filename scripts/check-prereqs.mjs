@@ -22,6 +22,10 @@ if (purpose === 'test' && !onPath('kcat')) {
   problems.push('kcat is not on PATH (the wire-protocol tests use it as an independent Kafka client): install it (Debian/Ubuntu: sudo apt-get install kcat; macOS: brew install kcat).');
 }
 
+if (purpose === 'test' && !onPath('chromium')) {
+  problems.push('chromium is not on PATH (the status-page test drives it headless through playwright-core): install it (Debian/Ubuntu: sudo apt-get install chromium).');
+}
+
 if (problems.length > 0) {
   console.error(`pyramid ${purpose}: missing prerequisites\n  - ${problems.join('\n  - ')}`);
   process.exit(1);
