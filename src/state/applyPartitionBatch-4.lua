@@ -1,3 +1,4 @@
+#!lua
 --[[
   Apply one batch of transaction records of one topic partition, atomically.
 

@@ -1,3 +1,4 @@
+#!lua flags=no-writes
 --[[
   Read one customer's state and evaluate it at `now` without changing anything.
 

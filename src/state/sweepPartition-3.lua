@@ -1,3 +1,4 @@
+#!lua
 --[[
   Fire the due timers of one topic partition up to `now` (wall clock mode), in (due, customerId)
   order, each evaluated at its own due time, at most `limit` firings per call.
