@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { dirname, isAbsolute, resolve } from 'node:path';
 import { parse as parseYaml } from 'yaml';
-import type { z } from 'zod';
+import { z } from 'zod';
 import { PyramidError } from '../errors.js';
 import { configSchema, type PyramidConfig } from './schema.js';
 import { CONFIG_FILE_VARIABLE, CONFIG_VARIABLES, coerceEnvValue, type ConfigVariable } from './variables.js';
@@ -94,20 +94,11 @@ function describeIssue(issue: z.core.$ZodIssue, origin: Origin): string {
   return `${describeLocation(issue.path, origin)}: ${missing ? 'is required' : issue.message}`;
 }
 
-/**
- * Builds pyramid's configuration from environment variables over an optional YAML/JSON config
- * file (the file given here, else `PYRAMID_CONFIG_FILE`), validated once at start-up. Relative
- * paths in the file resolve against the file's folder. Empty environment variables count as
- * unset, as container runtimes often pass them.
- *
- * @throws PyramidError `CONFIG_INVALID` listing every problem, each naming the environment variable
- *   or file field to fix; values are never echoed, since they may be secrets.
- */
-export function loadConfig(env: NodeJS.ProcessEnv = process.env, file?: string): PyramidConfig {
+/** Environment over file, with the source of every variable recorded for error messages. */
+function mergeSources(env: NodeJS.ProcessEnv, file: string | undefined): Origin {
   const configFile = file ?? (env[CONFIG_FILE_VARIABLE] || undefined);
   const merged: Tree = configFile === undefined ? {} : readConfigFile(configFile);
   const sources = new Map<string, Source>();
-
   for (const variable of CONFIG_VARIABLES) {
     const key = variable.path.join('.');
     const fromFile = getAt(merged, variable.path);
@@ -123,22 +114,51 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, file?: string):
       sources.set(key, 'env');
     }
   }
+  return { file: configFile, sources, merged };
+}
 
-  let result = configSchema.safeParse(merged);
+function parseOrExplain<T extends z.ZodType>(schema: T, origin: Origin): z.output<T> {
+  let result = schema.safeParse(origin.merged);
   // A whole missing section (no kafka settings at all) would be one vague "kafka is required";
   // present it as empty so zod names each missing setting inside, and with it the variable.
   for (let round = 0; !result.success && round < 3; round++) {
     const missingSections = result.error.issues.filter(
-      (issue) => issue.code === 'invalid_type' && issue.expected === 'object' && getAt(merged, issue.path) === undefined,
+      (issue) => issue.code === 'invalid_type' && issue.expected === 'object' && getAt(origin.merged, issue.path) === undefined,
     );
     if (missingSections.length === 0) break;
-    for (const issue of missingSections) setAt(merged, issue.path.map(String), {});
-    result = configSchema.safeParse(merged);
+    for (const issue of missingSections) setAt(origin.merged, issue.path.map(String), {});
+    result = schema.safeParse(origin.merged);
   }
   if (result.success) return result.data;
-  const origin: Origin = { file: configFile, sources, merged };
   const problems = result.error.issues.map((issue) => describeIssue(issue, origin));
   throw new PyramidError('CONFIG_INVALID', `invalid configuration:\n  - ${problems.join('\n  - ')}`, {
     details: { problems },
   });
+}
+
+/**
+ * Builds pyramid's configuration from environment variables over an optional YAML/JSON config
+ * file (the file given here, else `PYRAMID_CONFIG_FILE`), validated once at start-up. Relative
+ * paths in the file resolve against the file's folder. Empty environment variables count as
+ * unset, as container runtimes often pass them.
+ *
+ * @throws PyramidError `CONFIG_INVALID` listing every problem, each naming the environment variable
+ *   or file field to fix; values are never echoed, since they may be secrets.
+ */
+export function loadConfig(env: NodeJS.ProcessEnv = process.env, file?: string): PyramidConfig {
+  return parseOrExplain(configSchema, mergeSources(env, file));
+}
+
+const clientSchema = z.object({ kafka: configSchema.shape.kafka, registry: configSchema.shape.registry });
+
+/** The connection settings a Kafka / registry client needs, without the scorer's own settings. */
+export type ClientConfig = z.output<typeof clientSchema>;
+
+/**
+ * Only the `kafka` and `registry` settings, from the same variables and file as `loadConfig`:
+ * for tools that talk to the cluster but do not score (`pyramid simulate`). Other settings are
+ * ignored, not required.
+ */
+export function loadClientConfig(env: NodeJS.ProcessEnv = process.env, file?: string): ClientConfig {
+  return parseOrExplain(clientSchema, mergeSources(env, file));
 }

@@ -2,7 +2,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { loadConfig } from '../../src/config/load.js';
+import { loadClientConfig, loadConfig } from '../../src/config/load.js';
 import { isPyramidError } from '../../src/errors.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'pyramid-config-'));
@@ -186,5 +186,17 @@ describe('loadConfig with a config file', () => {
     const message = configError({}, broken);
     expect(message).toMatch(/broken\.yaml: not valid YAML/);
     expect(message).not.toMatch(/topsecret/);
+  });
+});
+
+describe('loadClientConfig', () => {
+  it('needs only the Kafka settings, not Redis or a policy', () => {
+    const config = loadClientConfig({ PYRAMID_KAFKA_BROKERS: 'k:9092', PYRAMID_REGISTRY_URL: 'http://r:8081', PYRAMID_KAFKA_TLS: 'yes' });
+    expect(config.kafka).toMatchObject({ brokers: ['k:9092'], tls: { enabled: true } });
+    expect(config.registry.url).toBe('http://r:8081');
+  });
+
+  it('names the variable when a Kafka setting is wrong', () => {
+    expect(() => loadClientConfig({ PYRAMID_KAFKA_BROKERS: 'k:9092', PYRAMID_KAFKA_SASL_MECHANISM: 'plain' })).toThrow(/PYRAMID_KAFKA_SASL_USERNAME/);
   });
 });
