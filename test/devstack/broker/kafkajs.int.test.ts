@@ -89,4 +89,25 @@ describe('kafkajs producers', () => {
     expect(lines).toHaveLength(30);
     expect(lines).toContain('k3=gz2-3');
   });
+
+  it('finds offsets by timestamp (ListOffsets with a time)', async () => {
+    const topic = uniqueName('bytime');
+    const kafka = kafkaClient(broker.address);
+    const admin = kafka.admin();
+    await admin.connect();
+    await admin.createTopics({ topics: [{ topic, numPartitions: 1 }] });
+    const producer = kafka.producer();
+    await producer.connect();
+    try {
+      const base = Date.now() - 60_000;
+      await producer.send({ topic, messages: [0, 1, 2, 3].map((i) => ({ value: `t${i}`, timestamp: String(base + i * 1000) })) });
+      expect(await admin.fetchTopicOffsetsByTimestamp(topic, base + 1500)).toEqual([{ partition: 0, offset: '2' }]);
+      expect(await admin.fetchTopicOffsetsByTimestamp(topic, base)).toEqual([{ partition: 0, offset: '0' }]);
+      // Later than every record: Kafka answers -1, which kafkajs turns into the latest offset.
+      expect(await admin.fetchTopicOffsetsByTimestamp(topic, base + 10_000)).toEqual([{ partition: 0, offset: '4' }]);
+    } finally {
+      await producer.disconnect();
+      await admin.disconnect();
+    }
+  });
 });

@@ -5,7 +5,7 @@ import { ApiKey } from '../protocol/api-keys.js';
 import { KafkaErrorCode } from '../protocol/errors.js';
 import type { Reader } from '../protocol/reader.js';
 import { Writer } from '../protocol/writer.js';
-import { checkProducedBatch, splitBatches } from '../records/batch.js';
+import { BatchLayout, checkProducedBatch, splitBatches } from '../records/batch.js';
 
 interface PartitionAnswer {
   readonly index: number;
@@ -56,6 +56,11 @@ export function produceHandler(state: BrokerState): ApiHandler {
           if (transactionalId !== null) return fail(KafkaErrorCode.INVALID_REQUEST);
           const log = state.store.partition(topic.name, p.index);
           if (log === undefined) return fail(KafkaErrorCode.UNKNOWN_TOPIC_OR_PARTITION);
+          // Magic sits at byte 16 in both old message sets and record batches; refuse old formats
+          // before trying to split them as batches.
+          if (p.records !== null && p.records.length > BatchLayout.MAGIC && p.records[BatchLayout.MAGIC] !== 2) {
+            return fail(KafkaErrorCode.UNSUPPORTED_FOR_MESSAGE_FORMAT);
+          }
           const batches = p.records === null ? null : splitBatches(p.records);
           if (batches === null || batches.length === 0) return fail(KafkaErrorCode.CORRUPT_MESSAGE);
           const checked = [];
