@@ -1,5 +1,8 @@
 import { PyramidError } from '../errors.js';
-import type { OutboxEntry, RfmSnapshot, TierChangeCause, TierDirection } from './types.js';
+import type { RfmSnapshot } from '../policy/aggregates.js';
+import type { ChangeCause } from '../policy/change.js';
+import type { ChangeDirection } from '../policy/evaluate.js';
+import type { OutboxEntry } from './types.js';
 
 /**
  * The outbox stream stores each change as flat fields (`before.monetary`, ...; '' for null) so
@@ -29,8 +32,8 @@ export function decodeOutboxEntry(id: string, flat: string[]): OutboxEntry {
       customerId: str('customerId'),
       previousTier: optStr('previousTier'),
       newTier: str('newTier'),
-      direction: str('direction') as TierDirection,
-      cause: str('cause') as TierChangeCause,
+      direction: str('direction') as ChangeDirection,
+      cause: str('cause') as ChangeCause,
       transactionId: optStr('transactionId'),
       effectiveAt: num('effectiveAt'),
       policyVersion: str('policyVersion'),

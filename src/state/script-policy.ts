@@ -1,4 +1,6 @@
-import type { CompiledPolicy, Condition } from '../policy/types.js';
+import { rankOf, relaxedBound } from '../policy/evaluate.js';
+import { ruleText } from '../policy/describe.js';
+import type { CompiledPolicy } from '../policy/types.js';
 
 /**
  * The compiled policy as the Lua engine reads it: short keys (it is decoded once per call), every
@@ -20,95 +22,46 @@ export interface ScriptPolicy {
   fb: string;
   /** Downgrade grace, ms (0: none). */
   g: number;
-  /** Ordered tiers; conditions as [metric m|f|r, op, value, value relaxed by the margin]. */
-  t: { n: string; c: [string, string, number, number][] }[];
-  /** Rank of every tier name the engine can assign (tiers, fallback, inactive). */
+  /**
+   * Ordered tiers; conditions as [metric m|f|r, op, value, value relaxed by the margin]; x = 1 for
+   * a relative tier, which the absolute evaluation never matches (see CompiledTier.relative).
+   */
+  t: { n: string; x: 0 | 1; c: [string, string, number, number][] }[];
+  /** Rank of every tier name the engine can assign (tiers, fallback, inactive), per rankOf. */
   rk: Record<string, number>;
   /** Index (1-based, Lua) into `t` of each tier's position; only tiers from `t`. */
   ti: Record<string, number>;
-  /** For every tier name: 1-based index into `t` of the next higher-ranked tier, 0 at the top. */
+  /** For every tier name: 1-based index into `t` of the next tier up for headroom, 0 when none. */
   up: Record<string, number>;
-  /** Human-readable rule text of every tier name. */
+  /** Boundary rule text of every tier name (src/policy ruleText). */
   rt: Record<string, string>;
-  /** Rule text of the inactivity rule. */
-  irt: string;
   /** Distinct recency condition values, ascending: each is a possible due offset. */
   rv: number[];
 }
 
 const METRIC_CODE = { monetary: 'm', frequency: 'f', recencyMs: 'r' } as const;
-const OP_TEXT = { gt: '>', gte: '>=', lt: '<', lte: '<=' } as const;
-
-/**
- * The rank of a tier name. A fallback or inactive tier the policy lists outside `tiers` ranks
- * below every listed tier (inactive lowest of all), as CompiledTier.rank documents.
- */
-export function tierRanks(policy: CompiledPolicy): Record<string, number> {
-  const ranks: Record<string, number> = {};
-  for (const tier of policy.tiers) ranks[tier.name] = tier.rank;
-  const lowest = Math.min(0, ...policy.tiers.map((t) => t.rank));
-  if (ranks[policy.fallbackTier] === undefined) ranks[policy.fallbackTier] = lowest - 1;
-  if (policy.inactiveTier !== null && ranks[policy.inactiveTier] === undefined) ranks[policy.inactiveTier] = lowest - 2;
-  return ranks;
-}
-
-/** floor(value × (10000 − bps) / 10000), exact for any safe integer (BigInt, no double rounding). */
-export function relaxMonetary(value: number, marginBps: number): number {
-  const num = BigInt(value) * BigInt(10_000 - marginBps);
-  const q = num / 10_000n;
-  // BigInt division truncates toward zero; floor differs for negative non-multiples.
-  return Number(num < 0n && q * 10_000n !== num ? q - 1n : q);
-}
-
-/** `12345` with 2 digits -> `123.45`; negative amounts keep their sign. */
-export function formatMinor(amount: number, digits: number): string {
-  const negative = amount < 0;
-  const abs = Math.abs(amount).toString().padStart(digits + 1, '0');
-  const text = digits === 0 ? abs : `${abs.slice(0, -digits)}.${abs.slice(-digits)}`;
-  return negative ? `-${text}` : text;
-}
-
-/** The largest whole unit that divides `ms`: `180d`, `12h`, `90m`, `30s`, `250ms`. */
-export function formatDuration(ms: number): string {
-  const units: [string, number][] = [['d', 86_400_000], ['h', 3_600_000], ['m', 60_000], ['s', 1000]];
-  for (const [unit, size] of units) if (ms !== 0 && ms % size === 0) return `${ms / size}${unit}`;
-  return `${ms}ms`;
-}
-
-function describeCondition(policy: CompiledPolicy, condition: Condition): string {
-  const op = OP_TEXT[condition.op];
-  switch (condition.metric) {
-    case 'monetary':
-      return `monetary ${op} ${formatMinor(condition.value, policy.minorUnitDigits)} ${policy.currency}`;
-    case 'frequency':
-      return `frequency ${op} ${condition.value}`;
-    case 'recencyMs':
-      return `recency ${op} ${formatDuration(condition.value)}`;
-  }
-}
 
 /** Build the Lua view of a policy. Pure; the store computes it once. */
 export function toScriptPolicy(policy: CompiledPolicy): ScriptPolicy {
-  const ranks = tierRanks(policy);
+  const names = policy.tiers.map((tier) => tier.name);
+  names.push(policy.fallbackTier);
+  if (policy.inactiveTier !== null) names.push(policy.inactiveTier);
+  const rk: Record<string, number> = {};
+  const rt: Record<string, string> = {};
+  for (const name of names) {
+    rk[name] = rankOf(policy, name) ?? 0;
+    rt[name] = ruleText(policy, name);
+  }
   const ti: Record<string, number> = {};
   policy.tiers.forEach((tier, i) => (ti[tier.name] = i + 1));
+  // Ranks follow the order of `tiers`, so the next tier up of tiers[i] is tiers[i - 1] and that
+  // of the fallback is the last listed tier; nothing is "up" from the inactive tier by spend.
   const up: Record<string, number> = {};
-  for (const name of Object.keys(ranks)) {
-    let best = 0;
-    policy.tiers.forEach((tier, i) => {
-      const rank = ranks[name] ?? 0;
-      const bestTier = policy.tiers[best - 1];
-      if (tier.rank > rank && (bestTier === undefined || tier.rank < bestTier.rank)) best = i + 1;
-    });
-    up[name] = best;
+  for (const name of names) {
+    const index = name === policy.fallbackTier ? policy.tiers.length + 1 : (ti[name] ?? 0);
+    const next = index > 1 ? policy.tiers[index - 2] : undefined;
+    up[name] = next === undefined || next.relative !== undefined || name === policy.inactiveTier ? 0 : index - 1;
   }
-  const rt: Record<string, string> = {};
-  for (const tier of policy.tiers) {
-    rt[tier.name] = tier.conditions.length === 0 ? 'always' : tier.conditions.map((c) => describeCondition(policy, c)).join(' and ');
-  }
-  if (rt[policy.fallbackTier] === undefined) rt[policy.fallbackTier] = 'fallback: no tier matched';
-  const irt = policy.inactivityMs === null ? '' : `inactive: no purchase for ${formatDuration(policy.inactivityMs)}`;
-  if (policy.inactiveTier !== null && rt[policy.inactiveTier] === undefined) rt[policy.inactiveTier] = irt;
   const recency = new Set<number>();
   for (const tier of policy.tiers) for (const c of tier.conditions) if (c.metric === 'recencyMs') recency.add(c.value);
   const margin = policy.hysteresis.downgradeMarginBps;
@@ -116,22 +69,22 @@ export function toScriptPolicy(policy: CompiledPolicy): ScriptPolicy {
     v: policy.version,
     B: policy.bucketMs,
     W: policy.windowMs / policy.bucketMs,
-    ia: policy.inactivityMs ?? -1,
+    ia: policy.inactivityMs !== null && policy.inactiveTier !== null ? policy.inactivityMs : -1,
     it: policy.inactiveTier ?? '',
     fb: policy.fallbackTier,
     g: policy.hysteresis.downgradeGraceMs,
     t: policy.tiers.map((tier) => ({
       n: tier.name,
+      x: tier.relative === undefined ? 0 : 1,
       c: tier.conditions.map((c): [string, string, number, number] => {
-        const relaxed = c.metric === 'monetary' && (c.op === 'gt' || c.op === 'gte') ? relaxMonetary(c.value, margin) : c.value;
+        const relaxed = c.metric === 'monetary' && (c.op === 'gt' || c.op === 'gte') ? relaxedBound(c.value, margin) : c.value;
         return [METRIC_CODE[c.metric], c.op, c.value, relaxed];
       }),
     })),
-    rk: ranks,
+    rk,
     ti,
     up,
     rt,
-    irt,
     rv: [...recency].sort((a, b) => a - b),
   };
 }

@@ -1,3 +1,5 @@
+import type { TierChange } from '../policy/change.js';
+
 /** One transaction as the state engine applies it (already decoded and validated). */
 export interface TransactionRecord {
   /** Kafka offset of the record in its partition; kafkajs hands these over as strings. */
@@ -34,33 +36,11 @@ export interface SweepResult {
   more: boolean;
 }
 
-/** R/F/M at one instant (schemas/tier-change-v1.avsc, RfmSnapshot). */
-export interface RfmSnapshot {
-  monetary: number;
-  frequency: number;
-  recencyMs: number | null;
-  lastPurchaseAt: number | null;
-}
-
-export type TierDirection = 'UP' | 'DOWN' | 'NEW';
-export type TierChangeCause = 'TRANSACTION' | 'REFUND' | 'TIME' | 'BOUNDARY' | 'POLICY';
-
-/** A tier change as the outbox holds it; field for field schemas/tier-change-v1.avsc. */
-export interface TierChangeRecord {
-  eventId: string;
-  customerId: string;
-  previousTier: string | null;
-  newTier: string;
-  direction: TierDirection;
-  cause: TierChangeCause;
-  transactionId: string | null;
-  effectiveAt: number;
-  policyVersion: string;
-  before: RfmSnapshot;
-  after: RfmSnapshot;
-  boundary: { tier: string; rule: string };
-  headroom: { toNextTierUp: number | null; toDowngrade: number | null };
-}
+/**
+ * A tier change as the outbox holds it: the policy module's TierChange, field for field
+ * schemas/tier-change-v1.avsc.
+ */
+export type TierChangeRecord = TierChange;
 
 /** One outbox entry: the stream id (the relay's cursor) and the change. */
 export interface OutboxEntry {

@@ -70,10 +70,11 @@ export class ReferenceModel {
     private readonly horizonMs: number,
   ) {}
 
+  /** Listed tiers carry their rank; the fallback ranks 1 and the inactive tier 0 (types.ts). */
   rank(tier: string): number {
-    const listed = this.policy.tiers.find((t) => t.name === tier);
-    if (listed) return listed.rank;
-    return tier === this.policy.inactiveTier ? -2e9 : -1e9;
+    if (tier === this.policy.inactiveTier) return 0;
+    if (tier === this.policy.fallbackTier) return 1;
+    return this.policy.tiers.find((t) => t.name === tier)?.rank ?? 0;
   }
 
   private windowStart(now: number): number {
@@ -114,15 +115,16 @@ export class ReferenceModel {
     if (p.inactivityMs !== null && s.lastPurchaseAt !== null && now - s.lastPurchaseAt >= p.inactivityMs) {
       return { tier: p.inactiveTier ?? '', rule: 'inactive' };
     }
-    const hit = p.tiers.find((t) => t.conditions.every((c) => this.conditionHolds(c, s, false)));
+    const hit = p.tiers.find((t) => t.relative === undefined && t.conditions.every((c) => this.conditionHolds(c, s, false)));
     return hit ? { tier: hit.name, rule: hit.name } : { tier: p.fallbackTier, rule: 'fallback' };
   }
 
   headroom(tier: string, monetary: number): { toNextTierUp: number | null; toDowngrade: number | null } {
-    const myRank = this.rank(tier);
-    const higher = this.policy.tiers.filter((t) => t.rank > myRank).sort((a, b) => a.rank - b.rank)[0];
+    const tiers = this.policy.tiers;
+    const at = tiers.findIndex((t) => t.name === tier);
+    const higher = tier === this.policy.fallbackTier ? tiers[tiers.length - 1] : at > 0 ? tiers[at - 1] : undefined;
     let toNextTierUp: number | null = null;
-    if (higher) {
+    if (higher && higher.relative === undefined) {
       const lower = higher.conditions.filter((c) => c.metric === 'monetary' && (c.op === 'gt' || c.op === 'gte'));
       if (lower.length > 0) {
         const need = Math.max(0, ...lower.map((c) => (c.op === 'gt' ? c.value + 1 - monetary : c.value - monetary)));
@@ -131,11 +133,13 @@ export class ReferenceModel {
         toNextTierUp = fits ? need : null;
       }
     }
-    const own = this.policy.tiers.find((t) => t.name === tier);
-    const drops = (own?.conditions ?? [])
+    // Against the bounds relaxed by the margin: those are what trigger a downgrade.
+    const own = at >= 0 ? tiers[at] : undefined;
+    const bps = this.policy.hysteresis.downgradeMarginBps;
+    const floors = (own?.relative === undefined ? (own?.conditions ?? []) : [])
       .filter((c) => c.metric === 'monetary' && (c.op === 'gt' || c.op === 'gte'))
-      .map((c) => (c.op === 'gt' ? monetary - c.value - 1 : monetary - c.value));
-    return { toNextTierUp, toDowngrade: drops.length > 0 ? Math.min(...drops) : null };
+      .map((c) => Math.floor((c.value * (10000 - bps)) / 10000) + (c.op === 'gt' ? 1 : 0));
+    return { toNextTierUp, toDowngrade: floors.length > 0 ? Math.max(0, monetary - Math.max(...floors)) : null };
   }
 
   private dueAfter(c: ModelCustomer, now: number, oldest: number | null): number | null {
@@ -162,7 +166,7 @@ export class ReferenceModel {
     if (current !== null) {
       if (this.rank(rawTier) < this.rank(current) && rawTier !== p.inactiveTier) {
         const own = p.tiers.find((t) => t.name === current);
-        if (own && own.conditions.every((cond) => this.conditionHolds(cond, after, true))) next = current;
+        if (own && own.relative === undefined && own.conditions.every((cond) => this.conditionHolds(cond, after, true))) next = current;
       }
       if (this.rank(next) < this.rank(current)) {
         if (p.hysteresis.downgradeGraceMs > 0 && next !== p.inactiveTier) {
@@ -197,7 +201,7 @@ export class ReferenceModel {
         policyVersion: p.version,
         before: { monetary: b.monetary, frequency: b.frequency, recencyMs: b.recencyMs, lastPurchaseAt: b.lastPurchaseAt },
         after: afterSnap,
-        boundaryTier: direction === 'DOWN' ? (current ?? '') : next,
+        boundaryTier: direction === 'DOWN' && next !== p.inactiveTier ? (current ?? '') : next,
         headroom: this.headroom(next, after.monetary),
       });
       this.counts.changes += 1;

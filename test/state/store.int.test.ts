@@ -81,7 +81,7 @@ describe('StateStore', () => {
           ['x:3', 'regular', 'inactive', 'DOWN', 'TIME', 1305],
         ]);
         expect(changes[1]?.before).toEqual({ monetary: 0, frequency: 0, recencyMs: 95 + graceMs, lastPurchaseAt: 1005 });
-        expect(changes[2]?.boundary).toEqual({ tier: 'regular', rule: 'inactive: no purchase for 300ms' });
+        expect(changes[2]?.boundary).toEqual({ tier: 'inactive', rule: 'inactive: no purchase for 300ms' });
         const state = await store.inspect(TOPIC, 'x', { partition: 0, now: 5000 });
         expect(state).toMatchObject({ tier: 'inactive', seq: 3, dueAt: null, buckets: [] });
       });

@@ -110,6 +110,7 @@ local function condHolds(cond, m, f, rec, relax)
 end
 
 local function tierHolds(tier, m, f, rec, relax)
+  if tier.x == 1 then return false end
   for _, cond in ipairs(tier.c) do
     if not condHolds(cond, m, f, rec, relax) then return false end
   end
@@ -128,13 +129,15 @@ local function rawEval(m, f, lp, now)
   return p.fb, -1
 end
 
--- Hysteresis around the raw tier; may set or clear c.pd. Returns the tier to be in and the rule.
+-- Hysteresis around the raw tier (src/policy/evaluate.ts evaluateTier); may set or clear c.pd.
+-- Returns the tier to be in from `now` on.
 local function decide(c, m, f, lp, now)
   local p = E.p
-  local raw, rule = rawEval(m, f, lp, now)
+  local raw = rawEval(m, f, lp, now)
   local cur = c.tier
-  if cur == nil then return raw, rule end
   local rk = p.rk
+  -- No tier yet, or one this policy does not know (the policy changed): classify afresh.
+  if cur == nil or rk[cur] == nil then return raw end
   local cand = raw
   if rk[raw] < rk[cur] and raw ~= p.it then
     local ci = p.ti[cur]
@@ -156,10 +159,11 @@ local function decide(c, m, f, lp, now)
   elseif c.pd ~= nil then
     c.pd = nil; c.dirty = true
   end
-  return cand, rule
+  return cand
 end
 
--- Extra spend to reach the next higher tier, and how far monetary can fall inside `name`.
+-- Extra spend to reach the next tier up, and how far monetary can fall while `name` still holds
+-- (src/policy/headroom.ts says the same in TypeScript).
 local function headroom(name, m)
   local p = E.p
   local up, down = nil, nil
@@ -181,16 +185,19 @@ local function headroom(name, m)
     end
     if bounded then up = need end
   end
+  -- Downgrade distance against the bounds as relaxed by the margin: those trigger the downgrade.
   local ci = p.ti[name]
-  if ci then
+  if ci and p.t[ci].x == 0 then
+    local floor = nil
     for _, cond in ipairs(p.t[ci].c) do
       if cond[1] == 'm' then
-        local d = nil
-        if cond[2] == 'gt' then d = m - cond[3] - 1
-        elseif cond[2] == 'gte' then d = m - cond[3] end
-        if d ~= nil and (down == nil or d < down) then down = d end
+        local lo = nil
+        if cond[2] == 'gt' then lo = cond[4] + 1
+        elseif cond[2] == 'gte' then lo = cond[4] end
+        if lo ~= nil and (floor == nil or lo > floor) then floor = lo end
       end
     end
+    if floor ~= nil then down = math.max(0, m - floor) end
   end
   return up, down
 end
@@ -241,7 +248,7 @@ local function recencyOf(lp, now)
 end
 
 -- Move c to newTier and append the change record to the outbox.
-local function emitChange(c, newTier, rule, cause, txId, now, bm, bf, blp, m, f)
+local function emitChange(c, newTier, cause, txId, now, bm, bf, blp, m, f)
   local p = E.p
   local prev = c.tier
   c.seq = c.seq + 1
@@ -249,12 +256,13 @@ local function emitChange(c, newTier, rule, cause, txId, now, bm, bf, blp, m, f)
   c.ts = now
   c.pd = nil
   c.dirty = true
+  -- The boundary is the rule that decided the change: the new tier's on UP / NEW and on a move
+  -- into the inactive tier (the old tier's conditions may still hold then), else the old tier's.
   local direction, btier
-  if prev == nil then direction, btier = 'NEW', newTier
+  if prev == nil or p.rk[prev] == nil then direction, btier = 'NEW', newTier
   elseif p.rk[newTier] > p.rk[prev] then direction, btier = 'UP', newTier
+  elseif newTier == p.it then direction, btier = 'DOWN', newTier
   else direction, btier = 'DOWN', prev end
-  local ruleText = p.rt[btier]
-  if rule == 0 and newTier == p.it then ruleText = p.irt end
   local up, down = headroom(newTier, m)
   redis.call('XADD', E.outKey, nextOutboxId(),
     'eventId', c.id .. ':' .. fmt(c.seq),
@@ -275,7 +283,7 @@ local function emitChange(c, newTier, rule, cause, txId, now, bm, bf, blp, m, f)
     'after.recencyMs', optfmt(recencyOf(c.lp, now)),
     'after.lastPurchaseAt', optfmt(c.lp),
     'boundary.tier', btier,
-    'boundary.rule', ruleText,
+    'boundary.rule', p.rt[btier],
     'headroom.toNextTierUp', optfmt(up),
     'headroom.toDowngrade', optfmt(down))
   E.changes = E.changes + 1
@@ -286,8 +294,8 @@ end
 local function evaluate(c, now, cause, txId, bm, bf, blp)
   local m, f, oldest = aggregates(c, now)
   if bm == nil then bm, bf, blp = m, f, c.lp end
-  local tier, rule = decide(c, m, f, c.lp, now)
-  if tier ~= c.tier then emitChange(c, tier, rule, cause, txId, now, bm, bf, blp, m, f) end
+  local tier = decide(c, m, f, c.lp, now)
+  if tier ~= c.tier then emitChange(c, tier, cause, txId, now, bm, bf, blp, m, f) end
   prune(c, now)
   schedule(c, dueTime(c, now, oldest))
 end
