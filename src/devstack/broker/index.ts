@@ -16,6 +16,7 @@ import { Connection } from './connection.js';
 import type { BrokerContext, BrokerEndpoint, BrokerPlugin, BrokerPluginInstance } from './context.js';
 import { groupCoordinatorPlugin } from './group/plugin.js';
 import { AppendNotifier } from './log/append-notifier.js';
+import { lockDataDir } from './log/data-dir-lock.js';
 import { TopicStore } from './log/topic-store.js';
 
 export type { ApiHandler, RequestContext, ConnectionInfo } from './api-registry.js';
@@ -69,13 +70,23 @@ export async function startBroker(options: StartBrokerOptions = {}): Promise<Bro
   const host = options.host ?? '127.0.0.1';
   const logger = options.logger ?? silentLogger;
   const dataDir = options.dataDir ?? null;
-  if (dataDir !== null) mkdirSync(dataDir, { recursive: true });
   const defaultPartitions = options.defaultPartitions ?? 1;
   if (!Number.isInteger(defaultPartitions) || defaultPartitions < 1) {
     throw new RangeError(`defaultPartitions must be a positive integer, got ${defaultPartitions}`);
   }
 
-  const store = TopicStore.open({ dataDir, logger });
+  let unlock = (): void => undefined;
+  if (dataDir !== null) {
+    mkdirSync(dataDir, { recursive: true });
+    unlock = lockDataDir(dataDir);
+  }
+  let store: TopicStore;
+  try {
+    store = TopicStore.open({ dataDir, logger });
+  } catch (err) {
+    unlock();
+    throw err;
+  }
   const registry = new ApiRegistry();
   const state: BrokerState = {
     store,
@@ -144,6 +155,7 @@ export async function startBroker(options: StartBrokerOptions = {}): Promise<Bro
     server.close();
     for (const p of plugins) await p.close?.();
     store.close();
+    unlock();
     throw err;
   }
   const bound = endpoint;
@@ -162,6 +174,7 @@ export async function startBroker(options: StartBrokerOptions = {}): Promise<Bro
         await stopped;
         for (const p of plugins) await p.close?.();
         store.close();
+        unlock();
         logger.info('broker closed');
       })();
       return closing;

@@ -32,10 +32,6 @@ export class SegmentFile {
     this.size = fstatSync(this.fd).size;
   }
 
-  get sizeInBytes(): number {
-    return this.size;
-  }
-
   /**
    * Scans the file from the start and keeps the longest prefix of whole, CRC-valid, magic-2
    * batches with consecutive offsets; anything after it (a tail torn by kill -9 mid-write) is

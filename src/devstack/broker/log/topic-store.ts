@@ -9,7 +9,7 @@ import { PartitionLog } from './partition-log.js';
 import { SegmentFile } from './segment-file.js';
 
 /** A topic and its partition logs. */
-export interface Topic {
+interface Topic {
   readonly name: string;
   readonly partitions: readonly PartitionLog[];
 }
@@ -104,10 +104,6 @@ export class TopicStore implements TopicCatalogView {
 
   topicNames(): string[] {
     return [...this.topics.keys()];
-  }
-
-  get(topic: string): Topic | undefined {
-    return this.topics.get(topic);
   }
 
   partition(topic: string, partition: number): PartitionLog | undefined {
