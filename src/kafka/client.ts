@@ -70,7 +70,15 @@ export function createKafkaClient(config: KafkaConnectionConfig, options: KafkaC
     createProducer(producerOptions = {}) {
       const idempotent = producerOptions.idempotent ?? true;
       // One request in flight keeps order on retry without relying on the broker's sequence window.
-      return wrapProducer(kafka.producer({ idempotent, maxInFlightRequests: idempotent ? 1 : 5, allowAutoTopicCreation: false }));
+      return wrapProducer(
+        kafka.producer({
+          idempotent,
+          maxInFlightRequests: idempotent ? 1 : 5,
+          allowAutoTopicCreation: false,
+          // murmur2 on the key, as the Java client: a customer lands on the same partition whoever produces.
+          createPartitioner: kafkajs.Partitioners.DefaultPartitioner,
+        }),
+      );
     },
     createConsumer(consumerOptions) {
       return wrapConsumer(

@@ -11,7 +11,7 @@ export interface SimulationOptions {
   count?: number;
   /** Event time of the first event, epoch ms. */
   startTime: number;
-  /** Event-time distance between consecutive events (simulated clock). */
+  /** Event-time distance between consecutive events (simulated clock); may be fractional. */
   spacingMs: number;
   /**
    * Pareto shape of customers' typical ticket size. 1.16 gives the classic 80/20 split; smaller
@@ -117,7 +117,8 @@ export function* generateTransactions(options: SimulationOptions): Generator<Sim
   let sequence = 0;
   for (let i = 0; options.count === undefined || i < options.count; i++) {
     if (i === silenceAfter && silent.size > 0 && silent.size < options.customers) cumulative = buildCumulative(silent);
-    const now = options.startTime + i * options.spacingMs;
+    // Spacing may be fractional (1000 / rate); event times stay integer milliseconds.
+    const now = options.startTime + Math.floor(i * options.spacingMs);
 
     if (recentSent.length > 0 && random.chance(duplicateRatio)) {
       yield { transaction: random.pick(recentSent), duplicate: true, late: false };

@@ -1,0 +1,164 @@
+import { InvalidArgumentError, Option, type Command } from 'commander';
+import { loadClientConfig } from '../../config/load.js';
+import { parseDuration } from '../../config/duration.js';
+import { createLogger } from '../../logger.js';
+
+interface SimulateCommandOptions {
+  brokers?: string;
+  topic: string;
+  registry?: string;
+  format: 'avro' | 'json';
+  schema: 'v1' | 'v2' | 'mixed';
+  customers: number;
+  rate?: number;
+  count?: number;
+  seed: number;
+  span?: number;
+  alpha: number;
+  refundRatio: number;
+  duplicateRatio: number;
+  lateRatio: number;
+  silenceRatio: number;
+  currency: string;
+  partitions?: number;
+  config?: string;
+}
+
+/**
+ * `pyramid simulate`: a synthetic bank producing transactions to any Kafka cluster. Connection
+ * settings beyond the flags (SASL, TLS, registry credentials) come from the same PYRAMID_*
+ * variables or config file as the scorer, so passwords never appear on a command line.
+ */
+export function register(program: Command): void {
+  program
+    .command('simulate')
+    .description('Produce synthetic bank transactions (Pareto spend, refunds, duplicates, late events, silences) to a topic')
+    .option('--brokers <list>', 'Kafka bootstrap brokers host:port[,host:port] (default $PYRAMID_KAFKA_BROKERS)')
+    .option('--topic <name>', 'topic to produce to', process.env.PYRAMID_TOPIC_TRANSACTIONS || 'transactions')
+    .option('--registry <url>', 'Schema Registry URL for Avro (default $PYRAMID_REGISTRY_URL)')
+    .addOption(new Option('--format <format>', 'value encoding').choices(['avro', 'json']).default(process.env.PYRAMID_INPUT_FORMAT === 'json' ? 'json' : 'avro'))
+    .addOption(new Option('--schema <version>', 'transaction contract version to write; mixed alternates v1 and v2').choices(['v1', 'v2', 'mixed']).default('v2'))
+    .option('--customers <n>', 'distinct customers', integerIn(1, 100_000_000), 1_000)
+    .option('--rate <eventsPerSecond>', 'pace to this many events per second (default: as fast as possible)', numberAbove(0))
+    .option('--count <n>', 'stop after this many events (default: run until Ctrl-C)', integerIn(1, Number.MAX_SAFE_INTEGER))
+    .option('--seed <n>', 'random seed; the same seed gives the same transactions', integerIn(0, 2 ** 32 - 1), 1)
+    .option('--span <duration>', 'backfill: spread the --count events over this much past time, ending now (e.g. 365d)', duration)
+    .option('--alpha <shape>', 'Pareto shape of ticket sizes (1.16 = 80/20)', numberAbove(0), 1.16)
+    .option('--refund-ratio <p>', 'share of events that refund an earlier purchase', probability, 0.03)
+    .option('--duplicate-ratio <p>', 'share of events re-sent with the same transactionId', probability, 0.01)
+    .option('--late-ratio <p>', 'share of events arriving late (up to 3 days)', probability, 0.02)
+    .option('--silence-ratio <p>', 'share of customers who stop buying halfway through --count (endless: after 20 events per customer)', probability, 0.1)
+    .option('--currency <code>', 'ISO 4217 currency of the amounts', 'CNY')
+    .option('--partitions <n>', 'create the topic with this many partitions if it does not exist', integerIn(1, 10_000))
+    .option('--config <file>', 'YAML/JSON config file for the connection settings (default $PYRAMID_CONFIG_FILE)')
+    .action(async (opts: SimulateCommandOptions) => {
+      await runSimulate(opts);
+    });
+}
+
+async function runSimulate(opts: SimulateCommandOptions): Promise<void> {
+  if (opts.span !== undefined && (opts.count === undefined || opts.rate !== undefined)) {
+    throw new InvalidArgumentError('--span needs --count and no --rate (it backfills past event times)');
+  }
+  const env = { ...process.env };
+  if (opts.brokers !== undefined) env.PYRAMID_KAFKA_BROKERS = opts.brokers;
+  if (opts.brokers === undefined && !env.PYRAMID_KAFKA_BROKERS) env.PYRAMID_KAFKA_BROKERS = 'localhost:9092';
+  if (opts.registry !== undefined) env.PYRAMID_REGISTRY_URL = opts.registry;
+  const client = loadClientConfig(env, opts.config);
+  if (opts.format === 'avro' && client.registry.url === undefined) {
+    throw new InvalidArgumentError('--format avro needs --registry <url> (or PYRAMID_REGISTRY_URL)');
+  }
+
+  const logger = createLogger({ name: 'pyramid-simulate', destination: process.stderr, level: process.env.PYRAMID_LOG_LEVEL || 'warn' });
+  const [{ createKafkaClient }, { createSchemaRegistryClient }, { runSimulator }] = await Promise.all([
+    import('../../kafka/client.js'),
+    import('../../kafka/schema-registry.js'),
+    import('../../simulator/run.js'),
+  ]);
+  const kafka = createKafkaClient(client.kafka, { logger });
+  if (opts.partitions !== undefined) {
+    const admin = kafka.createAdmin();
+    await admin.connect();
+    try {
+      const created = await admin.ensureTopics([{ topic: opts.topic, numPartitions: opts.partitions }]);
+      if (created.length > 0) console.log(`created topic ${opts.topic} with ${opts.partitions} partitions`);
+    } finally {
+      await admin.disconnect();
+    }
+  }
+
+  const now = Date.now();
+  const spacingMs = opts.span !== undefined && opts.count !== undefined ? Math.max(1, Math.floor(opts.span / opts.count)) : opts.rate !== undefined ? 1_000 / opts.rate : 1;
+  const abort = new AbortController();
+  const stop = (): void => abort.abort();
+  process.once('SIGINT', stop);
+  process.once('SIGTERM', stop);
+
+  const producer = kafka.createProducer();
+  let lastReport = 0;
+  try {
+    const result = await runSimulator({
+      seed: opts.seed,
+      customers: opts.customers,
+      count: opts.count,
+      startTime: opts.span !== undefined ? now - opts.span : now,
+      spacingMs,
+      paretoAlpha: opts.alpha,
+      refundRatio: opts.refundRatio,
+      duplicateRatio: opts.duplicateRatio,
+      lateRatio: opts.lateRatio,
+      silenceRatio: opts.silenceRatio,
+      currency: opts.currency,
+      producer,
+      topic: opts.topic,
+      format: opts.format,
+      registry: client.registry.url === undefined ? undefined : createSchemaRegistryClient({ url: client.registry.url, username: client.registry.username, password: client.registry.password }),
+      schemaVersion: opts.schema,
+      rate: opts.rate,
+      signal: abort.signal,
+      onProgress: (sent) => {
+        if (Date.now() - lastReport >= 5_000) {
+          lastReport = Date.now();
+          console.log(`sent ${sent}`);
+        }
+      },
+    });
+    const seconds = result.durationMs / 1_000;
+    console.log(
+      `sent ${result.sent} transactions to ${opts.topic} (${opts.format}, ${opts.schema}) in ${seconds.toFixed(1)} s` +
+        ` (${Math.round(result.sent / Math.max(seconds, 0.001))}/s; ${result.duplicates} duplicates, ${result.late} late)`,
+    );
+  } finally {
+    process.off('SIGINT', stop);
+    process.off('SIGTERM', stop);
+    await producer.disconnect();
+  }
+}
+
+function integerIn(min: number, max: number): (value: string) => number {
+  return (value) => {
+    const n = Number(value);
+    if (!/^\d+$/.test(value) || n < min || n > max) throw new InvalidArgumentError(`expected an integer from ${min} to ${max}`);
+    return n;
+  };
+}
+
+function numberAbove(min: number): (value: string) => number {
+  return (value) => {
+    const n = Number(value);
+    if (!Number.isFinite(n) || n <= min) throw new InvalidArgumentError(`expected a number above ${min}`);
+    return n;
+  };
+}
+
+function probability(value: string): number {
+  const n = Number(value);
+  if (!Number.isFinite(n) || n < 0 || n > 1) throw new InvalidArgumentError('expected a probability from 0 to 1');
+  return n;
+}
+
+function duration(value: string): number {
+  const ms = parseDuration(value);
+  if (ms === null || ms === 0) throw new InvalidArgumentError('expected a duration such as 30d, 12h or 90m');
+  return ms;
+}
