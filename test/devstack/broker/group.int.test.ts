@@ -128,6 +128,8 @@ describe('group coordinator with kafkajs consumers', () => {
     const ledger = new DeliveryLedger();
     const seqByKey = new Map<string, number>();
     const held = new Set<string>();
+    /** Partitions each member got in its latest GROUP_JOIN. */
+    const assigned = new Map<string, number>();
 
     /**
      * Starts a group member that records every delivery in `sink` and commits after each batch.
@@ -145,6 +147,7 @@ describe('group coordinator with kafkajs consumers', () => {
         maxBytesPerPartition: 16 * 1024,
       });
       consumer.on(consumer.events.REBALANCING, () => sink.rebalanceBegins());
+      consumer.on(consumer.events.GROUP_JOIN, (e) => assigned.set(name, e.payload.memberAssignment[topic]?.length ?? 0));
       await consumer.connect();
       await consumer.subscribe({ topic, fromBeginning: true });
       await consumer.run({
@@ -195,11 +198,13 @@ describe('group coordinator with kafkajs consumers', () => {
     try {
       await admin.createTopics({ topics: [{ topic, numPartitions: PARTITIONS }] });
 
-      // Three consumers share the first 20,000 messages. B stops committing after 2,000
-      // deliveries and leaves with a delivered but uncommitted batch.
-      await produceKeyed(kafka, topic, 0, 20_000, seqByKey);
+      // Three consumers share the first 20,000 messages, produced once all three own two
+      // partitions each. B stops committing after 2,000 deliveries and leaves with a delivered
+      // but uncommitted batch.
       const [a, b, c] = [uniqueName('cA'), uniqueName('cB'), uniqueName('cC')];
       await Promise.all([startConsumer(a, ledger), startConsumer(b, ledger, 2_000), startConsumer(c, ledger)]);
+      await until('the three members to share the six partitions', () => [a, b, c].every((n) => assigned.get(n) === 2));
+      await produceKeyed(kafka, topic, 0, 20_000, seqByKey);
       await until('B to hold an uncommitted batch', () => held.has(b));
       ledger.rebalanceBegins();
       await stopConsumer(b);
