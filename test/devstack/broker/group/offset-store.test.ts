@@ -76,6 +76,15 @@ describe('OffsetStore', () => {
     expect(reopened.list('g').map((e) => e.offset)).toEqual([48, 49, 47]);
   });
 
+  it('compacts a long-running log once it has grown far beyond the live offsets', () => {
+    const dir = tempDir();
+    const store = open(dir);
+    for (let i = 0; i < 10_050; i++) store.commit('g', [{ topic: 't', partition: i % 2, offset: i, metadata: '' }]);
+    const lines = readFileSync(join(dir, 'groups', 'offsets.jsonl'), 'utf8').trim().split('\n');
+    expect(lines.length).toBeLessThan(100);
+    expect(open(dir).list('g').map((e) => e.offset)).toEqual([10_048, 10_049]);
+  });
+
   it('forgets a deleted topic durably', () => {
     const dir = tempDir();
     const first = open(dir);
