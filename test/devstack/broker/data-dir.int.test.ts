@@ -3,6 +3,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { startBroker } from '../../../src/devstack/broker/index.js';
+import { uniqueName } from '../../helpers/unique.js';
+import { kafkaClient } from './kafkajs-helpers.js';
+import { kcat } from './kcat.js';
 
 const dirs: string[] = [];
 afterEach(() => {
@@ -27,5 +30,21 @@ describe('data directory ownership', () => {
     writeFileSync(join(dataDir, 'broker.lock'), '99999999');
     const broker = await startBroker({ port: 0, dataDir });
     await broker.close();
+  });
+
+  it("acknowledges and serves records under fsync: 'always'", async () => {
+    const dataDir = mkdtempSync(join(tmpdir(), 'broker-fsync-'));
+    dirs.push(dataDir);
+    let broker = await startBroker({ port: 0, dataDir, fsync: 'always' });
+    const topic = uniqueName('fsync');
+    const producer = kafkaClient(broker.address).producer({ idempotent: true, allowAutoTopicCreation: true });
+    await producer.connect();
+    await producer.send({ topic, acks: -1, messages: [{ key: 'k', value: 'synced' }] });
+    await producer.disconnect();
+    await broker.close();
+    broker = await startBroker({ port: 0, dataDir });
+    const out = await kcat(['-b', broker.address, '-C', '-t', topic, '-o', 'beginning', '-e', '-q', '-f', '%k=%s']);
+    await broker.close();
+    expect(out.stdout).toBe('k=synced');
   });
 });

@@ -13,11 +13,11 @@ export function requestFrame(apiKey: number, apiVersion: number, correlationId: 
 }
 
 /** A Fetch v11 body as kafkajs/librdkafka send it, for one partition, without a fetch session. */
-export function fetchBodyV11(topic: string, partition: number, offset: number, maxWaitMs: number): Buffer {
+export function fetchBodyV11(topic: string, partition: number, offset: number, maxWaitMs: number, partitionMaxBytes = 1_048_576): Buffer {
   const w = new Writer().writeInt32(-1).writeInt32(maxWaitMs).writeInt32(1).writeInt32(10_485_760).writeInt8(1);
   w.writeInt32(0).writeInt32(-1);
   w.writeInt32(1).writeString(topic).writeInt32(1);
-  w.writeInt32(partition).writeInt32(-1).writeInt64(offset).writeInt64(-1).writeInt32(1_048_576);
+  w.writeInt32(partition).writeInt32(-1).writeInt64(offset).writeInt64(-1).writeInt32(partitionMaxBytes);
   w.writeInt32(0).writeString('');
   return w.toBuffer();
 }

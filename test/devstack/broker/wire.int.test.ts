@@ -208,4 +208,36 @@ describe('produce and fetch', () => {
     c.write(requestFrame(ApiKey.Fetch, 11, 3, fetchBodyV11(topic, 0, 5, 1000)));
     expect(parseFetchV11((await c.nextFrame()) ?? Buffer.alloc(0)).partition).toMatchObject({ error: KafkaErrorCode.OFFSET_OUT_OF_RANGE, hw: 0 });
   });
+
+  it('honours partition_max_bytes in whole batches, but always returns the first one', async () => {
+    const topic = uniqueName('maxbytes');
+    const c = await open();
+    c.write(requestFrame(ApiKey.CreateTopics, 3, 1, createTopic(topic, 1)));
+    await c.nextFrame();
+    const batches = ['a', 'b', 'c'].map((v) => encodeBatch({ records: [{ key: null, value: v.repeat(100) }] }));
+    for (const [i, b] of batches.entries()) {
+      c.write(requestFrame(ApiKey.Produce, 7, 10 + i, produceBody(topic, 0, b)));
+      await c.nextFrame();
+    }
+    const size = batches[0]?.length ?? 0;
+    c.write(requestFrame(ApiKey.Fetch, 11, 20, fetchBodyV11(topic, 0, 0, 0, size * 2 + 10)));
+    expect(parseFetchV11((await c.nextFrame()) ?? Buffer.alloc(0)).partition?.values).toEqual(['a'.repeat(100), 'b'.repeat(100)]);
+    c.write(requestFrame(ApiKey.Fetch, 11, 21, fetchBodyV11(topic, 0, 1, 0, 1)));
+    expect(parseFetchV11((await c.nextFrame()) ?? Buffer.alloc(0)).partition?.values).toEqual(['b'.repeat(100)]);
+  });
+
+  it('wakes a pending fetch when its topic is deleted', async () => {
+    const topic = uniqueName('delpoll');
+    const admin = await open();
+    admin.write(requestFrame(ApiKey.CreateTopics, 3, 1, createTopic(topic, 1)));
+    await admin.nextFrame();
+    const poller = await open();
+    poller.write(requestFrame(ApiKey.Fetch, 11, 5, fetchBodyV11(topic, 0, 0, 30_000)));
+    expect(await poller.nextFrame(200)).toBeNull();
+    admin.write(requestFrame(ApiKey.DeleteTopics, 1, 2, new Writer().writeInt32(1).writeString(topic).writeInt32(5000).toBuffer()));
+    await admin.nextFrame();
+    const fetched = parseFetchV11((await poller.nextFrame(25_000)) ?? Buffer.alloc(0));
+    expect(fetched.correlationId).toBe(5);
+    expect(fetched.partition?.error).toBe(KafkaErrorCode.UNKNOWN_TOPIC_OR_PARTITION);
+  });
 });
