@@ -538,11 +538,6 @@ export class GroupCoordinator {
     return [...this.groups.values()].map((g) => ({ groupId: g.groupId, protocolType: g.protocolType ?? '' }));
   }
 
-  /** Forgets committed offsets of a deleted topic (call from the topic deletion path). */
-  deleteTopicOffsets(topic: string): void {
-    this.offsets.deleteTopic(topic);
-  }
-
   /**
    * Stops every timer and answers every held request with NOT_COORDINATOR, which makes clients
    * look for the coordinator again (Kafka does the same when it unloads a group), then closes the
