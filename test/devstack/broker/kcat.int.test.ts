@@ -131,4 +131,20 @@ describe('kcat (librdkafka 2.0.2)', () => {
       await admin.disconnect();
     }
   });
+
+  it('kcat -z snappy is refused with UNSUPPORTED_COMPRESSION_TYPE and nothing is stored', async () => {
+    const topic = uniqueName('kcat-snappy');
+    const lines = Array.from({ length: 50 }, () => 'y'.repeat(200));
+    const produced = await kcat(['-b', broker.address, '-P', '-t', topic, '-p', '0', '-z', 'snappy'], lines.join('\n') + '\n');
+    expect(produced.code).not.toBe(0);
+    expect(produced.stderr).toContain('Unsupported compression type');
+    const admin = kafkaClient(broker.address).admin();
+    await admin.connect();
+    try {
+      const offsets = await admin.fetchTopicOffsets(topic);
+      expect(offsets.every((o) => o.high === '0')).toBe(true);
+    } finally {
+      await admin.disconnect();
+    }
+  });
 });
