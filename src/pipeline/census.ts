@@ -1,0 +1,108 @@
+import type { Cluster, Redis } from 'ioredis';
+import type { InstrumentationEvents } from '../instrumentation.js';
+import { FALLBACK_RANK, INACTIVE_RANK, type CompiledPolicy } from '../policy/types.js';
+import type { ClockMode, StateStore } from '../state/store.js';
+
+export type PyramidCensus = InstrumentationEvents['pyramid.census'];
+
+export interface CensusOptions {
+  redis: Redis | Cluster;
+  store: StateStore;
+  policy: CompiledPolicy;
+  topic: string;
+  clock: ClockMode;
+  /** Partitions of the input topic to count. */
+  partitions(): Promise<number[]> | number[];
+  /** Wall clock, epoch ms; tests pass their own. */
+  now?: () => number;
+}
+
+/** Keys fetched per SCAN step and per pipelined HMGET round. */
+const SCAN_COUNT = 1000;
+
+/**
+ * Counts customers and rolling revenue per tier straight from the Redis state: a SCAN of each
+ * partition's customer hashes (the keys of one partition share a prefix, so the MATCH is cheap
+ * and cursor-based, never blocking Redis like KEYS), HMGET of tier and buckets in pipelined
+ * rounds, and the window sum at the partition's clock (wall clock, or the event-time watermark
+ * in event mode). Revenue is what the tiers are built on: net spend in the rolling window.
+ * Cost is O(customers) per census, so the status page polls it slowly (see startCensusPoller).
+ */
+export function createCensus(options: CensusOptions): { census(): Promise<PyramidCensus> } {
+  const { redis, store, policy, topic } = options;
+  const now = options.now ?? Date.now;
+  const windowBuckets = Math.floor(policy.windowMs / policy.bucketMs);
+
+  const ranks = new Map<string, number>();
+  for (const tier of policy.tiers) ranks.set(tier.name, tier.rank);
+  ranks.set(policy.fallbackTier, FALLBACK_RANK);
+  if (policy.inactiveTier !== null) ranks.set(policy.inactiveTier, INACTIVE_RANK);
+
+  async function countPartition(partition: number, totals: Map<string, { customers: number; revenueMinor: number }>): Promise<void> {
+    const keys = store.keys(topic, partition);
+    let clock = now();
+    if (options.clock === 'event') {
+      const watermark = await store.readWatermark(topic, partition);
+      if (watermark.eventTime === null) return;
+      clock = watermark.eventTime;
+    }
+    const firstCounted = Math.floor(clock / policy.bucketMs) - windowBuckets + 1;
+    let cursor = '0';
+    do {
+      const [nextCursor, found] = await redis.scan(cursor, 'MATCH', `${keys.customerPrefix}*`, 'COUNT', SCAN_COUNT);
+      cursor = nextCursor;
+      if (found.length === 0) continue;
+      const pipeline = redis.pipeline();
+      for (const key of found) pipeline.hmget(key, 't', 'b');
+      const replies = (await pipeline.exec()) ?? [];
+      for (const [err, value] of replies) {
+        if (err !== null) throw err;
+        const [tier, buckets] = value as [string | null, string | null];
+        if (tier === null) continue;
+        let monetary = 0;
+        for (const part of (buckets ?? '').split(',')) {
+          if (part === '') continue;
+          const [index = 0, m = 0] = part.split(':').map(Number);
+          if (index >= firstCounted) monetary += m;
+        }
+        const entry = totals.get(tier) ?? { customers: 0, revenueMinor: 0 };
+        entry.customers += 1;
+        entry.revenueMinor += monetary;
+        totals.set(tier, entry);
+      }
+    } while (cursor !== '0');
+  }
+
+  return {
+    async census() {
+      const totals = new Map<string, { customers: number; revenueMinor: number }>();
+      for (const name of ranks.keys()) totals.set(name, { customers: 0, revenueMinor: 0 });
+      for (const partition of await options.partitions()) await countPartition(partition, totals);
+      return {
+        currency: policy.currency,
+        minorUnitDigits: policy.minorUnitDigits,
+        tiers: [...totals].map(([tier, t]) => ({ tier, rank: ranks.get(tier) ?? -1, customers: t.customers, revenueMinor: t.revenueMinor })),
+      };
+    },
+  };
+}
+
+/**
+ * The partitions of `topic` that have state under the store's prefix, found from their meta
+ * keys (so `report` and `inspect` need Redis only, not Kafka).
+ */
+export async function partitionsWithState(redis: Redis | Cluster, store: StateStore, topic: string): Promise<number[]> {
+  const sample = store.keys(topic, 0).meta;
+  const [before, after] = sample.split(`{${topic}:0}`) as [string, string];
+  const found = new Set<number>();
+  let cursor = '0';
+  do {
+    const [nextCursor, keys] = await redis.scan(cursor, 'MATCH', `${before}{${topic}:*}${after}`, 'COUNT', SCAN_COUNT);
+    cursor = nextCursor;
+    for (const key of keys) {
+      const match = /\{.*:(\d+)\}/.exec(key);
+      if (match?.[1] !== undefined) found.add(Number(match[1]));
+    }
+  } while (cursor !== '0');
+  return [...found].sort((a, b) => a - b);
+}

@@ -1,0 +1,183 @@
+import type { Instrumentation } from '../instrumentation.js';
+import type { BatchControl, PartitionBatchHandler } from '../kafka/consumer.js';
+import type { KafkaRecord, PartitionBatch, TopicPartition } from '../kafka/types.js';
+import type { Logger } from '../logger.js';
+import type { StateStore } from '../state/store.js';
+import type { BatchCounts, TransactionRecord } from '../state/types.js';
+import { DecodeError, type DecodeResult } from './decode-error.js';
+import type { TransactionDecoder } from './decode.js';
+import type { DlqPublisher, Rejection } from './dlq-publisher.js';
+import type { OutboxRelay } from './outbox-relay.js';
+import type { PartitionPositions } from './partition-positions.js';
+import { retrying, type RetryOptions } from './retry.js';
+import type { Transaction } from './validate.js';
+
+export interface BatchHandlerDeps {
+  decoder: TransactionDecoder;
+  validate: (raw: unknown) => DecodeResult<Transaction>;
+  /** The policy currency: amounts in any other currency cannot be added up and go to the DLQ. */
+  currency: string;
+  dlq: DlqPublisher;
+  store: StateStore;
+  relay: OutboxRelay;
+  positions: PartitionPositions;
+  /** Moves the consumer's fetch position (gap refused, batch handed back). */
+  seek(partition: TopicPartition, offset: string): void;
+  /** True once the scorer must give up waiting (forced shutdown); normal stops drain first. */
+  aborted(): boolean;
+  /** True while stopping: a batch not yet started is handed back untouched (sought back). */
+  stopping(): boolean;
+  instrumentation: Instrumentation;
+  logger: Logger;
+  retry?: RetryOptions;
+}
+
+const seconds = (since: number): number => (performance.now() - since) / 1000;
+
+function toStateRecord(record: KafkaRecord, tx: Transaction): TransactionRecord {
+  return {
+    offset: record.offset,
+    transactionId: tx.transactionId,
+    customerId: tx.customerId,
+    kind: tx.kind === 'PURCHASE' ? 'purchase' : 'refund',
+    amountMinor: tx.amountMinor,
+    eventTime: tx.eventTime,
+  };
+}
+
+/**
+ * The consumer loop's per-partition batch handler. It reads top to bottom in the order things
+ * happen: check the position, decode, validate, dead-letter, apply (one Lua call), publish the
+ * outbox, resolve the offset and commit, heartbeat.
+ *
+ * Guarantees:
+ * - Never skips ahead: a batch fetched from beyond the next offset to process (a gap) is dropped
+ *   and the consumer is sought back. Records at or below the Redis watermark are filtered out here
+ *   and would be skipped by the Lua watermark anyway.
+ * - Nothing is lost: rejected records reach the DLQ before the batch is applied; a retriable
+ *   failure (Redis down, broker restarting) backs off with jitter and retries the same step.
+ * - A stale batch (rebalance, seek, revoke) stops having side effects at the point it went stale:
+ *   no DLQ write, no apply, no publish, no commit after that point. Its partition's outbox is
+ *   published by whoever owns the partition now (the relay runs on assignment too), so a zombie
+ *   does not race the new owner; even if it did, the same event ids with the same content would
+ *   be all downstream sees twice.
+ */
+export function createBatchHandler(deps: BatchHandlerDeps): PartitionBatchHandler {
+  const { decoder, validate, dlq, store, relay, positions, instrumentation, logger } = deps;
+
+  const outcome = (topic: string, partition: number, kind: 'scored' | 'duplicate' | 'late' | 'dlq' | 'stale', count: number): void => {
+    for (let i = 0; i < count; i++) instrumentation.emit('consumer.record', { topic, partition, outcome: kind });
+  };
+
+  /** Retries `work` while the batch is current; undefined once it went stale (or the scorer aborts). */
+  async function step<T>(control: BatchControl, label: string, work: () => Promise<T>): Promise<T | undefined> {
+    const result = await retrying(() => control.keepAlive(work()), {
+      shouldStop: () => control.isStale() || deps.aborted(),
+      options: deps.retry,
+      onRetry: async (err, attempt, delayMs) => {
+        logger.warn({ err, step: label, attempt, delayMs: Math.round(delayMs) }, 'retriable failure; retrying the same batch');
+        await control.heartbeat();
+      },
+    });
+    return result.done ? result.value : undefined;
+  }
+
+  return async function handlePartitionBatch(batch: PartitionBatch, control: BatchControl): Promise<void> {
+    const { topic, partition } = batch;
+    const tp = { topic, partition };
+    const stages = { decode: 0, validate: 0, apply: 0, publish: 0 };
+
+    if (deps.stopping()) {
+      deps.seek(tp, batch.fetchedOffset);
+      return;
+    }
+
+    // Position: refuse a gap, drop what is already applied.
+    const next = positions.next(topic, partition);
+    if (next !== undefined && BigInt(batch.fetchedOffset) > next) {
+      logger.warn({ topic, partition, fetchedOffset: batch.fetchedOffset, next: next.toString() }, 'batch starts beyond the applied position; seeking back');
+      deps.seek(tp, next.toString());
+      return;
+    }
+    const records = next === undefined ? batch.records : batch.records.filter((r) => BigInt(r.offset) >= next);
+    outcome(topic, partition, 'stale', batch.records.length - records.length);
+    positions.taken(topic, partition, records[0]);
+
+    // Decode: warm the writer schemas of unseen ids once per batch, then decode synchronously.
+    let started = performance.now();
+    const prepared = await step(control, 'decode', async () => {
+      await decoder.prepare(records.map((r) => r.value));
+      return true;
+    });
+    if (prepared === undefined) return;
+    const decoded = records.map((record) => ({ record, result: decoder.decode(record.value) }));
+    stages.decode = seconds(started);
+
+    // Validate.
+    started = performance.now();
+    const rejections: Rejection[] = [];
+    const valid: TransactionRecord[] = [];
+    const eventTimes: number[] = [];
+    for (const { record, result } of decoded) {
+      if (!result.ok) {
+        rejections.push({ record, error: result.error });
+        continue;
+      }
+      const checked = validate(result.value);
+      if (!checked.ok) {
+        rejections.push({ record, error: checked.error });
+      } else if (checked.value.currency !== deps.currency) {
+        rejections.push({ record, error: new DecodeError('VALIDATION_FAILED', `currency: must be the policy currency ${deps.currency}`, ['currency']) });
+      } else {
+        valid.push(toStateRecord(record, checked.value));
+        eventTimes.push(checked.value.eventTime);
+      }
+    }
+    stages.validate = seconds(started);
+    await control.heartbeat();
+
+    // Dead-letter before applying: once applied, the watermark passes these offsets for good.
+    started = performance.now();
+    if (rejections.length > 0) {
+      if (control.isStale()) return;
+      const sent = await step(control, 'dlq', async () => {
+        await dlq.publish(rejections);
+        return true;
+      });
+      if (sent === undefined) return;
+      outcome(topic, partition, 'dlq', rejections.length);
+    }
+
+    // Apply: one Lua call; the watermark makes a replayed batch a no-op.
+    let counts: BatchCounts | undefined;
+    if (valid.length > 0) {
+      if (control.isStale()) return;
+      counts = await step(control, 'apply', () => store.applyPartitionBatch(topic, partition, valid, Date.now()));
+      if (counts === undefined) return;
+      outcome(topic, partition, 'scored', counts.applied);
+      outcome(topic, partition, 'duplicate', counts.duplicate);
+      outcome(topic, partition, 'late', counts.late);
+      outcome(topic, partition, 'stale', counts.stale);
+    }
+    stages.apply = seconds(started);
+
+    // Publish the partition's outbox (this batch's changes and anything left over).
+    started = performance.now();
+    if (control.isStale()) return;
+    const flushed = await step(control, 'publish', () => relay.flush(topic, partition, () => !control.isStale()));
+    if (flushed === undefined) return;
+    stages.publish = seconds(started);
+    const now = Date.now();
+    for (const eventTime of eventTimes) instrumentation.emit('consumer.end_to_end_latency', { topic, seconds: Math.max(0, now - eventTime) / 1000 });
+
+    // Resolve the offset and commit (informational: the Redis watermark is authoritative).
+    positions.advance(topic, partition, batch.lastOffset, batch.records[batch.records.length - 1]);
+    try {
+      await control.commit();
+    } catch (err) {
+      logger.warn({ err, topic, partition }, 'offset commit failed (informational; the Redis watermark is authoritative)');
+    }
+    await control.heartbeat();
+    instrumentation.emit('consumer.batch', { topic, partition, size: batch.records.length, stages });
+  };
+}

@@ -1,0 +1,72 @@
+import type { KafkaRecord } from '../kafka/types.js';
+
+interface PartitionPosition {
+  /** Next offset the pipeline must process; undefined until known (no watermark yet). */
+  next: bigint | undefined;
+  /** Kafka timestamp of the last processed record, for lag in seconds. */
+  lastTimestamp: number | null;
+  /** First record of the batch in hand (not yet processed), for lag in seconds. */
+  inHand: { offset: string; timestamp: number } | null;
+}
+
+const key = (topic: string, partition: number): string => `${topic}\u0000${partition}`;
+
+/**
+ * Where each owned partition stands in this process: the next offset to process (Redis watermark
+ * + 1 after assignment, then `lastOffset + 1` after each batch, so records dead-lettered after the
+ * last applied one are not mistaken for a gap) and the timestamps lag is measured from.
+ */
+export class PartitionPositions {
+  private readonly byPartition = new Map<string, PartitionPosition>();
+
+  private entry(topic: string, partition: number): PartitionPosition {
+    let position = this.byPartition.get(key(topic, partition));
+    if (position === undefined) {
+      position = { next: undefined, lastTimestamp: null, inHand: null };
+      this.byPartition.set(key(topic, partition), position);
+    }
+    return position;
+  }
+
+  /** The next offset to process, or undefined when unknown (fresh state: Kafka's position rules). */
+  next(topic: string, partition: number): bigint | undefined {
+    return this.byPartition.get(key(topic, partition))?.next;
+  }
+
+  /** Sets the next offset (after assignment, from the Redis watermark). */
+  reset(topic: string, partition: number, next: bigint | undefined): void {
+    const position = this.entry(topic, partition);
+    position.next = next;
+    position.inHand = null;
+  }
+
+  /** A batch starting with `first` is being processed. */
+  taken(topic: string, partition: number, first: KafkaRecord | undefined): void {
+    this.entry(topic, partition).inHand = first === undefined ? null : { offset: first.offset, timestamp: first.timestamp };
+  }
+
+  /** A batch was processed up to and including `lastOffset`; `last` is its last record. */
+  advance(topic: string, partition: number, lastOffset: string, last: KafkaRecord | undefined): void {
+    const position = this.entry(topic, partition);
+    position.next = BigInt(lastOffset) + 1n;
+    position.inHand = null;
+    if (last !== undefined) position.lastTimestamp = last.timestamp;
+  }
+
+  /**
+   * Best known timestamp of the record at `offset`: exact when it heads the batch in hand,
+   * otherwise the last processed record's (a lower bound of it, so lag seconds errs high by at
+   * most the gap between two records); null when nothing was seen yet.
+   */
+  timestampAt(topic: string, partition: number, offset: string): number | null {
+    const position = this.byPartition.get(key(topic, partition));
+    if (position === undefined) return null;
+    if (position.inHand !== null && position.inHand.offset === offset) return position.inHand.timestamp;
+    return position.lastTimestamp;
+  }
+
+  /** Forget a partition (revoked). */
+  forget(topic: string, partition: number): void {
+    this.byPartition.delete(key(topic, partition));
+  }
+}

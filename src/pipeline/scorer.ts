@@ -1,0 +1,391 @@
+import type { Redis } from 'ioredis';
+import type { PyramidConfig } from '../config/schema.js';
+import { PyramidError } from '../errors.js';
+import { Instrumentation } from '../instrumentation.js';
+import type { PyramidAdmin } from '../kafka/admin.js';
+import { createKafkaClient } from '../kafka/client.js';
+import type { AssignmentChange, PyramidConsumer } from '../kafka/consumer.js';
+import type { PyramidProducer } from '../kafka/producer.js';
+import { createSchemaRegistryClient, type SchemaRegistryClient } from '../kafka/schema-registry.js';
+import type { TopicPartition } from '../kafka/types.js';
+import { silentLogger, type Logger } from '../logger.js';
+import { kafkaGroupProbe, redisProbe, registryProbe, type HealthProbe } from '../ops/health.js';
+import { startLagMonitor, type LagMonitor } from '../ops/lag-monitor.js';
+import { loadPolicyFile } from '../policy/load.js';
+import type { CompiledPolicy } from '../policy/types.js';
+import { StateStore } from '../state/store.js';
+import { createCensus, type PyramidCensus } from './census.js';
+import { createDecoder } from './decode.js';
+import { createDlqPublisher } from './dlq-publisher.js';
+import { createOutboxRelay, type OutboxRelay } from './outbox-relay.js';
+import { createBatchHandler } from './partition-batch.js';
+import { PartitionPositions } from './partition-positions.js';
+import { connectRedis } from './redis-connection.js';
+import { DEFAULT_RETRY, retrying, type RetryOptions } from './retry.js';
+import { startSweeper, type Sweeper } from './sweeper.js';
+import { createAvroTierChangeEncoder, createJsonTierChangeEncoder, type TierChangeEncoder } from './tier-change-encoder.js';
+import { createTransactionValidator } from './validate.js';
+
+/** Knobs tests, the demo and the bench turn; production uses the defaults. */
+export interface ScorerTuning {
+  /** Wall-clock sweeper interval; default 1000 ms (unused in event-clock mode). */
+  sweepIntervalMs: number;
+  /** Lag measurement interval; default 5000 ms. */
+  lagIntervalMs: number;
+  /** Backoff for retriable failures. */
+  retry: RetryOptions;
+  /** Outbox entries per produce request; default 1000. */
+  relayChunk: number;
+}
+
+export interface ScorerOptions {
+  logger?: Logger;
+  /** Where metrics and the status page listen; a fresh one when omitted. */
+  instrumentation?: Instrumentation;
+  tuning?: Partial<ScorerTuning>;
+  /** An already compiled policy (tests); otherwise `config.policyFile` is loaded. */
+  policy?: CompiledPolicy;
+}
+
+/** A running (or startable) scorer: the consumer group member that runs pyramid's pipeline. */
+export interface Scorer {
+  readonly instrumentation: Instrumentation;
+  /** Connects everything, joins the group and starts consuming. Resolves once the loop runs. */
+  start(): Promise<void>;
+  /**
+   * Graceful stop: stop fetching, finish the batches in hand, publish the outboxes of owned
+   * partitions, commit, leave the group, disconnect. Idempotent.
+   */
+  stop(): Promise<void>;
+  /** Settles when the scorer stopped: resolves after `stop()`, rejects on a fatal error. */
+  readonly done: Promise<void>;
+  /** Partitions of the input topic this instance owns now. */
+  assignment(): TopicPartition[];
+  /** Stop fetching (batches in hand finish); lag keeps being measured. */
+  pause(): void;
+  resume(): void;
+  /** Measure lag now and emit `consumer.lag` per owned partition. */
+  refreshLag(): Promise<void>;
+  /** One wall-clock sweep of the owned partitions now (no-op in event-clock mode). */
+  sweepNow(): Promise<void>;
+  /** Readiness probes for src/ops (Kafka group membership, Redis, and the registry when used). */
+  probes(): HealthProbe[];
+  /** Customers and rolling revenue per tier, from Redis (see createCensus). */
+  census(): Promise<PyramidCensus>;
+  /** Available after start(). */
+  readonly store: StateStore;
+  readonly policy: CompiledPolicy;
+}
+
+interface Running {
+  redis: Redis;
+  store: StateStore;
+  policy: CompiledPolicy;
+  consumer: PyramidConsumer;
+  producer: PyramidProducer;
+  admin: PyramidAdmin;
+  relay: OutboxRelay;
+  sweeper: Sweeper | undefined;
+  lag: LagMonitor;
+  census: () => Promise<PyramidCensus>;
+  groupProbe: HealthProbe & { close(): void };
+  registry: SchemaRegistryClient | undefined;
+}
+
+/** Longest a graceful stop waits for Redis/Kafka before giving up on the remaining steps. */
+const STOP_GRACE_MS = 15_000;
+
+/**
+ * Builds the scorer of DESIGN.md §2 from a validated configuration. `pyramid run`, `pyramid demo`
+ * and the end-to-end tests all use it.
+ */
+export function createScorer(config: PyramidConfig, options: ScorerOptions = {}): Scorer {
+  const logger = options.logger ?? silentLogger;
+  const instrumentation = options.instrumentation ?? new Instrumentation();
+  const tuning: ScorerTuning = { sweepIntervalMs: 1000, lagIntervalMs: 5000, retry: DEFAULT_RETRY, relayChunk: 1000, ...options.tuning };
+  const inputTopic = config.topics.transactions;
+  const positions = new PartitionPositions();
+  let running: Running | undefined;
+  let stopping = false;
+  let aborted = false;
+  let userPaused = false;
+  let generation = 0;
+  let stopPromise: Promise<void> | undefined;
+  const pendingAssignments = new Set<Promise<void>>();
+  const inFlight = new Set<Promise<void>>();
+  let settle: { resolve: () => void; reject: (err: unknown) => void } = { resolve: () => undefined, reject: () => undefined };
+  const done = new Promise<void>((resolve, reject) => {
+    settle = { resolve, reject };
+  });
+  // A caller that never awaits `done` must not get an unhandled rejection.
+  done.catch(() => undefined);
+
+  const need = (): Running => {
+    if (running === undefined) throw new PyramidError('CONFIG_INVALID', 'the scorer is not started');
+    return running;
+  };
+  const owned = (): TopicPartition[] => (running?.consumer.assignment() ?? []).filter((tp) => tp.topic === inputTopic);
+  const stillOwned = (tp: TopicPartition, gen: number): boolean =>
+    gen === generation && !aborted && owned().some((o) => o.partition === tp.partition);
+
+  async function flushWithRetry(r: Running, tp: TopicPartition, keepGoing: () => boolean): Promise<void> {
+    try {
+      await retrying(() => r.relay.flush(tp.topic, tp.partition, keepGoing), { shouldStop: () => !keepGoing(), options: tuning.retry });
+    } catch (err) {
+      logger.error({ err, ...tp }, 'outbox flush failed');
+    }
+  }
+
+  /** Seek each newly assigned partition to its Redis watermark + 1, then resume and flush leftovers. */
+  async function prepareAssigned(r: Running, gen: number, partitions: TopicPartition[]): Promise<void> {
+    await Promise.all(
+      partitions.map(async (tp) => {
+        const read = await retrying(() => r.store.readWatermark(tp.topic, tp.partition), {
+          shouldStop: () => gen !== generation || aborted,
+          options: tuning.retry,
+          onRetry: (err) => logger.warn({ err, ...tp }, 'cannot read the partition watermark yet; retrying'),
+        });
+        if (!read.done || gen !== generation) return;
+        const watermark = read.value.offset;
+        if (watermark === null) {
+          // Fresh state: Kafka's own position (committed offset, else earliest) is right.
+          positions.reset(tp.topic, tp.partition, undefined);
+        } else {
+          const next = BigInt(watermark) + 1n;
+          positions.reset(tp.topic, tp.partition, next);
+          r.consumer.seek(tp, next.toString());
+        }
+      }),
+    );
+    if (gen !== generation) return;
+    if (!userPaused && !stopping) r.consumer.resume(partitions);
+    // What a previous owner applied but did not get to publish.
+    await Promise.all(partitions.map((tp) => flushWithRetry(r, tp, () => stillOwned(tp, gen))));
+  }
+
+  function onAssignmentChange(r: Running, change: AssignmentChange): void {
+    const partitions = change.partitions.filter((tp) => tp.topic === inputTopic);
+    generation = change.generation;
+    instrumentation.emit('consumer.rebalance', { groupId: config.groupId, kind: change.kind, partitions: partitions.length, topicPartitions: partitions });
+    if (change.kind === 'revoked') {
+      for (const tp of partitions) positions.forget(tp.topic, tp.partition);
+      logger.info({ partitions: partitions.map((tp) => tp.partition) }, 'partitions revoked');
+      return;
+    }
+    instrumentation.emit('consumer.group_joined', { groupId: config.groupId, memberId: change.memberId });
+    logger.info({ partitions: partitions.map((tp) => tp.partition), memberId: change.memberId }, 'partitions assigned');
+    if (partitions.length === 0) return;
+    // Paused until each partition is sought to its watermark, so no fetch runs from a stale position.
+    r.consumer.pause(partitions);
+    const work = prepareAssigned(r, change.generation, partitions).catch((err: unknown) => logger.error({ err }, 'assignment preparation failed'));
+    pendingAssignments.add(work);
+    void work.finally(() => pendingAssignments.delete(work));
+  }
+
+  async function connect(): Promise<Running> {
+    const policy = options.policy ?? (await loadPolicyFile(config.policyFile));
+    const redis = await connectRedis(config.redis);
+    const kafka = createKafkaClient(config.kafka, { logger: logger.child({ component: 'kafka' }) });
+    const admin = kafka.createAdmin();
+    await admin.connect();
+    const partitionCount = await admin.partitionCount(inputTopic);
+    if (partitionCount === null) {
+      throw new PyramidError('CONFIG_INVALID', `the input topic ${inputTopic} does not exist (PYRAMID_TOPIC_TRANSACTIONS); create it first`);
+    }
+    await admin.ensureTopics([
+      { topic: config.topics.tierChanges, numPartitions: partitionCount },
+      { topic: config.topics.dlq, numPartitions: partitionCount },
+    ]);
+    const registry =
+      config.registry.url === undefined
+        ? undefined
+        : createSchemaRegistryClient({ url: config.registry.url, username: config.registry.username, password: config.registry.password });
+    const outputFormat = config.outputFormat ?? config.inputFormat;
+    let encoder: TierChangeEncoder;
+    if (outputFormat === 'avro') {
+      if (registry === undefined) throw new PyramidError('CONFIG_INVALID', 'Avro output needs a schema registry (PYRAMID_REGISTRY_URL)');
+      encoder = await createAvroTierChangeEncoder(registry, config.topics.tierChanges);
+    } else {
+      encoder = createJsonTierChangeEncoder();
+    }
+    const store = new StateStore({
+      redis,
+      policy,
+      clock: config.clock,
+      dedupeHorizonMs: config.dedupeHorizon,
+      prefix: config.keyPrefix,
+      partitionCount,
+      logger,
+      instrumentation,
+    });
+    const producer = kafka.createProducer();
+    await producer.connect();
+    const relay = createOutboxRelay({ store, producer, topic: config.topics.tierChanges, encoder, instrumentation, chunk: tuning.relayChunk });
+    const consumer = kafka.createConsumer({
+      groupId: config.groupId,
+      sessionTimeoutMs: config.consumer.sessionTimeout,
+      heartbeatIntervalMs: config.consumer.heartbeatInterval,
+      rebalanceTimeoutMs: Math.max(config.consumer.sessionTimeout, 10_000),
+      maxBytesPerPartition: config.consumer.maxBytesPerPartition,
+      partitionsConsumedConcurrently: config.consumer.concurrency,
+    });
+    const census = createCensus({ redis, store, policy, topic: inputTopic, clock: config.clock, partitions: () => Array.from({ length: partitionCount }, (_, i) => i) });
+    const lag = startLagMonitor({
+      instrumentation,
+      logger,
+      intervalMs: tuning.lagIntervalMs,
+      source: {
+        assignments: owned,
+        async logEndOffsets(topic) {
+          return new Map((await admin.topicOffsets(topic)).map((o) => [o.partition, o.high] as const));
+        },
+        async nextOffset(topic, partition) {
+          const watermark = await store.readWatermark(topic, partition);
+          const fromRedis = watermark.offset === null ? 0n : BigInt(watermark.offset) + 1n;
+          const inProcess = positions.next(topic, partition) ?? 0n;
+          return (fromRedis > inProcess ? fromRedis : inProcess).toString();
+        },
+        recordTimestamp: (topic, partition, offset) => Promise.resolve(positions.timestampAt(topic, partition, offset)),
+      },
+    });
+    return {
+      redis,
+      store,
+      policy,
+      consumer,
+      producer,
+      admin,
+      relay,
+      sweeper: undefined,
+      lag,
+      census: census.census,
+      groupProbe: kafkaGroupProbe(instrumentation),
+      registry,
+    };
+  }
+
+  async function start(): Promise<void> {
+    if (running !== undefined) return;
+    const r = await connect();
+    running = r;
+    const decoder = createDecoder({ format: config.inputFormat, registry: r.registry });
+    const validate = createTransactionValidator({
+      maxAmountMinor: config.validation.maxAmountMinor,
+      maxFutureSkewMs: config.validation.maxFutureSkew,
+    });
+    const producerForDlq = r.producer;
+    const handler = createBatchHandler({
+      decoder,
+      validate,
+      currency: r.policy.currency,
+      dlq: createDlqPublisher({ producer: producerForDlq, topic: config.topics.dlq, instrumentation }),
+      store: r.store,
+      relay: r.relay,
+      positions,
+      seek: (tp, offset) => r.consumer.seek(tp, offset),
+      aborted: () => aborted,
+      stopping: () => stopping,
+      instrumentation,
+      logger,
+      retry: tuning.retry,
+    });
+    r.consumer.onAssignmentChange((change) => onAssignmentChange(r, change));
+    r.consumer.onCrash((error, restarting) => {
+      logger.error({ err: error, restarting }, 'consumer crashed');
+      if (restarting) return;
+      instrumentation.emit('consumer.group_left', { groupId: config.groupId, reason: error.message });
+      aborted = true;
+      void shutdown().finally(() => settle.reject(error));
+    });
+    await r.consumer.connect();
+    await r.consumer.subscribe([inputTopic], { fromBeginning: true });
+    await r.consumer.run((batch, control) => {
+      const work = handler(batch, control);
+      inFlight.add(work);
+      void work.finally(() => inFlight.delete(work)).catch(() => undefined);
+      return work;
+    });
+    if (config.clock === 'wall') {
+      r.sweeper = startSweeper({ store: r.store, relay: r.relay, owned, intervalMs: tuning.sweepIntervalMs, logger });
+    }
+    logger.info({ groupId: config.groupId, topic: inputTopic, clock: config.clock }, 'scorer running');
+  }
+
+  async function shutdown(): Promise<void> {
+    const r = running;
+    if (r === undefined) return;
+    stopping = true;
+    const mine = owned();
+    const force = setTimeout(() => {
+      aborted = true;
+    }, STOP_GRACE_MS);
+    force.unref();
+    try {
+      // Stop fetching; kafkajs's stop waits for the batches in hand, which finish normally.
+      if (mine.length > 0) r.consumer.pause(mine);
+      // Finish the batches in hand while still a member, so they publish and commit.
+      while (inFlight.size > 0) await Promise.allSettled([...inFlight]);
+      await r.sweeper?.stop();
+      await Promise.allSettled([...pendingAssignments]);
+      await r.lag.stop();
+      await r.consumer.stop().catch((err: unknown) => logger.warn({ err }, 'consumer stop failed'));
+      // Publish whatever the last batches and sweeps left in the outboxes we owned.
+      await Promise.all(mine.map((tp) => flushWithRetry(r, tp, () => !aborted)));
+      instrumentation.emit('consumer.group_left', { groupId: config.groupId, reason: 'stopped' });
+      await r.consumer.disconnect().catch((err: unknown) => logger.warn({ err }, 'consumer disconnect failed'));
+      await r.producer.disconnect().catch((err: unknown) => logger.warn({ err }, 'producer disconnect failed'));
+      await r.admin.disconnect().catch((err: unknown) => logger.warn({ err }, 'admin disconnect failed'));
+      r.groupProbe.close();
+      r.redis.disconnect();
+    } finally {
+      clearTimeout(force);
+    }
+  }
+
+  return {
+    instrumentation,
+    start,
+    stop() {
+      stopPromise ??= shutdown().then(
+        () => settle.resolve(),
+        (err: unknown) => {
+          settle.reject(err);
+          throw err;
+        },
+      );
+      return stopPromise;
+    },
+    done,
+    assignment: owned,
+    pause() {
+      userPaused = true;
+      const mine = owned();
+      if (mine.length > 0) running?.consumer.pause(mine);
+    },
+    resume() {
+      userPaused = false;
+      const mine = owned();
+      if (mine.length > 0) running?.consumer.resume(mine);
+    },
+    refreshLag: () => need().lag.refresh(),
+    sweepNow: async () => {
+      await need().sweeper?.sweepOnce();
+    },
+    probes() {
+      const r = need();
+      const probes: HealthProbe[] = [r.groupProbe, redisProbe(r.redis)];
+      if (r.registry !== undefined && config.registry.url !== undefined) {
+        const auth = config.registry.username === undefined ? undefined : { username: config.registry.username, password: config.registry.password ?? '' };
+        probes.push(registryProbe({ url: config.registry.url, ...(auth === undefined ? {} : { auth }) }));
+      }
+      return probes;
+    },
+    census: () => need().census(),
+    get store() {
+      return need().store;
+    },
+    get policy() {
+      return need().policy;
+    },
+  };
+}

@@ -1,0 +1,84 @@
+import { resolve } from 'node:path';
+import { configSchema, type PyramidConfig, type PyramidConfigInput } from '../../src/config/schema.js';
+import { createKafkaClient, type PyramidKafka } from '../../src/kafka/client.js';
+import type { KafkaRecord } from '../../src/kafka/types.js';
+import { uniqueName } from '../helpers/unique.js';
+
+/** The shipped customer-pyramid policy. */
+export const DEFAULT_POLICY = resolve(import.meta.dirname, '../../policies/default.yaml');
+
+/** Unique topic, group and key-prefix names for one test. */
+export function uniqueNames(base: string): { transactions: string; tierChanges: string; dlq: string; groupId: string; keyPrefix: string } {
+  const id = uniqueName(base);
+  return { transactions: `${id}-tx`, tierChanges: `${id}-tiers`, dlq: `${id}-dlq`, groupId: `${id}-group`, keyPrefix: id };
+}
+
+export interface TestConfigOptions {
+  brokers: string[];
+  registryUrl?: string;
+  redisUrl: string;
+  names: ReturnType<typeof uniqueNames>;
+  overrides?: Partial<PyramidConfigInput>;
+}
+
+/** A validated scorer configuration against the embedded stack, with fast group timeouts. */
+export function testConfig(options: TestConfigOptions): PyramidConfig {
+  const { names } = options;
+  return configSchema.parse({
+    kafka: { brokers: options.brokers, clientId: 'pyramid-test' },
+    redis: { url: options.redisUrl },
+    registry: options.registryUrl === undefined ? {} : { url: options.registryUrl },
+    topics: { transactions: names.transactions, tierChanges: names.tierChanges, dlq: names.dlq },
+    groupId: names.groupId,
+    keyPrefix: names.keyPrefix,
+    policyFile: DEFAULT_POLICY,
+    inputFormat: 'json',
+    consumer: { sessionTimeout: 6_000, heartbeatInterval: 500, concurrency: 2 },
+    logLevel: 'silent',
+    ...options.overrides,
+  });
+}
+
+/** Creates topics with `partitions` partitions. */
+export async function createTopics(brokers: string[], topics: string[], partitions: number): Promise<void> {
+  const admin = createKafkaClient({ brokers, clientId: 'pyramid-test', tls: { enabled: false, rejectUnauthorized: true } }).createAdmin();
+  await admin.connect();
+  try {
+    await admin.ensureTopics(topics.map((topic) => ({ topic, numPartitions: partitions })));
+  } finally {
+    await admin.disconnect();
+  }
+}
+
+/** A kafka client for test producers and readers. */
+export function testKafka(brokers: string[]): PyramidKafka {
+  return createKafkaClient({ brokers, clientId: 'pyramid-test', tls: { enabled: false, rejectUnauthorized: true } });
+}
+
+/**
+ * Reads a topic from the beginning until `done(records)` holds (or `timeoutMs` passes, then
+ * returns what it has; the caller's assertions fail with a useful diff).
+ */
+export async function readTopic(brokers: string[], topic: string, done: (records: KafkaRecord[]) => boolean, timeoutMs = 60_000): Promise<KafkaRecord[]> {
+  const consumer = testKafka(brokers).createConsumer({ groupId: uniqueName('reader'), maxWaitTimeMs: 100, sessionTimeoutMs: 6_000, heartbeatIntervalMs: 500 });
+  const records: KafkaRecord[] = [];
+  await consumer.connect();
+  await consumer.subscribe([topic], { fromBeginning: true });
+  await consumer.run(async (batch) => {
+    records.push(...batch.records);
+  });
+  const deadline = Date.now() + timeoutMs;
+  while (!done(records) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 100));
+  await consumer.disconnect();
+  return records;
+}
+
+/** Waits until `check()` is true, polling; false on timeout. */
+export async function waitFor(check: () => boolean | Promise<boolean>, timeoutMs = 60_000, everyMs = 100): Promise<boolean> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    if (await check()) return true;
+    if (Date.now() > deadline) return false;
+    await new Promise((r) => setTimeout(r, everyMs));
+  }
+}

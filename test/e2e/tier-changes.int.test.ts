@@ -1,0 +1,79 @@
+import { Redis } from 'ioredis';
+import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import type { DevStackHandle } from '../../src/devstack/index.js';
+import { startDevStack } from '../../src/devstack/index.js';
+import { Instrumentation } from '../../src/instrumentation.js';
+import { createScorer, type Scorer } from '../../src/pipeline/scorer.js';
+import { runSimulator } from '../../src/simulator/run.js';
+import { createTopics, readTopic, testConfig, testKafka, uniqueNames, waitFor } from './support.js';
+
+const EVENTS = 3_000;
+const PARTITIONS = 3;
+
+describe('simulator → pyramid → tier-change topic', () => {
+  let stack: DevStackHandle;
+  let scorer: Scorer | undefined;
+  const redis = new Redis(inject('redisUrl'));
+
+  beforeAll(async () => {
+    stack = await startDevStack({ brokerPort: 0, registryPort: 0 });
+  });
+  afterAll(async () => {
+    await scorer?.stop();
+    await stack.close();
+    redis.disconnect();
+  });
+
+  it('a consumer of the tier-change topic rebuilds every customer’s tier exactly as inspect reports it', async () => {
+    const names = uniqueNames('e2e-tiers');
+    await createTopics(stack.brokers, [names.transactions], PARTITIONS);
+    const producer = testKafka(stack.brokers).createProducer();
+    const sim = await runSimulator({
+      producer,
+      topic: names.transactions,
+      format: 'json',
+      seed: 7,
+      customers: 300,
+      count: EVENTS,
+      startTime: Date.now() - 200 * 86_400_000,
+      spacingMs: 5 * 60_000,
+    });
+    await producer.disconnect();
+    expect(sim.sent).toBe(EVENTS);
+
+    const instrumentation = new Instrumentation();
+    let handled = 0;
+    instrumentation.on('consumer.record', () => {
+      handled += 1;
+    });
+    const config = testConfig({ brokers: stack.brokers, redisUrl: inject('redisUrl'), names, overrides: { clock: 'event' } });
+    scorer = createScorer(config, { instrumentation });
+    await scorer.start();
+    expect(await waitFor(() => handled >= EVENTS)).toBe(true);
+
+    // Every change the engine appended, across partitions, must reach the topic.
+    let appended = 0;
+    for (let p = 0; p < PARTITIONS; p++) appended += Number((await redis.hget(scorer.store.keys(names.transactions, p).meta, 'changes')) ?? 0);
+    expect(appended).toBeGreaterThan(300);
+    expect(await waitFor(async () => (await redis.xlen(scorer!.store.keys(names.transactions, 0).outbox)) === 0)).toBe(true);
+    const records = await readTopic(stack.brokers, names.tierChanges, (r) => r.length >= appended);
+    expect(records.length).toBe(appended);
+
+    const latest = new Map<string, { seq: number; tier: string }>();
+    for (const record of records) {
+      const change = JSON.parse(record.value!.toString()) as { eventId: string; customerId: string; newTier: string };
+      expect(record.key?.toString()).toBe(change.customerId);
+      const seq = Number(change.eventId.slice(change.eventId.lastIndexOf(':') + 1));
+      const known = latest.get(change.customerId);
+      if (known === undefined || known.seq < seq) latest.set(change.customerId, { seq, tier: change.newTier });
+    }
+    // Every customer with state appears on the topic, and no one else.
+    const census = await scorer.census();
+    expect(census.tiers.reduce((sum, t) => sum + t.customers, 0)).toBe(latest.size);
+    expect(latest.size).toBeGreaterThan(250);
+    for (const [customerId, { seq, tier }] of latest) {
+      const inspection = await scorer.store.inspect(names.transactions, customerId);
+      expect({ customerId, tier: inspection?.tier, seq: inspection?.seq }).toEqual({ customerId, tier, seq });
+    }
+  });
+});
