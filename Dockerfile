@@ -1,0 +1,31 @@
+# syntax=docker/dockerfile:1
+# pyramid: the scorer (and its CLI) as a container. Build: docker build -t pyramid .
+
+# ---- build: compile TypeScript with the dev toolchain --------------------------------------------
+FROM node:20-bookworm-slim AS build
+WORKDIR /app
+COPY package.json package-lock.json ./
+RUN npm ci --ignore-scripts --no-audit --no-fund
+COPY tsconfig.json tsconfig.build.json ./
+COPY scripts ./scripts
+COPY src ./src
+RUN npm run build
+
+# ---- runtime: production dependencies and compiled code only -------------------------------------
+FROM node:20-bookworm-slim
+ENV NODE_ENV=production
+WORKDIR /app
+COPY package.json package-lock.json ./
+RUN npm ci --omit=dev --ignore-scripts --no-audit --no-fund && npm cache clean --force
+COPY --from=build /app/dist ./dist
+COPY bin ./bin
+# The Avro contracts are read at run time (decoder, simulator, relay); policies are the shipped examples.
+COPY schemas ./schemas
+COPY policies ./policies
+# Never root: pyramid needs no privilege, only outbound connections and its HTTP port.
+USER node
+EXPOSE 9464
+HEALTHCHECK --interval=10s --timeout=3s --start-period=30s --retries=3 \
+  CMD ["node", "-e", "fetch('http://127.0.0.1:' + (process.env.PYRAMID_HTTP_PORT || 9464) + '/healthz').then((r) => process.exit(r.ok ? 0 : 1), () => process.exit(1))"]
+ENTRYPOINT ["node", "bin/pyramid.js"]
+CMD ["run"]
