@@ -28,6 +28,7 @@ export interface GroupCoordinatorOptions {
   readonly logger?: Logger;
 }
 
+/** A JoinGroup request as the coordinator needs it, whatever its wire version. */
 export interface JoinGroupInput {
   readonly groupId: string;
   /** `""` on a member's first join. */
@@ -44,6 +45,7 @@ export interface JoinGroupInput {
   readonly requireKnownMemberId: boolean;
 }
 
+/** A SyncGroup request as the coordinator needs it. */
 export interface SyncGroupInput {
   readonly groupId: string;
   readonly generationId: number;
@@ -52,17 +54,20 @@ export interface SyncGroupInput {
   readonly assignments: ReadonlyMap<string, Buffer>;
 }
 
+/** Who is calling: the (group, generation, member) triple Heartbeat and OffsetCommit carry. */
 export interface MemberCall {
   readonly groupId: string;
   readonly generationId: number;
   readonly memberId: string;
 }
 
+/** LeaveGroup's answer: a top-level error and one error per leaving member, in request order. */
 export interface LeaveResult {
   readonly errorCode: number;
   readonly members: readonly { readonly memberId: string; readonly errorCode: number }[];
 }
 
+/** One group as DescribeGroups reports it. */
 export interface GroupDescription {
   readonly errorCode: number;
   readonly groupId: string;
@@ -80,6 +85,7 @@ export interface GroupDescription {
   }[];
 }
 
+/** One group as ListGroups reports it. */
 export interface GroupListing {
   readonly groupId: string;
   readonly protocolType: string;

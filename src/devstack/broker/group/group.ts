@@ -26,6 +26,7 @@ export interface JoinResult {
   readonly members: readonly JoinedMember[];
 }
 
+/** One entry of the member list the leader receives. */
 export interface JoinedMember {
   readonly memberId: string;
   readonly groupInstanceId: string | null;
