@@ -10,6 +10,10 @@ import { clientHost } from './client-host.js';
  * Both clients use v5 (KAFKA-WIRE-NOTES §2). From v4 a first join is answered with
  * MEMBER_ID_REQUIRED (KIP-394); the response may be held until the group's rebalance completes,
  * which only delays this connection.
+ *
+ * A held join deliberately ignores `ctx.connection.closed`: like Kafka, which cannot see the
+ * disconnect of a muted channel either, the member stays in the rebalance, and the rebalance
+ * timeout and then its session timeout remove it if it never comes back.
  */
 export function joinGroupHandler(coordinator: GroupCoordinator): ApiHandler {
   return {

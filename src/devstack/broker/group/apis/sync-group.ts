@@ -6,7 +6,9 @@ import type { GroupCoordinator } from '../coordinator.js';
 
 /**
  * SyncGroup v0–v3 (https://kafka.apache.org/protocol#The_Messages_SyncGroup); v4 is flexible.
- * The leader sends every member's assignment; a follower's request is held until it arrives.
+ * The leader sends every member's assignment; a follower's request is held until it arrives (or
+ * the leader's session expires, which answers REBALANCE_IN_PROGRESS). As with JoinGroup, a closed
+ * connection does not end the wait early; the answer is then simply not written.
  */
 export function syncGroupHandler(coordinator: GroupCoordinator): ApiHandler {
   return {
