@@ -1,0 +1,81 @@
+import { spawn } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Redis } from 'ioredis';
+import { PyramidError } from '../errors.js';
+
+/** A private redis-server child process (demo only). */
+export interface LocalRedis {
+  url: string;
+  stop(): Promise<void>;
+}
+
+export const INSTALL_REDIS_HINT = 'install redis-server (Debian/Ubuntu: sudo apt-get install redis-server; macOS: brew install redis), or point PYRAMID_REDIS_URL at a Redis you own';
+
+async function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = createServer();
+    server.on('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const address = server.address();
+      server.close(() => (address !== null && typeof address === 'object' ? resolve(address.port) : reject(new Error('no port'))));
+    });
+  });
+}
+
+/**
+ * Starts redis-server on a free localhost port with nothing persisted, for `pyramid demo`. Never
+ * touches a Redis on 6379.
+ * @throws PyramidError PREREQUISITE_MISSING naming the package to install when redis-server is not on PATH.
+ */
+export async function startLocalRedis(): Promise<LocalRedis> {
+  const port = await freePort();
+  const dir = mkdtempSync(join(tmpdir(), 'pyramid-demo-redis-'));
+  const child = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--dir', dir], { stdio: 'ignore' });
+  const failed = new Promise<never>((_, reject) => {
+    child.once('error', (err: NodeJS.ErrnoException) => {
+      reject(
+        err.code === 'ENOENT'
+          ? new PyramidError('PREREQUISITE_MISSING', `redis-server is not on PATH: ${INSTALL_REDIS_HINT}`)
+          : new PyramidError('PREREQUISITE_MISSING', `cannot start redis-server: ${err.message}`),
+      );
+    });
+    child.once('exit', (code) => reject(new PyramidError('PREREQUISITE_MISSING', `redis-server exited at start (code ${code})`)));
+  });
+  const url = `redis://127.0.0.1:${port}`;
+  const ready = (async () => {
+    for (let attempt = 0; attempt < 200; attempt++) {
+      const client = new Redis(url, { lazyConnect: true, maxRetriesPerRequest: 0, retryStrategy: () => null });
+      client.on('error', () => undefined);
+      try {
+        await client.connect();
+        await client.ping();
+        return;
+      } catch {
+        await new Promise((r) => setTimeout(r, 50));
+      } finally {
+        client.disconnect();
+      }
+    }
+    throw new PyramidError('PREREQUISITE_MISSING', `redis-server on port ${port} did not answer`);
+  })();
+  try {
+    await Promise.race([ready, failed]);
+  } catch (err) {
+    child.kill('SIGKILL');
+    rmSync(dir, { recursive: true, force: true });
+    throw err;
+  }
+  failed.catch(() => undefined);
+  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+  return {
+    url,
+    async stop() {
+      if (child.exitCode === null && child.signalCode === null) child.kill('SIGTERM');
+      await exited;
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
+}
