@@ -82,9 +82,19 @@ export interface PyramidConsumer {
 
 const REBALANCE_ERRORS = new Set(['REBALANCE_IN_PROGRESS', 'ILLEGAL_GENERATION', 'UNKNOWN_MEMBER_ID', 'NOT_COORDINATOR_FOR_GROUP']);
 
-function isRebalanceError(err: unknown): boolean {
-  const type = (err as { type?: unknown } | null)?.type;
-  return typeof type === 'string' && REBALANCE_ERRORS.has(type);
+/**
+ * The protocol error saying this member's generation is over, if `err` is or wraps one (kafkajs
+ * wraps retried protocol errors in KafkaJSNonRetriableError with the original as `cause`).
+ * Returning the inner error matters: kafkajs's runner recognises a rejoin by the error's `type`.
+ */
+function rebalanceErrorIn(err: unknown): Error | undefined {
+  let current: unknown = err;
+  for (let depth = 0; depth < 5 && current instanceof Error; depth++) {
+    const type = (current as { type?: unknown }).type;
+    if (typeof type === 'string' && REBALANCE_ERRORS.has(type)) return current;
+    current = (current as { cause?: unknown; originalError?: unknown }).cause ?? (current as { originalError?: unknown }).originalError;
+  }
+  return undefined;
 }
 
 function headerBytes(headers: IHeaders | undefined): Record<string, Buffer> {
@@ -184,7 +194,7 @@ export function wrapConsumer(consumer: Consumer, options: ConsumerOptions): Pyra
     const { batch } = payload;
     const batchGeneration = generation;
     const key = partitionKey(batch.topic, batch.partition);
-    let rebalance: unknown;
+    let rebalance: Error | undefined;
 
     const isStale = (): boolean =>
       rebalance !== undefined || batchGeneration !== generation || !assigned.has(key) || !payload.isRunning() || payload.isStale();
@@ -194,8 +204,8 @@ export function wrapConsumer(consumer: Consumer, options: ConsumerOptions): Pyra
       try {
         await payload.heartbeat();
       } catch (err) {
-        if (!isRebalanceError(err)) throw kafkaError('heartbeat', err);
-        rebalance = err;
+        rebalance = rebalanceErrorIn(err);
+        if (rebalance === undefined) throw kafkaError('heartbeat', err);
       }
     };
 
@@ -217,8 +227,8 @@ export function wrapConsumer(consumer: Consumer, options: ConsumerOptions): Pyra
           await consumer.commitOffsets([{ topic: batch.topic, partition: batch.partition, offset }]);
           return true;
         } catch (err) {
-          if (!isRebalanceError(err)) throw kafkaError('offset commit', err);
-          rebalance = err;
+          rebalance = rebalanceErrorIn(err);
+          if (rebalance === undefined) throw kafkaError('offset commit', err);
           return false;
         }
       },

@@ -73,3 +73,45 @@ describe('schemas/ contracts', () => {
     }
   });
 });
+
+describe('TierChange Avro encoding of the state engine record', () => {
+  const type = avro.Type.forSchema(JSON.parse(loadContract('tier-change-v1')) as avro.Schema);
+  const change = {
+    eventId: 'cust-1:2',
+    customerId: 'cust-1',
+    previousTier: 'medium',
+    newTier: 'major',
+    direction: 'UP',
+    cause: 'TRANSACTION',
+    transactionId: 'tx-9',
+    effectiveAt: 1_700_000_000_000,
+    policyVersion: '2026-01',
+    before: { monetary: 1_800_000, frequency: 11, recencyMs: 86_400_000, lastPurchaseAt: 1_699_913_600_000 },
+    after: { monetary: 2_000_000, frequency: 12, recencyMs: 0, lastPurchaseAt: 1_700_000_000_000 },
+    boundary: { tier: 'major', rule: 'monetary > 19000.00 CNY' },
+    headroom: { toNextTierUp: 3_890_001, toDowngrade: 99_999 },
+  };
+
+  it('round-trips a change with plain values for the nullable fields', () => {
+    expect(JSON.parse(JSON.stringify(type.fromBuffer(type.toBuffer(change))))).toEqual(change);
+  });
+
+  it('accepts nulls where the semantics allow them (first classification, time-driven, no purchase, top tier)', () => {
+    const first = {
+      ...change,
+      eventId: 'cust-1:1',
+      previousTier: null,
+      direction: 'NEW',
+      cause: 'TIME',
+      transactionId: null,
+      before: { monetary: 0, frequency: 0, recencyMs: null, lastPurchaseAt: null },
+      headroom: { toNextTierUp: null, toDowngrade: null },
+    };
+    expect(JSON.parse(JSON.stringify(type.fromBuffer(type.toBuffer(first))))).toEqual(first);
+  });
+
+  it('rejects a cause or direction outside the contract', () => {
+    expect(type.isValid({ ...change, cause: 'MAGIC' })).toBe(false);
+    expect(type.isValid({ ...change, direction: 'SIDEWAYS' })).toBe(false);
+  });
+});
