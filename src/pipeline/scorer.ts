@@ -64,6 +64,11 @@ export interface Scorer {
   /** Stop fetching (batches in hand finish); lag keeps being measured. */
   pause(): void;
   resume(): void;
+  /**
+   * The next offset this scorer will process in a partition of the input topic: Redis watermark
+   * + 1, or further when records after it were dead-lettered by this process.
+   */
+  nextOffset(partition: number): Promise<string>;
   /** Measure lag now and emit `consumer.lag` per owned partition. */
   refreshLag(): Promise<void>;
   /** One wall-clock sweep of the owned partitions now (no-op in event-clock mode). */
@@ -127,6 +132,14 @@ export function createScorer(config: PyramidConfig, options: ScorerOptions = {})
   const owned = (): TopicPartition[] => (running?.consumer.assignment() ?? []).filter((tp) => tp.topic === inputTopic);
   const stillOwned = (tp: TopicPartition, gen: number): boolean =>
     gen === generation && !aborted && owned().some((o) => o.partition === tp.partition);
+
+  /** The next offset to process: past the Redis watermark and past anything dead-lettered here. */
+  async function nextOffset(store: StateStore, topic: string, partition: number): Promise<string> {
+    const watermark = await store.readWatermark(topic, partition);
+    const fromRedis = watermark.offset === null ? 0n : BigInt(watermark.offset) + 1n;
+    const inProcess = positions.next(topic, partition) ?? 0n;
+    return (fromRedis > inProcess ? fromRedis : inProcess).toString();
+  }
 
   async function flushWithRetry(r: Running, tp: TopicPartition, keepGoing: () => boolean): Promise<void> {
     try {
@@ -239,12 +252,7 @@ export function createScorer(config: PyramidConfig, options: ScorerOptions = {})
         async logEndOffsets(topic) {
           return new Map((await admin.topicOffsets(topic)).map((o) => [o.partition, o.high] as const));
         },
-        async nextOffset(topic, partition) {
-          const watermark = await store.readWatermark(topic, partition);
-          const fromRedis = watermark.offset === null ? 0n : BigInt(watermark.offset) + 1n;
-          const inProcess = positions.next(topic, partition) ?? 0n;
-          return (fromRedis > inProcess ? fromRedis : inProcess).toString();
-        },
+        nextOffset: (topic, partition) => nextOffset(store, topic, partition),
         recordTimestamp: (topic, partition, offset) => Promise.resolve(positions.timestampAt(topic, partition, offset)),
       },
     });
@@ -367,6 +375,7 @@ export function createScorer(config: PyramidConfig, options: ScorerOptions = {})
       const mine = owned();
       if (mine.length > 0) running?.consumer.resume(mine);
     },
+    nextOffset: (partition) => nextOffset(need().store, inputTopic, partition),
     refreshLag: () => need().lag.refresh(),
     sweepNow: async () => {
       await need().sweeper?.sweepOnce();

@@ -9,3 +9,6 @@ import { register as registerDevStack } from './dev-stack.js'; commands.push(reg
 import { register as registerSimulate } from './simulate.js'; commands.push(registerSimulate);
 import { register as registerRun } from './run.js'; commands.push(registerRun);
 import { register as registerDemo } from './demo.js'; commands.push(registerDemo);
+import { register as registerInspect } from './inspect.js'; commands.push(registerInspect);
+import { register as registerReport } from './report.js'; commands.push(registerReport);
+import { register as registerReplay } from './replay.js'; commands.push(registerReplay);

@@ -1,0 +1,28 @@
+import type { Redis } from 'ioredis';
+import type { PyramidConfig } from '../config/schema.js';
+import { loadPolicyFile } from '../policy/load.js';
+import type { CompiledPolicy } from '../policy/types.js';
+import { partitionsWithState } from '../pipeline/census.js';
+import { connectRedis } from '../pipeline/redis-connection.js';
+import { StateStore } from '../state/store.js';
+
+/** Read access to one deployment's state (its key prefix), for `inspect` and `report`. */
+export interface StateAccess {
+  redis: Redis;
+  store: StateStore;
+  policy: CompiledPolicy;
+  /** Partitions of the input topic that have state under the prefix. */
+  partitions: number[];
+  close(): void;
+}
+
+/** Connects to the configured Redis and finds the partitions with state; Kafka is not needed. */
+export async function openState(config: PyramidConfig): Promise<StateAccess> {
+  const policy = await loadPolicyFile(config.policyFile);
+  const redis = await connectRedis(config.redis);
+  const probe = new StateStore({ redis, policy, clock: config.clock, prefix: config.keyPrefix });
+  const partitions = await partitionsWithState(redis, probe, config.topics.transactions);
+  const partitionCount = partitions.length === 0 ? undefined : Math.max(...partitions) + 1;
+  const store = new StateStore({ redis, policy, clock: config.clock, prefix: config.keyPrefix, ...(partitionCount === undefined ? {} : { partitionCount }) });
+  return { redis, store, policy, partitions, close: () => redis.disconnect() };
+}

@@ -1,0 +1,109 @@
+import { Redis } from 'ioredis';
+import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { startDevStack, type DevStackHandle } from '../../src/devstack/index.js';
+import { loadPolicyFile } from '../../src/policy/load.js';
+import { StateStore } from '../../src/state/store.js';
+import { runSimulator } from '../../src/simulator/run.js';
+import { createTopics, DEFAULT_POLICY, testKafka, uniqueNames, waitFor } from '../e2e/support.js';
+import { cliEnv, runCli, startCli } from './spawn-cli.js';
+
+const EVENTS = 2_000;
+const PARTITIONS = 2;
+
+describe('pyramid run / inspect / report / replay', () => {
+  let stack: DevStackHandle;
+  const redis = new Redis(inject('redisUrl'));
+  const names = uniqueNames('cli');
+  let env: Record<string, string>;
+  let store: StateStore;
+  const customers = new Set<string>();
+
+  beforeAll(async () => {
+    stack = await startDevStack({ brokerPort: 0, registryPort: 0 });
+    await createTopics(stack.brokers, [names.transactions], PARTITIONS);
+    const producer = testKafka(stack.brokers).createProducer();
+    await runSimulator({ producer, topic: names.transactions, format: 'json', seed: 3, customers: 80, count: EVENTS, startTime: Date.now() - 100 * 86_400_000, spacingMs: 3_600_000 });
+    await producer.disconnect();
+    env = cliEnv({ brokers: stack.brokers, redisUrl: inject('redisUrl'), names, extra: { PYRAMID_CLOCK: 'event' } });
+    store = new StateStore({ redis, policy: await loadPolicyFile(DEFAULT_POLICY), clock: 'event', prefix: names.keyPrefix, partitionCount: PARTITIONS });
+  });
+  afterAll(async () => {
+    await stack.close();
+    redis.disconnect();
+  });
+
+  it('run scores the topic and exits 0 on SIGTERM after flushing the outbox', async () => {
+    const run = startCli(['run'], env);
+    const caughtUp = await waitFor(async () => {
+      for (let p = 0; p < PARTITIONS; p++) {
+        const wm = await store.readWatermark(names.transactions, p);
+        if (wm.offset === null) return false;
+      }
+      const applied = await Promise.all([0, 1].map((p) => redis.hget(store.keys(names.transactions, p).meta, 'wo')));
+      const admin = testKafka(stack.brokers).createAdmin();
+      await admin.connect();
+      const ends = await admin.topicOffsets(names.transactions);
+      await admin.disconnect();
+      return ends.every((e) => Number(applied[e.partition]) === Number(e.high) - 1);
+    }, 60_000, 250);
+    expect(caughtUp, run.stderr()).toBe(true);
+    run.child.kill('SIGTERM');
+    expect(await run.exited, run.stderr()).toBe(0);
+    for (let p = 0; p < PARTITIONS; p++) expect(await redis.xlen(store.keys(names.transactions, p).outbox)).toBe(0);
+    for (let p = 0; p < PARTITIONS; p++) {
+      let cursor = '0';
+      do {
+        const [next, keys] = await redis.scan(cursor, 'MATCH', `${store.keys(names.transactions, p).customerPrefix}*`, 'COUNT', 1000);
+        cursor = next;
+        for (const key of keys) customers.add(key.slice(store.keys(names.transactions, p).customerPrefix.length));
+      } while (cursor !== '0');
+    }
+    expect(customers.size).toBeGreaterThan(50);
+  });
+
+  it('inspect prints the stored tier; an unknown customer exits 2', async () => {
+    const [customerId] = [...customers];
+    const expected = await store.inspect(names.transactions, customerId!);
+    const human = await runCli(['inspect', customerId!], env);
+    expect(human.code, human.stderr).toBe(0);
+    expect(human.stdout).toContain(`tier            ${expected!.tier} since`);
+    const json = await runCli(['inspect', customerId!, '--json'], env);
+    expect(JSON.parse(json.stdout)).toMatchObject({ customerId, tier: expected!.tier, seq: expected!.seq, monetary: expected!.monetary });
+    const unknown = await runCli(['inspect', 'nobody-at-all'], env);
+    expect(unknown.code).toBe(2);
+  });
+
+  it('report counts every customer once, with revenue matching the inspected monetary', async () => {
+    const result = await runCli(['report', '--json'], env);
+    expect(result.code, result.stderr).toBe(0);
+    const census = JSON.parse(result.stdout) as { tiers: { tier: string; customers: number; revenueMinor: number }[] };
+    expect(census.tiers.reduce((s, t) => s + t.customers, 0)).toBe(customers.size);
+    const byTier = new Map<string, { customers: number; revenueMinor: number }>();
+    for (const id of customers) {
+      const c = (await store.inspect(names.transactions, id))!;
+      const entry = byTier.get(c.tier) ?? { customers: 0, revenueMinor: 0 };
+      entry.customers += 1;
+      entry.revenueMinor += c.monetary;
+      byTier.set(c.tier, entry);
+    }
+    for (const t of census.tiers) expect({ tier: t.tier, ...(byTier.get(t.tier) ?? { customers: 0, revenueMinor: 0 }) }).toEqual({ tier: t.tier, customers: t.customers, revenueMinor: t.revenueMinor });
+    const table = await runCli(['report'], env);
+    expect(table.stdout).toMatch(/tier\s+customers\s+share\s+revenue \(CNY\)\s+share\s+avg per customer/);
+  });
+
+  it('replay rebuilds the same state into a fresh prefix and refuses a prefix that holds state', async () => {
+    const prefix = `${names.keyPrefix}-replay`;
+    const result = await runCli(['replay', '--prefix', prefix, '--progress-every', '1'], env, 120_000);
+    expect(result.code, result.stderr).toBe(0);
+    expect(result.stdout).toMatch(/replay: 2000\/2000 records \(100\.0%\)/);
+    const replayed = new StateStore({ redis, policy: await loadPolicyFile(DEFAULT_POLICY), clock: 'event', prefix, partitionCount: PARTITIONS });
+    for (const id of customers) {
+      const a = await store.inspect(names.transactions, id);
+      const b = await replayed.inspect(names.transactions, id);
+      expect({ id, tier: b?.tier, seq: b?.seq, monetary: b?.monetary }).toEqual({ id, tier: a?.tier, seq: a?.seq, monetary: a?.monetary });
+    }
+    const again = await runCli(['replay', '--prefix', prefix], env);
+    expect(again.code).toBe(1);
+    expect(again.stderr).toContain('already holds state');
+  });
+});
