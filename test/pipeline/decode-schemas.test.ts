@@ -115,3 +115,14 @@ describe('TierChange Avro encoding of the state engine record', () => {
     expect(type.isValid({ ...change, direction: 'SIDEWAYS' })).toBe(false);
   });
 });
+
+describe('schemas/README.md', () => {
+  it('documents every field of every contract', () => {
+    const readme = readFileSync(new URL('../../schemas/README.md', import.meta.url), 'utf8');
+    for (const name of contracts) {
+      for (const record of recordsIn(JSON.parse(loadContract(name)))) {
+        for (const field of record.fields) expect(readme, `${name} ${record.name}.${field.name}`).toContain(`| \`${field.name}\` |`);
+      }
+    }
+  });
+});
