@@ -1,0 +1,134 @@
+import { Redis } from 'ioredis';
+import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { startDevStack, type DevStackHandle } from '../../src/devstack/index.js';
+import { createScorer } from '../../src/pipeline/scorer.js';
+import { loadPolicyFile } from '../../src/policy/load.js';
+import { runSimulator } from '../../src/simulator/run.js';
+import { StateStore } from '../../src/state/store.js';
+import { cliEnv, startCli, type CliProcess } from '../cli/spawn-cli.js';
+import { appliedPosition, indexChanges, snapshotState } from './replay-equivalence.js';
+import { createTopics, DEFAULT_POLICY, readTopic, testConfig, testKafka, uniqueNames, waitFor } from './support.js';
+
+const EVENTS = 100_000;
+const PARTITIONS = 4;
+const DAY = 86_400_000;
+
+/**
+ * Checks 2 and 3 of the pipeline issue: the same input scored by an uninterrupted scorer, by a
+ * scorer process SIGKILLed at random moments, and by a group of three processes that changes
+ * membership midway, ends in the same state and the same set of tier-change events.
+ */
+describe('crash and rebalance equivalence (event clock)', () => {
+  let stack: DevStackHandle;
+  const redis = new Redis(inject('redisUrl'));
+  const input = uniqueNames('equivalence');
+  let total = 0;
+  let reference: { state: Map<string, string>; changes: Map<string, string> };
+
+  const storeFor = async (prefix: string): Promise<StateStore> =>
+    new StateStore({ redis, policy: await loadPolicyFile(DEFAULT_POLICY), clock: 'event', prefix, partitionCount: PARTITIONS });
+
+  const envFor = (names: ReturnType<typeof uniqueNames>): Record<string, string> =>
+    cliEnv({
+      brokers: stack.brokers,
+      redisUrl: inject('redisUrl'),
+      names: { ...names, transactions: input.transactions },
+      extra: { PYRAMID_CLOCK: 'event', PYRAMID_CONSUMER_MAX_BYTES_PER_PARTITION: '65536', PYRAMID_CONSUMER_CONCURRENCY: '2' },
+    });
+
+  async function finish(names: ReturnType<typeof uniqueNames>, store: StateStore): Promise<{ state: Map<string, string>; changes: Map<string, string>; repeated: number; conflicting: string[] }> {
+    const state = await snapshotState(redis, store, input.transactions, PARTITIONS);
+    const records = await readTopic(stack.brokers, names.tierChanges, (r) => indexChanges(r).byId.size >= reference.changes.size, 60_000);
+    const { byId, repeated, conflicting } = indexChanges(records);
+    return { state, changes: byId, repeated, conflicting };
+  }
+
+  beforeAll(async () => {
+    stack = await startDevStack({ brokerPort: 0, registryPort: 0 });
+    await createTopics(stack.brokers, [input.transactions], PARTITIONS);
+    const producer = testKafka(stack.brokers).createProducer();
+    const sim = await runSimulator({ producer, topic: input.transactions, format: 'json', seed: 2026, customers: 4_000, count: EVENTS, startTime: Date.now() - 500 * DAY, spacingMs: (480 * DAY) / EVENTS, batchSize: 2_000 });
+    await producer.disconnect();
+    total = sim.sent;
+
+    // The uninterrupted reference run, in process.
+    const names = uniqueNames('reference');
+    const config = testConfig({ brokers: stack.brokers, redisUrl: inject('redisUrl'), names: { ...names, transactions: input.transactions }, overrides: { clock: 'event' } });
+    const scorer = createScorer(config);
+    await scorer.start();
+    const store = await storeFor(names.keyPrefix);
+    expect(await waitFor(async () => (await appliedPosition(redis, store, input.transactions, PARTITIONS)) === total, 120_000, 200)).toBe(true);
+    await scorer.stop();
+    const state = await snapshotState(redis, store, input.transactions, PARTITIONS);
+    const appended = await Promise.all([0, 1, 2, 3].map(async (p) => Number(await redis.hget(store.keys(input.transactions, p).meta, 'changes'))));
+    const expectedChanges = appended.reduce((a, b) => a + b, 0);
+    const records = await readTopic(stack.brokers, names.tierChanges, (r) => r.length >= expectedChanges, 60_000);
+    reference = { state, changes: indexChanges(records).byId };
+    expect(reference.changes.size).toBe(expectedChanges);
+    expect(reference.state.size).toBeGreaterThan(3_000);
+  }, 240_000);
+
+  afterAll(async () => {
+    await stack.close();
+    redis.disconnect();
+  });
+
+  it('a scorer process SIGKILLed at random moments, and restarted, ends exactly like the uninterrupted run', async () => {
+    const names = uniqueNames('crash');
+    const env = envFor(names);
+    const store = await storeFor(names.keyPrefix);
+    const startedAt = Date.now();
+    let kills = 0;
+    let cli: CliProcess = startCli(['run'], env);
+    for (let k = 1; k <= 6; k++) {
+      // Kill somewhere inside the k-th seventh of the input, at a random point.
+      const target = Math.floor((total * (k + Math.random() * 0.8)) / 8);
+      const reached = await waitFor(async () => (await appliedPosition(redis, store, input.transactions, PARTITIONS)) >= target || cli.child.exitCode !== null, 90_000, 10);
+      expect(reached).toBe(true);
+      expect(cli.child.exitCode, cli.stderr()).toBeNull();
+      await new Promise((r) => setTimeout(r, Math.random() * 50));
+      if ((await appliedPosition(redis, store, input.transactions, PARTITIONS)) >= total) break;
+      cli.child.kill('SIGKILL');
+      expect(await cli.exited).toBe('SIGKILL');
+      kills += 1;
+      cli = startCli(['run'], env);
+    }
+    expect(await waitFor(async () => (await appliedPosition(redis, store, input.transactions, PARTITIONS)) === total, 120_000, 200), cli.stderr()).toBe(true);
+    // Let the last outbox flush, then a clean stop.
+    cli.child.kill('SIGTERM');
+    expect(await cli.exited, cli.stderr()).toBe(0);
+    const result = await finish(names, store);
+    console.log(`crash run: ${kills} SIGKILLs, ${result.repeated} repeated tier-change events (identical content), ${((Date.now() - startedAt) / 1000).toFixed(1)} s`);
+    expect(kills).toBeGreaterThanOrEqual(5);
+    expect(result.conflicting).toEqual([]);
+    expect(result.state.size).toBe(reference.state.size);
+    expect([...result.state].filter(([k, v]) => reference.state.get(k) !== v)).toEqual([]);
+    expect([...reference.changes.keys()].filter((id) => !result.changes.has(id))).toEqual([]);
+    expect([...result.changes].filter(([id, text]) => reference.changes.get(id) !== text)).toEqual([]);
+  }, 300_000);
+
+  it('three scorer processes in one group, one stopped and another started midway, end like the uninterrupted run', async () => {
+    const names = uniqueNames('rebalance');
+    const env = envFor(names);
+    const store = await storeFor(names.keyPrefix);
+    const group: CliProcess[] = [startCli(['run'], env), startCli(['run'], env), startCli(['run'], env)];
+    try {
+      expect(await waitFor(async () => (await appliedPosition(redis, store, input.transactions, PARTITIONS)) >= total / 3, 120_000, 20)).toBe(true);
+      group[0]!.child.kill('SIGTERM');
+      expect(await group[0]!.exited, group[0]!.stderr()).toBe(0);
+      expect(await waitFor(async () => (await appliedPosition(redis, store, input.transactions, PARTITIONS)) >= (2 * total) / 3, 120_000, 20)).toBe(true);
+      group.push(startCli(['run'], env));
+      expect(await waitFor(async () => (await appliedPosition(redis, store, input.transactions, PARTITIONS)) === total, 120_000, 200)).toBe(true);
+    } finally {
+      for (const member of group.slice(1)) member.child.kill('SIGTERM');
+      for (const member of group.slice(1)) expect(await member.exited, member.stderr()).toBe(0);
+    }
+    const result = await finish(names, store);
+    console.log(`rebalance run: ${result.repeated} repeated tier-change events (identical content)`);
+    expect(result.conflicting).toEqual([]);
+    expect([...result.state].filter(([k, v]) => reference.state.get(k) !== v)).toEqual([]);
+    expect(result.state.size).toBe(reference.state.size);
+    expect([...reference.changes.keys()].filter((id) => !result.changes.has(id))).toEqual([]);
+    expect(result.changes.size).toBe(reference.changes.size);
+  }, 300_000);
+});

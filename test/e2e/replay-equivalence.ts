@@ -1,0 +1,55 @@
+import type { Redis } from 'ioredis';
+import type { KafkaRecord } from '../../src/kafka/types.js';
+import type { StateStore } from '../../src/state/store.js';
+
+/** Every customer hash and due time of one prefix, keyed by `<partition>/<customerId>`. */
+export async function snapshotState(redis: Redis, store: StateStore, topic: string, partitions: number): Promise<Map<string, string>> {
+  const state = new Map<string, string>();
+  for (let p = 0; p < partitions; p++) {
+    const keys = store.keys(topic, p);
+    let cursor = '0';
+    do {
+      const [next, found] = await redis.scan(cursor, 'MATCH', `${keys.customerPrefix}*`, 'COUNT', 1000);
+      cursor = next;
+      const pipeline = redis.pipeline();
+      for (const key of found) pipeline.hgetall(key);
+      for (const key of found) pipeline.zscore(keys.due, key.slice(keys.customerPrefix.length));
+      const replies = (await pipeline.exec()) ?? [];
+      found.forEach((key, i) => {
+        const hash = replies[i]?.[1] as Record<string, string>;
+        const due = replies[found.length + i]?.[1] as string | null;
+        const sorted = Object.fromEntries(Object.entries(hash).sort(([a], [b]) => (a < b ? -1 : 1)));
+        state.set(`${p}/${key.slice(keys.customerPrefix.length)}`, JSON.stringify({ ...sorted, due }));
+      });
+    } while (cursor !== '0');
+  }
+  return state;
+}
+
+/** Tier-change events by event id; repeated ids must carry identical content. */
+export function indexChanges(records: KafkaRecord[]): { byId: Map<string, string>; repeated: number; conflicting: string[] } {
+  const byId = new Map<string, string>();
+  let repeated = 0;
+  const conflicting: string[] = [];
+  for (const record of records) {
+    const text = record.value!.toString();
+    const { eventId } = JSON.parse(text) as { eventId: string };
+    const known = byId.get(eventId);
+    if (known === undefined) byId.set(eventId, text);
+    else {
+      repeated += 1;
+      if (known !== text) conflicting.push(eventId);
+    }
+  }
+  return { byId, repeated, conflicting };
+}
+
+/** Sum over partitions of the applied-offset watermark + 1 (records the state has passed). */
+export async function appliedPosition(redis: Redis, store: StateStore, topic: string, partitions: number): Promise<number> {
+  let total = 0;
+  for (let p = 0; p < partitions; p++) {
+    const wo = await redis.hget(store.keys(topic, p).meta, 'wo');
+    total += wo === null ? 0 : Number(wo) + 1;
+  }
+  return total;
+}
