@@ -98,7 +98,7 @@ describe('crash and rebalance equivalence (event clock)', () => {
     cli.child.kill('SIGTERM');
     expect(await cli.exited, cli.stderr()).toBe(0);
     const result = await finish(names, store);
-    console.log(`crash run: ${kills} SIGKILLs, ${result.repeated} repeated tier-change events (identical content), ${((Date.now() - startedAt) / 1000).toFixed(1)} s`);
+    console.error(`crash run: ${kills} SIGKILLs, ${result.repeated} repeated tier-change events (identical content), ${((Date.now() - startedAt) / 1000).toFixed(1)} s`);
     expect(kills).toBeGreaterThanOrEqual(5);
     expect(result.conflicting).toEqual([]);
     expect(result.state.size).toBe(reference.state.size);
@@ -124,7 +124,7 @@ describe('crash and rebalance equivalence (event clock)', () => {
       for (const member of group.slice(1)) expect(await member.exited, member.stderr()).toBe(0);
     }
     const result = await finish(names, store);
-    console.log(`rebalance run: ${result.repeated} repeated tier-change events (identical content)`);
+    console.error(`rebalance run: ${result.repeated} repeated tier-change events (identical content)`);
     expect(result.conflicting).toEqual([]);
     expect([...result.state].filter(([k, v]) => reference.state.get(k) !== v)).toEqual([]);
     expect(result.state.size).toBe(reference.state.size);
