@@ -1,11 +1,13 @@
 import type { ApiRegistry } from './api-registry.js';
+import type { BrokerPluginInstance } from './context.js';
 import type { AppendNotifier } from './log/append-notifier.js';
 import type { TopicStore } from './log/topic-store.js';
 
 /**
  * When an acknowledged write is forced to disk. `'never'`: acknowledge once `write(2)` returned
  * (survives kill -9 of the broker, not a power cut). `'always'`: fdatasync touched partitions
- * before answering a Produce with acks != 0.
+ * before answering a Produce with acks != 0, and the group coordinator fdatasyncs its offset log
+ * before answering an OffsetCommit (plugins read it from `BrokerContext.fsync`).
  */
 export type FsyncPolicy = 'never' | 'always';
 
@@ -22,4 +24,9 @@ export interface BrokerState {
   readonly notifier: AppendNotifier;
   readonly registry: ApiRegistry;
   readonly config: BrokerConfig;
+  /**
+   * The started plugins, filled by `startBroker` before the first request is read. DeleteTopics
+   * calls their `onTopicDeleted` hooks.
+   */
+  readonly plugins: readonly BrokerPluginInstance[];
 }

@@ -1,5 +1,6 @@
 import type { Logger } from '../../logger.js';
 import type { ApiHandler } from './api-registry.js';
+import type { FsyncPolicy } from './broker-state.js';
 
 /** Where clients reach this broker: its bound host and actual port (never 0). */
 export interface BrokerEndpoint {
@@ -33,6 +34,12 @@ export interface BrokerContext {
    * state keeps it in its own subdirectory (the group coordinator: `<dataDir>/groups/`).
    */
   readonly dataDir: string | null;
+  /**
+   * The broker's `fsync` option ({@link FsyncPolicy}). A plugin that persists state honours it the
+   * way the log does: with `'always'` it forces its writes to disk (fdatasync) before answering the
+   * request that made them; with `'never'` a returned `write(2)` is enough (survives kill -9).
+   */
+  readonly fsync: FsyncPolicy;
   readonly topics: TopicCatalogView;
   readonly logger: Logger;
 }
@@ -40,6 +47,14 @@ export interface BrokerContext {
 /** What a plugin hands back once started: its handlers, and how to stop it. */
 export interface BrokerPluginInstance {
   readonly handlers: readonly ApiHandler[];
+  /**
+   * Called by DeleteTopics for each topic it deleted, after the topic's log is gone and before the
+   * response is sent, so the plugin can drop state keyed by the topic (the group coordinator drops
+   * the topic's committed offsets, as Kafka does, so a re-created topic starts uncommitted). Make
+   * the removal durable before returning. A throw (or rejection) is logged and answers that
+   * topic with KAFKA_STORAGE_ERROR; the topic stays deleted.
+   */
+  onTopicDeleted?(topic: string): void | Promise<void>;
   /** Called on broker close, after the listener stops; flush and release resources here. */
   close?(): Promise<void>;
 }

@@ -88,11 +88,15 @@ export async function startBroker(options: StartBrokerOptions = {}): Promise<Bro
     throw err;
   }
   const registry = new ApiRegistry();
+  const fsync = options.fsync ?? 'never';
+  // Filled once the plugins have started (below); DeleteTopics reads it for the topic hooks.
+  const plugins: BrokerPluginInstance[] = [];
   const state: BrokerState = {
     store,
     notifier: new AppendNotifier(),
     registry,
-    config: { autoCreateTopics: options.autoCreateTopics ?? true, defaultPartitions, fsync: options.fsync ?? 'never' },
+    config: { autoCreateTopics: options.autoCreateTopics ?? true, defaultPartitions, fsync },
+    plugins,
   };
   for (const make of [
     apiVersionsHandler,
@@ -116,6 +120,7 @@ export async function startBroker(options: StartBrokerOptions = {}): Promise<Bro
       return endpoint;
     },
     dataDir,
+    fsync,
     topics: store,
     logger,
   };
@@ -136,7 +141,6 @@ export async function startBroker(options: StartBrokerOptions = {}): Promise<Bro
   });
   server.on('error', (err) => logger.error({ err }, 'broker listener error'));
 
-  const plugins: BrokerPluginInstance[] = [];
   try {
     await listen(server, host, options.port ?? 9092);
     const addr = server.address();

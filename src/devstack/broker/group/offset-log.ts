@@ -1,6 +1,7 @@
-import { closeSync, existsSync, fsyncSync, mkdirSync, openSync, readFileSync, renameSync, writeSync } from 'node:fs';
+import { closeSync, existsSync, fdatasyncSync, fsyncSync, mkdirSync, openSync, readFileSync, renameSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Logger } from '../../../logger.js';
+import type { FsyncPolicy } from '../broker-state.js';
 
 /** One committed offset as the coordinator keeps it. */
 export interface CommittedOffset {
@@ -25,8 +26,10 @@ const FILE = 'offsets.jsonl';
  *
  * Durability: each append is a synchronous `write(2)` that returns before the OffsetCommit response
  * is sent, so a `kill -9` of the broker after the response cannot lose the commit (the bytes are in
- * the OS page cache). There is no fsync per commit, like Kafka's defaults (`flush.messages` is
- * unbounded): a power loss may drop the newest commits, which consumers then redo.
+ * the OS page cache). With the broker's default `fsync: 'never'` there is no fsync per commit, like
+ * Kafka's defaults (`flush.messages` is unbounded): a power loss may drop the newest commits, which
+ * consumers then redo. With `fsync: 'always'` each append is also fdatasync'ed before it returns, so
+ * an answered commit (or topic deletion) survives a power cut too.
  *
  * Recovery reads the whole file, ignores a torn last line (a crash in mid-write), and rewrites the
  * live offsets compactly (temp file, fsync, rename), so the file stays proportional to the number of
@@ -40,25 +43,36 @@ export class OffsetLog {
   private constructor(
     private readonly dir: string,
     private readonly logger: Logger,
+    /** `'always'`: every append is fdatasync'ed before it returns. */
+    readonly fsync: FsyncPolicy,
     fd: number,
   ) {
     this.fd = fd;
   }
 
-  /** Opens (creating `dir` if needed) and recovers the offsets committed before. */
-  static open(dir: string, logger: Logger): { log: OffsetLog; table: OffsetTable } {
+  /**
+   * Opens (creating `dir` if needed) and recovers the offsets committed before. `fsync` is the
+   * broker's policy (default `'never'`).
+   */
+  static open(dir: string, logger: Logger, fsync: FsyncPolicy = 'never'): { log: OffsetLog; table: OffsetTable } {
     mkdirSync(dir, { recursive: true });
     const path = join(dir, FILE);
     const table: OffsetTable = new Map();
     if (existsSync(path)) replay(readFileSync(path, 'utf8'), table, logger);
     writeCompacted(dir, table);
-    const log = new OffsetLog(dir, logger, openSync(path, 'a'));
+    const log = new OffsetLog(dir, logger, fsync, openSync(path, 'a'));
     return { log, table };
   }
 
-  /** Appends one line; durable against a process crash when it returns. */
+  /**
+   * Appends one line; durable against a process crash when it returns, and against a power cut
+   * as well under `fsync: 'always'`.
+   */
   append(line: LogLine): void {
     writeFully(this.fd, `${JSON.stringify(line)}\n`);
+    // The file already exists (the directory entry was fsync'ed by writeCompacted), so data plus
+    // size is all a power cut could lose: fdatasync is enough.
+    if (this.fsync === 'always') fdatasyncSync(this.fd);
     this.linesSinceCompaction++;
   }
 

@@ -1,5 +1,6 @@
 import { join } from 'node:path';
 import type { Logger } from '../../../logger.js';
+import type { FsyncPolicy } from '../broker-state.js';
 import { applyLine, OffsetLog, type CommittedOffset, type LogLine, type OffsetTable } from './offset-log.js';
 
 export type { CommittedOffset } from './offset-log.js';
@@ -25,6 +26,11 @@ export interface CommittedPartition extends CommittedOffset {
  */
 export class OffsetStore {
   private readonly table: OffsetTable;
+  /**
+   * Set by close: a later change must fail loudly rather than write to a closed descriptor number
+   * that the process may already have reused for another file.
+   */
+  private closed = false;
 
   private constructor(
     private readonly log: OffsetLog | null,
@@ -33,11 +39,22 @@ export class OffsetStore {
     this.table = table;
   }
 
-  /** Opens the store under `<dataDir>/groups/`, or in memory when `dataDir` is null. */
-  static open(dataDir: string | null, logger: Logger): OffsetStore {
+  /**
+   * Opens the store under `<dataDir>/groups/`, or in memory when `dataDir` is null. `fsync` is the
+   * broker's policy (default `'never'`); under `'always'` every change is fdatasync'ed before the
+   * method returns.
+   */
+  static open(dataDir: string | null, logger: Logger, fsync: FsyncPolicy = 'never'): OffsetStore {
     if (dataDir === null) return new OffsetStore(null, new Map());
-    const { log, table } = OffsetLog.open(join(dataDir, 'groups'), logger);
+    const { log, table } = OffsetLog.open(join(dataDir, 'groups'), logger, fsync);
     return new OffsetStore(log, table);
+  }
+
+  /**
+   * The fsync policy changes are written with; `null` in memory, where nothing reaches a disk.
+   */
+  get fsync(): FsyncPolicy | null {
+    return this.log?.fsync ?? null;
   }
 
   get(groupId: string, topic: string, partition: number): CommittedOffset | undefined {
@@ -70,9 +87,9 @@ export class OffsetStore {
   }
 
   /**
-   * Forgets every group's offsets of a deleted topic, so a re-created topic starts uncommitted.
-   * Not yet called: the broker's DeleteTopics has no hook for plugins. The log format carries the
-   * deletion already so files written today stay readable once it does.
+   * Forgets every group's offsets of a deleted topic, so a re-created topic starts uncommitted
+   * (Kafka does the same). Called through the group plugin's `onTopicDeleted` hook from
+   * DeleteTopics; persisted (when there is a log) before returning, so it survives a restart.
    */
   deleteTopic(topic: string): void {
     let present = false;
@@ -81,6 +98,7 @@ export class OffsetStore {
   }
 
   private apply(line: LogLine): void {
+    if (this.closed) throw new Error('offset store is closed');
     // Log first: if the write fails, memory must not claim a commit the disk does not have.
     this.log?.append(line);
     applyLine(line, this.table);
@@ -88,6 +106,8 @@ export class OffsetStore {
   }
 
   close(): void {
+    if (this.closed) return;
+    this.closed = true;
     this.log?.close();
   }
 }

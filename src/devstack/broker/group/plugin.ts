@@ -17,14 +17,16 @@ export type { GroupCoordinatorOptions } from './coordinator.js';
  * The group coordinator as a broker plugin: pass it in `startBroker({ plugins: [...] })`. It
  * serves FindCoordinator, JoinGroup, SyncGroup, Heartbeat, LeaveGroup, OffsetCommit, OffsetFetch,
  * DescribeGroups and ListGroups, and keeps committed offsets under `<dataDir>/groups/` (in memory
- * when the broker has no data directory).
+ * when the broker has no data directory), written with the broker's fsync policy. Deleting a topic
+ * drops every group's committed offsets of it, durably, before DeleteTopics answers.
  */
 export function groupCoordinatorPlugin(options: Omit<GroupCoordinatorOptions, 'logger'> = {}): BrokerPlugin {
   return {
     name: 'group-coordinator',
     start(ctx) {
       const logger = ctx.logger.child({ component: 'group-coordinator' });
-      const coordinator = new GroupCoordinator(OffsetStore.open(ctx.dataDir, logger), { ...options, logger });
+      const offsets = OffsetStore.open(ctx.dataDir, logger, ctx.fsync);
+      const coordinator = new GroupCoordinator(offsets, { ...options, logger });
       return {
         handlers: [
           findCoordinatorHandler(),
@@ -37,6 +39,9 @@ export function groupCoordinatorPlugin(options: Omit<GroupCoordinatorOptions, 'l
           describeGroupsHandler(coordinator),
           listGroupsHandler(coordinator),
         ],
+        // Only the offsets are keyed by topic; live members learn of the deletion from Metadata
+        // and rejoin, as with Kafka.
+        onTopicDeleted: (topic) => offsets.deleteTopic(topic),
         close: async () => coordinator.close(),
       };
     },

@@ -98,4 +98,13 @@ describe('OffsetStore', () => {
 
     expect(open(dir).list('g')).toEqual([{ topic: 'kept', partition: 0, offset: 2, metadata: '' }]);
   });
+
+  it('refuses changes once closed instead of writing to a closed descriptor', () => {
+    const store = open(tempDir());
+    store.commit('g', [{ topic: 't', partition: 0, offset: 1, metadata: '' }]);
+    store.close();
+    expect(() => store.commit('g', [{ topic: 't', partition: 0, offset: 2, metadata: '' }])).toThrow(/closed/);
+    expect(() => store.deleteTopic('t')).toThrow(/closed/);
+    expect(store.get('g', 't', 0)).toEqual({ offset: 1, metadata: '' });
+  });
 });
