@@ -56,8 +56,13 @@ for i = 7, #ARGV, 6 do
       now = eventTime
       if wmEvent ~= nil and wmEvent > now then now = wmEvent end
     end
-    local seen = redis.call('ZSCORE', txKey, txId)
-    if seen and tonumber(seen) >= now - horizon then
+    -- Claim the id first (one call in the common case); only a known id needs its age checked.
+    local fresh = redis.call('ZADD', txKey, 'NX', now, txId) == 1
+    if not fresh and tonumber(redis.call('ZSCORE', txKey, txId)) < now - horizon then
+      redis.call('ZADD', txKey, now, txId)
+      fresh = true
+    end
+    if not fresh then
       duplicate = duplicate + 1
     else
       local c
@@ -71,9 +76,10 @@ for i = 7, #ARGV, 6 do
       if wmEvent == nil or eventTime > wmEvent then wmEvent = eventTime end
       if applyTransaction(c, now, txId, kind, amount, eventTime) then
         applied = applied + 1
-        redis.call('ZADD', txKey, now, txId)
       else
+        -- A late record changes nothing, so it does not claim its id either.
         late = late + 1
+        redis.call('ZREM', txKey, txId)
       end
       if clock == nil or now > clock then clock = now end
     end

@@ -27,9 +27,10 @@ local now = tonumber(ARGV[4])
 if now == nil then now = tonumber(redis.call('HGET', KEYS[1], 'ew') or '0') end
 
 local c = loadCustomer(ARGV[3])
+local stored = c.h
+if stored == '' then stored = c.n elseif c.n ~= '' then stored = stored .. ',' .. c.n end
 local m, f = aggregates(c, now)
 local rawTier, rule = rawEval(m, f, c.lp, now)
 local up, down = headroom(c.tier, m)
-local stored = redis.call('HGET', KEYS[3], 'b') or ''
 return { fmt(now), c.tier, optfmt(c.ts), fmt(c.seq), optfmt(c.pd), optfmt(c.lp), stored,
   fmt(m), fmt(f), rawTier, fmt(rule), optfmt(c.due), optfmt(up), optfmt(down) }

@@ -1,46 +1,48 @@
-import { PyramidError } from '../errors.js';
-import type { RfmSnapshot } from '../policy/aggregates.js';
 import type { ChangeCause } from '../policy/change.js';
 import type { ChangeDirection } from '../policy/evaluate.js';
+import { PyramidError } from '../errors.js';
 import type { OutboxEntry } from './types.js';
 
 /**
- * The outbox stream stores each change as flat fields (`before.monetary`, ...; '' for null) so
- * Redis can share the field names across entries of a stream node. This is the one decoder.
+ * The outbox stream stores each change as one field `c`: a positional JSON array whose first
+ * element is the format version (1). Positional keeps an entry near 170 bytes until the relay
+ * trims it; this is the one place that knows the positions (the writer is emitChange in
+ * includes/engine.lua).
+ *
+ * Format 1: [1, eventId, customerId, previousTier, newTier, direction, cause, transactionId,
+ *   effectiveAt, policyVersion, before.monetary, before.frequency, before.recencyMs,
+ *   before.lastPurchaseAt, after.monetary, after.frequency, after.recencyMs, after.lastPurchaseAt,
+ *   boundary.tier, boundary.rule, headroom.toNextTierUp, headroom.toDowngrade]
  */
 export function decodeOutboxEntry(id: string, flat: string[]): OutboxEntry {
-  const f = new Map<string, string>();
-  for (let i = 0; i + 1 < flat.length; i += 2) f.set(flat[i] as string, flat[i + 1] as string);
-  const str = (name: string): string => {
-    const value = f.get(name);
-    if (value === undefined) throw new PyramidError('STATE_SCRIPT_FAILED', `outbox entry ${id} lacks ${name}`);
-    return value;
-  };
-  const optStr = (name: string): string | null => (str(name) === '' ? null : str(name));
-  const num = (name: string): number => Number(str(name));
-  const optNum = (name: string): number | null => (str(name) === '' ? null : Number(str(name)));
-  const snapshot = (side: string): RfmSnapshot => ({
-    monetary: num(`${side}.monetary`),
-    frequency: num(`${side}.frequency`),
-    recencyMs: optNum(`${side}.recencyMs`),
-    lastPurchaseAt: optNum(`${side}.lastPurchaseAt`),
-  });
+  const at = flat.indexOf('c');
+  const text = at >= 0 && at % 2 === 0 ? flat[at + 1] : undefined;
+  let r: unknown;
+  try {
+    r = text === undefined ? undefined : JSON.parse(text);
+  } catch (err) {
+    throw new PyramidError('STATE_SCRIPT_FAILED', `outbox entry ${id} is not valid JSON`, { cause: err });
+  }
+  if (!Array.isArray(r) || r[0] !== 1 || r.length !== 22) {
+    throw new PyramidError('STATE_SCRIPT_FAILED', `outbox entry ${id} is not a format 1 tier change`);
+  }
+  const v = r as [1, string, string, string | null, string, ChangeDirection, ChangeCause, string | null, number, string, number, number, number | null, number | null, number, number, number | null, number | null, string, string, number | null, number | null];
   return {
     id,
     change: {
-      eventId: str('eventId'),
-      customerId: str('customerId'),
-      previousTier: optStr('previousTier'),
-      newTier: str('newTier'),
-      direction: str('direction') as ChangeDirection,
-      cause: str('cause') as ChangeCause,
-      transactionId: optStr('transactionId'),
-      effectiveAt: num('effectiveAt'),
-      policyVersion: str('policyVersion'),
-      before: snapshot('before'),
-      after: snapshot('after'),
-      boundary: { tier: str('boundary.tier'), rule: str('boundary.rule') },
-      headroom: { toNextTierUp: optNum('headroom.toNextTierUp'), toDowngrade: optNum('headroom.toDowngrade') },
+      eventId: v[1],
+      customerId: v[2],
+      previousTier: v[3],
+      newTier: v[4],
+      direction: v[5],
+      cause: v[6],
+      transactionId: v[7],
+      effectiveAt: v[8],
+      policyVersion: v[9],
+      before: { monetary: v[10], frequency: v[11], recencyMs: v[12], lastPurchaseAt: v[13] },
+      after: { monetary: v[14], frequency: v[15], recencyMs: v[16], lastPurchaseAt: v[17] },
+      boundary: { tier: v[18], rule: v[19] },
+      headroom: { toNextTierUp: v[20], toDowngrade: v[21] },
     },
   };
 }

@@ -37,6 +37,8 @@ export interface ScriptPolicy {
   rt: Record<string, string>;
   /** Distinct recency condition values, ascending: each is a possible due offset. */
   rv: number[];
+  /** JSON-encoded strings for the outbox record: tier names (n), rule texts (r), the version (v). */
+  j: { n: Record<string, string>; r: Record<string, string>; v: string };
 }
 
 const METRIC_CODE = { monetary: 'm', frequency: 'f', recencyMs: 'r' } as const;
@@ -86,5 +88,10 @@ export function toScriptPolicy(policy: CompiledPolicy): ScriptPolicy {
     up,
     rt,
     rv: [...recency].sort((a, b) => a - b),
+    j: {
+      n: Object.fromEntries(names.map((name) => [name, JSON.stringify(name)])),
+      r: Object.fromEntries(names.map((name) => [name, JSON.stringify(rt[name])])),
+      v: JSON.stringify(policy.version),
+    },
   };
 }

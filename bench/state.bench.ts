@@ -1,0 +1,169 @@
+/**
+ * State engine benchmark (a script, not a test): `npx tsx bench/state.bench.ts`.
+ *
+ * Starts its own redis-server, pre-builds 500-event batches over 100k customers (dedupe on, the
+ * default policy), and prints events/s of applyPartitionBatch against the naive pattern (one
+ * awaited round trip per event) measured in the same run, plus Redis bytes per customer.
+ * Targets on a 2-core machine: >= 60k events/s, >= 10x naive, <= 1 KiB per customer.
+ */
+import { Redis } from 'ioredis';
+import { loadPolicyFile } from '../src/policy/load.js';
+import { StateStore } from '../src/state/store.js';
+import type { TransactionRecord } from '../src/state/types.js';
+import { startRedisServer } from '../test/helpers/redis-server.js';
+
+const CUSTOMERS = Number(process.env.BENCH_CUSTOMERS ?? 100_000);
+const EVENTS = Number(process.env.BENCH_EVENTS ?? 500_000);
+const BATCH = 500;
+const PARTITIONS = 4;
+const IN_FLIGHT = Number(process.env.BENCH_IN_FLIGHT ?? 4);
+const NAIVE_EVENTS = Number(process.env.BENCH_NAIVE_EVENTS ?? 20_000);
+const DAY = 86_400_000;
+const TOPIC = 'transactions';
+
+/** Deterministic PRNG (mulberry32) so runs are comparable. */
+function rng(seed: number): () => number {
+  let a = seed;
+  return () => {
+    a = (a + 0x6d2b79f5) | 0;
+    let t = Math.imul(a ^ (a >>> 15), 1 | a);
+    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+interface Batch {
+  partition: number;
+  records: TransactionRecord[];
+  now: number;
+}
+
+/** Events in time order over 60 days, 1 % re-sent transaction ids, 8 % refunds. */
+function buildBatches(count: number, startOffset: number[], seed: number): Batch[] {
+  const random = rng(seed);
+  const start = Date.UTC(2026, 8, 1);
+  const perPartition: TransactionRecord[][] = Array.from({ length: PARTITIONS }, () => []);
+  const offsets = [...startOffset];
+  for (let i = 0; i < count; i++) {
+    const customer = Math.floor(random() * CUSTOMERS);
+    const partition = customer % PARTITIONS;
+    const list = perPartition[partition] as TransactionRecord[];
+    const eventTime = start + Math.floor((i / count) * 60 * DAY);
+    const resend = list.length > 0 && random() < 0.01 ? list[Math.floor(random() * list.length)] : undefined;
+    list.push({
+      offset: (offsets[partition] = (offsets[partition] ?? -1) + 1),
+      transactionId: resend?.transactionId ?? `tx-${seed}-${i}`,
+      customerId: `cust-${customer.toString().padStart(6, '0')}`,
+      kind: random() < 0.08 ? 'refund' : 'purchase',
+      // Retail-like spend: log-uniform from 5 to 20,000 CNY.
+      amountMinor: Math.floor(500 * Math.exp(random() * Math.log(4000))),
+      eventTime,
+    });
+  }
+  const batches: Batch[] = [];
+  for (let partition = 0; partition < PARTITIONS; partition++) {
+    const list = perPartition[partition] as TransactionRecord[];
+    for (let i = 0; i < list.length; i += BATCH) {
+      const records = list.slice(i, i + BATCH);
+      batches.push({ partition, records, now: Math.max(...records.map((r) => r.eventTime)) + 1000 });
+    }
+  }
+  // Interleave partitions the way a consumer receives them.
+  return batches.sort((a, b) => (a.records[0]?.eventTime ?? 0) - (b.records[0]?.eventTime ?? 0));
+}
+
+async function usedMemory(redis: Redis): Promise<number> {
+  const info = await redis.info('memory');
+  return Number(/used_memory:(\d+)/.exec(info)?.[1] ?? 0);
+}
+
+function fmt(n: number): string {
+  return Math.round(n).toLocaleString('en-US');
+}
+
+const server = await startRedisServer();
+const redis = new Redis(server.url);
+try {
+  const policy = await loadPolicyFile(new URL('../policies/default.yaml', import.meta.url).pathname);
+  console.log(`redis ${server.url}; policy ${policy.name} ${policy.version}; ${fmt(CUSTOMERS)} customers, ${fmt(EVENTS)} events, batches of ${BATCH}, ${PARTITIONS} partitions, ${IN_FLIGHT} calls in flight`);
+
+  // --- batched: one Lua call per 500-event batch -------------------------------------------
+  const batches = buildBatches(EVENTS, Array(PARTITIONS).fill(-1), 1);
+  const store = new StateStore({ redis, policy, clock: 'wall', prefix: 'bench', partitionCount: PARTITIONS });
+  const memBefore = await usedMemory(redis);
+  const totals = { applied: 0, duplicate: 0, late: 0, stale: 0, changes: 0, timersFired: 0 };
+  const started = performance.now();
+  // Batches of one partition stay in order; different partitions run concurrently.
+  const queues = Array.from({ length: PARTITIONS }, (_, p) => batches.filter((b) => b.partition === p));
+  let next = 0;
+  const order = batches.map((b) => b);
+  const chains = new Map<number, Promise<void>>();
+  const inFlight = new Set<Promise<void>>();
+  for (const batch of order) {
+    const previous = chains.get(batch.partition) ?? Promise.resolve();
+    const run = previous.then(async () => {
+      const counts = await store.applyPartitionBatch(TOPIC, batch.partition, batch.records, batch.now);
+      for (const k of Object.keys(totals) as (keyof typeof totals)[]) totals[k] += counts[k];
+    });
+    chains.set(batch.partition, run);
+    inFlight.add(run);
+    void run.finally(() => inFlight.delete(run));
+    if (inFlight.size >= IN_FLIGHT) await Promise.race(inFlight);
+    next++;
+  }
+  await Promise.all(inFlight);
+  const seconds = (performance.now() - started) / 1000;
+  const batchedRate = EVENTS / seconds;
+  void queues;
+  console.log(`batched   ${fmt(batchedRate)} events/s  (${next} calls in ${seconds.toFixed(2)} s; applied ${fmt(totals.applied)}, duplicate ${fmt(totals.duplicate)}, late ${fmt(totals.late)}, changes ${fmt(totals.changes)}, timers ${fmt(totals.timersFired)})`);
+
+  if (process.env.BENCH_STATS) console.log((await redis.info('commandstats')).split('\n').filter((l) => /evalsha|eval:/.test(l)).join('\n'));
+  // --- memory --------------------------------------------------------------------------------
+  const memAfter = await usedMemory(redis);
+  let outboxEntries = 0;
+  let outboxBytes = 0;
+  let txBytes = 0;
+  let dueBytes = 0;
+  const sampleBytes: number[] = [];
+  let customers = 0;
+  for (let p = 0; p < PARTITIONS; p++) {
+    const keys = store.keys(TOPIC, p);
+    outboxEntries += await store.outboxLength(TOPIC, p);
+    outboxBytes += Number(await redis.memory('USAGE', keys.outbox, 'SAMPLES', '0'));
+    txBytes += Number(await redis.memory('USAGE', keys.tx, 'SAMPLES', '0'));
+    dueBytes += Number(await redis.memory('USAGE', keys.due, 'SAMPLES', '0'));
+    customers += await redis.zcard(keys.due);
+  }
+  const random = rng(7);
+  for (let i = 0; i < 500; i++) {
+    const id = `cust-${Math.floor(random() * CUSTOMERS).toString().padStart(6, '0')}`;
+    const key = store.keys(TOPIC, Number(id.slice(5)) % PARTITIONS).customerPrefix + id;
+    const bytes = await redis.memory('USAGE', key);
+    if (bytes !== null) sampleBytes.push(Number(bytes));
+  }
+  const known = (await redis.dbsize()) - 4 * PARTITIONS;
+  const hashAvg = sampleBytes.reduce((a, b) => a + b, 0) / Math.max(1, sampleBytes.length);
+  console.log(`memory    ${fmt((memAfter - memBefore) / known)} B/customer total (used_memory delta ${fmt(memAfter - memBefore)} B / ${fmt(known)} customers, outbox not yet relayed: ${fmt(outboxEntries)} entries)`);
+  console.log(`          customer hash ${fmt(hashAvg)} B (MEMORY USAGE, ${sampleBytes.length} samples), due set ${fmt(dueBytes / known)} B, dedupe set ${fmt(txBytes / known)} B, outbox ${fmt(outboxBytes / known)} B per customer; ${fmt(customers)} with a due timer`);
+  for (let p = 0; p < PARTITIONS; p++) {
+    const entries = await store.readOutbox(TOPIC, p, '-', 1_000_000);
+    const last = entries[entries.length - 1];
+    if (last) await store.trimOutbox(TOPIC, p, last.id);
+  }
+  const memRelayed = await usedMemory(redis);
+  console.log(`          after the relay trims the outbox: ${fmt((memRelayed - memBefore) / known)} B/customer`);
+
+  // --- naive: one awaited round trip per event ---------------------------------------------------
+  const naiveStore = new StateStore({ redis, policy, clock: 'wall', prefix: 'naive', partitionCount: PARTITIONS });
+  const naive = buildBatches(NAIVE_EVENTS, Array(PARTITIONS).fill(-1), 2);
+  const naiveStarted = performance.now();
+  for (const batch of naive) {
+    for (const record of batch.records) await naiveStore.applyPartitionBatch(TOPIC, batch.partition, [record], batch.now);
+  }
+  const naiveRate = NAIVE_EVENTS / ((performance.now() - naiveStarted) / 1000);
+  console.log(`naive     ${fmt(naiveRate)} events/s  (one awaited EVALSHA per event, ${fmt(NAIVE_EVENTS)} events)`);
+  console.log(`ratio     ${(batchedRate / naiveRate).toFixed(1)}x`);
+} finally {
+  redis.disconnect();
+  await server.stop();
+}
