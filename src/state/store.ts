@@ -43,7 +43,15 @@ const SCRIPTS = {
 /**
  * The Redis state engine. Every state change of a partition happens in one Lua call that moves
  * the offset watermark together with the state, so replays (crash, rebalance, zombie consumer)
- * re-apply nothing (DESIGN.md §3).
+ * re-apply nothing (DESIGN.md §3). The evaluation mirrors src/policy exactly
+ * (test/state/policy-agreement.int.test.ts).
+ *
+ * Needs Redis >= 7.0: the scripts start with a `#!lua` shebang, which makes Redis refuse any
+ * access outside the partition's hash slot, on a cluster and on a single node alike.
+ *
+ * Clock modes: in `event` mode timers fire as the partition's event-time watermark passes them
+ * (inside applyPartitionBatch); in `wall` mode a record's own customer's timers fire before the
+ * record applies and everything else waits for {@link StateStore.sweepPartition}.
  */
 export class StateStore {
   private readonly redis: Redis | Cluster;
