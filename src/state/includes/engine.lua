@@ -16,6 +16,8 @@ end
 -- JSON pieces for the outbox record; numbers via fmt, never cjson (14 significant digits only).
 local function jstr(v)
   if v == nil then return 'null' end
+  -- Most ids need no escaping; cjson only for those that do.
+  if not string.find(v, '[%c"\\/\128-\255]') then return '"' .. v .. '"' end
   return cjson.encode(v)
 end
 
@@ -38,6 +40,7 @@ end
 -- expired) O(1): the bucket list is parsed only when a bucket expires or an event lands in an
 -- older bucket, which keeps the cost flat for customers with hundreds of buckets.
 local BUCKET = '(%-?%d+):(%-?%d+):(%-?%d+)'
+local ONE_BUCKET = '^' .. BUCKET .. '$'
 
 local function loadCustomer(id)
   local c = E.customers[id]
@@ -109,7 +112,7 @@ local function addToBucket(c, idx, dm, df)
   if c.n == '' then
     c.n = piece(idx, dm, df)
   else
-    local nIdx, nm, nf = string.match(c.n, '^' .. BUCKET .. '$')
+    local nIdx, nm, nf = string.match(c.n, ONE_BUCKET)
     nIdx = tonumber(nIdx)
     if idx == nIdx then
       c.n = piece(idx, tonumber(nm) + dm, tonumber(nf) + df)
@@ -196,13 +199,32 @@ local function tierHolds(tier, m, f, rec, relax)
 end
 
 -- Raw evaluation: tier name and the rule that decided it (0 inactive, -1 fallback, i tiers[i]).
+-- The hottest loop of the engine, so conditions are checked inline rather than via tierHolds.
 local function rawEval(m, f, lp, now)
   local p = E.p
   if p.ia >= 0 and lp ~= nil and now - lp >= p.ia then return p.it, 0 end
   local rec = nil
   if lp ~= nil then rec = now - lp end
-  for i, tier in ipairs(p.t) do
-    if tierHolds(tier, m, f, rec, false) then return tier.n, i end
+  local tiers = p.t
+  for i = 1, #tiers do
+    local tier = tiers[i]
+    if tier.x == 0 then
+      local ok = true
+      local conds = tier.c
+      for k = 1, #conds do
+        local cond = conds[k]
+        local metric, op, v = cond[1], cond[2], cond[3]
+        local x = rec
+        if metric == 'm' then x = m elseif metric == 'f' then x = f end
+        if x == nil then ok = op == 'gt' or op == 'gte'
+        elseif op == 'gt' then ok = x > v
+        elseif op == 'gte' then ok = x >= v
+        elseif op == 'lt' then ok = x < v
+        else ok = x <= v end
+        if not ok then break end
+      end
+      if ok then return tier.n, i end
+    end
   end
   return p.fb, -1
 end
@@ -354,7 +376,7 @@ local function emitChange(c, newTier, cause, txId, now, bm, bf, blp, m, f)
   -- the arguments and a third of the memory of one stream field per record field.
   -- Names, rule texts and the version come JSON-encoded with the policy (p.j); ids are encoded
   -- here, the customer's once per call.
-  if c.idj == nil then c.idj = cjson.encode(c.id) end
+  if c.idj == nil then c.idj = jstr(c.id) end
   local j = p.j
   local prevj = 'null'
   if prev ~= nil then prevj = j.n[prev] or cjson.encode(prev) end
