@@ -13,9 +13,9 @@
 
   Output:
     {} when the customer is unknown, else a flat list of strings ('' for none):
-    { now, tier, tierSince, seq, pendingDowngradeSince, lastPurchaseAt, buckets "idx:m:f,...",
-      monetary, frequency, rawTier, rule (0 inactive, -1 fallback, i tiers[i]), dueAt,
-      headroomUp, headroomDown }
+    { now, tier, tierSince, seq, pendingDowngradeSince, lastPurchaseAt, olderBuckets,
+      newestBucket, monetary, frequency, rawTier, rule (0 inactive, -1 fallback, i tiers[i]),
+      dueAt, headroomUp, headroomDown } (buckets as stored: see customer-hash.ts)
 ]]
 --- @include "includes/engine.lua"
 
@@ -27,10 +27,8 @@ local now = tonumber(ARGV[4])
 if now == nil then now = tonumber(redis.call('HGET', KEYS[1], 'ew') or '0') end
 
 local c = loadCustomer(ARGV[3])
-local stored = c.h
-if stored == '' then stored = c.n elseif c.n ~= '' then stored = stored .. ',' .. c.n end
 local m, f = aggregates(c, now)
 local rawTier, rule = rawEval(m, f, c.lp, now)
 local up, down = headroom(c.tier, m)
-return { fmt(now), c.tier, optfmt(c.ts), fmt(c.seq), optfmt(c.pd), optfmt(c.lp), stored,
+return { fmt(now), c.tier, optfmt(c.ts), fmt(c.seq), optfmt(c.pd), optfmt(c.lp), c.h, c.n,
   fmt(m), fmt(f), rawTier, fmt(rule), optfmt(c.due), optfmt(up), optfmt(down) }

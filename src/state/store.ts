@@ -3,6 +3,7 @@ import type { Instrumentation } from '../instrumentation.js';
 import { silentLogger, type Logger } from '../logger.js';
 import type { CompiledPolicy } from '../policy/types.js';
 import { PyramidError } from '../errors.js';
+import { decodeBuckets } from './customer-hash.js';
 import { customerKey, DEFAULT_KEY_PREFIX, partitionKeys, type PartitionKeys } from './keys.js';
 import { decodeOutboxEntry, successorId } from './outbox-codec.js';
 import { checkScriptReply, toStateError } from './script-errors.js';
@@ -196,20 +197,13 @@ export class StateStore {
   private toInspection(topic: string, partition: number, customerId: string, r: string[]): CustomerInspection {
     const num = (i: number): number => Number(r[i]);
     const opt = (i: number): number | null => (r[i] === '' || r[i] === undefined ? null : Number(r[i]));
-    const ruleCode = num(10);
+    const ruleCode = num(11);
     let rule: MatchedRule;
     if (ruleCode === 0) rule = { kind: 'inactive' };
     else if (ruleCode < 0) rule = { kind: 'fallback' };
     else rule = { kind: 'tier', tier: this.policy.tiers[ruleCode - 1]?.name ?? '' };
     const now = num(0);
     const lastPurchaseAt = opt(5);
-    const buckets = (r[6] ?? '')
-      .split(',')
-      .filter((part) => part !== '')
-      .map((part) => {
-        const [index = 0, monetary = 0, frequency = 0] = part.split(':').map(Number);
-        return { index, monetary, frequency };
-      });
     return {
       customerId,
       topic,
@@ -220,14 +214,14 @@ export class StateStore {
       seq: num(3),
       pendingDowngradeSince: opt(4),
       lastPurchaseAt,
-      buckets,
-      monetary: num(7),
-      frequency: num(8),
+      buckets: decodeBuckets(r[6], r[7]),
+      monetary: num(8),
+      frequency: num(9),
       recencyMs: lastPurchaseAt === null ? null : now - lastPurchaseAt,
-      rawTier: r[9] ?? '',
+      rawTier: r[10] ?? '',
       rule,
-      dueAt: opt(11),
-      headroom: { toNextTierUp: opt(12), toDowngrade: opt(13) },
+      dueAt: opt(12),
+      headroom: { toNextTierUp: opt(13), toDowngrade: opt(14) },
     };
   }
 }

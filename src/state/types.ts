@@ -1,4 +1,5 @@
 import type { TierChange } from '../policy/change.js';
+import type { StoredBucket } from './customer-hash.js';
 
 /** One transaction as the state engine applies it (already decoded and validated). */
 export interface TransactionRecord {
@@ -64,7 +65,7 @@ export interface CustomerInspection {
   pendingDowngradeSince: number | null;
   lastPurchaseAt: number | null;
   /** Stored buckets, ascending, including any not yet pruned that no longer count at `now`. */
-  buckets: { index: number; monetary: number; frequency: number }[];
+  buckets: StoredBucket[];
   monetary: number;
   frequency: number;
   recencyMs: number | null;
