@@ -15,7 +15,8 @@
     {} when the customer is unknown, else a flat list of strings ('' for none):
     { now, tier, tierSince, seq, pendingDowngradeSince, lastPurchaseAt, olderBuckets,
       newestBucket, monetary, frequency, rawTier, rule (0 inactive, -1 fallback, i tiers[i]),
-      dueAt, headroomUp, headroomDown } (buckets as stored: see customer-hash.ts)
+      dueAt (computed at now), headroomUp, headroomDown, timerAt (as scheduled) }
+    (buckets as stored: see customer-hash.ts)
 ]]
 --- @include "includes/engine.lua"
 
@@ -27,8 +28,9 @@ local now = tonumber(ARGV[4])
 if now == nil then now = tonumber(redis.call('HGET', KEYS[1], 'ew') or '0') end
 
 local c = loadCustomer(ARGV[3])
-local m, f = aggregates(c, now)
+local m, f, oldest = aggregates(c, now)
 local rawTier, rule = rawEval(m, f, c.lp, now)
 local up, down = headroom(c.tier, m)
 return { fmt(now), c.tier, optfmt(c.ts), fmt(c.seq), optfmt(c.pd), optfmt(c.lp), c.h, c.n,
-  fmt(m), fmt(f), rawTier, fmt(rule), optfmt(c.due), optfmt(up), optfmt(down) }
+  fmt(m), fmt(f), rawTier, fmt(rule), optfmt(dueTime(c, now, oldest)), optfmt(up), optfmt(down),
+  optfmt(c.due) }

@@ -222,6 +222,7 @@ export class StateStore {
       rule,
       dueAt: opt(12),
       headroom: { toNextTierUp: opt(13), toDowngrade: opt(14) },
+      timerAt: opt(15),
     };
   }
 }

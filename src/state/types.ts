@@ -72,7 +72,12 @@ export interface CustomerInspection {
   /** The raw evaluation at `now` (no hysteresis): may differ from `tier` until a timer fires. */
   rawTier: string;
   rule: MatchedRule;
-  /** Next time the tier could change with no new event; null when none. */
+  /** Next time after `now` the tier could change with no new event; null when none. */
   dueAt: number | null;
+  /**
+   * When the partition's timer for this customer is set: at or before the due time it was
+   * computed for (a timer may fire early, finding no change, never late); null when none.
+   */
+  timerAt: number | null;
   headroom: { toNextTierUp: number | null; toDowngrade: number | null };
 }

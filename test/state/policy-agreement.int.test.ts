@@ -145,7 +145,7 @@ describe('Lua engine agrees with the pure evaluator of src/policy', () => {
           tier: expected.state.tier,
           rawTier: raw,
           ruleTier: raw,
-          dueAt: expected.due,
+          dueAt: nextDueTime(policy, { buckets: expected.buckets, lastPurchaseAt: expected.lastPurchaseAt, pendingDowngradeSince: expected.state.pendingDowngradeSince }, now),
           headroom: headroom(policy, expected.state.tier ?? '', snapshot),
           monetary: snapshot.monetary,
         });

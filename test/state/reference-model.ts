@@ -142,7 +142,8 @@ export class ReferenceModel {
     return { toNextTierUp, toDowngrade: floors.length > 0 ? Math.max(0, monetary - Math.max(...floors)) : null };
   }
 
-  private dueAfter(c: ModelCustomer, now: number, oldest: number | null): number | null {
+  /** The next instant after `now` at which c's tier could change with no new event. */
+  dueAfter(c: ModelCustomer, now: number, oldest: number | null): number | null {
     const p = this.policy;
     const candidates: number[] = [];
     if (oldest !== null) candidates.push(oldest * p.bucketMs + p.windowMs);

@@ -328,8 +328,13 @@ local function dueTime(c, now, oldest)
   return best
 end
 
-local function schedule(c, d)
+-- Set c's timer to d, the exact next due time after `now`. A timer still pending after `now`
+-- that is earlier than d is kept: firing early is harmless (nothing can change before the exact
+-- due time, so the early firing finds no change and reschedules exactly), and it saves a
+-- skiplist update on most purchases, which push the inactivity horizon out.
+local function schedule(c, d, now)
   if d == c.due then return end
+  if c.due ~= nil and c.due > now and (d == nil or c.due < d) then return end
   c.dirty = true
   if d then
     redis.call('ZADD', E.dueKey, d, c.id)
@@ -393,7 +398,7 @@ end
 local function evaluate(c, now, cause, txId, m, f, oldest, bm, bf, blp)
   local tier = decide(c, m, f, c.lp, now)
   if tier ~= c.tier then emitChange(c, tier, cause, txId, now, bm, bf, blp, m, f) end
-  schedule(c, dueTime(c, now, oldest))
+  schedule(c, dueTime(c, now, oldest), now)
 end
 
 -- A timer fires at its due time d: evaluation at now = d (semantics: exact effective times).
