@@ -16,7 +16,7 @@ import { Connection } from './connection.js';
 import type { BrokerContext, BrokerEndpoint, BrokerPlugin, BrokerPluginInstance } from './context.js';
 import { groupCoordinatorPlugin } from './group/plugin.js';
 import { AppendNotifier } from './log/append-notifier.js';
-import { lockDataDir } from './log/data-dir-lock.js';
+import { lockDataDir } from '../dir-lock.js';
 import { TopicStore } from './log/topic-store.js';
 
 export type { ApiHandler, RequestContext, ConnectionInfo } from './api-registry.js';
@@ -78,7 +78,7 @@ export async function startBroker(options: StartBrokerOptions = {}): Promise<Bro
   let unlock = (): void => undefined;
   if (dataDir !== null) {
     mkdirSync(dataDir, { recursive: true });
-    unlock = lockDataDir(dataDir);
+    unlock = lockDataDir(dataDir, 'broker.lock', 'broker');
   }
   let store: TopicStore;
   try {

@@ -1,7 +1,10 @@
 import { closeSync, fsyncSync, ftruncateSync, mkdirSync, openSync, readFileSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
 import type { CompatibilityLevel } from './compatibility.js';
-import { lockDataDir } from './dir-lock.js';
+import { lockDataDir } from '../dir-lock.js';
+
+/** The lock file a registry holds in its data directory while it runs. */
+export const LOCK_FILE_NAME = 'schema-registry.lock';
 
 /** A reference from one schema to a schema registered under another subject (Confluent `references`). */
 export interface SchemaReference {
@@ -45,7 +48,7 @@ export function openMemoryLog(): RegistryLog {
  */
 export function openFileLog(dataDir: string): RegistryLog {
   mkdirSync(dataDir, { recursive: true });
-  const unlock = lockDataDir(dataDir);
+  const unlock = lockDataDir(dataDir, LOCK_FILE_NAME, 'schema registry');
   const path = join(dataDir, LOG_FILE_NAME);
   let fd: number | undefined;
   try {

@@ -2,7 +2,7 @@ import { appendFileSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { LOCK_FILE_NAME } from '../../../src/devstack/registry/dir-lock.js';
+import { LOCK_FILE_NAME } from '../../../src/devstack/registry/registry-log.js';
 import { LOG_FILE_NAME, openFileLog, type RegistryEvent } from '../../../src/devstack/registry/registry-log.js';
 
 const dirs: string[] = [];

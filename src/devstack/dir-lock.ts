@@ -1,19 +1,18 @@
 import { closeSync, openSync, readFileSync, unlinkSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
 
-/** The lock file a registry holds in its data directory while it runs. */
-export const LOCK_FILE_NAME = 'schema-registry.lock';
-
 /**
- * Claim `dataDir` for this process: two registries appending to one log would hand out the same
- * ids. The lock file holds the owner's pid; a lock left by a process that no longer exists
- * (kill -9) is taken over; one held by this very process is not (a second registry on the same
- * directory in one process is the same mistake). Returns the release function.
+ * Claims `dataDir` for this process through `<dataDir>/<lockFile>` holding the owner's pid, so two
+ * embedded servers never append to the same files (two brokers would interleave segments, two
+ * registries would hand out the same ids). A lock left by a process that no longer exists
+ * (kill -9) is taken over; one held by a live process, this one included, is not. Returns the
+ * release function.
  *
+ * @param what names the server in the error, e.g. "broker" or "schema registry".
  * @throws Error when a live process holds the directory.
  */
-export function lockDataDir(dataDir: string): () => void {
-  const path = join(dataDir, LOCK_FILE_NAME);
+export function lockDataDir(dataDir: string, lockFile: string, what: string): () => void {
+  const path = join(dataDir, lockFile);
   for (;;) {
     try {
       const fd = openSync(path, 'wx');
@@ -24,8 +23,8 @@ export function lockDataDir(dataDir: string): () => void {
       if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
     }
     const owner = Number.parseInt(readFileSync(path, 'utf8'), 10);
-    if (Number.isInteger(owner) && isAlive(owner)) {
-      throw new Error(`${dataDir} is in use by another schema registry (pid ${owner}); stop it or use another data dir`);
+    if (Number.isInteger(owner) && owner > 0 && isAlive(owner)) {
+      throw new Error(`data directory ${dataDir} is in use by another ${what} (pid ${owner}); stop it or use another data dir`);
     }
     // Stale (or unreadable) lock: remove it and race for it again like any other claimant.
     unlinkSync(path);
