@@ -10,7 +10,11 @@ export interface ScorerOpsOptions {
   scorer: Scorer;
   /** Default 9464; 0 picks a free port. */
   port?: number;
-  /** How often the per-tier census is recomputed from Redis; default 15 s. */
+  /**
+   * How often the per-tier census is recomputed from Redis; default 60 s. A census SCANs every
+   * customer hash, so on a large deployment it costs real Redis and Node time; the pyramid moves
+   * slowly, and the status page says when the census was taken.
+   */
   censusIntervalMs?: number;
   logger: Logger;
 }
@@ -50,7 +54,7 @@ export async function startScorerOps(options: ScorerOpsOptions): Promise<ScorerO
   return {
     port: server.port,
     startCensus() {
-      census ??= startCensusPoller({ instrumentation: scorer.instrumentation, source: scorer, intervalMs: options.censusIntervalMs, logger });
+      census ??= startCensusPoller({ instrumentation: scorer.instrumentation, source: scorer, intervalMs: options.censusIntervalMs ?? 60_000, logger });
     },
     async close() {
       await census?.stop();

@@ -30,6 +30,12 @@ export interface BatchHandlerDeps {
   instrumentation: Instrumentation;
   logger: Logger;
   retry?: RetryOptions;
+  /**
+   * Commit a partition's offset at most this often (default 1000 ms; 0: after every batch). The
+   * commit is informational (the Redis watermark decides where processing resumes), so a round
+   * trip per batch would only add latency; batches finished while stopping always commit.
+   */
+  commitIntervalMs?: number;
 }
 
 const seconds = (since: number): number => (performance.now() - since) / 1000;
@@ -64,6 +70,8 @@ function toStateRecord(record: KafkaRecord, tx: Transaction): TransactionRecord 
  */
 export function createBatchHandler(deps: BatchHandlerDeps): PartitionBatchHandler {
   const { decoder, validate, dlq, store, relay, positions, instrumentation, logger } = deps;
+  const commitIntervalMs = deps.commitIntervalMs ?? 1_000;
+  const lastCommit = new Map<string, number>();
 
   const outcome = (topic: string, partition: number, kind: 'scored' | 'duplicate' | 'late' | 'dlq' | 'stale', count: number): void => {
     for (let i = 0; i < count; i++) instrumentation.emit('consumer.record', { topic, partition, outcome: kind });
@@ -170,12 +178,15 @@ export function createBatchHandler(deps: BatchHandlerDeps): PartitionBatchHandle
     const now = Date.now();
     for (const eventTime of eventTimes) instrumentation.emit('consumer.end_to_end_latency', { topic, seconds: Math.max(0, now - eventTime) / 1000 });
 
-    // Resolve the offset and commit (informational: the Redis watermark is authoritative).
+    // Resolve the offset and commit, throttled (informational: the Redis watermark is authoritative).
     positions.advance(topic, partition, batch.lastOffset, batch.records[batch.records.length - 1]);
-    try {
-      await control.commit();
-    } catch (err) {
-      logger.warn({ err, topic, partition }, 'offset commit failed (informational; the Redis watermark is authoritative)');
+    const key = `${topic}\u0000${partition}`;
+    if (deps.stopping() || Date.now() - (lastCommit.get(key) ?? 0) >= commitIntervalMs) {
+      try {
+        if (await control.commit()) lastCommit.set(key, Date.now());
+      } catch (err) {
+        logger.warn({ err, topic, partition }, 'offset commit failed (informational; the Redis watermark is authoritative)');
+      }
     }
     await control.heartbeat();
     instrumentation.emit('consumer.batch', { topic, partition, size: batch.records.length, stages });

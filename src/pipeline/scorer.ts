@@ -34,7 +34,7 @@ export interface ScorerTuning {
   lagIntervalMs: number;
   /** Backoff for retriable failures. */
   retry: RetryOptions;
-  /** Outbox entries per produce request; default 1000. */
+  /** Outbox entries per produce request; default 5000. */
   relayChunk: number;
 }
 
@@ -107,7 +107,7 @@ const STOP_GRACE_MS = 15_000;
 export function createScorer(config: PyramidConfig, options: ScorerOptions = {}): Scorer {
   const logger = options.logger ?? silentLogger;
   const instrumentation = options.instrumentation ?? new Instrumentation();
-  const tuning: ScorerTuning = { sweepIntervalMs: 1000, lagIntervalMs: 5000, retry: DEFAULT_RETRY, relayChunk: 1000, ...options.tuning };
+  const tuning: ScorerTuning = { sweepIntervalMs: 1000, lagIntervalMs: 5000, retry: DEFAULT_RETRY, relayChunk: 5000, ...options.tuning };
   const inputTopic = config.topics.transactions;
   const positions = new PartitionPositions();
   let running: Running | undefined;

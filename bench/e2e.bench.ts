@@ -1,0 +1,194 @@
+/**
+ * End-to-end benchmark of the scorer (npm run bench:e2e). Prints numbers; asserts nothing.
+ *
+ *   1. preloads N transactions over C customers (JSON) into the embedded broker, which runs as its
+ *      own child process (`pyramid dev-stack`) so it has its own core; Redis is a private child too;
+ *   2. measures the raw consume rate of that topic with a bare consumer (kafkajs through
+ *      src/kafka, handler does nothing);
+ *   3. starts the scorer as a child process (`pyramid run`, wall clock) on the backlog and measures
+ *      end-to-end events/s until every record is applied and every tier change published;
+ *   4. produces at a steady rate (default 10k events/s) transactions of new customers (each one
+ *      yields a tier change) and measures transaction -> tier-change latency, p50 / p99.
+ *
+ * Options (env): BENCH_EVENTS (1000000), BENCH_CUSTOMERS (200000), BENCH_PARTITIONS (8),
+ * BENCH_CONCURRENCY (4), BENCH_RATE (10000), BENCH_STEADY_SECONDS (20), BENCH_PROFILE (dir for a CPU
+ * profile of the scorer process).
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { resolve } from 'node:path';
+import { createInterface } from 'node:readline';
+import { Redis } from 'ioredis';
+import { startLocalRedis } from '../src/cli/local-redis.js';
+import { createKafkaClient } from '../src/kafka/client.js';
+import type { OutgoingRecord } from '../src/kafka/types.js';
+import { loadPolicyFile } from '../src/policy/load.js';
+import { runSimulator } from '../src/simulator/run.js';
+import { StateStore } from '../src/state/store.js';
+
+const ROOT = resolve(import.meta.dirname, '..');
+const EVENTS = Number(process.env.BENCH_EVENTS ?? 1_000_000);
+const CUSTOMERS = Number(process.env.BENCH_CUSTOMERS ?? 200_000);
+const PARTITIONS = Number(process.env.BENCH_PARTITIONS ?? 8);
+const CONCURRENCY = Number(process.env.BENCH_CONCURRENCY ?? 4);
+const RATE = Number(process.env.BENCH_RATE ?? 10_000);
+const STEADY_SECONDS = Number(process.env.BENCH_STEADY_SECONDS ?? 20);
+const DAY = 86_400_000;
+const POLICY = resolve(ROOT, 'policies/default.yaml');
+
+const log = (line: string): void => void process.stdout.write(`${line}\n`);
+const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+
+function cli(args: string[], env: Record<string, string> = {}, nodeArgs: string[] = []): ChildProcess {
+  return spawn(process.execPath, [...nodeArgs, '--import', 'tsx', 'src/cli/main.ts', ...args], { cwd: ROOT, env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'inherit'] });
+}
+
+async function startStack(): Promise<{ brokers: string[]; child: ChildProcess }> {
+  const child = cli(['dev-stack', '--in-memory', '--broker-port', '0', '--registry-port', '0', '--partitions', String(PARTITIONS)], { LOG_LEVEL: 'warn' });
+  const brokers = await new Promise<string[]>((ok, fail) => {
+    child.once('exit', (code) => fail(new Error(`dev-stack exited with ${code}`)));
+    createInterface({ input: child.stdout! }).on('line', (line) => {
+      const match = /^broker (\S+)/.exec(line);
+      if (match?.[1] !== undefined) ok(match[1].split(','));
+    });
+  });
+  return { brokers, child };
+}
+
+function percentile(sorted: number[], p: number): number {
+  return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))] ?? NaN;
+}
+
+async function main(): Promise<void> {
+  const redisServer = await startLocalRedis();
+  const stack = await startStack();
+  const children: ChildProcess[] = [stack.child];
+  const kafkaConfig = { brokers: stack.brokers, clientId: 'bench', tls: { enabled: false, rejectUnauthorized: true } };
+  const kafka = createKafkaClient(kafkaConfig);
+  const redis = new Redis(redisServer.url);
+  const topics = { transactions: 'bench-tx', tierChanges: 'bench-tiers', dlq: 'bench-dlq' };
+  try {
+    log(`pyramid e2e bench: ${EVENTS} transactions, ${CUSTOMERS} customers, ${PARTITIONS} partitions, scorer concurrency ${CONCURRENCY}`);
+    const admin = kafka.createAdmin();
+    await admin.connect();
+    await admin.ensureTopics([{ topic: topics.transactions, numPartitions: PARTITIONS }]);
+
+    // 1. Preload.
+    let started = Date.now();
+    const producer = kafka.createProducer();
+    await runSimulator({ producer, topic: topics.transactions, format: 'json', seed: 1, customers: CUSTOMERS, count: EVENTS, startTime: Date.now() - 360 * DAY, spacingMs: (350 * DAY) / EVENTS, batchSize: 5_000 });
+    log(`preload: ${EVENTS} records in ${((Date.now() - started) / 1000).toFixed(1)} s`);
+    const ends = await admin.topicOffsets(topics.transactions);
+    const total = ends.reduce((s, o) => s + Number(o.high), 0);
+
+    // 2. Raw consume rate of the same topic.
+    let consumed = 0;
+    const raw = kafka.createConsumer({ groupId: 'bench-raw', maxBytesPerPartition: 1_048_576, partitionsConsumedConcurrently: CONCURRENCY });
+    await raw.connect();
+    await raw.subscribe([topics.transactions], { fromBeginning: true });
+    let rawStart = 0;
+    await raw.run(async (batch) => {
+      if (rawStart === 0) rawStart = Date.now();
+      consumed += batch.records.length;
+    });
+    while (consumed < total) await sleep(20);
+    const rawSeconds = (Date.now() - rawStart) / 1000;
+    await raw.disconnect();
+    const rawRate = total / rawSeconds;
+    log(`raw consume (kafkajs, no-op handler): ${total} records in ${rawSeconds.toFixed(2)} s = ${Math.round(rawRate)} records/s`);
+
+    // 3. The scorer on the backlog.
+    const store = new StateStore({ redis, policy: await loadPolicyFile(POLICY), clock: 'wall', prefix: 'bench', partitionCount: PARTITIONS });
+    const scorer = cli(['run'], {
+      PYRAMID_KAFKA_BROKERS: stack.brokers.join(','),
+      PYRAMID_REDIS_URL: redisServer.url,
+      PYRAMID_TOPIC_TRANSACTIONS: topics.transactions,
+      PYRAMID_TOPIC_TIER_CHANGES: topics.tierChanges,
+      PYRAMID_TOPIC_DLQ: topics.dlq,
+      PYRAMID_GROUP_ID: 'bench-scorer',
+      PYRAMID_KEY_PREFIX: 'bench',
+      PYRAMID_POLICY_FILE: POLICY,
+      PYRAMID_INPUT_FORMAT: 'json',
+      PYRAMID_HTTP_PORT: '0',
+      PYRAMID_LOG_LEVEL: 'warn',
+      PYRAMID_CONSUMER_CONCURRENCY: String(CONCURRENCY),
+    },
+    // BENCH_PROFILE=<dir>: a V8 CPU profile of the scorer process, for tuning.
+    process.env.BENCH_PROFILE === undefined ? [] : ['--cpu-prof', `--cpu-prof-dir=${process.env.BENCH_PROFILE}`]);
+    children.push(scorer);
+    const applied = async (): Promise<number> => {
+      let sum = 0;
+      for (let p = 0; p < PARTITIONS; p++) {
+        const wm = await store.readWatermark(topics.transactions, p);
+        sum += wm.offset === null ? 0 : wm.offset + 1;
+      }
+      return sum;
+    };
+    const pending = async (): Promise<number> => {
+      let sum = 0;
+      for (let p = 0; p < PARTITIONS; p++) sum += await store.outboxLength(topics.transactions, p);
+      return sum;
+    };
+    while ((await applied()) === 0) await sleep(5);
+    started = Date.now();
+    while ((await applied()) < total || (await pending()) > 0) await sleep(20);
+    const e2eSeconds = (Date.now() - started) / 1000;
+    const e2eRate = total / e2eSeconds;
+    let changes = 0;
+    for (let p = 0; p < PARTITIONS; p++) changes += Number((await redis.hget(store.keys(topics.transactions, p).meta, 'changes')) ?? 0);
+    log(`scorer end to end (decode, validate, Lua apply, publish ${changes} tier changes, commit): ${total} records in ${e2eSeconds.toFixed(2)} s = ${Math.round(e2eRate)} events/s`);
+    log(`ratio to raw consume: ${(e2eRate / rawRate).toFixed(2)}x`);
+
+    // 4. Latency at a steady rate: each transaction is a new customer's first, so each yields a change.
+    const produceTimes = new Map<string, number>();
+    const latencies: number[] = [];
+    const reader = kafka.createConsumer({ groupId: 'bench-latency', maxWaitTimeMs: 10, partitionsConsumedConcurrently: PARTITIONS });
+    await reader.connect();
+    await reader.subscribe([topics.tierChanges], { fromBeginning: false });
+    await reader.run(async (batch) => {
+      const now = Date.now();
+      for (const record of batch.records) {
+        const key = record.key?.toString() ?? '';
+        const sent = produceTimes.get(key);
+        if (sent !== undefined) {
+          latencies.push(now - sent);
+          produceTimes.delete(key);
+        }
+      }
+    });
+    await sleep(3_000);
+    const steady = kafka.createProducer();
+    await steady.connect();
+    const perTick = Math.max(1, Math.round(RATE / 100));
+    const steadyStart = Date.now();
+    let sent = 0;
+    while (Date.now() - steadyStart < STEADY_SECONDS * 1000) {
+      const records: OutgoingRecord[] = [];
+      const now = Date.now();
+      for (let i = 0; i < perTick; i++, sent++) {
+        const customerId = `lat-${sent}`;
+        produceTimes.set(customerId, now);
+        records.push({ key: customerId, value: JSON.stringify({ transactionId: `lat-tx-${sent}`, customerId, kind: 'PURCHASE', amountMinor: 12_345, currency: 'CNY', eventTime: now }) });
+      }
+      void steady.send(topics.transactions, records);
+      const due = steadyStart + ((sent / RATE) * 1000);
+      await sleep(Math.max(0, due - Date.now()));
+    }
+    await sleep(3_000);
+    await steady.disconnect();
+    await reader.disconnect();
+    const measured = latencies.slice(Math.floor(latencies.length * 0.1)).sort((a, b) => a - b);
+    log(`steady ${RATE} events/s for ${STEADY_SECONDS} s: ${sent} sent, ${latencies.length} tier changes seen, ${produceTimes.size} missing`);
+    log(`latency transaction -> tier change (after 10% warm-up): p50 ${percentile(measured, 50)} ms, p99 ${percentile(measured, 99)} ms, max ${measured[measured.length - 1]} ms`);
+
+    scorer.kill('SIGTERM');
+    await new Promise((r) => scorer.once('exit', r));
+    await admin.disconnect();
+  } finally {
+    redis.disconnect();
+    for (const child of children) if (child.exitCode === null) child.kill('SIGTERM');
+    await Promise.all(children.map((c) => (c.exitCode === null ? new Promise((r) => c.once('exit', r)) : undefined)));
+    await redisServer.stop();
+  }
+}
+
+await main();
