@@ -72,6 +72,13 @@ function buildBatches(count: number, startOffset: number[], seed: number): Batch
   return batches.sort((a, b) => (a.records[0]?.eventTime ?? 0) - (b.records[0]?.eventTime ?? 0));
 }
 
+/** CPU seconds of Redis's main thread: steadier than wall time when other work shares the cores. */
+async function redisCpu(redis: Redis): Promise<number> {
+  const info = await redis.info('cpu');
+  const read = (name: string): number => Number(new RegExp(`${name}:([\\d.]+)`).exec(info)?.[1] ?? 0);
+  return read('used_cpu_user_main_thread') + read('used_cpu_sys_main_thread');
+}
+
 async function usedMemory(redis: Redis): Promise<number> {
   const info = await redis.info('memory');
   return Number(/used_memory:(\d+)/.exec(info)?.[1] ?? 0);
@@ -91,6 +98,7 @@ try {
   const batches = buildBatches(EVENTS, Array(PARTITIONS).fill(-1), 1);
   const store = new StateStore({ redis, policy, clock: 'wall', prefix: 'bench', partitionCount: PARTITIONS });
   const memBefore = await usedMemory(redis);
+  const cpuBefore = await redisCpu(redis);
   const totals = { applied: 0, duplicate: 0, late: 0, stale: 0, changes: 0, timersFired: 0 };
   const started = performance.now();
   // Batches of one partition stay in order (chained); different partitions run concurrently.
@@ -111,6 +119,8 @@ try {
   const seconds = (performance.now() - started) / 1000;
   const batchedRate = EVENTS / seconds;
   console.log(`batched   ${fmt(batchedRate)} events/s  (${batches.length} calls in ${seconds.toFixed(2)} s; applied ${fmt(totals.applied)}, duplicate ${fmt(totals.duplicate)}, late ${fmt(totals.late)}, changes ${fmt(totals.changes)}, timers ${fmt(totals.timersFired)})`);
+  const cpu = (await redisCpu(redis)) - cpuBefore;
+  console.log(`          Redis CPU ${cpu.toFixed(2)} s = ${((cpu / EVENTS) * 1e6).toFixed(1)} us/event (main thread; the ceiling when Redis is the bottleneck: ${fmt(EVENTS / cpu)} events/s)`);
 
   // Time Redis itself spent in the script, to tell Redis-bound from client-bound runs.
   if (process.env.BENCH_STATS) console.log((await redis.info('commandstats')).split('\n').filter((l) => /evalsha|eval:/.test(l)).join('\n'));
