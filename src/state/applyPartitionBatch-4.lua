@@ -43,6 +43,24 @@ loadMinDue()
 
 local applied, duplicate, late, stale = 0, 0, 0, 0
 local clock = nil
+
+-- Dedupe state of every transaction id in the batch, read in one ZMSCORE and written back in one
+-- ZADD / ZREM at the end instead of a call per record: tx[id] = score (evaluation time of the
+-- claim) or false when absent. Same outcome as claiming each id with ZADD NX as it comes.
+local tx, txIds = {}, {}
+for i = 8, #ARGV, 6 do
+  local id = ARGV[i]
+  if tx[id] == nil then tx[id] = false; txIds[#txIds + 1] = id end
+end
+for from = 1, #txIds, 1000 do
+  local to = math.min(from + 999, #txIds)
+  local scores = redis.call('ZMSCORE', txKey, unpack(txIds, from, to))
+  for k = 1, #scores do
+    if scores[k] then tx[txIds[from + k - 1]] = tonumber(scores[k]) end
+  end
+end
+local txDirty = {}
+
 for i = 7, #ARGV, 6 do
   local offset = tonumber(ARGV[i])
   if offset <= wmOffset then
@@ -56,15 +74,13 @@ for i = 7, #ARGV, 6 do
       now = eventTime
       if wmEvent ~= nil and wmEvent > now then now = wmEvent end
     end
-    -- Claim the id first (one call in the common case); only a known id needs its age checked.
-    local fresh = redis.call('ZADD', txKey, 'NX', now, txId) == 1
-    if not fresh and tonumber(redis.call('ZSCORE', txKey, txId)) < now - horizon then
-      redis.call('ZADD', txKey, now, txId)
-      fresh = true
-    end
-    if not fresh then
+    -- An id counts once within the horizon: a claim older than that no longer makes a duplicate.
+    local claimed = tx[txId]
+    if claimed and claimed >= now - horizon then
       duplicate = duplicate + 1
     else
+      tx[txId] = now
+      txDirty[txId] = true
       local c
       if eventMode then
         firePartitionTimers(eventTime, nil)
@@ -79,12 +95,25 @@ for i = 7, #ARGV, 6 do
       else
         -- A late record changes nothing, so it does not claim its id either.
         late = late + 1
-        redis.call('ZREM', txKey, txId)
+        tx[txId] = false
       end
       if clock == nil or now > clock then clock = now end
     end
   end
 end
+
+-- Write the claims back (scores as '%d' strings: cheaper for Redis than formatting a Lua number).
+local zadd, zrem = {}, {}
+for id in pairs(txDirty) do
+  local score = tx[id]
+  if score then
+    zadd[#zadd + 1] = fmt(score); zadd[#zadd + 1] = id
+  else
+    zrem[#zrem + 1] = id
+  end
+end
+for from = 1, #zadd, 2000 do redis.call('ZADD', txKey, unpack(zadd, from, math.min(from + 1999, #zadd))) end
+for from = 1, #zrem, 1000 do redis.call('ZREM', txKey, unpack(zrem, from, math.min(from + 999, #zrem))) end
 
 storeCustomers()
 local metaArgs = { 'wo', fmt(wmOffset), 'pv', E.p.v }

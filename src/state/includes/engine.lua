@@ -55,8 +55,10 @@ local function loadCustomer(id)
     elseif k == 'f' then c.f = tonumber(v)
     elseif k == 'l' then c.lp = tonumber(v)
     elseif k == 't' then c.tier = v
-    elseif k == 's' then c.seq = tonumber(v)
-    elseif k == 'ts' then c.ts = tonumber(v)
+    -- seq and tierSince stay strings until a change needs them (Lua coerces them in arithmetic
+    -- and string.format), which saves two strtod calls per event.
+    elseif k == 's' then c.seq = v
+    elseif k == 'ts' then c.ts = v
     elseif k == 'pd' then c.pd = tonumber(v); c.hadPd = true
     elseif k == 'd' then c.due = tonumber(v); c.hadDue = true
     end
@@ -95,6 +97,7 @@ local function setBuckets(c, buckets)
   c.h = table.concat(parts, ',')
   c.m, c.f = m, f
   c.dirty = true
+  c.bMoved = true
   c.hMoved = true
 end
 
@@ -109,6 +112,7 @@ end
 -- Add (dm, df) to bucket idx.
 local function addToBucket(c, idx, dm, df)
   c.dirty = true
+  c.bMoved = true
   if c.n == '' then
     c.n = piece(idx, dm, df)
   else
@@ -132,25 +136,29 @@ local function addToBucket(c, idx, dm, df)
   c.f = c.f + df
 end
 
--- Numbers go to redis.call as Lua numbers: Redis prints integers exactly (%.17g in 7.0, integer
--- formatting since 7.2), which saves a string.format per field.
+-- Only the fields that moved are written, numbers as '%d' strings: Redis would format a Lua
+-- number with '%.17g', several times slower than an integer format, and every field HSET names
+-- is one more linear search of the listpack.
 local function storeCustomers()
   for _, id in ipairs(E.order) do
     local c = E.customers[id]
     if c.dirty then
-      local args = { 'n', c.n, 'm', c.m, 'f', c.f }
-      if c.hMoved then args[7] = 'h'; args[8] = c.h end
-      -- Tier fields only when they moved: fewer fields for HSET to look up.
-      if c.tierMoved then
-        local k = #args
-        args[k + 1] = 't'; args[k + 2] = c.tier; args[k + 3] = 's'; args[k + 4] = c.seq; args[k + 5] = 'ts'; args[k + 6] = c.ts
+      local args, k = {}, 0
+      if c.bMoved then
+        args[1] = 'n'; args[2] = c.n; args[3] = 'm'; args[4] = fmt(c.m); args[5] = 'f'; args[6] = fmt(c.f)
+        k = 6
+        if c.hMoved then args[7] = 'h'; args[8] = c.h; k = 8 end
       end
-      if c.lp then args[#args + 1] = 'l'; args[#args + 1] = c.lp end
-      if c.pd then args[#args + 1] = 'pd'; args[#args + 1] = c.pd end
-      if c.due then args[#args + 1] = 'd'; args[#args + 1] = c.due end
-      redis.call('HSET', E.cprefix .. id, unpack(args))
-      if c.hadPd and not c.pd then redis.call('HDEL', E.cprefix .. id, 'pd') end
-      if c.hadDue and not c.due then redis.call('HDEL', E.cprefix .. id, 'd') end
+      if c.tierMoved then
+        args[k + 1] = 't'; args[k + 2] = c.tier; args[k + 3] = 's'; args[k + 4] = fmt(c.seq); args[k + 5] = 'ts'; args[k + 6] = fmt(c.ts)
+        k = k + 6
+      end
+      if c.lpMoved then args[k + 1] = 'l'; args[k + 2] = fmt(c.lp); k = k + 2 end
+      if c.pdMoved and c.pd then args[k + 1] = 'pd'; args[k + 2] = fmt(c.pd); k = k + 2 end
+      if c.dueMoved and c.due then args[k + 1] = 'd'; args[k + 2] = fmt(c.due); k = k + 2 end
+      if k > 0 then redis.call('HSET', E.cprefix .. id, unpack(args, 1, k)) end
+      if c.pdMoved and c.hadPd and not c.pd then redis.call('HDEL', E.cprefix .. id, 'pd') end
+      if c.dueMoved and c.hadDue and not c.due then redis.call('HDEL', E.cprefix .. id, 'd') end
     end
   end
 end
@@ -250,14 +258,14 @@ local function decide(c, m, f, lp, now)
   if rk[cand] < rk[cur] then
     if p.g > 0 and cand ~= p.it then
       if c.pd == nil then
-        c.pd = now; c.dirty = true
+        c.pd = now; c.dirty = true; c.pdMoved = true
         cand = cur
       elseif now - c.pd < p.g then
         cand = cur
       end
     end
   elseif c.pd ~= nil then
-    c.pd = nil; c.dirty = true
+    c.pd = nil; c.dirty = true; c.pdMoved = true
   end
   return cand
 end
@@ -336,6 +344,7 @@ local function schedule(c, d, now)
   if d == c.due then return end
   if c.due ~= nil and c.due > now and (d == nil or c.due < d) then return end
   c.dirty = true
+  c.dueMoved = true
   if d then
     redis.call('ZADD', E.dueKey, d, c.id)
     -- E.minDue stays a lower bound of the due set, so a stale value only costs one extra read.
@@ -366,7 +375,7 @@ local function emitChange(c, newTier, cause, txId, now, bm, bf, blp, m, f)
   c.seq = c.seq + 1
   c.tier = newTier
   c.ts = now
-  c.pd = nil
+  if c.pd ~= nil then c.pd = nil; c.pdMoved = true end
   c.dirty = true
   c.tierMoved = true
   -- The boundary is the rule that decided the change: the new tier's on UP / NEW and on a move
@@ -425,7 +434,7 @@ local function firePartitionTimers(upTo, limit)
     if d > upTo then break end
     if limit ~= nil and fired >= limit then return true end
     local c = loadCustomer(first[1])
-    c.due = d
+    if c.due ~= d then c.due = d; c.dirty = true; c.dueMoved = true end
     fireTimer(c, d)
     fired = fired + 1
   end
@@ -444,7 +453,7 @@ local function applyTransaction(c, now, txId, kind, amount, eventTime)
   -- are the before ones plus this event.
   if kind == 'p' then
     addToBucket(c, idx, amount, 1)
-    if c.lp == nil or eventTime > c.lp then c.lp = eventTime end
+    if c.lp == nil or eventTime > c.lp then c.lp = eventTime; c.lpMoved = true end
     evaluate(c, now, 'TRANSACTION', txId, bm + amount, bf + 1, oldest, bm, bf, blp)
   else
     addToBucket(c, idx, -amount, 0)
