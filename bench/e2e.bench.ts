@@ -1,7 +1,8 @@
 /**
  * End-to-end benchmark of the scorer (npm run bench:e2e). Prints numbers; asserts nothing.
  *
- *   1. preloads N transactions over C customers (JSON) into the embedded broker, which runs as its
+ *   1. preloads N transactions over C customers (JSON, event times over the last two days) into the
+ *      embedded broker, which runs as its
  *      own child process (`pyramid dev-stack`) so it has its own core; Redis is a private child too;
  *   2. measures the raw consume rate of that topic with a bare consumer (kafkajs through
  *      src/kafka, handler does nothing);
@@ -15,6 +16,8 @@
  * profile of the scorer process).
  */
 import { spawn, type ChildProcess } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import { availableParallelism } from 'node:os';
 import { resolve } from 'node:path';
 import { createInterface } from 'node:readline';
 import { Redis } from 'ioredis';
@@ -54,6 +57,16 @@ async function startStack(): Promise<{ brokers: string[]; child: ChildProcess }>
   return { brokers, child };
 }
 
+/** User + system CPU seconds of a process so far (Linux /proc; NaN elsewhere). */
+function processCpuSeconds(pid: number | undefined): number {
+  try {
+    const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]?.split(' ') ?? [];
+    return (Number(fields[11]) + Number(fields[12])) / 100;
+  } catch {
+    return Number.NaN;
+  }
+}
+
 function percentile(sorted: number[], p: number): number {
   return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))] ?? NaN;
 }
@@ -75,7 +88,7 @@ async function main(): Promise<void> {
     // 1. Preload.
     let started = Date.now();
     const producer = kafka.createProducer();
-    await runSimulator({ producer, topic: topics.transactions, format: 'json', seed: 1, customers: CUSTOMERS, count: EVENTS, startTime: Date.now() - 360 * DAY, spacingMs: (350 * DAY) / EVENTS, batchSize: 5_000 });
+    await runSimulator({ producer, topic: topics.transactions, format: 'json', seed: 1, customers: CUSTOMERS, count: EVENTS, startTime: Date.now() - 2 * DAY, spacingMs: (2 * DAY - 60_000) / EVENTS, batchSize: 5_000 });
     log(`preload: ${EVENTS} records in ${((Date.now() - started) / 1000).toFixed(1)} s`);
     const ends = await admin.topicOffsets(topics.transactions);
     const total = ends.reduce((s, o) => s + Number(o.high), 0);
@@ -128,15 +141,37 @@ async function main(): Promise<void> {
       for (let p = 0; p < PARTITIONS; p++) sum += await store.outboxLength(topics.transactions, p);
       return sum;
     };
+    const redisCpu = async (): Promise<number> => {
+      const info = await redis.info('cpu');
+      const get = (name: string): number => Number(new RegExp(`${name}:([\\d.]+)`).exec(info)?.[1] ?? 0);
+      return get('used_cpu_sys') + get('used_cpu_user');
+    };
     while ((await applied()) === 0) await sleep(5);
     started = Date.now();
+    const cpuBefore = await redisCpu();
+    const brokerBefore = processCpuSeconds(stack.child.pid);
+    const scorerBefore = processCpuSeconds(scorer.pid);
     while ((await applied()) < total || (await pending()) > 0) await sleep(20);
     const e2eSeconds = (Date.now() - started) / 1000;
+    const redisBusy = (await redisCpu()) - cpuBefore;
+    const brokerBusy = processCpuSeconds(stack.child.pid) - brokerBefore;
+    const scorerBusy = processCpuSeconds(scorer.pid) - scorerBefore;
     const e2eRate = total / e2eSeconds;
     let changes = 0;
     for (let p = 0; p < PARTITIONS; p++) changes += Number((await redis.hget(store.keys(topics.transactions, p).meta, 'changes')) ?? 0);
     log(`scorer end to end (decode, validate, Lua apply, publish ${changes} tier changes, commit): ${total} records in ${e2eSeconds.toFixed(2)} s = ${Math.round(e2eRate)} events/s`);
     log(`ratio to raw consume: ${(e2eRate / rawRate).toFixed(2)}x`);
+    log(`redis-server CPU during that phase: ${redisBusy.toFixed(1)} s of ${e2eSeconds.toFixed(1)} s (${Math.round((100 * redisBusy) / e2eSeconds)}% of one core; ${((1e6 * redisBusy) / total).toFixed(1)} µs per record)`);
+    log(`scorer process CPU: ${scorerBusy.toFixed(1)} s (${Math.round((100 * scorerBusy) / e2eSeconds)}%), broker process CPU: ${brokerBusy.toFixed(1)} s (${Math.round((100 * brokerBusy) / e2eSeconds)}%), on ${availableParallelism()} cores`);
+
+    // Settle: no timer due and nothing pending, so the steady phase measures the steady state.
+    const settled = async (): Promise<boolean> => {
+      for (let p = 0; p < PARTITIONS; p++) {
+        if ((await redis.zcount(store.keys(topics.transactions, p).due, '-inf', Date.now())) > 0) return false;
+      }
+      return (await pending()) === 0;
+    };
+    while (!(await settled())) await sleep(100);
 
     // 4. Latency at a steady rate: each transaction is a new customer's first, so each yields a change.
     const produceTimes = new Map<string, number>();

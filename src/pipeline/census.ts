@@ -15,6 +15,11 @@ export interface CensusOptions {
   partitions(): Promise<number[]> | number[];
   /** Wall clock, epoch ms; tests pass their own. */
   now?: () => number;
+  /**
+   * Pause between SCAN rounds (default 0). A scorer sets a few ms so a census of a large state
+   * spreads out instead of holding its event loop and Redis in one burst (latency spikes).
+   */
+  pauseBetweenRoundsMs?: number;
 }
 
 /** Keys fetched per SCAN step and per pipelined HMGET round. */
@@ -32,6 +37,7 @@ export function createCensus(options: CensusOptions): { census(): Promise<Pyrami
   const { redis, store, policy, topic } = options;
   const now = options.now ?? Date.now;
   const windowBuckets = Math.floor(policy.windowMs / policy.bucketMs);
+  const pause = options.pauseBetweenRoundsMs ?? 0;
 
   const ranks = new Map<string, number>();
   for (const tier of policy.tiers) ranks.set(tier.name, tier.rank);
@@ -52,6 +58,7 @@ export function createCensus(options: CensusOptions): { census(): Promise<Pyrami
       const [nextCursor, found] = await redis.scan(cursor, 'MATCH', `${keys.customerPrefix}*`, 'COUNT', SCAN_COUNT);
       cursor = nextCursor;
       if (found.length === 0) continue;
+      if (pause > 0) await new Promise((r) => setTimeout(r, pause));
       const pipeline = redis.pipeline();
       for (const key of found) pipeline.hmget(key, 't', 'b');
       const replies = (await pipeline.exec()) ?? [];

@@ -242,7 +242,15 @@ export function createScorer(config: PyramidConfig, options: ScorerOptions = {})
       maxBytesPerPartition: config.consumer.maxBytesPerPartition,
       partitionsConsumedConcurrently: config.consumer.concurrency,
     });
-    const census = createCensus({ redis, store, policy, topic: inputTopic, clock: config.clock, partitions: () => Array.from({ length: partitionCount }, (_, i) => i) });
+    const census = createCensus({
+      redis,
+      store,
+      policy,
+      topic: inputTopic,
+      clock: config.clock,
+      partitions: () => Array.from({ length: partitionCount }, (_, i) => i),
+      pauseBetweenRoundsMs: 5,
+    });
     const lag = startLagMonitor({
       instrumentation,
       logger,
