@@ -123,7 +123,7 @@ try {
   console.log(`          Redis CPU ${cpu.toFixed(2)} s = ${((cpu / EVENTS) * 1e6).toFixed(1)} us/event (main thread; the ceiling when Redis is the bottleneck: ${fmt(EVENTS / cpu)} events/s)`);
 
   // Time Redis itself spent in the script, to tell Redis-bound from client-bound runs.
-  if (process.env.BENCH_STATS) console.log((await redis.info('commandstats')).split('\n').filter((l) => /evalsha|eval:/.test(l)).join('\n'));
+  if (process.env.BENCH_STATS) console.log((await redis.info('commandstats')).split('\n').filter((l) => l.startsWith('cmdstat_')).join('\n'));
   // --- memory --------------------------------------------------------------------------------
   const memAfter = await usedMemory(redis);
   let outboxEntries = 0;
