@@ -1,6 +1,7 @@
 import type { Cluster, Redis } from 'ioredis';
 import type { InstrumentationEvents } from '../instrumentation.js';
 import { FALLBACK_RANK, INACTIVE_RANK, type CompiledPolicy } from '../policy/types.js';
+import { CUSTOMER_HASH_FIELDS as FIELDS, decodeBuckets, windowTotals } from '../state/customer-hash.js';
 import type { ClockMode, StateStore } from '../state/store.js';
 
 export type PyramidCensus = InstrumentationEvents['pyramid.census'];
@@ -28,7 +29,8 @@ const SCAN_COUNT = 1000;
 /**
  * Counts customers and rolling revenue per tier straight from the Redis state: a SCAN of each
  * partition's customer hashes (the keys of one partition share a prefix, so the MATCH is cheap
- * and cursor-based, never blocking Redis like KEYS), HMGET of tier and buckets in pipelined
+ * and cursor-based, never blocking Redis like KEYS), HMGET of tier and buckets (read through
+ * src/state/customer-hash.ts, the one decoder of that layout) in pipelined
  * rounds, and the window sum at the partition's clock (wall clock, or the event-time watermark
  * in event mode). Revenue is what the tiers are built on: net spend in the rolling window.
  * Cost is O(customers) per census, so the status page polls it slowly (see startCensusPoller).
@@ -60,18 +62,13 @@ export function createCensus(options: CensusOptions): { census(): Promise<Pyrami
       if (found.length === 0) continue;
       if (pause > 0) await new Promise((r) => setTimeout(r, pause));
       const pipeline = redis.pipeline();
-      for (const key of found) pipeline.hmget(key, 't', 'b');
+      for (const key of found) pipeline.hmget(key, FIELDS.tier, FIELDS.olderBuckets, FIELDS.newestBucket);
       const replies = (await pipeline.exec()) ?? [];
       for (const [err, value] of replies) {
         if (err !== null) throw err;
-        const [tier, buckets] = value as [string | null, string | null];
+        const [tier, older, newest] = value as [string | null, string | null, string | null];
         if (tier === null) continue;
-        let monetary = 0;
-        for (const part of (buckets ?? '').split(',')) {
-          if (part === '') continue;
-          const [index = 0, m = 0] = part.split(':').map(Number);
-          if (index >= firstCounted) monetary += m;
-        }
+        const { monetary } = windowTotals(decodeBuckets(older, newest), firstCounted);
         const entry = totals.get(tier) ?? { customers: 0, revenueMinor: 0 };
         entry.customers += 1;
         entry.revenueMinor += monetary;
