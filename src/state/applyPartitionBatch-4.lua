@@ -26,16 +26,17 @@
 ]]
 --- @include "includes/engine.lua"
 
-E.p = cjson.decode(ARGV[1])
-E.cprefix = ARGV[2]
+local argv = ARGV
+E.p = cjson.decode(argv[1])
+E.cprefix = argv[2]
 E.metaKey, E.dueKey, E.outKey = KEYS[1], KEYS[2], KEYS[4]
 local txKey = KEYS[3]
-local eventMode = ARGV[3] == 'event'
-local wallNow = tonumber(ARGV[4])
-local horizon = tonumber(ARGV[5])
+local eventMode = argv[3] == 'event'
+local wallNow = tonumber(argv[4])
+local horizon = tonumber(argv[5])
 
 local meta = readMeta()
-local bad = checkMeta(meta, ARGV[6])
+local bad = checkMeta(meta, argv[6])
 if bad then return bad end
 local wmOffset = tonumber(meta['wo'] or '-1')
 local wmEvent = tonumber(meta['ew'] or '')
@@ -48,27 +49,27 @@ local clock = nil
 -- ZADD / ZREM at the end instead of a call per record: tx[id] = score (evaluation time of the
 -- claim) or false when absent. Same outcome as claiming each id with ZADD NX as it comes.
 local tx, txIds = {}, {}
-for i = 8, #ARGV, 6 do
-  local id = ARGV[i]
+for i = 8, #argv, 6 do
+  local id = argv[i]
   if tx[id] == nil then tx[id] = false; txIds[#txIds + 1] = id end
 end
 for from = 1, #txIds, 1000 do
   local to = math.min(from + 999, #txIds)
-  local scores = redis.call('ZMSCORE', txKey, unpack(txIds, from, to))
+  local scores = rcall('ZMSCORE', txKey, unpack(txIds, from, to))
   for k = 1, #scores do
     if scores[k] then tx[txIds[from + k - 1]] = tonumber(scores[k]) end
   end
 end
 local txDirty = {}
 
-for i = 7, #ARGV, 6 do
-  local offset = tonumber(ARGV[i])
+for i = 7, #argv, 6 do
+  local offset = tonumber(argv[i])
   if offset <= wmOffset then
     stale = stale + 1
   else
     wmOffset = offset
-    local txId, customerId, kind = ARGV[i + 1], ARGV[i + 2], ARGV[i + 3]
-    local amount, eventTime = tonumber(ARGV[i + 4]), tonumber(ARGV[i + 5])
+    local txId, customerId, kind = argv[i + 1], argv[i + 2], argv[i + 3]
+    local amount, eventTime = tonumber(argv[i + 4]), tonumber(argv[i + 5])
     local now = wallNow
     if eventMode then
       now = eventTime
@@ -112,21 +113,21 @@ for id in pairs(txDirty) do
     zrem[#zrem + 1] = id
   end
 end
-for from = 1, #zadd, 2000 do redis.call('ZADD', txKey, unpack(zadd, from, math.min(from + 1999, #zadd))) end
-for from = 1, #zrem, 1000 do redis.call('ZREM', txKey, unpack(zrem, from, math.min(from + 999, #zrem))) end
+for from = 1, #zadd, 2000 do rcall('ZADD', txKey, unpack(zadd, from, math.min(from + 1999, #zadd))) end
+for from = 1, #zrem, 1000 do rcall('ZREM', txKey, unpack(zrem, from, math.min(from + 999, #zrem))) end
 
 storeCustomers()
 local metaArgs = { 'wo', fmt(wmOffset), 'pv', E.p.v }
 if wmEvent ~= nil then metaArgs[#metaArgs + 1] = 'ew'; metaArgs[#metaArgs + 1] = fmt(wmEvent) end
-if ARGV[6] ~= '' then metaArgs[#metaArgs + 1] = 'pc'; metaArgs[#metaArgs + 1] = ARGV[6] end
+if argv[6] ~= '' then metaArgs[#metaArgs + 1] = 'pc'; metaArgs[#metaArgs + 1] = argv[6] end
 if E.outSeq ~= nil then metaArgs[#metaArgs + 1] = 'os'; metaArgs[#metaArgs + 1] = fmt(E.outSeq) end
-redis.call('HSET', E.metaKey, unpack(metaArgs))
-if applied > 0 then redis.call('HINCRBY', E.metaKey, 'applied', applied) end
-if duplicate > 0 then redis.call('HINCRBY', E.metaKey, 'duplicate', duplicate) end
-if late > 0 then redis.call('HINCRBY', E.metaKey, 'late', late) end
-if stale > 0 then redis.call('HINCRBY', E.metaKey, 'stale', stale) end
-if E.changes > 0 then redis.call('HINCRBY', E.metaKey, 'changes', E.changes) end
+rcall('HSET', E.metaKey, unpack(metaArgs))
+if applied > 0 then rcall('HINCRBY', E.metaKey, 'applied', applied) end
+if duplicate > 0 then rcall('HINCRBY', E.metaKey, 'duplicate', duplicate) end
+if late > 0 then rcall('HINCRBY', E.metaKey, 'late', late) end
+if stale > 0 then rcall('HINCRBY', E.metaKey, 'stale', stale) end
+if E.changes > 0 then rcall('HINCRBY', E.metaKey, 'changes', E.changes) end
 -- Entries older than the horizon can no longer make a record a duplicate: the clock only grows.
-if clock ~= nil then redis.call('ZREMRANGEBYSCORE', txKey, '-inf', '(' .. fmt(clock - horizon)) end
+if clock ~= nil then rcall('ZREMRANGEBYSCORE', txKey, '-inf', '(' .. fmt(clock - horizon)) end
 
 return { applied, duplicate, late, stale, E.changes, E.fired }

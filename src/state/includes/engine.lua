@@ -7,10 +7,14 @@
   Expects the including script to fill E (below) before use:
     E.p policy (ScriptPolicy, src/state/script-policy.ts), E.cprefix, E.dueKey, E.outKey, E.metaKey.
 ]]
+-- Library functions as locals: a global lookup plus a field lookup per use adds up on a path
+-- that runs for every event.
+local sformat, smatch, floor, tonumber, rcall = string.format, string.match, math.floor, tonumber, redis.call
+
 local E = { customers = {}, order = {}, changes = 0, fired = 0, args = {}, recArgs = {}, recFormats = {} }
 
 local function fmt(n)
-  return string.format('%d', n)
+  return sformat('%d', n)
 end
 
 -- JSON pieces for the outbox record; numbers via fmt, never cjson (14 significant digits only).
@@ -23,7 +27,7 @@ end
 
 local function optfmt(n)
   if n == nil then return '' end
-  return string.format('%d', n)
+  return sformat('%d', n)
 end
 
 -- Customer hash fields (short names keep the hash a small listpack):
@@ -45,7 +49,7 @@ local function loadCustomer(id)
   local c = E.customers[id]
   if c then return c end
   local key = E.cprefix .. id
-  local r = redis.call('HMGET', key, unpack(FIELDS))
+  local r = rcall('HMGET', key, unpack(FIELDS))
   -- seq and tierSince stay strings until a change needs them (Lua coerces them in arithmetic
   -- and string.format), which saves two strtod calls per event.
   -- Every field the engine may set is named here, so the table is sized once: adding keys one
@@ -60,7 +64,7 @@ local function loadCustomer(id)
 end
 
 local function piece(idx, m, f)
-  return string.format('%d:%d:%d', idx, m, f)
+  return sformat('%d:%d:%d', idx, m, f)
 end
 
 -- Oldest stored bucket index, nil when none.
@@ -68,7 +72,7 @@ local function oldestIndex(c)
   local src = c.h
   if src == '' then src = c.n end
   if src == '' then return nil end
-  return tonumber(string.match(src, '^(%-?%d+)'))
+  return tonumber(smatch(src, '^(%-?%d+)'))
 end
 
 -- Rewrite h/n/m/f from a full bucket table {idx -> {m, f}} (the slow path).
@@ -107,7 +111,7 @@ local function addToBucket(c, idx, dm, df)
   if c.n == '' then
     c.n = piece(idx, dm, df)
   else
-    local nIdx, nm, nf = string.match(c.n, ONE_BUCKET)
+    local nIdx, nm, nf = smatch(c.n, ONE_BUCKET)
     nIdx = tonumber(nIdx)
     if idx == nIdx then
       c.n = piece(idx, tonumber(nm) + dm, tonumber(nf) + df)
@@ -131,8 +135,10 @@ end
 -- number with '%.17g', several times slower than an integer format, and every field HSET names
 -- is one more linear search of the listpack.
 local function storeCustomers()
-  for _, id in ipairs(E.order) do
-    local c = E.customers[id]
+  local order, customers = E.order, E.customers
+  for i = 1, #order do
+    local id = order[i]
+    local c = customers[id]
     if c.dirty then
       local args, k = E.args, 0
       if c.bMoved then
@@ -147,9 +153,9 @@ local function storeCustomers()
       if c.lpMoved then args[k + 1] = 'l'; args[k + 2] = fmt(c.lp); k = k + 2 end
       if c.pdMoved and c.pd then args[k + 1] = 'pd'; args[k + 2] = fmt(c.pd); k = k + 2 end
       if c.dueMoved and c.due then args[k + 1] = 'd'; args[k + 2] = fmt(c.due); k = k + 2 end
-      if k > 0 then redis.call('HSET', c.key, unpack(args, 1, k)) end
-      if c.pdMoved and c.hadPd and not c.pd then redis.call('HDEL', c.key, 'pd') end
-      if c.dueMoved and c.hadDue and not c.due then redis.call('HDEL', c.key, 'd') end
+      if k > 0 then rcall('HSET', c.key, unpack(args, 1, k)) end
+      if c.pdMoved and c.hadPd and not c.pd then rcall('HDEL', c.key, 'pd') end
+      if c.dueMoved and c.hadDue and not c.due then rcall('HDEL', c.key, 'd') end
     end
   end
 end
@@ -157,7 +163,7 @@ end
 -- Monetary, frequency and the oldest counted bucket at `now`. Buckets that no longer count are
 -- dropped on the way: the clock only moves forward, so they can never count again.
 local function aggregates(c, now)
-  local start = math.floor(now / E.p.B) - E.p.W + 1
+  local start = floor(now / E.p.B) - E.p.W + 1
   local oldest = oldestIndex(c)
   if oldest == nil or oldest >= start then return c.m, c.f, oldest end
   local buckets = parseBuckets(c)
@@ -191,8 +197,9 @@ end
 
 local function tierHolds(tier, m, f, rec, relax)
   if tier.x == 1 then return false end
-  for _, cond in ipairs(tier.c) do
-    if not condHolds(cond, m, f, rec, relax) then return false end
+  local conds = tier.c
+  for i = 1, #conds do
+    if not condHolds(conds[i], m, f, rec, relax) then return false end
   end
   return true
 end
@@ -313,8 +320,9 @@ local function dueTime(c, now, oldest)
       t = lp + p.ia
       if t > now and (best == nil or t < best) then best = t end
     end
-    for _, v in ipairs(p.rv) do
-      t = lp + v
+    local rv = p.rv
+    for i = 1, #rv do
+      t = lp + rv[i]
       if t > now and (best == nil or t < best) then best = t end
       t = t + 1
       if t > now and (best == nil or t < best) then best = t end
@@ -337,18 +345,18 @@ local function schedule(c, d, now)
   c.dirty = true
   c.dueMoved = true
   if d then
-    redis.call('ZADD', E.dueKey, fmt(d), c.id)
+    rcall('ZADD', E.dueKey, fmt(d), c.id)
     -- E.minDue stays a lower bound of the due set, so a stale value only costs one extra read.
     if E.minDue == nil or d < E.minDue then E.minDue = d end
   else
-    redis.call('ZREM', E.dueKey, c.id)
+    rcall('ZREM', E.dueKey, c.id)
   end
   c.due = d
 end
 
 local function nextOutboxId()
   if E.outSeq == nil then
-    E.outSeq = tonumber(redis.call('HGET', E.metaKey, 'os') or '0')
+    E.outSeq = tonumber(rcall('HGET', E.metaKey, 'os') or '0')
   end
   E.outSeq = E.outSeq + 1
   return '0-' .. fmt(E.outSeq)
@@ -365,7 +373,7 @@ local function recordFormat(mask)
     local parts = {}
     for i, part in ipairs(RECORD_PARTS) do
       if type(part) == 'string' then parts[i] = part
-      elseif math.floor(mask / part) % 2 == 1 then
+      elseif floor(mask / part) % 2 == 1 then
         if part <= 2 then parts[i] = '%d,%d' else parts[i] = '%d' end
       elseif part <= 2 then parts[i] = 'null,null'
       else parts[i] = 'null' end
@@ -415,8 +423,8 @@ local function emitChange(c, newTier, cause, txId, now, bm, bf, blp, m, f)
   a[k + 1] = j.n[btier]; a[k + 2] = j.r[btier]; k = k + 2
   if up ~= nil then mask = mask + 4; k = k + 1; a[k] = up end
   if down ~= nil then mask = mask + 8; k = k + 1; a[k] = down end
-  local record = string.format(recordFormat(mask), unpack(a, 1, k))
-  redis.call('XADD', E.outKey, nextOutboxId(), 'c', record)
+  local record = sformat(recordFormat(mask), unpack(a, 1, k))
+  rcall('XADD', E.outKey, nextOutboxId(), 'c', record)
   E.changes = E.changes + 1
 end
 
@@ -445,7 +453,7 @@ end
 local function firePartitionTimers(upTo, limit)
   local fired = 0
   while E.minDue ~= nil and E.minDue <= upTo do
-    local first = redis.call('ZRANGE', E.dueKey, 0, 0, 'WITHSCORES')
+    local first = rcall('ZRANGE', E.dueKey, 0, 0, 'WITHSCORES')
     if #first == 0 then E.minDue = nil; break end
     local d = tonumber(first[2])
     E.minDue = d
@@ -462,8 +470,8 @@ end
 -- Apply one transaction to c at `now`. Returns false when it was too old for the window (late).
 local function applyTransaction(c, now, txId, kind, amount, eventTime)
   local p = E.p
-  local idx = math.floor(eventTime / p.B)
-  if idx < math.floor(now / p.B) - p.W + 1 then return false end
+  local idx = floor(eventTime / p.B)
+  if idx < floor(now / p.B) - p.W + 1 then return false end
   local bm, bf, oldest = aggregates(c, now)
   local blp = c.lp
   if oldest == nil or idx < oldest then oldest = idx end
@@ -491,12 +499,12 @@ end
 
 -- Read the earliest due time once per call; schedule() keeps it a lower bound afterwards.
 local function loadMinDue()
-  local first = redis.call('ZRANGE', E.dueKey, 0, 0, 'WITHSCORES')
+  local first = rcall('ZRANGE', E.dueKey, 0, 0, 'WITHSCORES')
   if #first > 0 then E.minDue = tonumber(first[2]) end
 end
 
 local function readMeta()
-  local raw = redis.call('HGETALL', E.metaKey)
+  local raw = rcall('HGETALL', E.metaKey)
   local meta = {}
   for i = 1, #raw, 2 do meta[raw[i]] = raw[i + 1] end
   return meta
