@@ -76,6 +76,11 @@ export interface PyramidConsumer {
   resume(partitions: readonly TopicPartition[]): void;
   /** Moves the fetch position; batches of that partition fetched before become stale. */
   seek(partition: TopicPartition, offset: string): void;
+  /**
+   * Commits the next offset to read for partitions outside any batch (at shutdown, after the last
+   * batches). Partitions no longer assigned are left out (kafkajs#1046). Returns what was committed.
+   */
+  commitOffsets(offsets: ReadonlyArray<TopicPartition & { offset: string }>): Promise<Array<TopicPartition & { offset: string }>>;
   stop(): Promise<void>;
   disconnect(): Promise<void>;
 }
@@ -278,6 +283,16 @@ export function wrapConsumer(consumer: Consumer, options: ConsumerOptions): Pyra
     pause: (partitions) => consumer.pause(groupByTopic(partitions)),
     resume: (partitions) => consumer.resume(groupByTopic(partitions)),
     seek: ({ topic, partition }, offset) => consumer.seek({ topic, partition, offset }),
+    async commitOffsets(offsets) {
+      const owned = offsets.filter(({ topic, partition }) => assigned.has(partitionKey(topic, partition)));
+      if (owned.length === 0) return [];
+      try {
+        await consumer.commitOffsets(owned.map(({ topic, partition, offset }) => ({ topic, partition, offset })));
+      } catch (err) {
+        throw kafkaError('offset commit', err);
+      }
+      return owned;
+    },
     stop: () => consumer.stop(),
     disconnect: () => consumer.disconnect(),
   };

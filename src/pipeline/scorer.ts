@@ -344,9 +344,15 @@ export function createScorer(config: PyramidConfig, options: ScorerOptions = {})
       await r.sweeper?.stop();
       await Promise.allSettled([...pendingAssignments]);
       await r.lag.stop();
-      await r.consumer.stop().catch((err: unknown) => logger.warn({ err }, 'consumer stop failed'));
-      // Publish whatever the last batches and sweeps left in the outboxes we owned.
+      // Publish what the last batches and sweeps left in the outboxes, and commit, while still
+      // a member: after leaving, a new owner would flush the same entries again.
       await Promise.all(mine.map((tp) => flushWithRetry(r, tp, () => !aborted)));
+      const finalOffsets = mine.flatMap((tp) => {
+        const next = positions.next(tp.topic, tp.partition);
+        return next === undefined ? [] : [{ ...tp, offset: next.toString() }];
+      });
+      await r.consumer.commitOffsets(finalOffsets).catch((err: unknown) => logger.warn({ err }, 'final offset commit failed (informational)'));
+      await r.consumer.stop().catch((err: unknown) => logger.warn({ err }, 'consumer stop failed'));
       instrumentation.emit('consumer.group_left', { groupId: config.groupId, reason: 'stopped' });
       await r.consumer.disconnect().catch((err: unknown) => logger.warn({ err }, 'consumer disconnect failed'));
       await r.producer.disconnect().catch((err: unknown) => logger.warn({ err }, 'producer disconnect failed'));

@@ -79,6 +79,29 @@ describe('scorer', () => {
     expect([0, 1, 2].map((p) => lag.get(p)?.messages)).toEqual([0, 0, 0]);
   });
 
+  it('a graceful stop publishes the outbox and commits each partition up to what it processed', async () => {
+    const names = uniqueNames('stop-commit');
+    await createTopics(stack.brokers, [names.transactions], 2);
+    await produce(names.transactions, transactions(10, 2));
+    const instrumentation = new Instrumentation();
+    const counts = outcomes(instrumentation);
+    const scorer = await started(createScorer(testConfig({ brokers: stack.brokers, redisUrl: inject('redisUrl'), names }), { instrumentation }));
+    expect(await waitFor(() => counts.scored === 10)).toBe(true);
+    // Within the commit throttle's second: these batches are not committed until the stop.
+    await produce(names.transactions, transactions(15, 2, 10));
+    expect(await waitFor(() => counts.scored === 25)).toBe(true);
+    await scorer.stop();
+    const admin = testKafka(stack.brokers).createAdmin();
+    await admin.connect();
+    const committed = await admin.committedOffsets(names.groupId, names.transactions);
+    await admin.disconnect();
+    expect(committed.sort((a, b) => a.partition - b.partition)).toEqual([
+      { partition: 0, offset: '13' },
+      { partition: 1, offset: '12' },
+    ]);
+    for (let p = 0; p < 2; p++) expect(await redis.xlen(scorer.store.keys(names.transactions, p).outbox)).toBe(0);
+  });
+
   it('re-reads from the Redis watermark, not the committed offset, when Redis lost its latest writes', async () => {
     const names = uniqueNames('watermark');
     await createTopics(stack.brokers, [names.transactions], 1);
