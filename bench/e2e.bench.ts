@@ -12,7 +12,7 @@
  *      yields a tier change) and measures transaction -> tier-change latency, p50 / p99.
  *
  * Options (env): BENCH_EVENTS (1000000), BENCH_CUSTOMERS (200000), BENCH_PARTITIONS (8),
- * BENCH_CONCURRENCY (4), BENCH_RATE (10000), BENCH_STEADY_SECONDS (20), BENCH_PROFILE (dir for a CPU
+ * BENCH_CONCURRENCY (4), BENCH_MAX_BYTES (per partition fetch, 1048576), BENCH_RATE (10000), BENCH_STEADY_SECONDS (20), BENCH_PROFILE (dir for a CPU
  * profile of the scorer process).
  */
 import { spawn, type ChildProcess } from 'node:child_process';
@@ -33,6 +33,7 @@ const EVENTS = Number(process.env.BENCH_EVENTS ?? 1_000_000);
 const CUSTOMERS = Number(process.env.BENCH_CUSTOMERS ?? 200_000);
 const PARTITIONS = Number(process.env.BENCH_PARTITIONS ?? 8);
 const CONCURRENCY = Number(process.env.BENCH_CONCURRENCY ?? 4);
+const MAX_BYTES = Number(process.env.BENCH_MAX_BYTES ?? 1_048_576);
 const RATE = Number(process.env.BENCH_RATE ?? 10_000);
 const STEADY_SECONDS = Number(process.env.BENCH_STEADY_SECONDS ?? 20);
 const DAY = 86_400_000;
@@ -80,7 +81,7 @@ async function main(): Promise<void> {
   const redis = new Redis(redisServer.url);
   const topics = { transactions: 'bench-tx', tierChanges: 'bench-tiers', dlq: 'bench-dlq' };
   try {
-    log(`pyramid e2e bench: ${EVENTS} transactions, ${CUSTOMERS} customers, ${PARTITIONS} partitions, scorer concurrency ${CONCURRENCY}`);
+    log(`pyramid e2e bench: ${EVENTS} transactions, ${CUSTOMERS} customers, ${PARTITIONS} partitions, scorer concurrency ${CONCURRENCY}, ${MAX_BYTES} bytes per partition fetch`);
     const admin = kafka.createAdmin();
     await admin.connect();
     await admin.ensureTopics([{ topic: topics.transactions, numPartitions: PARTITIONS }]);
@@ -124,6 +125,7 @@ async function main(): Promise<void> {
       PYRAMID_HTTP_PORT: '0',
       PYRAMID_LOG_LEVEL: 'warn',
       PYRAMID_CONSUMER_CONCURRENCY: String(CONCURRENCY),
+      PYRAMID_CONSUMER_MAX_BYTES_PER_PARTITION: String(MAX_BYTES),
     },
     // BENCH_PROFILE=<dir>: a V8 CPU profile of the scorer process, for tuning.
     process.env.BENCH_PROFILE === undefined ? [] : ['--cpu-prof', `--cpu-prof-dir=${process.env.BENCH_PROFILE}`]);

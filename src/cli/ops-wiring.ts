@@ -1,9 +1,7 @@
 import type { Logger } from '../logger.js';
-import { startCensusPoller } from '../ops/census.js';
-import { createHealth, type HealthProbe, type ProbeName } from '../ops/health.js';
-import { DEFAULT_OPS_PORT, startOpsServer } from '../ops/http-server.js';
-import { createMetrics } from '../ops/metrics.js';
-import { createStatusTracker } from '../ops/status.js';
+import type { HealthProbe, ProbeName } from '../ops/health.js';
+import { DEFAULT_OPS_PORT, startOps } from '../ops/index.js';
+import type { PyramidCensus } from '../pipeline/census.js';
 import type { Scorer } from '../pipeline/scorer.js';
 
 export interface ScorerOpsOptions {
@@ -21,46 +19,50 @@ export interface ScorerOpsOptions {
 
 export interface ScorerOps {
   port: number;
-  /** Start the census poller; call once the scorer has started (the census reads its state). */
-  startCensus(): void;
+  /** Tell the ops surface the scorer has started: readiness and the census use it from now on. */
+  scorerStarted(): void;
   close(): Promise<void>;
 }
 
 /**
- * Metrics, health, status page and ops HTTP server for one scorer. Listens before the scorer has
- * started: until then the readiness probes answer "starting", so an orchestrator sees a live but
- * not-ready instance rather than a closed port.
+ * src/ops's `startOps` for one scorer, listening before the scorer has started: until then the
+ * readiness probes answer "scorer starting" and the census waits, so an orchestrator sees a live
+ * but not-ready instance rather than a closed port. (Lag is measured inside the scorer, which
+ * knows its positions.)
  */
 export async function startScorerOps(options: ScorerOpsOptions): Promise<ScorerOps> {
-  const { scorer, logger } = options;
-  const metrics = createMetrics(scorer.instrumentation);
-  const status = createStatusTracker(scorer.instrumentation);
+  const { scorer } = options;
   let real: HealthProbe[] | undefined;
+  let markStarted: () => void = () => undefined;
+  const started = new Promise<void>((resolve) => (markStarted = resolve));
   const delegate = (name: ProbeName): HealthProbe => ({
     name,
     async check() {
-      try {
-        real ??= scorer.probes();
-      } catch {
-        return { ok: false, detail: 'scorer starting' };
-      }
+      if (real === undefined) return { ok: false, detail: 'scorer starting' };
       const probe = real.find((p) => p.name === name);
       return probe === undefined ? { ok: true, detail: 'not used' } : probe.check();
     },
   });
-  const health = createHealth({ probes: [delegate('kafka-group'), delegate('redis'), delegate('registry')] });
-  const server = await startOpsServer({ port: options.port ?? DEFAULT_OPS_PORT, metrics, health, status, logger });
-  let census: { stop(): Promise<void> } | undefined;
+  const ops = await startOps({
+    instrumentation: scorer.instrumentation,
+    logger: options.logger,
+    port: options.port ?? DEFAULT_OPS_PORT,
+    probes: [delegate('kafka-group'), delegate('redis'), delegate('registry')],
+    census: {
+      source: { census: (): Promise<PyramidCensus> => started.then(() => scorer.census()) },
+      intervalMs: options.censusIntervalMs ?? 60_000,
+    },
+  });
   return {
-    port: server.port,
-    startCensus() {
-      census ??= startCensusPoller({ instrumentation: scorer.instrumentation, source: scorer, intervalMs: options.censusIntervalMs ?? 60_000, logger });
+    port: ops.port,
+    scorerStarted() {
+      real = scorer.probes();
+      markStarted();
     },
     async close() {
-      await census?.stop();
-      await server.close();
-      status.close();
-      metrics.close();
+      // A census still waiting for a start that never came must not hold the close.
+      markStarted();
+      await ops.close();
     },
   };
 }

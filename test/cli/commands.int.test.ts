@@ -5,6 +5,7 @@ import { loadPolicyFile } from '../../src/policy/load.js';
 import { StateStore } from '../../src/state/store.js';
 import { runSimulator } from '../../src/simulator/run.js';
 import { createTopics, DEFAULT_POLICY, testKafka, uniqueNames, waitFor } from '../e2e/support.js';
+import { freePort } from '../helpers/redis-server.js';
 import { cliEnv, runCli, startCli } from './spawn-cli.js';
 
 const EVENTS = 2_000;
@@ -33,7 +34,8 @@ describe('pyramid run / inspect / report / replay', () => {
   });
 
   it('run scores the topic and exits 0 on SIGTERM after flushing the outbox', async () => {
-    const run = startCli(['run'], env);
+    const port = await freePort();
+    const run = startCli(['run'], { ...env, PYRAMID_HTTP_PORT: String(port) });
     const caughtUp = await waitFor(async () => {
       for (let p = 0; p < PARTITIONS; p++) {
         const wm = await store.readWatermark(names.transactions, p);
@@ -47,6 +49,13 @@ describe('pyramid run / inspect / report / replay', () => {
       return ends.every((e) => Number(applied[e.partition]) === Number(e.high) - 1);
     }, 60_000, 250);
     expect(caughtUp, run.stderr()).toBe(true);
+    // The ops surface of the running scorer.
+    const ready = await fetch(`http://127.0.0.1:${port}/readyz`);
+    expect(ready.status, await ready.clone().text()).toBe(200);
+    expect(await ready.json()).toMatchObject({ status: 'ready', checks: { redis: { ok: true }, 'kafka-group': { ok: true } } });
+    const metrics = await (await fetch(`http://127.0.0.1:${port}/metrics`)).text();
+    expect(metrics).toMatch(new RegExp(`pyramid_consumer_records_processed_total\\{[^}]*outcome="scored"[^}]*\\} \\d+`));
+    expect((await fetch(`http://127.0.0.1:${port}/`)).status).toBe(200);
     run.child.kill('SIGTERM');
     expect(await run.exited, run.stderr()).toBe(0);
     for (let p = 0; p < PARTITIONS; p++) expect(await redis.xlen(store.keys(names.transactions, p).outbox)).toBe(0);

@@ -89,7 +89,7 @@ async function demo(opts: DemoOptions): Promise<void> {
     }
     cleanup.unshift(() => ops.close());
     await scorer.start();
-    ops.startCensus();
+    ops.scorerStarted();
     console.log(`pyramid demo: broker ${stack.brokers.join(',')}, registry ${stack.registryUrl}, redis ${redisUrl}`);
     console.log(`status page: http://127.0.0.1:${ops.port}/   metrics: http://127.0.0.1:${ops.port}/metrics`);
 

@@ -37,7 +37,7 @@ async function run(opts: RunOptions): Promise<void> {
   const ops = await startScorerOps({ scorer, port: config.http.port, logger });
   try {
     await scorer.start();
-    ops.startCensus();
+    ops.scorerStarted();
     const outcome = await Promise.race([stop.signal.then((signal) => ({ signal })), scorer.done.then(() => ({ signal: undefined }))]);
     logger.info({ signal: outcome.signal }, 'stopping: finishing the batches in hand');
     await scorer.stop();
