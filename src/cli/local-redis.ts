@@ -45,8 +45,9 @@ export async function startLocalRedis(): Promise<LocalRedis> {
     child.once('exit', (code) => reject(new PyramidError('PREREQUISITE_MISSING', `redis-server exited at start (code ${code})`)));
   });
   const url = `redis://127.0.0.1:${port}`;
+  let gaveUp = false;
   const ready = (async () => {
-    for (let attempt = 0; attempt < 200; attempt++) {
+    for (let attempt = 0; attempt < 200 && !gaveUp; attempt++) {
       const client = new Redis(url, { lazyConnect: true, maxRetriesPerRequest: 0, retryStrategy: () => null });
       client.on('error', () => undefined);
       try {
@@ -61,14 +62,17 @@ export async function startLocalRedis(): Promise<LocalRedis> {
     }
     throw new PyramidError('PREREQUISITE_MISSING', `redis-server on port ${port} did not answer`);
   })();
+  // Whichever loses the race must not surface later as an unhandled rejection.
+  ready.catch(() => undefined);
+  failed.catch(() => undefined);
   try {
     await Promise.race([ready, failed]);
   } catch (err) {
+    gaveUp = true;
     child.kill('SIGKILL');
     rmSync(dir, { recursive: true, force: true });
     throw err;
   }
-  failed.catch(() => undefined);
   const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
   return {
     url,

@@ -1,6 +1,7 @@
 import { spawn } from 'node:child_process';
 import { resolve } from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { runCli } from './spawn-cli.js';
 
 const ROOT = resolve(import.meta.dirname, '../..');
 
@@ -26,5 +27,12 @@ describe('pyramid demo (README quick start)', () => {
     expect(scored[scored.length - 1]).toBeGreaterThan(0);
     expect(stdout).toMatch(/^small\s+[1-9]\d*\s/m);
     expect(stdout).toContain('pyramid demo: stopped');
+  });
+
+  it('without redis-server on PATH (and no PYRAMID_REDIS_URL) says exactly what to install', async () => {
+    const result = await runCli(['demo', '--duration', '1', '--port', '0'], { PATH: '/nonexistent' });
+    expect(result.code).toBe(1);
+    expect(result.stderr).toContain('redis-server is not on PATH');
+    expect(result.stderr).toContain('sudo apt-get install redis-server');
   });
 });
