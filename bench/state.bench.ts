@@ -8,6 +8,7 @@
  */
 import { Redis } from 'ioredis';
 import { loadPolicyFile } from '../src/policy/load.js';
+import { customerShardKey } from '../src/state/keys.js';
 import { StateStore } from '../src/state/store.js';
 import type { TransactionRecord } from '../src/state/types.js';
 import { startRedisServer } from '../test/helpers/redis-server.js';
@@ -138,7 +139,8 @@ try {
   let outboxBytes = 0;
   let txBytes = 0;
   let dueBytes = 0;
-  const sampleBytes: number[] = [];
+  let customerBytes = 0;
+  let known = 0;
   let customers = 0;
   for (let p = 0; p < PARTITIONS; p++) {
     const keys = store.keys(TOPIC, p);
@@ -147,18 +149,16 @@ try {
     txBytes += Number(await redis.memory('USAGE', keys.tx, 'SAMPLES', '0'));
     dueBytes += Number(await redis.memory('USAGE', keys.due, 'SAMPLES', '0'));
     customers += await redis.zcard(keys.due);
+    // Customers live as fields of the partition's sub-hashes (src/state/keys.ts).
+    for (let shard = 0; shard < keys.customerShards; shard++) {
+      const key = customerShardKey(keys, shard);
+      known += await redis.hlen(key);
+      customerBytes += Number(await redis.memory('USAGE', key, 'SAMPLES', '0'));
+    }
   }
-  const random = rng(7);
-  for (let i = 0; i < 500; i++) {
-    const id = `cust-${Math.floor(random() * CUSTOMERS).toString().padStart(6, '0')}`;
-    const key = store.keys(TOPIC, Number(id.slice(5)) % PARTITIONS).customerPrefix + id;
-    const bytes = await redis.memory('USAGE', key);
-    if (bytes !== null) sampleBytes.push(Number(bytes));
-  }
-  const known = (await redis.dbsize()) - 4 * PARTITIONS;
-  const hashAvg = sampleBytes.reduce((a, b) => a + b, 0) / Math.max(1, sampleBytes.length);
+  const hashAvg = customerBytes / Math.max(1, known);
   console.log(`memory    ${fmt((memAfter - memBefore) / known)} B/customer total (used_memory delta ${fmt(memAfter - memBefore)} B / ${fmt(known)} customers, outbox not yet relayed: ${fmt(outboxEntries)} entries)`);
-  console.log(`          customer hash ${fmt(hashAvg)} B (MEMORY USAGE, ${sampleBytes.length} samples), due set ${fmt(dueBytes / known)} B, dedupe set ${fmt(txBytes / known)} B, outbox ${fmt(outboxBytes / known)} B per customer; ${fmt(customers)} with a due timer`);
+  console.log(`          customer sub-hashes ${fmt(hashAvg)} B (MEMORY USAGE of every sub-hash / customers), due set ${fmt(dueBytes / known)} B, dedupe set ${fmt(txBytes / known)} B, outbox ${fmt(outboxBytes / known)} B per customer; ${fmt(customers)} with a due timer`);
   for (let p = 0; p < PARTITIONS; p++) {
     const entries = await store.readOutbox(TOPIC, p, '-', 1_000_000);
     const last = entries[entries.length - 1];

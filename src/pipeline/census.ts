@@ -1,7 +1,7 @@
 import type { Cluster, Redis } from 'ioredis';
 import type { InstrumentationEvents } from '../instrumentation.js';
 import { FALLBACK_RANK, INACTIVE_RANK, type CompiledPolicy } from '../policy/types.js';
-import { CUSTOMER_HASH_FIELDS as FIELDS, decodeBuckets, windowTotals } from '../state/customer-hash.js';
+import { scanCustomers, windowTotals } from '../state/customer-hash.js';
 import type { ClockMode, StateStore } from '../state/store.js';
 
 export type PyramidCensus = InstrumentationEvents['pyramid.census'];
@@ -17,23 +17,22 @@ export interface CensusOptions {
   /** Wall clock, epoch ms; tests pass their own. */
   now?: () => number;
   /**
-   * Pause between SCAN rounds (default 0). A scorer sets a few ms so a census of a large state
-   * spreads out instead of holding its event loop and Redis in one burst (latency spikes).
+   * Pause after every 1000 customers (default 0). A scorer sets a few ms so a census of a large
+   * state spreads out instead of holding its event loop and Redis in one burst (latency spikes).
    */
   pauseBetweenRoundsMs?: number;
 }
 
-/** Keys fetched per SCAN step and per pipelined HMGET round. */
+/** The SCAN / HSCAN COUNT hint, and how many customers are counted between pauses. */
 const SCAN_COUNT = 1000;
 
 /**
- * Counts customers and rolling revenue per tier straight from the Redis state: a SCAN of each
- * partition's customer hashes (the keys of one partition share a prefix, so the MATCH is cheap
- * and cursor-based, never blocking Redis like KEYS), HMGET of tier and buckets (read through
- * src/state/customer-hash.ts, the one decoder of that layout) in pipelined
- * rounds, and the window sum at the partition's clock (wall clock, or the event-time watermark
- * in event mode). Revenue is what the tiers are built on: net spend in the rolling window.
- * Cost is O(customers) per census, so the status page polls it slowly (see startCensusPoller).
+ * Counts customers and rolling revenue per tier straight from the Redis state: every stored
+ * customer of each partition through src/state's `scanCustomers` (HSCAN, cursor based, never
+ * blocking Redis like KEYS; the one decoder of the layout), summing the window at the partition's
+ * clock (wall clock, or the event-time watermark in event mode). Revenue is what the tiers are
+ * built on: net spend in the rolling window. Cost is O(customers) per census, so the status page
+ * polls it slowly (see startCensusPoller).
  */
 export function createCensus(options: CensusOptions): { census(): Promise<PyramidCensus> } {
   const { redis, store, policy, topic } = options;
@@ -55,26 +54,16 @@ export function createCensus(options: CensusOptions): { census(): Promise<Pyrami
       clock = watermark.eventTime;
     }
     const firstCounted = Math.floor(clock / policy.bucketMs) - windowBuckets + 1;
-    let cursor = '0';
-    do {
-      const [nextCursor, found] = await redis.scan(cursor, 'MATCH', `${keys.customerPrefix}*`, 'COUNT', SCAN_COUNT);
-      cursor = nextCursor;
-      if (found.length === 0) continue;
-      if (pause > 0) await new Promise((r) => setTimeout(r, pause));
-      const pipeline = redis.pipeline();
-      for (const key of found) pipeline.hmget(key, FIELDS.tier, FIELDS.olderBuckets, FIELDS.newestBucket);
-      const replies = (await pipeline.exec()) ?? [];
-      for (const [err, value] of replies) {
-        if (err !== null) throw err;
-        const [tier, older, newest] = value as [string | null, string | null, string | null];
-        if (tier === null) continue;
-        const { monetary } = windowTotals(decodeBuckets(older, newest), firstCounted);
-        const entry = totals.get(tier) ?? { customers: 0, revenueMinor: 0 };
-        entry.customers += 1;
-        entry.revenueMinor += monetary;
-        totals.set(tier, entry);
-      }
-    } while (cursor !== '0');
+    let counted = 0;
+    for await (const { state } of scanCustomers(redis, keys, { count: SCAN_COUNT })) {
+      if (state.tier === null) continue;
+      const { monetary } = windowTotals(state.buckets, firstCounted);
+      const entry = totals.get(state.tier) ?? { customers: 0, revenueMinor: 0 };
+      entry.customers += 1;
+      entry.revenueMinor += monetary;
+      totals.set(state.tier, entry);
+      if (pause > 0 && ++counted % SCAN_COUNT === 0) await new Promise((r) => setTimeout(r, pause));
+    }
   }
 
   return {

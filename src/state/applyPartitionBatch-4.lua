@@ -8,17 +8,20 @@
     KEYS[3] tx       dedupe sorted set (transactionId -> evaluation time)
     KEYS[4] outbox   tier-change stream
     ARGV[1] policy JSON (ScriptPolicy)
-    ARGV[2] customer key prefix (all customer keys share the partition's hash tag)
+    ARGV[2] customer sub-hash key prefix (all keys share the partition's hash tag)
     ARGV[3] clock mode: 'event' | 'wall'
     ARGV[4] wall-clock now, ms ('' in event mode)
     ARGV[5] dedupe horizon, ms
     ARGV[6] partition count of the topic, '' when unknown
-    ARGV[7..] records, 6 values each, in offset order:
-              offset, transactionId, customerId, kind ('p' purchase | 'r' refund), amountMinor, eventTime
+    ARGV[7] customer sub-hash count S (keys.ts customerShard)
+    ARGV[8..] records, 7 values each, in offset order:
+              offset, transactionId, customerId, customer sub-hash (0..S-1, computed by the caller),
+              kind ('p' purchase | 'r' refund), amountMinor, eventTime
 
   Output:
     { applied, duplicate, late, stale, changes, timersFired }
-    or { -1, storedPolicyVersion } / { -2, storedPartitionCount } (see script-errors.ts)
+    or { -1, storedPolicyVersion } / { -2, storedPartitionCount } / { -3, storedShardCount }
+    (see script-errors.ts)
 
   Per record: offset <= watermark -> stale; transactionId applied within the horizon -> duplicate;
   event mode fires every partition timer due at or before the event time first; wall mode fires
@@ -29,6 +32,7 @@
 local argv = ARGV
 E.p = cjson.decode(argv[1])
 E.cprefix = argv[2]
+E.shards = tonumber(argv[7])
 E.metaKey, E.dueKey, E.outKey = KEYS[1], KEYS[2], KEYS[4]
 local txKey = KEYS[3]
 local eventMode = argv[3] == 'event'
@@ -42,6 +46,15 @@ local wmOffset = tonumber(meta['wo'] or '-1')
 local wmEvent = tonumber(meta['ew'] or '')
 loadMinDue()
 
+-- Every customer of a record past the watermark, loaded up front: one HMGET per sub-hash.
+do
+  local ids, shards = {}, {}
+  for i = 8, #argv, 7 do
+    if tonumber(argv[i]) > wmOffset then ids[#ids + 1] = argv[i + 2]; shards[#shards + 1] = argv[i + 3] end
+  end
+  preloadCustomers(ids, shards)
+end
+
 local applied, duplicate, late, stale = 0, 0, 0, 0
 local clock = nil
 
@@ -49,7 +62,7 @@ local clock = nil
 -- ZADD / ZREM at the end instead of a call per record: tx[id] = score (evaluation time of the
 -- claim) or false when absent. Same outcome as claiming each id with ZADD NX as it comes.
 local tx, txIds = {}, {}
-for i = 8, #argv, 6 do
+for i = 9, #argv, 7 do
   local id = argv[i]
   if tx[id] == nil then tx[id] = false; txIds[#txIds + 1] = id end
 end
@@ -62,14 +75,14 @@ for from = 1, #txIds, 1000 do
 end
 local txDirty = {}
 
-for i = 7, #argv, 6 do
+for i = 8, #argv, 7 do
   local offset = tonumber(argv[i])
   if offset <= wmOffset then
     stale = stale + 1
   else
     wmOffset = offset
-    local txId, customerId, kind = argv[i + 1], argv[i + 2], argv[i + 3]
-    local amount, eventTime = tonumber(argv[i + 4]), tonumber(argv[i + 5])
+    local txId, customerId, kind = argv[i + 1], argv[i + 2], argv[i + 4]
+    local amount, eventTime = tonumber(argv[i + 5]), tonumber(argv[i + 6])
     local now = wallNow
     if eventMode then
       now = eventTime
@@ -120,6 +133,7 @@ storeCustomers()
 local metaArgs = { 'wo', fmt(wmOffset), 'pv', E.p.v }
 if wmEvent ~= nil then metaArgs[#metaArgs + 1] = 'ew'; metaArgs[#metaArgs + 1] = fmt(wmEvent) end
 if argv[6] ~= '' then metaArgs[#metaArgs + 1] = 'pc'; metaArgs[#metaArgs + 1] = argv[6] end
+metaArgs[#metaArgs + 1] = 'cs'; metaArgs[#metaArgs + 1] = argv[7]
 if E.outSeq ~= nil then metaArgs[#metaArgs + 1] = 'os'; metaArgs[#metaArgs + 1] = fmt(E.outSeq) end
 rcall('HSET', E.metaKey, unpack(metaArgs))
 if applied > 0 then rcall('HINCRBY', E.metaKey, 'applied', applied) end

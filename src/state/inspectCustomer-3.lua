@@ -5,13 +5,15 @@
   Input:
     KEYS[1] meta       partition meta hash
     KEYS[2] due        due-timer sorted set
-    KEYS[3] customer   the customer hash (declared so a cluster routes the call to its slot)
+    KEYS[3] customer   the customer's sub-hash (declared so a cluster routes the call to its slot)
     ARGV[1] policy JSON (ScriptPolicy)
-    ARGV[2] customer key prefix
+    ARGV[2] customer sub-hash key prefix
     ARGV[3] customer id
     ARGV[4] now, ms; '' means the partition's event-time watermark
+    ARGV[5] customer sub-hash count S (KEYS[3] was chosen with it)
 
   Output:
+    { -3, storedShardCount } when the partition was written with another S (script-errors.ts),
     {} when the customer is unknown, else a flat list of strings ('' for none):
     { now, tier, tierSince, seq, pendingDowngradeSince, lastPurchaseAt, olderBuckets,
       newestBucket, monetary, frequency, rawTier, rule (0 inactive, -1 fallback, i tiers[i]),
@@ -22,12 +24,20 @@
 
 E.p = cjson.decode(ARGV[1])
 E.cprefix = ARGV[2]
+E.shards = tonumber(ARGV[5])
 E.metaKey, E.dueKey = KEYS[1], KEYS[2]
-if redis.call('EXISTS', KEYS[3]) == 0 then return {} end
+local meta = redis.call('HMGET', KEYS[1], 'ew', 'cs', 'wo')
+if meta[2] then
+  if tonumber(meta[2]) ~= E.shards then return { -3, meta[2] } end
+elseif meta[3] then
+  return { -3, '0' }
+end
+local packed = redis.call('HGET', KEYS[3], ARGV[3])
+if not packed then return {} end
 local now = tonumber(ARGV[4])
-if now == nil then now = tonumber(redis.call('HGET', KEYS[1], 'ew') or '0') end
+if now == nil then now = tonumber(meta[1] or '0') end
 
-local c = loadCustomer(ARGV[3])
+local c = addCustomer(ARGV[3], nil, packed)
 local m, f, oldest = aggregates(c, now)
 local rawTier, rule = rawEval(m, f, c.lp, now)
 local up, down = headroom(c.tier, m)

@@ -14,6 +14,12 @@ const SCRIPT_ERRORS: Record<number, (stored: string) => PyramidError> = {
     new PyramidError('STATE_LAYOUT_MISMATCH', `partition state was written for ${stored} partitions; the partition count is part of the state layout and needs a migration`, {
       details: { storedPartitionCount: stored },
     }),
+  [-3]: (stored) =>
+    new PyramidError(
+      'STATE_LAYOUT_MISMATCH',
+      `partition state was written with ${stored} customer sub-hashes (0: one hash per customer, the layout before sub-hashes); the count is part of the state layout and needs a migration`,
+      { details: { storedCustomerShards: stored } },
+    ),
 };
 
 /** Throws the typed error for a negative script reply; returns the reply as numbers otherwise. */

@@ -4,7 +4,7 @@ import { silentLogger, type Logger } from '../logger.js';
 import type { CompiledPolicy } from '../policy/types.js';
 import { PyramidError } from '../errors.js';
 import { decodeBuckets } from './customer-hash.js';
-import { customerKey, DEFAULT_KEY_PREFIX, partitionKeys, type PartitionKeys } from './keys.js';
+import { customerShard, customerShardKey, DEFAULT_CUSTOMER_SHARDS, DEFAULT_KEY_PREFIX, partitionKeys, type PartitionKeys } from './keys.js';
 import { decodeOutboxEntry, successorId } from './outbox-codec.js';
 import { checkScriptReply, toStateError } from './script-errors.js';
 import { toScriptPolicy } from './script-policy.js';
@@ -27,6 +27,11 @@ export interface StateStoreOptions {
    * (the count is part of the state layout), and used by `inspect` to find a customer.
    */
   partitionCount?: number;
+  /**
+   * Customer sub-hashes per partition (default {@link DEFAULT_CUSTOMER_SHARDS}). Part of the state
+   * layout like the partition count: stored in each partition's meta and checked on every call.
+   */
+  customerShards?: number;
   logger?: Logger;
   instrumentation?: Instrumentation;
 }
@@ -62,6 +67,7 @@ export class StateStore {
   private readonly horizonMs: number;
   private readonly prefix: string;
   private readonly partitionCount: number | undefined;
+  private readonly customerShards: number;
   private readonly logger: Logger;
   private readonly instrumentation: Instrumentation | undefined;
 
@@ -73,13 +79,17 @@ export class StateStore {
     this.horizonMs = options.dedupeHorizonMs ?? DEFAULT_DEDUPE_HORIZON_MS;
     this.prefix = options.prefix ?? DEFAULT_KEY_PREFIX;
     this.partitionCount = options.partitionCount;
+    this.customerShards = options.customerShards ?? DEFAULT_CUSTOMER_SHARDS;
+    if (!Number.isInteger(this.customerShards) || this.customerShards < 1) {
+      throw new PyramidError('CONFIG_INVALID', `customerShards must be a positive integer, got ${this.customerShards}`);
+    }
     this.logger = options.logger ?? silentLogger;
     this.instrumentation = options.instrumentation;
   }
 
   /** The keys of one partition under this store's prefix. */
   keys(topic: string, partition: number): PartitionKeys {
-    return partitionKeys(this.prefix, topic, partition);
+    return partitionKeys(this.prefix, topic, partition, this.customerShards);
   }
 
   /**
@@ -90,14 +100,17 @@ export class StateStore {
     const keys = this.keys(topic, partition);
     const args: (string | number)[] = [
       this.policyJson,
-      keys.customerPrefix,
+      keys.customerShardPrefix,
       this.clock,
       this.clock === 'wall' ? (now ?? Date.now()) : '',
       this.horizonMs,
       this.partitionCount ?? '',
+      this.customerShards,
     ];
+    // The sub-hash of each record's customer is computed here, so the script hashes no ids.
     for (const r of records) {
-      args.push(String(r.offset), r.transactionId, r.customerId, r.kind === 'purchase' ? 'p' : 'r', r.amountMinor, r.eventTime);
+      const shard = customerShard(r.customerId, this.customerShards);
+      args.push(String(r.offset), r.transactionId, r.customerId, shard, r.kind === 'purchase' ? 'p' : 'r', r.amountMinor, r.eventTime);
     }
     const reply = await this.run(SCRIPTS.apply, [keys.meta, keys.due, keys.tx, keys.outbox], args);
     const [applied = 0, duplicate = 0, late = 0, stale = 0, changes = 0, timersFired = 0] = reply;
@@ -107,7 +120,7 @@ export class StateStore {
   /** Fire the partition's timers due at or before `now`, at most `limit` per call. */
   async sweepPartition(topic: string, partition: number, now: number, limit = DEFAULT_SWEEP_LIMIT): Promise<SweepResult> {
     const keys = this.keys(topic, partition);
-    const args = [this.policyJson, keys.customerPrefix, now, limit, this.partitionCount ?? ''];
+    const args = [this.policyJson, keys.customerShardPrefix, now, limit, this.partitionCount ?? '', this.customerShards];
     const [timersFired = 0, changes = 0, more = 0] = await this.run(SCRIPTS.sweep, [keys.meta, keys.due, keys.outbox], args);
     return { timersFired, changes, more: more === 1 };
   }
@@ -125,8 +138,9 @@ export class StateStore {
     const now = options.now ?? (this.clock === 'wall' ? Date.now() : undefined);
     for (const partition of partitions) {
       const keys = this.keys(topic, partition);
-      const args = [this.policyJson, keys.customerPrefix, customerId, now ?? ''];
-      const reply = await this.runRaw(SCRIPTS.inspect, [keys.meta, keys.due, customerKey(keys, customerId)], args);
+      const shardKey = customerShardKey(keys, customerShard(customerId, this.customerShards));
+      const args = [this.policyJson, keys.customerShardPrefix, customerId, now ?? '', this.customerShards];
+      const reply = await this.runRaw(SCRIPTS.inspect, [keys.meta, keys.due, shardKey], args);
       if (Array.isArray(reply) && reply.length > 0) return this.toInspection(topic, partition, customerId, reply.map(String));
     }
     return null;

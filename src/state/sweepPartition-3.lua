@@ -8,19 +8,22 @@
     KEYS[2] due      due-timer sorted set
     KEYS[3] outbox   tier-change stream
     ARGV[1] policy JSON (ScriptPolicy)
-    ARGV[2] customer key prefix
+    ARGV[2] customer sub-hash key prefix
     ARGV[3] now, ms
     ARGV[4] limit: most timers fired in this call
     ARGV[5] partition count of the topic, '' when unknown
+    ARGV[6] customer sub-hash count S
 
   Output:
     { timersFired, changes, more (1 when timers due at or before now remain) }
-    or { -1, storedPolicyVersion } / { -2, storedPartitionCount } (see script-errors.ts)
+    or { -1, storedPolicyVersion } / { -2, storedPartitionCount } / { -3, storedShardCount }
+    (see script-errors.ts)
 ]]
 --- @include "includes/engine.lua"
 
 E.p = cjson.decode(ARGV[1])
 E.cprefix = ARGV[2]
+E.shards = tonumber(ARGV[6])
 E.metaKey, E.dueKey, E.outKey = KEYS[1], KEYS[2], KEYS[3]
 local now = tonumber(ARGV[3])
 local limit = tonumber(ARGV[4])

@@ -2,6 +2,7 @@ import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { startDevStack, type DevStackHandle } from '../../src/devstack/index.js';
 import { loadPolicyFile } from '../../src/policy/load.js';
+import { scanCustomers } from '../../src/state/customer-hash.js';
 import { StateStore } from '../../src/state/store.js';
 import { runSimulator } from '../../src/simulator/run.js';
 import { createTopics, DEFAULT_POLICY, testKafka, uniqueNames, waitFor } from '../e2e/support.js';
@@ -60,12 +61,7 @@ describe('pyramid run / inspect / report / replay', () => {
     expect(await run.exited, run.stderr()).toBe(0);
     for (let p = 0; p < PARTITIONS; p++) expect(await redis.xlen(store.keys(names.transactions, p).outbox)).toBe(0);
     for (let p = 0; p < PARTITIONS; p++) {
-      let cursor = '0';
-      do {
-        const [next, keys] = await redis.scan(cursor, 'MATCH', `${store.keys(names.transactions, p).customerPrefix}*`, 'COUNT', 1000);
-        cursor = next;
-        for (const key of keys) customers.add(key.slice(store.keys(names.transactions, p).customerPrefix.length));
-      } while (cursor !== '0');
+      for await (const { customerId } of scanCustomers(redis, store.keys(names.transactions, p))) customers.add(customerId);
     }
     expect(customers.size).toBeGreaterThan(50);
   });

@@ -1,27 +1,17 @@
 import type { Redis } from 'ioredis';
 import type { KafkaRecord } from '../../src/kafka/types.js';
+import { scanCustomers } from '../../src/state/customer-hash.js';
 import type { StateStore } from '../../src/state/store.js';
 
-/** Every customer hash and due time of one prefix, keyed by `<partition>/<customerId>`. */
+/** Every stored customer (packed state decoded) and due time of one prefix, keyed by `<partition>/<customerId>`. */
 export async function snapshotState(redis: Redis, store: StateStore, topic: string, partitions: number): Promise<Map<string, string>> {
   const state = new Map<string, string>();
   for (let p = 0; p < partitions; p++) {
     const keys = store.keys(topic, p);
-    let cursor = '0';
-    do {
-      const [next, found] = await redis.scan(cursor, 'MATCH', `${keys.customerPrefix}*`, 'COUNT', 1000);
-      cursor = next;
-      const pipeline = redis.pipeline();
-      for (const key of found) pipeline.hgetall(key);
-      for (const key of found) pipeline.zscore(keys.due, key.slice(keys.customerPrefix.length));
-      const replies = (await pipeline.exec()) ?? [];
-      found.forEach((key, i) => {
-        const hash = replies[i]?.[1] as Record<string, string>;
-        const due = replies[found.length + i]?.[1] as string | null;
-        const sorted = Object.fromEntries(Object.entries(hash).sort(([a], [b]) => (a < b ? -1 : 1)));
-        state.set(`${p}/${key.slice(keys.customerPrefix.length)}`, JSON.stringify({ ...sorted, due }));
-      });
-    } while (cursor !== '0');
+    for await (const { customerId, state: stored } of scanCustomers(redis, keys)) {
+      // The due set's score too, not only the engine's copy of it: the timer is what fires.
+      state.set(`${p}/${customerId}`, JSON.stringify({ ...stored, due: await redis.zscore(keys.due, customerId) }));
+    }
   }
   return state;
 }

@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Cluster, Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { customerKey, partitionKeys } from '../../src/state/keys.js';
+import { customerKey, customerShardKey, partitionKeys } from '../../src/state/keys.js';
 import { StateStore } from '../../src/state/store.js';
 import { startRedisServer, type RedisServerHandle } from '../helpers/redis-server.js';
 import { testPolicy } from './fixtures.js';
@@ -51,6 +51,8 @@ describe('StateStore on Redis Cluster', () => {
     for (const [topic, partition] of [['transactions', 0], ['transactions', 7], ['a.b-c_d', 123]] as const) {
       const keys = partitionKeys('pyr', topic, partition);
       const all = [keys.meta, keys.due, keys.tx, keys.outbox, customerKey(keys, 'c-1'), customerKey(keys, 'クライアント'), customerKey(keys, '{x}')];
+      // Every customer sub-hash, not only the three the ids above happen to land in.
+      for (let shard = 0; shard < keys.customerShards; shard++) all.push(customerShardKey(keys, shard));
       const slots = await Promise.all(all.map((key) => admin.call('CLUSTER', 'KEYSLOT', key)));
       expect(new Set(slots).size).toBe(1);
     }

@@ -3,6 +3,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { inject } from 'vitest';
 import { isPyramidError } from '../../src/errors.js';
 import type { CompiledPolicy } from '../../src/policy/types.js';
+import { customerKey } from '../../src/state/keys.js';
 import { StateStore, type ClockMode } from '../../src/state/store.js';
 import type { TransactionRecord } from '../../src/state/types.js';
 import { uniqueName } from '../helpers/unique.js';
@@ -36,7 +37,7 @@ async function dumpPartition(redis: Redis, store: StateStore, customers: string[
     due: await redis.zrange(keys.due, 0, -1, 'WITHSCORES'),
     tx: await redis.zrange(keys.tx, 0, -1, 'WITHSCORES'),
     outbox: await redis.xrange(keys.outbox, '-', '+'),
-    customers: await Promise.all(customers.map((id) => redis.hgetall(keys.customerPrefix + id))),
+    customers: await Promise.all(customers.map((id) => redis.hget(customerKey(keys, id), id))),
   };
 }
 

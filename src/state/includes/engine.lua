@@ -5,7 +5,8 @@
   because tostring() in Lua 5.1 switches to exponent notation above 14 digits.
 
   Expects the including script to fill E (below) before use:
-    E.p policy (ScriptPolicy, src/state/script-policy.ts), E.cprefix, E.dueKey, E.outKey, E.metaKey.
+    E.p policy (ScriptPolicy, src/state/script-policy.ts), E.cprefix (customer sub-hash key prefix),
+    E.shards (customer sub-hash count), E.dueKey, E.outKey, E.metaKey.
 ]]
 -- Library functions as locals: a global lookup plus a field lookup per use adds up on a path
 -- that runs for every event.
@@ -30,37 +31,90 @@ local function optfmt(n)
   return sformat('%d', n)
 end
 
--- Customer hash fields (short names keep the hash a small listpack):
---   h  older buckets "idx:m:f,..." ascending (all but the newest); n the newest bucket "idx:m:f";
---   m, f  monetary and frequency summed over all stored buckets;
---   l lastPurchaseAt; t tier; s seq; ts tierSince; pd pendingDowngradeSince;
---   d due time (a copy of the due set's score, so loading a customer is one call).
--- The split and the totals make the common event (into the newest bucket or a new one, nothing
--- expired) O(1): the bucket list is parsed only when a bucket expires or an event lands in an
--- older bucket, which keeps the cost flat for customers with hundreds of buckets.
+-- Customers live in S sub-hashes per partition (E.cprefix .. shard), field = customerId, value =
+-- the customer's state packed into one string (decoded outside Lua only by customer-hash.ts):
+--   m|f|l|s|ts|pd|d|n|h|t
+--   m, f  monetary and frequency summed over all stored buckets; l lastPurchaseAt; s seq;
+--   ts tierSince; pd pendingDowngradeSince; d due time (a copy of the due set's score);
+--   n the newest bucket "idx:m:f"; h older buckets "idx:m:f,..." ascending; t tier (last: a
+--   tier name may hold any character). Optional numbers are empty when absent; all are '%d'.
+-- One string per customer keeps loading a batch to one HMGET and saving it to one HSET per
+-- touched sub-hash, and one pattern match parses it.
+-- The n/h split and the totals make the common event (into the newest bucket or a new one,
+-- nothing expired) O(1): the bucket list is parsed only when a bucket expires or an event lands
+-- in an older bucket, which keeps the cost flat for customers with hundreds of buckets.
 local BUCKET = '(%-?%d+):(%-?%d+):(%-?%d+)'
 local ONE_BUCKET = '^' .. BUCKET .. '$'
+local PACKED = '^(%-?%d+)|(%-?%d+)|(%-?%d*)|(%-?%d+)|(%-?%d*)|(%-?%d*)|(%-?%d*)|([^|]*)|([^|]*)|(.*)$'
+local sbyte = string.byte
 
--- HMGET in a fixed field order: the values arrive positionally (half the reply of HGETALL, no
--- field-name comparisons), missing fields as false.
-local FIELDS = { 'h', 'n', 'm', 'f', 'l', 't', 's', 'ts', 'pd', 'd' }
+-- The customer's sub-hash: h = (h * 31 + byte) mod (2^31 - 1) over the id's bytes, then
+-- (h * 48271 mod (2^31 - 1)) mod E.shards. Mirrors customerShard in keys.ts (intermediates stay
+-- below 2^47: exact in a double). Only the timer path needs it: batch records arrive with their
+-- shard computed by the caller.
+local function shardOf(id)
+  local h = 0
+  for i = 1, #id do h = (h * 31 + sbyte(id, i)) % 2147483647 end
+  return sformat('%d', (h * 48271) % 2147483647 % E.shards) -- a string, like the shards the caller passes in ARGV
+end
 
-local function loadCustomer(id)
-  local c = E.customers[id]
-  if c then return c end
-  local key = E.cprefix .. id
-  local r = rcall('HMGET', key, unpack(FIELDS))
-  -- seq and tierSince stay strings until a change needs them (Lua coerces them in arithmetic
-  -- and string.format), which saves two strtod calls per event.
-  -- Every field the engine may set is named here, so the table is sized once: adding keys one
-  -- by one would rehash it four times per customer.
-  c = { id = id, key = key, h = r[1] or '', n = r[2] or '', m = tonumber(r[3]) or 0, f = tonumber(r[4]) or 0,
-    lp = tonumber(r[5]), tier = r[6] or nil, seq = r[7] or 0, ts = r[8] or nil, pd = tonumber(r[9]),
-    due = tonumber(r[10]), hadPd = r[9] ~= false, hadDue = r[10] ~= false, idj = nil, idp = nil, dirty = false,
-    bMoved = false, hMoved = false, lpMoved = false, pdMoved = false, dueMoved = false, tierMoved = false }
+-- A customer from its packed value (false or nil: a new customer).
+-- seq and tierSince stay strings until a change needs them (Lua coerces them in arithmetic and
+-- string.format), which saves two strtod calls per event. Every field the engine may set is named
+-- here, so the table is sized once: adding keys one by one would rehash it per customer.
+local function addCustomer(id, shard, v)
+  local c
+  if v then
+    local m, f, lp, seq, ts, pd, d, n, h, t = smatch(v, PACKED)
+    if t == '' then t = nil end
+    if ts == '' then ts = nil end
+    c = { id = id, shard = shard, h = h, n = n, m = tonumber(m), f = tonumber(f), lp = tonumber(lp), tier = t,
+      seq = seq, ts = ts, pd = tonumber(pd), due = tonumber(d), idj = nil, idp = nil, dirty = false }
+  else
+    c = { id = id, shard = shard, h = '', n = '', m = 0, f = 0, lp = nil, tier = nil,
+      seq = 0, ts = nil, pd = nil, due = nil, idj = nil, idp = nil, dirty = false }
+  end
   E.customers[id] = c
   E.order[#E.order + 1] = id
   return c
+end
+
+-- Load one customer (the timer path): one HGET.
+local function loadCustomer(id)
+  local c = E.customers[id]
+  if c then return c end
+  local shard = shardOf(id)
+  return addCustomer(id, shard, rcall('HGET', E.cprefix .. shard, id))
+end
+
+-- Load the customers ids[i] (in sub-hash shards[i]) not loaded yet: one HMGET per sub-hash.
+local function preloadCustomers(ids, shards)
+  local groups, order = {}, {}
+  local customers = E.customers
+  for i = 1, #ids do
+    local id = ids[i]
+    if customers[id] == nil then
+      local shard = shards[i]
+      local g = groups[shard]
+      if g == nil then g = {}; groups[shard] = g; order[#order + 1] = shard end
+      g[#g + 1] = id
+      customers[id] = true -- placeholder: each id once
+    end
+  end
+  for k = 1, #order do
+    local shard = order[k]
+    local g = groups[shard]
+    local key = E.cprefix .. shard
+    for from = 1, #g, 1000 do
+      local to = math.min(from + 999, #g)
+      local r = rcall('HMGET', key, unpack(g, from, to))
+      for j = from, to do
+        local id = g[j]
+        customers[id] = nil
+        addCustomer(id, shard, r[j - from + 1])
+      end
+    end
+  end
 end
 
 local function piece(idx, m, f)
@@ -92,8 +146,6 @@ local function setBuckets(c, buckets)
   c.h = table.concat(parts, ',')
   c.m, c.f = m, f
   c.dirty = true
-  c.bMoved = true
-  c.hMoved = true
 end
 
 local function parseBuckets(c)
@@ -107,7 +159,6 @@ end
 -- Add (dm, df) to bucket idx.
 local function addToBucket(c, idx, dm, df)
   c.dirty = true
-  c.bMoved = true
   if c.n == '' then
     c.n = piece(idx, dm, df)
   else
@@ -118,7 +169,6 @@ local function addToBucket(c, idx, dm, df)
     elseif idx > nIdx then
       if c.h == '' then c.h = c.n else c.h = c.h .. ',' .. c.n end
       c.n = piece(idx, dm, df)
-      c.hMoved = true
     else
       local buckets = parseBuckets(c)
       local b = buckets[idx]
@@ -131,32 +181,25 @@ local function addToBucket(c, idx, dm, df)
   c.f = c.f + df
 end
 
--- Only the fields that moved are written, numbers as '%d' strings: Redis would format a Lua
--- number with '%.17g', several times slower than an integer format, and every field HSET names
--- is one more linear search of the listpack.
+-- Write every changed customer back: one HSET per touched sub-hash, numbers as '%d' (Redis would
+-- format a Lua number with '%.17g', and tostring() uses exponents above 14 digits).
 local function storeCustomers()
   local order, customers = E.order, E.customers
+  local groups, shards = {}, {}
   for i = 1, #order do
-    local id = order[i]
-    local c = customers[id]
+    local c = customers[order[i]]
     if c.dirty then
-      local args, k = E.args, 0
-      if c.bMoved then
-        args[1] = 'n'; args[2] = c.n; args[3] = 'm'; args[4] = fmt(c.m); args[5] = 'f'; args[6] = fmt(c.f)
-        k = 6
-        if c.hMoved then args[7] = 'h'; args[8] = c.h; k = 8 end
-      end
-      if c.tierMoved then
-        args[k + 1] = 't'; args[k + 2] = c.tier; args[k + 3] = 's'; args[k + 4] = fmt(c.seq); args[k + 5] = 'ts'; args[k + 6] = fmt(c.ts)
-        k = k + 6
-      end
-      if c.lpMoved then args[k + 1] = 'l'; args[k + 2] = fmt(c.lp); k = k + 2 end
-      if c.pdMoved and c.pd then args[k + 1] = 'pd'; args[k + 2] = fmt(c.pd); k = k + 2 end
-      if c.dueMoved and c.due then args[k + 1] = 'd'; args[k + 2] = fmt(c.due); k = k + 2 end
-      if k > 0 then rcall('HSET', c.key, unpack(args, 1, k)) end
-      if c.pdMoved and c.hadPd and not c.pd then rcall('HDEL', c.key, 'pd') end
-      if c.dueMoved and c.hadDue and not c.due then rcall('HDEL', c.key, 'd') end
+      local g = groups[c.shard]
+      if g == nil then g = {}; groups[c.shard] = g; shards[#shards + 1] = c.shard end
+      g[#g + 1] = c.id
+      g[#g + 1] = sformat('%d|%d|%s|%d|%s|%s|%s|%s|%s|%s', c.m, c.f, optfmt(c.lp), c.seq, optfmt(c.ts),
+        optfmt(c.pd), optfmt(c.due), c.n, c.h, c.tier or '')
     end
+  end
+  for k = 1, #shards do
+    local g = groups[shards[k]]
+    local key = E.cprefix .. shards[k]
+    for from = 1, #g, 2000 do rcall('HSET', key, unpack(g, from, math.min(from + 1999, #g))) end
   end
 end
 
@@ -256,14 +299,14 @@ local function decide(c, m, f, lp, now)
   if rk[cand] < rk[cur] then
     if p.g > 0 and cand ~= p.it then
       if c.pd == nil then
-        c.pd = now; c.dirty = true; c.pdMoved = true
+        c.pd = now; c.dirty = true
         cand = cur
       elseif now - c.pd < p.g then
         cand = cur
       end
     end
   elseif c.pd ~= nil then
-    c.pd = nil; c.dirty = true; c.pdMoved = true
+    c.pd = nil; c.dirty = true
   end
   return cand
 end
@@ -343,7 +386,6 @@ local function schedule(c, d, now)
   if d == c.due then return end
   if c.due ~= nil and c.due > now and (d == nil or c.due < d) then return end
   c.dirty = true
-  c.dueMoved = true
   if d then
     rcall('ZADD', E.dueKey, fmt(d), c.id)
     -- E.minDue stays a lower bound of the due set, so a stale value only costs one extra read.
@@ -391,9 +433,8 @@ local function emitChange(c, newTier, cause, txId, now, bm, bf, blp, m, f)
   c.seq = c.seq + 1
   c.tier = newTier
   c.ts = now
-  if c.pd ~= nil then c.pd = nil; c.pdMoved = true end
+  c.pd = nil
   c.dirty = true
-  c.tierMoved = true
   -- The boundary is the rule that decided the change: the new tier's on UP / NEW and on a move
   -- into the inactive tier (the old tier's conditions may still hold then), else the old tier's.
   local direction, btier
@@ -460,7 +501,7 @@ local function firePartitionTimers(upTo, limit)
     if d > upTo then break end
     if limit ~= nil and fired >= limit then return true end
     local c = loadCustomer(first[1])
-    if c.due ~= d then c.due = d; c.dirty = true; c.dueMoved = true end
+    if c.due ~= d then c.due = d; c.dirty = true end
     fireTimer(c, d)
     fired = fired + 1
   end
@@ -479,7 +520,7 @@ local function applyTransaction(c, now, txId, kind, amount, eventTime)
   -- are the before ones plus this event.
   if kind == 'p' then
     addToBucket(c, idx, amount, 1)
-    if c.lp == nil or eventTime > c.lp then c.lp = eventTime; c.lpMoved = true end
+    if c.lp == nil or eventTime > c.lp then c.lp = eventTime end
     evaluate(c, now, 'TRANSACTION', txId, bm + amount, bf + 1, oldest, bm, bf, blp)
   else
     addToBucket(c, idx, -amount, 0)
@@ -489,11 +530,19 @@ local function applyTransaction(c, now, txId, kind, amount, eventTime)
 end
 
 -- Layout / policy checks against the partition meta. Returns nil or an error reply table.
+-- A partition written before customers were packed into sub-hashes (meta without 'cs') reports
+-- shard count 0.
 local function checkMeta(meta, partitionCount)
   local pv = meta['pv']
   if pv ~= nil and pv ~= E.p.v then return { -1, pv } end
   local pc = meta['pc']
   if partitionCount ~= '' and pc ~= nil and pc ~= partitionCount then return { -2, pc } end
+  local cs = meta['cs']
+  if cs == nil then
+    if meta['wo'] ~= nil then return { -3, '0' } end
+  elseif tonumber(cs) ~= E.shards then
+    return { -3, cs }
+  end
   return nil
 end
 
