@@ -76,7 +76,7 @@ function toStateRecord(record: KafkaRecord, tx: Transaction): TransactionRecord 
  *   does not race the new owner; even if it did, the same event ids with the same content would
  *   be all downstream sees twice.
  */
-export function createBatchHandler(deps: BatchHandlerDeps): PartitionBatchHandler {
+export function createBatchHandler(deps: BatchHandlerDeps): PartitionBatchHandler & { publications(): Promise<void> } {
   const { decoder, validate, dlq, store, relay, positions, instrumentation, logger } = deps;
   const commitIntervalMs = deps.commitIntervalMs ?? 1_000;
   const lastCommit = new Map<string, number>();
@@ -122,7 +122,7 @@ export function createBatchHandler(deps: BatchHandlerDeps): PartitionBatchHandle
     return result.done ? result.value : undefined;
   }
 
-  return async function handlePartitionBatch(batch: PartitionBatch, control: BatchControl): Promise<void> {
+  async function handlePartitionBatch(batch: PartitionBatch, control: BatchControl): Promise<void> {
     const { topic, partition } = batch;
     const tp = { topic, partition };
     const stages = { decode: 0, validate: 0, apply: 0, publish: 0 };
@@ -225,5 +225,11 @@ export function createBatchHandler(deps: BatchHandlerDeps): PartitionBatchHandle
     }
     await control.heartbeat();
     instrumentation.emit('consumer.batch', { topic, partition, size: batch.records.length, stages });
+  }
+
+  /** Settles once every publication started so far has finished (the scorer's shutdown waits). */
+  const publications = async (): Promise<void> => {
+    while (publishing.size > 0) await Promise.all([...publishing.values()]);
   };
+  return Object.assign(handlePartitionBatch, { publications });
 }

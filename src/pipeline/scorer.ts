@@ -118,6 +118,7 @@ export function createScorer(config: PyramidConfig, options: ScorerOptions = {})
   let stopPromise: Promise<void> | undefined;
   const pendingAssignments = new Set<Promise<void>>();
   const inFlight = new Set<Promise<void>>();
+  let handler: ReturnType<typeof createBatchHandler> | undefined;
   let settle: { resolve: () => void; reject: (err: unknown) => void } = { resolve: () => undefined, reject: () => undefined };
   const done = new Promise<void>((resolve, reject) => {
     settle = { resolve, reject };
@@ -290,7 +291,7 @@ export function createScorer(config: PyramidConfig, options: ScorerOptions = {})
       maxFutureSkewMs: config.validation.maxFutureSkew,
     });
     const producerForDlq = r.producer;
-    const handler = createBatchHandler({
+    handler = createBatchHandler({
       decoder,
       validate,
       currency: r.policy.currency,
@@ -315,8 +316,9 @@ export function createScorer(config: PyramidConfig, options: ScorerOptions = {})
     });
     await r.consumer.connect();
     await r.consumer.subscribe([inputTopic], { fromBeginning: true });
+    const handle = handler;
     await r.consumer.run((batch, control) => {
-      const work = handler(batch, control);
+      const work = handle(batch, control);
       inFlight.add(work);
       void work.finally(() => inFlight.delete(work)).catch(() => undefined);
       return work;
@@ -341,6 +343,7 @@ export function createScorer(config: PyramidConfig, options: ScorerOptions = {})
       if (mine.length > 0) r.consumer.pause(mine);
       // Finish the batches in hand while still a member, so they publish and commit.
       while (inFlight.size > 0) await Promise.allSettled([...inFlight]);
+      await handler?.publications();
       await r.sweeper?.stop();
       await Promise.allSettled([...pendingAssignments]);
       await r.lag.stop();
