@@ -129,6 +129,7 @@ end
 for from = 1, #zadd, 2000 do rcall('ZADD', txKey, unpack(zadd, from, math.min(from + 1999, #zadd))) end
 for from = 1, #zrem, 1000 do rcall('ZREM', txKey, unpack(zrem, from, math.min(from + 999, #zrem))) end
 
+flushDue()
 storeCustomers()
 local metaArgs = { 'wo', fmt(wmOffset), 'pv', E.p.v }
 if wmEvent ~= nil then metaArgs[#metaArgs + 1] = 'ew'; metaArgs[#metaArgs + 1] = fmt(wmEvent) end

@@ -33,6 +33,7 @@ if bad then return bad end
 loadMinDue()
 
 local more = firePartitionTimers(now, limit)
+flushDue()
 storeCustomers()
 if E.outSeq ~= nil then redis.call('HSET', E.metaKey, 'os', fmt(E.outSeq)) end
 if E.changes > 0 then redis.call('HINCRBY', E.metaKey, 'changes', E.changes) end
