@@ -52,6 +52,10 @@ const SCRIPTS = {
  * re-apply nothing (DESIGN.md §3). The evaluation mirrors src/policy exactly
  * (test/state/policy-agreement.int.test.ts).
  *
+ * Layout (keys.ts): a partition's customers are packed into `customerShards` sub-hashes (field =
+ * customer id), so a batch loads and saves them with one HMGET and one HSET per touched
+ * sub-hash; read them outside the engine with `scanCustomers` (customer-hash.ts).
+ *
  * Needs Redis >= 7.0: the scripts start with a `#!lua` shebang, which makes Redis refuse any
  * access outside the partition's hash slot, on a cluster and on a single node alike.
  *
