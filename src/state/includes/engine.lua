@@ -12,7 +12,7 @@
 -- that runs for every event.
 local sformat, smatch, floor, tonumber, rcall = string.format, string.match, math.floor, tonumber, redis.call
 
-local E = { customers = {}, order = {}, changes = 0, fired = 0, recArgs = {}, recFormats = {}, dueIds = {}, dueMarked = {} }
+local E = { customers = {}, order = {}, changes = 0, fired = 0, recArgs = {}, recFormats = {}, dueIds = {}, dueMarked = {}, hr = {} }
 
 local function fmt(n)
   return sformat('%d', n)
@@ -311,42 +311,59 @@ local function decide(c, m, f, lp, now)
   return cand
 end
 
--- Extra spend to reach the next tier up, and how far monetary can fall while `name` still holds
--- (src/policy/headroom.ts says the same in TypeScript).
-local function headroom(name, m)
+-- What headroom() needs of tier `name`, derived from the policy once per call and tier: the
+-- next tier up's monetary lower bound L (nil: not reachable by spend) and its monetary upper
+-- bounds; the lowest monetary `name` may fall to under its margin-relaxed lower bounds (nil: none).
+local function headroomSpec(name)
+  local spec = E.hr[name]
+  if spec then return spec end
   local p = E.p
-  local up, down = nil, nil
+  spec = { up = nil, upper = {}, floor = nil }
   local ni = p.up[name]
   if ni and ni > 0 then
-    local need, bounded = 0, false
     for _, cond in ipairs(p.t[ni].c) do
       if cond[1] == 'm' then
-        if cond[2] == 'gt' then bounded = true; need = math.max(need, cond[3] + 1 - m)
-        elseif cond[2] == 'gte' then bounded = true; need = math.max(need, cond[3] - m) end
+        local lo = nil
+        if cond[2] == 'gt' then lo = cond[3] + 1
+        elseif cond[2] == 'gte' then lo = cond[3]
+        else spec.upper[#spec.upper + 1] = cond end
+        if lo ~= nil and (spec.up == nil or lo > spec.up) then spec.up = lo end
       end
     end
-    if bounded then
-      for _, cond in ipairs(p.t[ni].c) do
-        if cond[1] == 'm' and (cond[2] == 'lt' or cond[2] == 'lte') and not condHolds(cond, m + need, 0, nil, false) then
-          bounded = false
-        end
-      end
-    end
-    if bounded then up = need end
   end
   -- Downgrade distance against the bounds as relaxed by the margin: those trigger the downgrade.
   local ci = p.ti[name]
   if ci and p.t[ci].x == 0 then
-    local floor = nil
     for _, cond in ipairs(p.t[ci].c) do
       if cond[1] == 'm' then
         local lo = nil
         if cond[2] == 'gt' then lo = cond[4] + 1
         elseif cond[2] == 'gte' then lo = cond[4] end
-        if lo ~= nil and (floor == nil or lo > floor) then floor = lo end
+        if lo ~= nil and (spec.floor == nil or lo > spec.floor) then spec.floor = lo end
       end
     end
-    if floor ~= nil then down = math.max(0, m - floor) end
+  end
+  E.hr[name] = spec
+  return spec
+end
+
+-- Extra spend to reach the next tier up, and how far monetary can fall while `name` still holds
+-- (src/policy/headroom.ts says the same in TypeScript).
+local function headroom(name, m)
+  local spec = headroomSpec(name)
+  local up, down = nil, nil
+  if spec.up ~= nil then
+    local need = spec.up - m
+    if need < 0 then need = 0 end
+    up = need
+    local upper = spec.upper
+    for i = 1, #upper do
+      if not condHolds(upper[i], m + need, 0, nil, false) then up = nil; break end
+    end
+  end
+  if spec.floor ~= nil then
+    down = m - spec.floor
+    if down < 0 then down = 0 end
   end
   return up, down
 end
