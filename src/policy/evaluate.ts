@@ -90,7 +90,7 @@ function holdsWithMargin(tier: CompiledTier, snapshot: RfmSnapshot, marginBps: n
 }
 
 /**
- * Decides the customer's tier at `now` per /work/prompts/semantics.md (the contract the Lua state
+ * Decides the customer's tier at `now` per src/policy/SEMANTICS.md (the contract the Lua state
  * engine mirrors; both must agree exactly).
  *
  * Inputs: the compiled policy; the R/F/M `snapshot` at `now` (see `rollingAggregates`); the

@@ -1,7 +1,7 @@
 import type { CompiledPolicy, Condition } from '../../src/policy/types.js';
 
 /**
- * A plain in-memory model of the scoring semantics (/work/prompts/semantics.md), written for the
+ * A plain in-memory model of the scoring semantics (src/policy/SEMANTICS.md), written for the
  * tests independently of the Lua engine and of src/policy: maps and loops, no due set (timers are
  * found by scanning every customer). The property tests compare the Redis engine against it.
  */

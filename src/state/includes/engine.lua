@@ -1,6 +1,6 @@
 --[[
   The tier engine shared by the partition scripts: customer load/store, rolling aggregates,
-  evaluation with hysteresis (docs: /work/prompts/semantics.md, mirrored by src/policy), due
+  evaluation with hysteresis (docs: src/policy/SEMANTICS.md, mirrored by src/policy), due
   timers and the outbox. Integers only; every number is written back with string.format('%d')
   because tostring() in Lua 5.1 switches to exponent notation above 14 digits.
 
