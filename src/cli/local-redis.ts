@@ -74,9 +74,16 @@ export async function startLocalRedis(): Promise<LocalRedis> {
     throw err;
   }
   const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+  // However this process ends (an uncaught error, process.exit), it takes its Redis with it.
+  const killOnExit = (): void => {
+    child.kill('SIGKILL');
+    rmSync(dir, { recursive: true, force: true });
+  };
+  process.once('exit', killOnExit);
   return {
     url,
     async stop() {
+      process.off('exit', killOnExit);
       if (child.exitCode === null && child.signalCode === null) child.kill('SIGTERM');
       await exited;
       rmSync(dir, { recursive: true, force: true });
