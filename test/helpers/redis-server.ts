@@ -42,6 +42,8 @@ async function waitForPing(port: number, child: ChildProcess, timeoutMs: number)
   for (;;) {
     if (child.exitCode !== null) throw new Error(`redis-server exited with code ${child.exitCode}`);
     const client = new Redis({ port, host: '127.0.0.1', lazyConnect: true, maxRetriesPerRequest: 0, retryStrategy: () => null });
+    // Refused connections are expected while the server starts; connect() reports them.
+    client.on('error', () => {});
     try {
       await client.connect();
       await client.ping();
