@@ -1,5 +1,5 @@
 import type { Redis } from 'ioredis';
-import type { PyramidConfig } from '../config/schema.js';
+import type { StateConfig } from '../config/load.js';
 import { loadPolicyFile } from '../policy/load.js';
 import type { CompiledPolicy } from '../policy/types.js';
 import { partitionsWithState } from '../pipeline/census.js';
@@ -17,7 +17,7 @@ export interface StateAccess {
 }
 
 /** Connects to the configured Redis and finds the partitions with state; Kafka is not needed. */
-export async function openState(config: PyramidConfig): Promise<StateAccess> {
+export async function openState(config: StateConfig): Promise<StateAccess> {
   const policy = await loadPolicyFile(config.policyFile);
   const redis = await connectRedis(config.redis);
   const probe = new StateStore({ redis, policy, clock: config.clock, prefix: config.keyPrefix });

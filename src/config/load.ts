@@ -162,3 +162,23 @@ export type ClientConfig = z.output<typeof clientSchema>;
 export function loadClientConfig(env: NodeJS.ProcessEnv = process.env, file?: string): ClientConfig {
   return parseOrExplain(clientSchema, mergeSources(env, file));
 }
+
+const stateSchema = z.object({
+  redis: configSchema.shape.redis,
+  policyFile: configSchema.shape.policyFile,
+  keyPrefix: configSchema.shape.keyPrefix,
+  topics: configSchema.shape.topics,
+  clock: configSchema.shape.clock,
+});
+
+/** The settings that locate and read pyramid's Redis state, without any Kafka setting. */
+export type StateConfig = z.output<typeof stateSchema>;
+
+/**
+ * Only what reading the Redis state needs (Redis, policy, key prefix, topic names, clock), from
+ * the same variables and file as `loadConfig`: for `pyramid inspect` and `pyramid report`, which
+ * an operator runs where no broker address is configured. Other settings are ignored.
+ */
+export function loadStateConfig(env: NodeJS.ProcessEnv = process.env, file?: string): StateConfig {
+  return parseOrExplain(stateSchema, mergeSources(env, file));
+}

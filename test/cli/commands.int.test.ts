@@ -78,6 +78,16 @@ describe('pyramid run / inspect / report / replay', () => {
     expect(unknown.code).toBe(2);
   });
 
+  it('inspect and report read Redis only: no broker setting is needed', async () => {
+    const { PYRAMID_KAFKA_BROKERS: _brokers, ...redisOnly } = env;
+    const [customerId] = [...customers];
+    const inspected = await runCli(['inspect', customerId!, '--json'], redisOnly);
+    expect(inspected.code, inspected.stderr).toBe(0);
+    expect(JSON.parse(inspected.stdout)).toMatchObject({ customerId });
+    const report = await runCli(['report', '--json'], redisOnly);
+    expect(report.code, report.stderr).toBe(0);
+  });
+
   it('report counts every customer once, with revenue matching the inspected monetary', async () => {
     const result = await runCli(['report', '--json'], env);
     expect(result.code, result.stderr).toBe(0);

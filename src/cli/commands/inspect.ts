@@ -1,5 +1,5 @@
 import type { Command } from 'commander';
-import { loadConfig } from '../../config/load.js';
+import { loadStateConfig } from '../../config/load.js';
 import { formatMinor } from '../format.js';
 import { openState } from '../state-access.js';
 
@@ -22,7 +22,7 @@ export function register(program: Command): void {
 }
 
 async function inspect(customerId: string, opts: InspectOptions): Promise<void> {
-  const config = loadConfig(process.env, opts.config);
+  const config = loadStateConfig(process.env, opts.config);
   const state = await openState(config);
   try {
     const topic = config.topics.transactions;

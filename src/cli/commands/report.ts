@@ -1,5 +1,5 @@
 import type { Command } from 'commander';
-import { loadConfig } from '../../config/load.js';
+import { loadStateConfig } from '../../config/load.js';
 import { createCensus } from '../../pipeline/census.js';
 import { formatPyramid } from '../format.js';
 import { openState } from '../state-access.js';
@@ -26,7 +26,7 @@ export function register(program: Command): void {
 }
 
 async function report(opts: ReportOptions): Promise<void> {
-  const config = loadConfig(process.env, opts.config);
+  const config = loadStateConfig(process.env, opts.config);
   const state = await openState(config);
   try {
     const census = await createCensus({
