@@ -15,6 +15,7 @@ import { nextStopSignal } from '../signals.js';
 
 interface DemoOptions {
   duration?: number;
+  count?: number;
   rate: number;
   customers: number;
   partitions: number;
@@ -36,6 +37,7 @@ export function register(program: Command): void {
     .command('demo')
     .description('Run the whole pipeline locally with a synthetic bank and print the live pyramid')
     .option('--duration <seconds>', 'stop after this many seconds (default: until Ctrl-C)', positiveInt)
+    .option('--count <n>', 'the synthetic bank stops after this many transactions; the scorer keeps running (default: no end)', positiveInt)
     .option('--rate <events/s>', 'transactions per second from the synthetic bank', positiveInt, 500)
     .option('--customers <n>', 'customers of the synthetic bank', positiveInt, 2_000)
     .option('--partitions <n>', 'partitions of the transactions topic', positiveInt, 3)
@@ -107,12 +109,18 @@ async function demo(opts: DemoOptions): Promise<void> {
       schemaVersion: 'mixed',
       seed: 42,
       customers: opts.customers,
+      count: opts.count,
       startTime: Date.now() - 30 * DAY,
       minTicketMinor: 40_000,
       spacingMs,
       rate: opts.rate,
       signal: simulation.signal,
-    }).catch((err: unknown) => logger.error({ err }, 'simulator failed'));
+    })
+      .then((result) => {
+        // A script waiting for the stream to end (lag 0, census settled) reads this line.
+        if (!simulation.signal.aborted) console.log(`synthetic bank: finished after ${result.sent} transactions`);
+      })
+      .catch((err: unknown) => logger.error({ err }, 'simulator failed'));
     cleanup.unshift(async () => {
       simulation.abort();
       await simulator;
