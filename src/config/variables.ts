@@ -7,7 +7,10 @@ export interface ConfigVariable {
   /** Path in the nested config (and the config file), e.g. ['kafka', 'sasl', 'password']. */
   path: readonly string[];
   kind: VariableKind;
-  /** Values that must never be logged; `redactedConfig` blanks these. */
+  /**
+   * Values that must never be logged: `redactedConfig` and the logger's redaction blank these
+   * (a URL only loses its password, so a registry URL with `user:password@` is covered too).
+   */
   secret?: boolean;
 }
 
@@ -26,7 +29,7 @@ export const CONFIG_VARIABLES: readonly ConfigVariable[] = [
   { env: 'PYRAMID_KAFKA_TLS_REJECT_UNAUTHORIZED', path: ['kafka', 'tls', 'rejectUnauthorized'], kind: 'boolean' },
   { env: 'PYRAMID_REDIS_URL', path: ['redis', 'url'], kind: 'string', secret: true },
   { env: 'PYRAMID_REDIS_TLS_CA_FILE', path: ['redis', 'tlsCaFile'], kind: 'path' },
-  { env: 'PYRAMID_REGISTRY_URL', path: ['registry', 'url'], kind: 'string' },
+  { env: 'PYRAMID_REGISTRY_URL', path: ['registry', 'url'], kind: 'string', secret: true },
   { env: 'PYRAMID_REGISTRY_USERNAME', path: ['registry', 'username'], kind: 'string' },
   { env: 'PYRAMID_REGISTRY_PASSWORD', path: ['registry', 'password'], kind: 'string', secret: true },
   { env: 'PYRAMID_TOPIC_TRANSACTIONS', path: ['topics', 'transactions'], kind: 'string' },
