@@ -1,5 +1,6 @@
-import { closeSync, fsyncSync, ftruncateSync, mkdirSync, openSync, readFileSync, writeSync } from 'node:fs';
+import { closeSync, ftruncateSync, mkdirSync, openSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { appendWhole } from '../append-file.js';
 import type { CompatibilityLevel } from './compatibility.js';
 import { lockDataDir } from '../dir-lock.js';
 
@@ -41,7 +42,7 @@ export function openMemoryLog(): RegistryLog {
 }
 
 /**
- * Open (or create) the JSON-lines log in `dataDir`. Writes are synchronous and fsynced: registry
+ * Open (or create) the JSON-lines log in `dataDir`. Writes are synchronous and fdatasync'ed: registry
  * writes are rare, and a synchronous append keeps "persist, then apply" free of interleaving.
  * A torn last line (crash mid-write) is cut off so later appends start on a clean line; a corrupt
  * line anywhere else is an error, because silently skipping it would renumber ids.
@@ -57,11 +58,14 @@ export function openFileLog(dataDir: string): RegistryLog {
     const { events, validLength } = parseLog(content, path);
     if (validLength < Buffer.byteLength(content)) ftruncateSync(fd, validLength);
     const logFd = fd;
+    let length = validLength;
     return {
       replay: events,
       append(event) {
-        writeSync(logFd, `${JSON.stringify(event)}\n`);
-        fsyncSync(logFd);
+        // A failed write or sync is cut off again: a partial line glued to the next event would
+        // be a corrupt line, which stops the registry from starting, and an event left on disk
+        // but not applied would hand out its id twice.
+        length = appendWhole(logFd, Buffer.from(`${JSON.stringify(event)}\n`, 'utf8'), length, true);
       },
       close() {
         closeSync(logFd);

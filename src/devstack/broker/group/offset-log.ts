@@ -1,6 +1,7 @@
-import { closeSync, existsSync, fdatasyncSync, fsyncSync, mkdirSync, openSync, readFileSync, renameSync, writeSync } from 'node:fs';
+import { closeSync, existsSync, fstatSync, fsyncSync, mkdirSync, openSync, readFileSync, renameSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Logger } from '../../../logger.js';
+import { appendWhole } from '../../append-file.js';
 import type { FsyncPolicy } from '../broker-state.js';
 
 /** One committed offset as the coordinator keeps it. */
@@ -38,6 +39,8 @@ const FILE = 'offsets.jsonl';
  */
 export class OffsetLog {
   private fd: number;
+  /** Length of the file, where the next line starts. */
+  private length: number;
   private linesSinceCompaction = 0;
 
   private constructor(
@@ -48,6 +51,7 @@ export class OffsetLog {
     fd: number,
   ) {
     this.fd = fd;
+    this.length = fstatSync(fd).size;
   }
 
   /**
@@ -69,10 +73,9 @@ export class OffsetLog {
    * as well under `fsync: 'always'`.
    */
   append(line: LogLine): void {
-    writeFully(this.fd, `${JSON.stringify(line)}\n`);
-    // The file already exists (the directory entry was fsync'ed by writeCompacted), so data plus
-    // size is all a power cut could lose: fdatasync is enough.
-    if (this.fsync === 'always') fdatasyncSync(this.fd);
+    // The file already exists (the directory entry was fsync'ed by writeCompacted), so fdatasync
+    // is enough. A failed append is cut off again, so it cannot glue itself to the next line.
+    this.length = appendWhole(this.fd, Buffer.from(`${JSON.stringify(line)}\n`, 'utf8'), this.length, this.fsync === 'always');
     this.linesSinceCompaction++;
   }
 
@@ -87,6 +90,7 @@ export class OffsetLog {
     closeSync(this.fd);
     writeCompacted(this.dir, table);
     this.fd = openSync(join(this.dir, FILE), 'a');
+    this.length = fstatSync(this.fd).size;
     this.linesSinceCompaction = 0;
     this.logger.debug({ entries: countEntries(table) }, 'offset log compacted');
   }

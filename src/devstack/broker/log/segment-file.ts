@@ -1,4 +1,5 @@
-import { closeSync, fdatasyncSync, fstatSync, ftruncateSync, openSync, readSync, writeSync } from 'node:fs';
+import { closeSync, fdatasyncSync, fstatSync, ftruncateSync, openSync, readSync } from 'node:fs';
+import { appendWhole } from '../../append-file.js';
 import { BatchLayout, hasValidCrc, readBatchHeader, type BatchHeader } from '../records/batch.js';
 
 /** One batch found while scanning a segment file on start-up. */
@@ -72,12 +73,14 @@ export class SegmentFile {
     }
   }
 
-  /** Appends `data` and returns the position it starts at; see the class note on durability. */
+  /**
+   * Appends `data` and returns the position it starts at; see the class note on durability. A
+   * failed write leaves the file as it was (see {@link appendWhole}), so the positions of later
+   * batches stay right.
+   */
   append(data: Buffer): number {
     const position = this.size;
-    let done = 0;
-    while (done < data.length) done += writeSync(this.fd, data, done, data.length - done);
-    this.size += data.length;
+    this.size = appendWhole(this.fd, data, position, false);
     return position;
   }
 
