@@ -47,6 +47,7 @@ export function produceHandler(state: BrokerState): ApiHandler {
       }));
 
       const logger = ctx.broker.logger;
+      const syncBeforeAck = state.config.fsync === 'always' && acks !== 0;
       const touched = new Set<PartitionLog>();
       const answers: TopicAnswer[] = request.map((topic) => ({
         name: topic.name,
@@ -80,6 +81,9 @@ export function produceHandler(state: BrokerState): ApiHandler {
               if (result.kind === 'appended') touched.add(log);
               if (firstOffset < 0) firstOffset = result.baseOffset;
             }
+            // Inside the try: a failed fdatasync is this partition's storage error, not a reason
+            // to drop the connection with every other partition's answer.
+            if (syncBeforeAck) log.sync();
           } catch (err) {
             logger.error({ err, topic: topic.name, partition: p.index }, 'log append failed');
             return fail(KafkaErrorCode.KAFKA_STORAGE_ERROR);
@@ -88,7 +92,6 @@ export function produceHandler(state: BrokerState): ApiHandler {
         }),
       }));
 
-      if (state.config.fsync === 'always' && acks !== 0) for (const log of touched) log.sync();
       for (const log of touched) state.notifier.notify(log.topic, log.partition);
       if (acks === 0) return null;
 
