@@ -27,11 +27,9 @@ E.cprefix = ARGV[2]
 E.shards = tonumber(ARGV[5])
 E.metaKey, E.dueKey = KEYS[1], KEYS[2]
 local meta = redis.call('HMGET', KEYS[1], 'ew', 'cs', 'wo')
-if meta[2] then
-  if tonumber(meta[2]) ~= E.shards then return { -3, meta[2] } end
-elseif meta[3] then
-  return { -3, '0' }
-end
+-- HMGET answers false for a missing field; checkShards expects nil.
+local bad = checkShards(meta[2] or nil, meta[3] or nil)
+if bad then return bad end
 local packed = redis.call('HGET', KEYS[3], ARGV[3])
 if not packed then return {} end
 local now = tonumber(ARGV[4])

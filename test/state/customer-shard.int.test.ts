@@ -81,8 +81,12 @@ describe('customer sub-hashes', () => {
     const prefix = newPrefix('legacy');
     const store = new StateStore({ redis, policy: testPolicy(), clock: 'event', prefix });
     await redis.hset(store.keys(TOPIC, 0).meta, 'wo', '5', 'pv', 't1');
-    const error = await store.applyPartitionBatch(TOPIC, 0, [purchase(6, 'a', 1000)]).catch((e: unknown) => e);
-    expect(isPyramidError(error, 'STATE_LAYOUT_MISMATCH')).toBe(true);
+    for (const call of [() => store.applyPartitionBatch(TOPIC, 0, [purchase(6, 'a', 1000)]), () => store.inspect(TOPIC, 'a', { partition: 0 })]) {
+      const error = await call().catch((e: unknown) => e);
+      expect(isPyramidError(error, 'STATE_LAYOUT_MISMATCH')).toBe(true);
+    }
+    // A partition without any state is no layout mismatch: its customers are simply unknown.
+    expect(await store.inspect(TOPIC, 'a', { partition: 1 })).toBeNull();
   });
 
   it('scanCustomers yields every customer once, as stored, in the sub-hash keys.ts names', async () => {

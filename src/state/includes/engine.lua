@@ -565,21 +565,25 @@ local function applyTransaction(c, now, txId, kind, amount, eventTime)
   return true
 end
 
+-- The sub-hash count check against the meta's 'cs' and 'wo' (nil when absent). Returns nil or
+-- an error reply table. A partition written before customers were packed into sub-hashes (a
+-- watermark but no 'cs') reports shard count 0.
+local function checkShards(cs, wo)
+  if cs == nil then
+    if wo ~= nil then return { -3, '0' } end
+  elseif tonumber(cs) ~= E.shards then
+    return { -3, cs }
+  end
+  return nil
+end
+
 -- Layout / policy checks against the partition meta. Returns nil or an error reply table.
--- A partition written before customers were packed into sub-hashes (meta without 'cs') reports
--- shard count 0.
 local function checkMeta(meta, partitionCount)
   local pv = meta['pv']
   if pv ~= nil and pv ~= E.p.v then return { -1, pv } end
   local pc = meta['pc']
   if partitionCount ~= '' and pc ~= nil and pc ~= partitionCount then return { -2, pc } end
-  local cs = meta['cs']
-  if cs == nil then
-    if meta['wo'] ~= nil then return { -3, '0' } end
-  elseif tonumber(cs) ~= E.shards then
-    return { -3, cs }
-  end
-  return nil
+  return checkShards(meta['cs'], meta['wo'])
 end
 
 -- Read the earliest due time once per call; schedule() keeps it a lower bound afterwards.
