@@ -1,4 +1,5 @@
 import type { Cluster, Redis } from 'ioredis';
+import { PyramidError } from '../errors.js';
 import { customerShardKey, type PartitionKeys } from './keys.js';
 
 /**
@@ -52,14 +53,19 @@ export function decodeBuckets(older: string | null | undefined, newest: string |
   return buckets;
 }
 
-/** A customer's packed value (the field value in its sub-hash) decoded. */
+/**
+ * A customer's packed value (the field value in its sub-hash) decoded.
+ *
+ * @throws PyramidError `STATE_SCRIPT_FAILED` when the value is not in this layout; the message
+ *   gives its length, never its content (a customer's amounts and tier).
+ */
 export function decodeCustomer(packed: string): StoredCustomer {
   // The tier is last and may itself contain '|': split off the nine fields before it.
   const parts: string[] = [];
   let from = 0;
   for (let i = 0; i < 9; i++) {
     const bar = packed.indexOf('|', from);
-    if (bar < 0) throw new Error(`not a packed customer: ${packed.slice(0, 80)}`);
+    if (bar < 0) throw new PyramidError('STATE_SCRIPT_FAILED', `not a packed customer value (${packed.length} characters, ${i} of 10 fields)`);
     parts.push(packed.slice(from, bar));
     from = bar + 1;
   }

@@ -35,4 +35,9 @@ describe('customer hash decoding', () => {
     expect(decodeCustomer('-5|0||1|10|20||3:-5:0||x')).toMatchObject({ lastPurchaseAt: null, pendingDowngradeSince: 20, dueAt: null, buckets: [{ index: 3, monetary: -5, frequency: 0 }] });
     expect(() => decodeCustomer('1|2|3')).toThrow(/packed customer/);
   });
+
+  it('a malformed customer value was echoed into the error (customer data in logs)', () => {
+    expect(() => decodeCustomer('58900|7|secret-tier')).toThrow(/^not a packed customer value \(19 characters, 2 of 10 fields\)$/);
+    expect(() => decodeCustomer('58900|7|secret-tier')).not.toThrow(/58900|secret/);
+  });
 });
