@@ -17,8 +17,10 @@ export const ERROR_CODES = [
   'PREREQUISITE_MISSING',
 ] as const;
 
+/** One of {@link ERROR_CODES}. */
 export type ErrorCode = (typeof ERROR_CODES)[number];
 
+/** The optional parts of a {@link PyramidError}. */
 export interface PyramidErrorOptions {
   retriable?: boolean;
   cause?: unknown;
@@ -26,6 +28,10 @@ export interface PyramidErrorOptions {
   details?: Record<string, unknown>;
 }
 
+/**
+ * The error type of every failure pyramid raises on purpose: a closed `code` to switch on,
+ * `retriable` for the retry loop, the underlying `cause` when there is one.
+ */
 export class PyramidError extends Error {
   readonly code: ErrorCode;
   readonly retriable: boolean;

@@ -67,6 +67,7 @@ export interface InstrumentationEvents {
   'state.script': { script: string; seconds: number; ok: boolean };
 }
 
+/** The name of an instrumentation event, e.g. `consumer.batch`. */
 export type InstrumentationEventName = keyof InstrumentationEvents;
 
 /** A typed EventEmitter. One instance per running scorer; tests create their own. */
@@ -77,10 +78,12 @@ export class Instrumentation {
     this.emitter.setMaxListeners(50);
   }
 
+  /** Delivers `payload` to the listeners of `name`, synchronously; no listeners is fine. */
   emit<K extends InstrumentationEventName>(name: K, payload: InstrumentationEvents[K]): void {
     this.emitter.emit(name, payload);
   }
 
+  /** Subscribes `listener` to `name`; returns the function that unsubscribes it. */
   on<K extends InstrumentationEventName>(name: K, listener: (payload: InstrumentationEvents[K]) => void): () => void {
     this.emitter.on(name, listener);
     return () => this.emitter.off(name, listener);

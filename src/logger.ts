@@ -35,6 +35,7 @@ export const REDACTED_PATHS: readonly string[] = [
   ]),
 ];
 
+/** Options of {@link createLogger}; all optional. */
 export interface CreateLoggerOptions {
   level?: LoggerOptions['level'];
   name?: string;

@@ -74,7 +74,6 @@ export interface CompiledPolicy {
    * e.g. `vip` -> "monetary > 58900.00 CNY", `inactive` -> "inactive: no purchase for 180d".
    * Set by the loader so both evaluators put the same text into change records verbatim; optional
    * only so hand-built policies in tests stay valid (the TS evaluator derives it when absent).
-   * Added additively after commit 1.
    */
   rules?: Record<string, string>;
 }

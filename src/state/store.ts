@@ -11,8 +11,10 @@ import { toScriptPolicy } from './script-policy.js';
 import { loadScript, runScript, type LuaScript } from './scripts.js';
 import type { BatchCounts, CustomerInspection, MatchedRule, OutboxEntry, SweepResult, TransactionRecord } from './types.js';
 
+/** Which clock evaluates a partition: the wall clock (live) or its event-time watermark (replay). */
 export type ClockMode = 'event' | 'wall';
 
+/** What a {@link StateStore} works with; everything but `redis`, `policy` and `clock` has a default. */
 export interface StateStoreOptions {
   redis: Redis | Cluster;
   policy: CompiledPolicy;
@@ -153,7 +155,7 @@ export class StateStore {
   /**
    * The partition's watermarks: the last applied Kafka offset (null before the first apply) and
    * the event-time watermark (null before the first applied event). The pipeline seeks to
-   * `offset + 1` on assignment and measures lag against it. Added for src/pipeline.
+   * `offset + 1` on assignment and measures lag against it.
    */
   async readWatermark(topic: string, partition: number): Promise<{ offset: number | null; eventTime: number | null }> {
     try {
