@@ -80,15 +80,15 @@ export async function startBroker(options: StartBrokerOptions = {}): Promise<Bro
     mkdirSync(dataDir, { recursive: true });
     unlock = lockDataDir(dataDir, 'broker.lock', 'broker');
   }
+  const fsync = options.fsync ?? 'never';
   let store: TopicStore;
   try {
-    store = TopicStore.open({ dataDir, logger });
+    store = TopicStore.open({ dataDir, logger, syncDirectories: fsync === 'always' });
   } catch (err) {
     unlock();
     throw err;
   }
   const registry = new ApiRegistry();
-  const fsync = options.fsync ?? 'never';
   // Filled once the plugins have started (below); DeleteTopics reads it for the topic hooks.
   const plugins: BrokerPluginInstance[] = [];
   const state: BrokerState = {

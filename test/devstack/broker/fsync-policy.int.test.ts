@@ -17,21 +17,28 @@ import { RawConnection } from './raw-client.js';
 
 /** Paths of the files fdatasync was called on, in call order (resolved through /proc/self/fd). */
 const synced = vi.hoisted(() => [] as string[]);
+/** The same for fsync, which is what directories get. */
+const fsynced = vi.hoisted(() => [] as string[]);
 
-// Spy on the real fdatasync (it still runs) to see which files the broker forced to disk.
+// Spy on the real fdatasync and fsync (they still run) to see what the broker forced to disk.
 vi.mock('node:fs', async (importOriginal) => {
   const fs = await importOriginal<typeof NodeFs>();
   const fdatasyncSync = (fd: number): void => {
     synced.push(fs.readlinkSync(`/proc/self/fd/${fd}`));
     fs.fdatasyncSync(fd);
   };
-  return { ...fs, default: { ...fs, fdatasyncSync }, fdatasyncSync };
+  const fsyncSync = (fd: number): void => {
+    fsynced.push(fs.readlinkSync(`/proc/self/fd/${fd}`));
+    fs.fsyncSync(fd);
+  };
+  return { ...fs, default: { ...fs, fdatasyncSync, fsyncSync }, fdatasyncSync, fsyncSync };
 });
 
 const cleanups: Array<() => Promise<void> | void> = [];
 afterEach(async () => {
   for (const c of cleanups.splice(0).reverse()) await c();
   synced.length = 0;
+  fsynced.length = 0;
 });
 
 /** A plugin that only records the fsync policy its context carries. */
@@ -49,7 +56,7 @@ function policyProbe(seen: FsyncPolicy[]): BrokerPlugin {
  * Starts a broker with `fsync` on a fresh data dir, commits offsets for a group and deletes the
  * topic (both go through the offset log); returns the offset log's path and the policy a plugin saw.
  */
-async function commitAndDelete(fsync: StartBrokerOptions['fsync']): Promise<{ offsetLog: string; seen: FsyncPolicy[] }> {
+async function commitAndDelete(fsync: StartBrokerOptions['fsync']): Promise<{ offsetLog: string; topicsDir: string; topic: string; seen: FsyncPolicy[] }> {
   const dataDir = mkdtempSync(join(tmpdir(), 'broker-fsync-'));
   cleanups.push(() => rmSync(dataDir, { recursive: true, force: true }));
   const seen: FsyncPolicy[] = [];
@@ -73,7 +80,7 @@ async function commitAndDelete(fsync: StartBrokerOptions['fsync']): Promise<{ of
   const [committed] = await admin.fetchOffsets({ groupId, topics: [topic] });
   expect(committed?.partitions.map((p) => p.offset)).toEqual(['5']);
   await admin.deleteTopics({ topics: [topic] });
-  return { offsetLog: join(realpathSync(dataDir), 'groups', 'offsets.jsonl'), seen };
+  return { offsetLog: join(realpathSync(dataDir), 'groups', 'offsets.jsonl'), topicsDir: join(realpathSync(dataDir), 'topics'), topic, seen };
 }
 
 describe("broker option fsync reaches the group offset log", () => {
@@ -87,5 +94,19 @@ describe("broker option fsync reaches the group offset log", () => {
     const { offsetLog, seen } = await commitAndDelete(undefined);
     expect(seen).toEqual(['never']);
     expect(synced.filter((p) => p === offsetLog)).toEqual([]);
+  });
+});
+
+describe("broker option fsync reaches the topic directories (regression: a power cut could unname a synced segment or resurrect a deleted topic)", () => {
+  it("under 'always' creating a topic fsyncs its partition directories and topics/, deleting it fsyncs topics/ again", async () => {
+    const { topicsDir, topic } = await commitAndDelete('always');
+    expect(fsynced.filter((p) => p === join(topicsDir, topic, '0'))).toHaveLength(1);
+    expect(fsynced.filter((p) => p === topicsDir)).toHaveLength(2);
+  });
+
+  it("under the default 'never' only topic.json's own replacement is fsync'ed", async () => {
+    const { topicsDir, topic } = await commitAndDelete(undefined);
+    expect(fsynced.filter((p) => p === join(topicsDir, topic, '0') || p === topicsDir)).toEqual([]);
+    expect(fsynced.filter((p) => p === join(topicsDir, topic))).toHaveLength(1);
   });
 });

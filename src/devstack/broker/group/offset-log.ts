@@ -2,6 +2,7 @@ import { closeSync, existsSync, fstatSync, fsyncSync, mkdirSync, openSync, readF
 import { join } from 'node:path';
 import type { Logger } from '../../../logger.js';
 import { appendWhole } from '../../append-file.js';
+import { fsyncDirectory } from '../log/json-file.js';
 import type { FsyncPolicy } from '../broker-state.js';
 
 /** One committed offset as the coordinator keeps it. */
@@ -150,12 +151,7 @@ function writeCompacted(dir: string, table: OffsetTable): void {
   }
   renameSync(tmp, join(dir, FILE));
   // The rename itself must reach the disk, or a power loss could bring back the old file.
-  const dirFd = openSync(dir, 'r');
-  try {
-    fsyncSync(dirFd);
-  } finally {
-    closeSync(dirFd);
-  }
+  fsyncDirectory(dir);
 }
 
 function writeFully(fd: number, text: string): void {

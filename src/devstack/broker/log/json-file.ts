@@ -1,8 +1,11 @@
 import { closeSync, fsyncSync, openSync, readFileSync, renameSync, writeSync } from 'node:fs';
+import { dirname } from 'node:path';
 
 /**
- * Replaces a small JSON file atomically: write a temp file, fsync it, rename over the target. A
- * crash at any point leaves either the old or the new content, never a torn file.
+ * Replaces a small JSON file atomically: write a temp file, fsync it, rename over the target, fsync
+ * the directory. A crash at any point leaves either the old or the new content, never a torn file;
+ * once this returns, the new content survives a power cut too (without the directory fsync the
+ * rename itself could be lost, bringing back the old content or no file at all).
  */
 export function writeJsonAtomic(path: string, value: unknown): void {
   const tmp = `${path}.tmp`;
@@ -14,6 +17,20 @@ export function writeJsonAtomic(path: string, value: unknown): void {
     closeSync(fd);
   }
   renameSync(tmp, path);
+  fsyncDirectory(dirname(path));
+}
+
+/**
+ * Forces the entries of `dir` (files created, renamed or removed in it) to stable storage: an
+ * fsync of a file covers its data, not the directory entry that names it.
+ */
+export function fsyncDirectory(dir: string): void {
+  const fd = openSync(dir, 'r');
+  try {
+    fsyncSync(fd);
+  } finally {
+    closeSync(fd);
+  }
 }
 
 /** Reads a JSON file written by {@link writeJsonAtomic}; `undefined` when it does not exist. */

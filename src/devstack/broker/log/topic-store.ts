@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import type { Logger } from '../../../logger.js';
 import type { TopicCatalogView } from '../context.js';
 import { KafkaErrorCode } from '../protocol/errors.js';
-import { readJsonIfExists, writeJsonAtomic } from './json-file.js';
+import { fsyncDirectory, readJsonIfExists, writeJsonAtomic } from './json-file.js';
 import { PartitionLog } from './partition-log.js';
 import { SegmentFile } from './segment-file.js';
 
@@ -32,6 +32,12 @@ export interface TopicStoreOptions {
   /** `null` keeps everything in memory. */
   readonly dataDir: string | null;
   readonly logger: Logger;
+  /**
+   * Fsync the directories a topic creation or deletion changed before returning (the broker's
+   * `fsync: 'always'`; default off): a segment that Produce fdatasyncs is then still named by its
+   * directory after a power cut, and a deleted topic does not come back.
+   */
+  readonly syncDirectories?: boolean;
 }
 
 /**
@@ -128,7 +134,10 @@ export class TopicStore implements TopicCatalogView {
         mkdirSync(partDir, { recursive: true });
         partitions.push(new PartitionLog(name, p, new SegmentFile(join(partDir, SEGMENT_FILE))));
       }
+      const durable = this.options.syncDirectories === true;
+      if (durable) for (let p = 0; p < numPartitions; p++) fsyncDirectory(join(dir, String(p)));
       writeJsonAtomic(join(dir, 'topic.json'), { name, partitions: numPartitions } satisfies TopicMeta);
+      if (durable) fsyncDirectory(topicsDir);
     }
     this.topics.set(name, { name, partitions });
     this.options.logger.info({ topic: name, partitions: numPartitions }, 'topic created');
@@ -150,6 +159,7 @@ export class TopicStore implements TopicCatalogView {
       mkdirSync(trash, { recursive: true });
       const moved = join(trash, `${name}-${randomUUID()}`);
       renameSync(join(topicsDir, name), moved);
+      if (this.options.syncDirectories === true) fsyncDirectory(topicsDir);
       rmSync(moved, { recursive: true, force: true });
     }
     this.options.logger.info({ topic: name }, 'topic deleted');
