@@ -1,15 +1,13 @@
 import { readFileSync } from 'node:fs';
 import fc from 'fast-check';
-import { Redis } from 'ioredis';
-import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { isPyramidError } from '../../src/errors.js';
 import { scanCustomers } from '../../src/state/customer-hash.js';
 import { customerShard, customerShardKey } from '../../src/state/keys.js';
 import { StateStore } from '../../src/state/store.js';
 import type { TransactionRecord } from '../../src/state/types.js';
-import { uniqueName } from '../helpers/unique.js';
 import { testPolicy } from './fixtures.js';
-import { deletePrefix, sweepAll } from './store-helpers.js';
+import { sweepAll, useStateRedis } from './store-helpers.js';
 
 const TOPIC = 'tx';
 
@@ -26,21 +24,7 @@ function purchase(offset: number, customerId: string, eventTime: number): Transa
 }
 
 describe('customer sub-hashes', () => {
-  let redis: Redis;
-  const prefixes: string[] = [];
-  const newPrefix = (base: string): string => {
-    const prefix = uniqueName(base);
-    prefixes.push(prefix);
-    return prefix;
-  };
-
-  beforeAll(() => {
-    redis = new Redis(inject('redisUrl'));
-  });
-  afterAll(async () => {
-    for (const prefix of prefixes) await deletePrefix(redis, prefix);
-    redis.disconnect();
-  });
+  const { redis, newPrefix } = useStateRedis();
 
   it('TS and Lua put every id, in any unicode, in the same sub-hash', async () => {
     const id = fc.oneof(fc.string({ unit: 'binary', maxLength: 40 }), fc.string({ unit: 'grapheme', maxLength: 20 }), fc.string({ maxLength: 300 }));

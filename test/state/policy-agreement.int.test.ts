@@ -1,7 +1,5 @@
 import fc from 'fast-check';
-import { Redis } from 'ioredis';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { inject } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import {
   decideTierChange,
   headroom,
@@ -17,8 +15,7 @@ import {
   type TierChange,
 } from '../../src/policy/index.js';
 import { StateStore } from '../../src/state/store.js';
-import { uniqueName } from '../helpers/unique.js';
-import { deletePrefix, readWholeOutbox } from './store-helpers.js';
+import { readWholeOutbox, useStateRedis } from './store-helpers.js';
 
 /**
  * The Lua engine and the pure TypeScript evaluator of src/policy must agree exactly
@@ -107,21 +104,12 @@ function predict(policy: CompiledPolicy, events: { kind: 'purchase' | 'refund'; 
 }
 
 describe('Lua engine agrees with the pure evaluator of src/policy', () => {
-  let redis: Redis;
-  const prefixes: string[] = [];
-  beforeAll(() => {
-    redis = new Redis(inject('redisUrl'));
-  });
-  afterAll(async () => {
-    for (const prefix of prefixes) await deletePrefix(redis, prefix);
-    redis.disconnect();
-  });
+  const { redis, newPrefix } = useStateRedis();
 
   it('on every change record, and on tier, rule, due time and headroom at a later instant', async () => {
     await fc.assert(
       fc.asyncProperty(policyArb, eventsArb, fc.integer({ min: 0, max: 500 }), async (policy, steps, later) => {
-        const prefix = uniqueName('agree');
-        prefixes.push(prefix);
+        const prefix = newPrefix('agree');
         let time = 5000;
         const events = steps.map((s) => ({ kind: s.kind, amount: s.amount, time: (time += s.advance) }));
         const store = new StateStore({ redis, policy, clock: 'event', prefix });

@@ -1,6 +1,8 @@
-import type { Cluster, Redis } from 'ioredis';
+import { Redis, type Cluster } from 'ioredis';
+import { afterAll, inject } from 'vitest';
 import type { StateStore } from '../../src/state/store.js';
 import type { TierChangeRecord } from '../../src/state/types.js';
+import { uniqueName } from '../helpers/unique.js';
 
 /** Every outbox entry of a partition, paging through readOutbox the way the relay will. */
 export async function readWholeOutbox(store: StateStore, topic: string, partition: number): Promise<{ id: string; change: TierChangeRecord }[]> {
@@ -33,4 +35,26 @@ export async function deletePrefix(redis: Redis | Cluster, prefix: string): Prom
     cursor = next;
     if (keys.length > 0) await redis.del(...keys);
   } while (cursor !== '0');
+}
+
+/**
+ * For the calling describe block: a client of the suite's private Redis and `newPrefix`, which
+ * hands out unique key prefixes. Registers its own afterAll, which deletes every key under the
+ * prefixes handed out and disconnects.
+ */
+export function useStateRedis(): { redis: Redis; newPrefix: (base: string) => string } {
+  const redis = new Redis(inject('redisUrl'));
+  const prefixes: string[] = [];
+  afterAll(async () => {
+    for (const prefix of prefixes) await deletePrefix(redis, prefix);
+    redis.disconnect();
+  });
+  return {
+    redis,
+    newPrefix(base) {
+      const prefix = uniqueName(base);
+      prefixes.push(prefix);
+      return prefix;
+    },
+  };
 }

@@ -1,14 +1,12 @@
-import { Redis } from 'ioredis';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { inject } from 'vitest';
+import type { Redis } from 'ioredis';
+import { describe, expect, it } from 'vitest';
 import { isPyramidError } from '../../src/errors.js';
 import type { CompiledPolicy } from '../../src/policy/types.js';
 import { customerKey } from '../../src/state/keys.js';
 import { StateStore, type ClockMode } from '../../src/state/store.js';
 import type { TransactionRecord } from '../../src/state/types.js';
-import { uniqueName } from '../helpers/unique.js';
 import { testPolicy } from './fixtures.js';
-import { deletePrefix, readWholeOutbox, sweepAll } from './store-helpers.js';
+import { readWholeOutbox, sweepAll, useStateRedis } from './store-helpers.js';
 
 const TOPIC = 'tx';
 
@@ -42,21 +40,7 @@ async function dumpPartition(redis: Redis, store: StateStore, customers: string[
 }
 
 describe('StateStore', () => {
-  let redis: Redis;
-  const prefixes: string[] = [];
-  const newPrefix = (base: string): string => {
-    const prefix = uniqueName(base);
-    prefixes.push(prefix);
-    return prefix;
-  };
-
-  beforeAll(() => {
-    redis = new Redis(inject('redisUrl'));
-  });
-  afterAll(async () => {
-    for (const prefix of prefixes) await deletePrefix(redis, prefix);
-    redis.disconnect();
-  });
+  const { redis, newPrefix } = useStateRedis();
 
   for (const graceMs of [0, 50]) {
     for (const clock of ['event', 'wall'] as ClockMode[]) {

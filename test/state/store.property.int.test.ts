@@ -1,13 +1,10 @@
 import fc from 'fast-check';
-import { Redis } from 'ioredis';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { inject } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import type { CompiledPolicy } from '../../src/policy/types.js';
 import { StateStore } from '../../src/state/store.js';
-import { uniqueName } from '../helpers/unique.js';
 import { testPolicy } from './fixtures.js';
 import { ReferenceModel, type ModelRecord } from './reference-model.js';
-import { deletePrefix, readWholeOutbox, sweepAll } from './store-helpers.js';
+import { readWholeOutbox, sweepAll, useStateRedis } from './store-helpers.js';
 
 const HORIZON_MS = 200;
 const TOPIC = 'tx';
@@ -82,16 +79,7 @@ function buildCalls(records: ModelRecord[], s: Scenario): ModelRecord[][] {
 }
 
 describe('StateStore against the reference model', () => {
-  let redis: Redis;
-  const prefixes: string[] = [];
-
-  beforeAll(() => {
-    redis = new Redis(inject('redisUrl'));
-  });
-  afterAll(async () => {
-    for (const prefix of prefixes) await deletePrefix(redis, prefix);
-    redis.disconnect();
-  });
+  const { redis, newPrefix } = useStateRedis();
 
   function comparable(changes: Awaited<ReturnType<typeof readWholeOutbox>>) {
     return changes.map(({ change: c }) => ({
@@ -141,8 +129,7 @@ describe('StateStore against the reference model', () => {
     await fc.assert(
       fc.asyncProperty(scenario, async (s) => {
         const policy = POLICIES[s.policy] as CompiledPolicy;
-        const prefix = uniqueName('prop-ev');
-        prefixes.push(prefix);
+        const prefix = newPrefix('prop-ev');
         const store = new StateStore({ redis, policy, clock: 'event', prefix, dedupeHorizonMs: HORIZON_MS });
         const model = new ReferenceModel(policy, 'event', HORIZON_MS);
         const records = buildRecords(s);
@@ -165,8 +152,7 @@ describe('StateStore against the reference model', () => {
     await fc.assert(
       fc.asyncProperty(scenario, async (s) => {
         const policy = POLICIES[s.policy] as CompiledPolicy;
-        const prefix = uniqueName('prop-wall');
-        prefixes.push(prefix);
+        const prefix = newPrefix('prop-wall');
         const store = new StateStore({ redis, policy, clock: 'wall', prefix, dedupeHorizonMs: HORIZON_MS });
         const model = new ReferenceModel(policy, 'wall', HORIZON_MS);
         const records = buildRecords(s);
