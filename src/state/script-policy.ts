@@ -33,11 +33,13 @@ export interface ScriptPolicy {
   ti: Record<string, number>;
   /** For every tier name: 1-based index into `t` of the next tier up for headroom, 0 when none. */
   up: Record<string, number>;
-  /** Boundary rule text of every tier name (src/policy ruleText). */
-  rt: Record<string, string>;
   /** Distinct recency condition values, ascending: each is a possible due offset. */
   rv: number[];
-  /** JSON-encoded strings for the outbox record: tier names (n), rule texts (r), the version (v). */
+  /**
+   * JSON-encoded strings for the outbox record: tier names (n), boundary rule texts (r, from
+   * src/policy ruleText), the version (v). The engine only splices them into the record, so only
+   * the encoded form travels.
+   */
   j: { n: Record<string, string>; r: Record<string, string>; v: string };
 }
 
@@ -49,11 +51,7 @@ export function toScriptPolicy(policy: CompiledPolicy): ScriptPolicy {
   names.push(policy.fallbackTier);
   if (policy.inactiveTier !== null) names.push(policy.inactiveTier);
   const rk: Record<string, number> = {};
-  const rt: Record<string, string> = {};
-  for (const name of names) {
-    rk[name] = rankOf(policy, name) ?? 0;
-    rt[name] = ruleText(policy, name);
-  }
+  for (const name of names) rk[name] = rankOf(policy, name) ?? 0;
   const ti: Record<string, number> = {};
   policy.tiers.forEach((tier, i) => (ti[tier.name] = i + 1));
   // Ranks follow the order of `tiers`, so the next tier up of tiers[i] is tiers[i - 1] and that
@@ -86,11 +84,10 @@ export function toScriptPolicy(policy: CompiledPolicy): ScriptPolicy {
     rk,
     ti,
     up,
-    rt,
     rv: [...recency].sort((a, b) => a - b),
     j: {
       n: Object.fromEntries(names.map((name) => [name, JSON.stringify(name)])),
-      r: Object.fromEntries(names.map((name) => [name, JSON.stringify(rt[name])])),
+      r: Object.fromEntries(names.map((name) => [name, JSON.stringify(ruleText(policy, name))])),
       v: JSON.stringify(policy.version),
     },
   };
