@@ -4,6 +4,7 @@ import { AppendNotifier } from '../log/append-notifier.js';
 import { ApiKey } from '../protocol/api-keys.js';
 import { KafkaErrorCode } from '../protocol/errors.js';
 import type { Reader } from '../protocol/reader.js';
+import { topicReader, topicWriter, type TopicPartitions } from '../protocol/topic-partitions.js';
 import { Writer } from '../protocol/writer.js';
 
 interface PartitionRequest {
@@ -12,10 +13,6 @@ interface PartitionRequest {
   readonly partitionMaxBytes: number;
 }
 
-interface TopicRequest {
-  readonly name: string;
-  readonly partitions: PartitionRequest[];
-}
 
 interface PartitionAnswer {
   readonly index: number;
@@ -55,17 +52,16 @@ export function fetchHandler(state: BrokerState): ApiHandler {
       body.readInt8(); // isolation_level: same answer for both, see above
       const sessionId = version >= 7 ? body.readInt32() : 0;
       if (version >= 7) body.readInt32(); // session_epoch
-      const topics: TopicRequest[] = body.readArray((r) => ({
-        name: r.readString(),
-        partitions: r.readArray((pr) => {
+      const topics = body.readArray(
+        topicReader((pr): PartitionRequest => {
           const index = pr.readInt32();
           if (version >= 9) pr.readInt32(); // current_leader_epoch
           const fetchOffset = pr.readInt64Number();
           if (version >= 5) pr.readInt64(); // log_start_offset (followers only)
           return { index, fetchOffset, partitionMaxBytes: pr.readInt32() };
         }),
-      }));
-      if (version >= 7) body.readArray((r) => ({ topic: r.readString(), partitions: r.readArray((pr) => pr.readInt32()) }));
+      );
+      if (version >= 7) body.readArray(topicReader((pr) => pr.readInt32())); // forgotten_topics_data
       if (version >= 11) body.readString(); // rack_id
 
       if (sessionId !== 0) return writeResponse(version, KafkaErrorCode.FETCH_SESSION_ID_NOT_FOUND, []);
@@ -87,9 +83,9 @@ export function fetchHandler(state: BrokerState): ApiHandler {
 
 function collect(
   state: BrokerState,
-  topics: readonly TopicRequest[],
+  topics: readonly TopicPartitions<PartitionRequest>[],
   maxBytes: number,
-): { answers: { name: string; partitions: PartitionAnswer[] }[]; bytes: number; hasError: boolean } {
+): { answers: TopicPartitions<PartitionAnswer>[]; bytes: number; hasError: boolean } {
   let bytes = 0;
   let hasError = false;
   const answers = topics.map((t) => ({
@@ -119,14 +115,14 @@ function collect(
 function writeResponse(
   version: number,
   errorCode: KafkaErrorCode,
-  answers: readonly { name: string; partitions: PartitionAnswer[] }[],
+  answers: readonly TopicPartitions<PartitionAnswer>[],
 ): Writer {
   const w = new Writer(256);
   w.writeInt32(0); // throttle_time_ms
   if (version >= 7) w.writeInt16(errorCode).writeInt32(0); // session_id
-  w.writeArray(answers, (tw, t) => {
-    tw.writeString(t.name);
-    tw.writeArray(t.partitions, (pw, p) => {
+  w.writeArray(
+    answers,
+    topicWriter((pw, p: PartitionAnswer) => {
       pw.writeInt32(p.index).writeInt16(p.errorCode).writeInt64(p.highWatermark);
       pw.writeInt64(p.highWatermark); // last_stable_offset
       if (version >= 5) pw.writeInt64(p.logStartOffset);
@@ -134,7 +130,7 @@ function writeResponse(
       if (version >= 11) pw.writeInt32(-1); // preferred_read_replica
       pw.writeInt32(p.bytes);
       for (const b of p.records) pw.appendRef(b);
-    });
-  });
+    }),
+  );
   return w;
 }

@@ -3,6 +3,7 @@ import type { BrokerState } from '../broker-state.js';
 import { ApiKey } from '../protocol/api-keys.js';
 import { KafkaErrorCode } from '../protocol/errors.js';
 import type { Reader } from '../protocol/reader.js';
+import { topicReader, topicWriter } from '../protocol/topic-partitions.js';
 import { Writer } from '../protocol/writer.js';
 
 const LATEST = -1;
@@ -29,16 +30,15 @@ export function listOffsetsHandler(state: BrokerState): ApiHandler {
       const version = ctx.header.apiVersion;
       body.readInt32(); // replica_id
       if (version >= 2) body.readInt8(); // isolation_level
-      const topics = body.readArray((r) => ({
-        name: r.readString(),
-        partitions: r.readArray((pr) => {
+      const topics = body.readArray(
+        topicReader((pr) => {
           const index = pr.readInt32();
           if (version >= 4) pr.readInt32(); // current_leader_epoch
           const timestamp = pr.readInt64Number();
           if (version === 0) pr.readInt32(); // max_num_offsets
           return { index, timestamp };
         }),
-      }));
+      );
 
       const answers = topics.map((t) => ({
         name: t.name,
@@ -54,9 +54,9 @@ export function listOffsetsHandler(state: BrokerState): ApiHandler {
 
       const w = new Writer(128);
       if (version >= 2) w.writeInt32(0); // throttle_time_ms
-      w.writeArray(answers, (tw, t) => {
-        tw.writeString(t.name);
-        tw.writeArray(t.partitions, (pw, p) => {
+      w.writeArray(
+        answers,
+        topicWriter((pw, p: PartitionAnswer) => {
           pw.writeInt32(p.index).writeInt16(p.errorCode);
           if (version === 0) {
             // old_style_offsets: v0 answers a list; one entry, or none when there is no offset.
@@ -66,8 +66,8 @@ export function listOffsetsHandler(state: BrokerState): ApiHandler {
             pw.writeInt64(p.timestamp).writeInt64(p.offset);
             if (version >= 4) pw.writeInt32(0); // leader_epoch
           }
-        });
-      });
+        }),
+      );
       return w;
     },
   };

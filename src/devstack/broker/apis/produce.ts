@@ -4,6 +4,7 @@ import type { PartitionLog } from '../log/partition-log.js';
 import { ApiKey } from '../protocol/api-keys.js';
 import { KafkaErrorCode } from '../protocol/errors.js';
 import type { Reader } from '../protocol/reader.js';
+import { topicReader, topicWriter, type TopicPartitions } from '../protocol/topic-partitions.js';
 import { Writer } from '../protocol/writer.js';
 import { BatchLayout, checkProducedBatch, splitBatches } from '../records/batch.js';
 
@@ -12,11 +13,6 @@ interface PartitionAnswer {
   readonly errorCode: KafkaErrorCode;
   readonly baseOffset: number;
   readonly logStartOffset: number;
-}
-
-interface TopicAnswer {
-  readonly name: string;
-  readonly partitions: PartitionAnswer[];
 }
 
 /**
@@ -41,15 +37,12 @@ export function produceHandler(state: BrokerState): ApiHandler {
       const transactionalId = version >= 3 ? body.readNullableString() : null;
       const acks = body.readInt16();
       body.readInt32(); // timeout_ms: appends are synchronous, nothing to wait for
-      const request = body.readArray((r) => ({
-        name: r.readString(),
-        partitions: r.readArray((pr) => ({ index: pr.readInt32(), records: pr.readNullableBytes() })),
-      }));
+      const request = body.readArray(topicReader((pr) => ({ index: pr.readInt32(), records: pr.readNullableBytes() })));
 
       const logger = ctx.broker.logger;
       const syncBeforeAck = state.config.fsync === 'always' && acks !== 0;
       const touched = new Set<PartitionLog>();
-      const answers: TopicAnswer[] = request.map((topic) => ({
+      const answers: TopicPartitions<PartitionAnswer>[] = request.map((topic) => ({
         name: topic.name,
         partitions: topic.partitions.map((p): PartitionAnswer => {
           const fail = (errorCode: KafkaErrorCode): PartitionAnswer => ({ index: p.index, errorCode, baseOffset: -1, logStartOffset: -1 });
@@ -96,9 +89,9 @@ export function produceHandler(state: BrokerState): ApiHandler {
       if (acks === 0) return null;
 
       const w = new Writer(64 + answers.length * 64);
-      w.writeArray(answers, (tw, t) => {
-        tw.writeString(t.name);
-        tw.writeArray(t.partitions, (pw, p) => {
+      w.writeArray(
+        answers,
+        topicWriter((pw, p: PartitionAnswer) => {
           pw.writeInt32(p.index).writeInt16(p.errorCode).writeInt64(p.baseOffset);
           if (version >= 2) pw.writeInt64(-1); // log_append_time_ms: CreateTime topics
           if (version >= 5) pw.writeInt64(p.logStartOffset);
@@ -106,8 +99,8 @@ export function produceHandler(state: BrokerState): ApiHandler {
             pw.writeInt32(0); // record_errors
             pw.writeNullableString(null); // error_message
           }
-        });
-      });
+        }),
+      );
       if (version >= 1) w.writeInt32(0); // throttle_time_ms
       return w;
     },

@@ -2,6 +2,7 @@ import type { ApiHandler } from '../../api-registry.js';
 import { ApiKey } from '../../protocol/api-keys.js';
 import { KafkaErrorCode } from '../../protocol/errors.js';
 import type { Reader } from '../../protocol/reader.js';
+import { topicReader, topicWriter } from '../../protocol/topic-partitions.js';
 import { Writer } from '../../protocol/writer.js';
 import type { GroupCoordinator } from '../coordinator.js';
 import type { OffsetCommitEntry } from '../offset-store.js';
@@ -38,15 +39,14 @@ export function offsetCommitHandler(coordinator: GroupCoordinator): ApiHandler {
       const memberId = body.readString();
       if (version >= 7) body.readNullableString(); // group_instance_id
       if (version <= 4) body.readInt64(); // retention_time_ms
-      const topics = body.readArray((r) => ({
-        name: r.readString(),
-        partitions: r.readArray((pr): PartitionCommit => {
+      const topics = body.readArray(
+        topicReader((pr): PartitionCommit => {
           const partition = pr.readInt32();
           const offset = pr.readInt64Number();
           if (version >= 6) pr.readInt32(); // committed_leader_epoch
           return { partition, offset, metadata: pr.readNullableString() };
         }),
-      }));
+      );
 
       const errors = new Map<string, number>();
       const key = (topic: string, partition: number): string => `${partition}:${topic}`;
@@ -70,11 +70,11 @@ export function offsetCommitHandler(coordinator: GroupCoordinator): ApiHandler {
 
       const w = new Writer(64);
       if (version >= 3) w.writeInt32(0); // throttle_time_ms
-      return w.writeArray(topics, (tw, t) => {
-        tw.writeString(t.name).writeArray(t.partitions, (pw, p) => {
-          pw.writeInt32(p.partition).writeInt16(errors.get(key(t.name, p.partition)) ?? verdict);
-        });
-      });
+      const answers = topics.map((t) => ({
+        name: t.name,
+        partitions: t.partitions.map((p) => ({ partition: p.partition, errorCode: errors.get(key(t.name, p.partition)) ?? verdict })),
+      }));
+      return w.writeArray(answers, topicWriter((pw, p) => pw.writeInt32(p.partition).writeInt16(p.errorCode)));
     },
   };
 }

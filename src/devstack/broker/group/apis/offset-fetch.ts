@@ -2,6 +2,7 @@ import type { ApiHandler } from '../../api-registry.js';
 import { ApiKey } from '../../protocol/api-keys.js';
 import { KafkaErrorCode } from '../../protocol/errors.js';
 import type { Reader } from '../../protocol/reader.js';
+import { topicReader, topicWriter, type TopicPartitions } from '../../protocol/topic-partitions.js';
 import { Writer } from '../../protocol/writer.js';
 import type { GroupCoordinator } from '../coordinator.js';
 
@@ -27,13 +28,10 @@ export function offsetFetchHandler(coordinator: GroupCoordinator): ApiHandler {
     handle(ctx, body: Reader) {
       const version = ctx.header.apiVersion;
       const groupId = body.readString();
-      const readTopic = (r: Reader): { name: string; partitions: number[] } => ({
-        name: r.readString(),
-        partitions: r.readArray((pr) => pr.readInt32()),
-      });
+      const readTopic = topicReader((pr) => pr.readInt32());
       const requested = version >= 2 ? body.readNullableArray(readTopic) : body.readArray(readTopic);
 
-      let topics: { name: string; partitions: PartitionOffset[] }[];
+      let topics: TopicPartitions<PartitionOffset>[];
       if (requested === null) {
         const byTopic = new Map<string, PartitionOffset[]>();
         for (const c of coordinator.committedOffsets(groupId)) {
@@ -54,13 +52,14 @@ export function offsetFetchHandler(coordinator: GroupCoordinator): ApiHandler {
 
       const w = new Writer(128);
       if (version >= 3) w.writeInt32(0); // throttle_time_ms
-      w.writeArray(topics, (tw, t) => {
-        tw.writeString(t.name).writeArray(t.partitions, (pw, p) => {
+      w.writeArray(
+        topics,
+        topicWriter((pw, p: PartitionOffset) => {
           pw.writeInt32(p.partition).writeInt64(p.offset);
           if (version >= 5) pw.writeInt32(-1); // committed_leader_epoch: not tracked
           pw.writeNullableString(p.metadata).writeInt16(KafkaErrorCode.NONE);
-        });
-      });
+        }),
+      );
       if (version >= 2) w.writeInt16(KafkaErrorCode.NONE);
       return w;
     },
