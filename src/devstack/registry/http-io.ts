@@ -2,7 +2,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import { badRequest, RegistryError } from './errors.js';
 
 /** What Confluent answers with, and what its clients send (KAFKA-WIRE-NOTES §4.5). */
-export const REGISTRY_CONTENT_TYPE = 'application/vnd.schemaregistry.v1+json';
+const REGISTRY_CONTENT_TYPE = 'application/vnd.schemaregistry.v1+json';
 
 /**
  * Read a request body as JSON, whatever its content type says: clients send

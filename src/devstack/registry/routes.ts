@@ -49,7 +49,7 @@ const MAX_VERSION = 2 ** 31 - 1;
  * `?deleted=true` still lists it. `?permanent=true` is accepted and also soft-deletes: a dev
  * registry never needs to forget an id, and keeping it means recorded test data always decodes.
  */
-export const ROUTES: readonly Route[] = [
+const ROUTES: readonly Route[] = [
   { method: 'GET', path: '/', hasBody: false, handle: () => ({ body: {} }) },
   { method: 'GET', path: '/schemas/types', hasBody: false, handle: () => ({ body: ['AVRO'] }) },
   {

@@ -182,6 +182,6 @@ export class TopicStore implements TopicCatalogView {
 }
 
 /** True for names Kafka accepts as topic names. */
-export function isLegalTopicName(name: string): boolean {
+function isLegalTopicName(name: string): boolean {
   return LEGAL_TOPIC_NAME.test(name) && name !== '.' && name !== '..';
 }
