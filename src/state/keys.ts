@@ -64,10 +64,9 @@ const MODULUS = 2147483647;
 /**
  * The customer sub-hash of `customerId` among `shards`: h = (h * 31 + byte) mod (2^31 - 1) over
  * the id's UTF-8 bytes, then (h * 48271 mod (2^31 - 1)) mod shards. Every intermediate stays
- * below 2^47, exact in a double,
- * so the Lua mirror (`shardOf` in includes/engine.lua) computes the same number
- * (test/state/customer-shard.int.test.ts). Lone surrogates count as U+FFFD, as Node and ioredis
- * encode them on the wire.
+ * below 2^47, exact in a double, so the Lua mirror (`shardOf` in includes/engine.lua) computes
+ * the same number (test/state/customer-shard.int.test.ts). Lone surrogates count as U+FFFD, as
+ * Node and ioredis encode them on the wire.
  */
 export function customerShard(customerId: string, shards: number): number {
   let h = 0;
