@@ -16,6 +16,8 @@ export interface BrokerConfig {
   readonly autoCreateTopics: boolean;
   readonly defaultPartitions: number;
   readonly fsync: FsyncPolicy;
+  /** Largest request frame; also the most a compressed batch may inflate to (see Produce). */
+  readonly maxFrameSize: number;
 }
 
 /** What the built-in handlers (Produce, Fetch, Metadata, ...) share; internal to the broker. */

@@ -80,6 +80,7 @@ export async function startBroker(options: StartBrokerOptions = {}): Promise<Bro
     mkdirSync(dataDir, { recursive: true });
     unlock = lockDataDir(dataDir, 'broker.lock', 'broker');
   }
+  const maxFrameSize = options.maxFrameSize ?? DEFAULT_MAX_FRAME_SIZE;
   const fsync = options.fsync ?? 'never';
   let store: TopicStore;
   try {
@@ -95,7 +96,7 @@ export async function startBroker(options: StartBrokerOptions = {}): Promise<Bro
     store,
     notifier: new AppendNotifier(),
     registry,
-    config: { autoCreateTopics: options.autoCreateTopics ?? true, defaultPartitions, fsync },
+    config: { autoCreateTopics: options.autoCreateTopics ?? true, defaultPartitions, fsync, maxFrameSize },
     plugins,
   };
   for (const make of [
@@ -133,7 +134,7 @@ export async function startBroker(options: StartBrokerOptions = {}): Promise<Bro
       socket,
       registry,
       broker: context,
-      maxFrameSize: options.maxFrameSize ?? DEFAULT_MAX_FRAME_SIZE,
+      maxFrameSize,
       logger,
     });
     connections.add(conn);

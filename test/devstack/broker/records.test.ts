@@ -30,6 +30,9 @@ describe('crc32c', () => {
   });
 });
 
+/** The broker passes its max frame size; any bound far above the fixtures' sizes will do here. */
+const MAX_INFLATED = 1024 * 1024;
+
 describe('record batches', () => {
   const records = [
     { key: 'k1', value: 'v1', headers: { h: 'x' } },
@@ -39,7 +42,7 @@ describe('record batches', () => {
 
   it('parses the header and accepts a well-formed uncompressed batch', () => {
     const batch = encodeBatch({ records, firstTimestamp: 1000, producerId: 7, producerEpoch: 0, baseSequence: 3 });
-    const check = checkProducedBatch(batch);
+    const check = checkProducedBatch(batch, MAX_INFLATED);
     expect(check.ok).toBe(true);
     const h = readBatchHeader(batch);
     expect(h).toMatchObject({
@@ -72,19 +75,26 @@ describe('record batches', () => {
     const batch = encodeBatch({ records });
     setBaseOffset(batch, 123_456_789_012);
     expect(readBatchHeader(batch).baseOffset).toBe(123_456_789_012);
-    expect(checkProducedBatch(batch).ok).toBe(true);
+    expect(checkProducedBatch(batch, MAX_INFLATED).ok).toBe(true);
   });
 
   it('accepts gzip batches and decodes them', () => {
     const batch = encodeBatch({ records, codec: 1 });
-    expect(checkProducedBatch(batch).ok).toBe(true);
+    expect(checkProducedBatch(batch, MAX_INFLATED).ok).toBe(true);
     expect(decodeRecords(batch).map((r) => r.value?.toString() ?? null)).toEqual(['v1', 'v2', null]);
+  });
+
+  it('refuses a gzip batch that inflates past the bound with CORRUPT_MESSAGE (regression: a zip bomb was inflated whole)', () => {
+    const big = encodeBatch({ records: [{ key: 'k', value: 'x'.repeat(4096) }], codec: 1 });
+    expect(big.length).toBeLessThan(1024);
+    expect(checkProducedBatch(big, 4096)).toMatchObject({ ok: false, errorCode: KafkaErrorCode.CORRUPT_MESSAGE, reason: expect.stringMatching(/inflates to more than 4096 bytes/) });
+    expect(checkProducedBatch(big, 8192).ok).toBe(true);
   });
 
   it('rejects a flipped bit with CORRUPT_MESSAGE', () => {
     const batch = encodeBatch({ records });
     batch[batch.length - 3] = (batch[batch.length - 3] as number) ^ 0x10;
-    expect(checkProducedBatch(batch)).toMatchObject({ ok: false, errorCode: KafkaErrorCode.CORRUPT_MESSAGE });
+    expect(checkProducedBatch(batch, MAX_INFLATED)).toMatchObject({ ok: false, errorCode: KafkaErrorCode.CORRUPT_MESSAGE });
   });
 
   it.each([
@@ -93,17 +103,17 @@ describe('record batches', () => {
     [4, 'zstd'],
   ])('answers codec %i (%s) with UNSUPPORTED_COMPRESSION_TYPE', (codec) => {
     const batch = encodeBatch({ records, codec });
-    expect(checkProducedBatch(batch)).toMatchObject({ ok: false, errorCode: KafkaErrorCode.UNSUPPORTED_COMPRESSION_TYPE });
+    expect(checkProducedBatch(batch, MAX_INFLATED)).toMatchObject({ ok: false, errorCode: KafkaErrorCode.UNSUPPORTED_COMPRESSION_TYPE });
   });
 
   it('refuses transactional batches and other magic values', () => {
-    expect(checkProducedBatch(encodeBatch({ records, attributesExtra: 0x10 }))).toMatchObject({
+    expect(checkProducedBatch(encodeBatch({ records, attributesExtra: 0x10 }), MAX_INFLATED)).toMatchObject({
       ok: false,
       errorCode: KafkaErrorCode.INVALID_REQUEST,
     });
     const magic1 = encodeBatch({ records });
     magic1.writeInt8(1, BatchLayout.MAGIC);
-    expect(checkProducedBatch(magic1)).toMatchObject({ ok: false, errorCode: KafkaErrorCode.UNSUPPORTED_FOR_MESSAGE_FORMAT });
+    expect(checkProducedBatch(magic1, MAX_INFLATED)).toMatchObject({ ok: false, errorCode: KafkaErrorCode.UNSUPPORTED_FOR_MESSAGE_FORMAT });
   });
 
   it('rejects a batch whose record count disagrees with its records', () => {
@@ -111,7 +121,7 @@ describe('record batches', () => {
     batch.writeInt32BE(4, BatchLayout.RECORD_COUNT);
     batch.writeInt32BE(3, BatchLayout.LAST_OFFSET_DELTA);
     batch.writeUInt32BE(crc32c(batch, BatchLayout.ATTRIBUTES), BatchLayout.CRC);
-    expect(checkProducedBatch(batch)).toMatchObject({ ok: false, errorCode: KafkaErrorCode.CORRUPT_MESSAGE });
+    expect(checkProducedBatch(batch, MAX_INFLATED)).toMatchObject({ ok: false, errorCode: KafkaErrorCode.CORRUPT_MESSAGE });
   });
 
   it('splits concatenated batches and refuses a partial one', () => {

@@ -59,7 +59,7 @@ export function produceHandler(state: BrokerState): ApiHandler {
           if (batches === null || batches.length === 0) return fail(KafkaErrorCode.CORRUPT_MESSAGE);
           const checked = [];
           for (const batch of batches) {
-            const check = checkProducedBatch(batch);
+            const check = checkProducedBatch(batch, state.config.maxFrameSize);
             if (!check.ok) {
               logger.warn({ topic: topic.name, partition: p.index, reason: check.reason, errorCode: check.errorCode }, 'rejected produced batch');
               return fail(check.errorCode);

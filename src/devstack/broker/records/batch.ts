@@ -110,8 +110,13 @@ export type BatchCheck =
  * codec we can read, no transactional/control batches (this broker has no transactions), and
  * records that parse and match the header's count. Compressed payloads are inflated for that
  * check but stored as received.
+ *
+ * @param maxInflatedBytes most bytes a compressed payload may inflate to. Without a bound a few
+ *   KiB of gzip (a "zip bomb") make the synchronous inflate exhaust the broker's memory; the
+ *   broker passes its max frame size, so a batch is refused compressed exactly when it could not
+ *   have been sent uncompressed.
  */
-export function checkProducedBatch(batch: Buffer): BatchCheck {
+export function checkProducedBatch(batch: Buffer, maxInflatedBytes: number): BatchCheck {
   const header = readBatchHeader(batch);
   if (header.magic !== 2) {
     return { ok: false, errorCode: KafkaErrorCode.UNSUPPORTED_FOR_MESSAGE_FORMAT, reason: `magic ${header.magic}` };
@@ -128,7 +133,7 @@ export function checkProducedBatch(batch: Buffer): BatchCheck {
     return { ok: false, errorCode: KafkaErrorCode.CORRUPT_MESSAGE, reason: 'record count does not match lastOffsetDelta' };
   }
   try {
-    const payload = recordsPayload(batch, codec);
+    const payload = recordsPayload(batch, codec, maxInflatedBytes);
     walkRecords(payload, header.recordCount, () => undefined);
   } catch (err) {
     return { ok: false, errorCode: KafkaErrorCode.CORRUPT_MESSAGE, reason: (err as Error).message };
@@ -136,10 +141,19 @@ export function checkProducedBatch(batch: Buffer): BatchCheck {
   return { ok: true, header };
 }
 
-function recordsPayload(batch: Buffer, codec: number): Buffer {
+function recordsPayload(batch: Buffer, codec: number, maxInflatedBytes?: number): Buffer {
   const raw = batch.subarray(BatchLayout.HEADER_SIZE);
   if (codec === Compression.None) return raw;
-  if (codec === Compression.Gzip) return gunzipSync(raw);
+  if (codec === Compression.Gzip) {
+    try {
+      return gunzipSync(raw, maxInflatedBytes === undefined ? {} : { maxOutputLength: maxInflatedBytes });
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === 'ERR_BUFFER_TOO_LARGE') {
+        throw new KafkaProtocolError(`gzip payload inflates to more than ${maxInflatedBytes} bytes`);
+      }
+      throw err;
+    }
+  }
   throw new KafkaProtocolError(`unsupported codec ${codec}`);
 }
 
