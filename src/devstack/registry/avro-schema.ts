@@ -24,14 +24,19 @@ const PRIMITIVES = new Set(['null', 'boolean', 'int', 'long', 'float', 'double',
  * @throws RegistryError 42201 when the text is not JSON or not a valid Avro schema.
  */
 export function parseAvroSchema(schemaText: string, referenceTexts: readonly string[] = []): ParsedAvroSchema {
-  const value = normalize(parseJson(schemaText));
+  const json = parseJson(schemaText);
+  const references = referenceTexts.map(parseJson);
   // One registry per parse: named types from references must not leak into other schemas.
   const registry: Record<string, Type> = {};
   try {
-    for (const referenceText of referenceTexts) avsc.Type.forSchema(parseJson(referenceText) as avsc.Schema, { registry });
+    // normalize and stableStringify recurse like avsc does, so they are inside the try too: a
+    // schema nested deeper than the stack is bad input (422), not an internal error.
+    const value = normalize(json);
+    for (const reference of references) avsc.Type.forSchema(reference as avsc.Schema, { registry });
     const type = avsc.Type.forSchema(value as avsc.Schema, { registry });
     return { type, text: JSON.stringify(value), canonical: stableStringify(value) };
   } catch (err) {
+    if (err instanceof RangeError) throw invalidSchema('nested too deeply');
     throw invalidSchema(err instanceof Error ? err.message : String(err));
   }
 }

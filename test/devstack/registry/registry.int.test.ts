@@ -326,6 +326,8 @@ describe('bad input', () => {
       ['POST', `/subjects/${subject}/versions`, { schema: JSON.stringify({ type: 'record', name: 'R', fields: [{ name: 'a', type: 'int', default: 'x' }] }) }, undefined, 422, 42201],
       ['POST', `/subjects/${subject}/versions`, { schema: JSON.stringify({ type: 'nosuchtype' }) }, undefined, 422, 42201],
       ['POST', `/subjects/${subject}/versions`, { schemaType: 'JSON', schema: '{"type":"object"}' }, undefined, 422, 42201],
+      // Regression: nesting deeper than the stack was answered 500 and logged as an internal error.
+      ['POST', `/subjects/${subject}/versions`, { schema: '['.repeat(7000) + ']'.repeat(7000) }, undefined, 422, 42201],
       ['POST', `/subjects/${subject}/versions`, {}, undefined, 422, 42201],
       ['POST', `/subjects/${subject}/versions`, [1, 2], undefined, 422, 422],
       ['POST', `/subjects/${subject}/versions`, { schema: 'x'.repeat(32 * 1024) }, undefined, 413, 413],
