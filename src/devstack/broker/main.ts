@@ -19,8 +19,14 @@ const { values } = parseArgs({
   },
 });
 
+const fsync = values.fsync;
+if (fsync !== 'never' && fsync !== 'always') {
+  // Not a silent 'never': a mistyped --fsync would quietly weaken what an ack promises.
+  process.stderr.write(`broker: --fsync must be 'never' or 'always', got '${fsync}'\n`);
+  process.exit(2);
+}
+
 const logger = createLogger({ name: 'broker' });
-const fsync = values.fsync === 'always' ? 'always' : 'never';
 const broker = await startBroker({
   host: values.host,
   port: Number(values.port),
