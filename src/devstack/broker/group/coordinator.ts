@@ -489,7 +489,15 @@ export class GroupCoordinator {
     // Committing proves the member is alive; during PreparingRebalance it learns of the
     // rebalance from its next heartbeat, so commits are still accepted then (as in Kafka).
     if (member !== undefined) this.startSessionTimer(group, member);
-    this.offsets.commit(call.groupId, entries);
+    try {
+      this.offsets.commit(call.groupId, entries);
+    } catch (err) {
+      // Kafka's GroupMetadataManager answers a storage error of the offsets log with
+      // NOT_COORDINATOR: clients look the coordinator up again and retry the commit, instead of
+      // losing the connection (and every request pipelined on it) to a thrown handler.
+      this.logger.error({ err, groupId: call.groupId }, 'offset commit could not be written');
+      return KafkaErrorCode.NOT_COORDINATOR;
+    }
     return KafkaErrorCode.NONE;
   }
 

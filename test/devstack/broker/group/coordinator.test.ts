@@ -310,6 +310,21 @@ describe('GroupCoordinator', () => {
     expect(coordinator.committedOffsets(GROUP)).toEqual([{ topic: 't', partition: 0, offset: 7, metadata: 'm' }]);
   });
 
+  it('answers NOT_COORDINATOR when the offsets cannot be written (regression: the error closed the connection)', () => {
+    const store = OffsetStore.open(null, silentLogger);
+    vi.spyOn(store, 'commit').mockImplementation(() => {
+      throw Object.assign(new Error('ENOSPC: no space left on device, write'), { code: 'ENOSPC' });
+    });
+    const failing = new GroupCoordinator(store, { logger: silentLogger });
+    try {
+      const entry = { topic: 't', partition: 0, offset: 42, metadata: '' };
+      expect(failing.commitOffsets({ groupId: 'simple', generationId: -1, memberId: '' }, [entry])).toBe(NOT_COORDINATOR);
+      expect(failing.committedOffset('simple', 't', 0)).toBeUndefined();
+    } finally {
+      failing.close();
+    }
+  });
+
   it('refuses commits between JoinGroup and SyncGroup but accepts them while the group prepares a rebalance', async () => {
     const a = await firstJoin('A');
     const ja = await coordinator.join(joinInput('A', { memberId: a }));
