@@ -1,11 +1,11 @@
 import { join } from 'node:path';
 import { silentLogger, type Logger } from '../logger.js';
 import { groupCoordinatorPlugin } from './broker/group/plugin.js';
-import { startBroker } from './broker/index.js';
+import { startBroker, type BrokerHandle } from './broker/index.js';
 import { startSchemaRegistry, type SchemaRegistryHandle } from './registry/index.js';
 
 /** The running embedded broker, as `startBroker` returns it. */
-export type DevStackBroker = Awaited<ReturnType<typeof startBroker>>;
+export type DevStackBroker = BrokerHandle;
 
 /** Options of {@link startDevStack}. */
 export interface DevStackOptions {
