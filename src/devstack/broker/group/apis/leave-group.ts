@@ -31,9 +31,9 @@ export function leaveGroupHandler(coordinator: GroupCoordinator): ApiHandler {
       const result = coordinator.leave(groupId, leaving.map((m) => m.memberId));
       w.writeInt16(result.errorCode);
       // One answer per leaving member, in request order; the instance id is echoed back.
-      return w.writeArray(result.members, (mw, m) => {
-        const instanceId = leaving[result.members.indexOf(m)]?.groupInstanceId ?? null;
-        mw.writeString(m.memberId).writeNullableString(instanceId).writeInt16(m.errorCode);
+      const answers = result.members.map((m, i) => ({ ...m, groupInstanceId: leaving[i]?.groupInstanceId ?? null }));
+      return w.writeArray(answers, (mw, m) => {
+        mw.writeString(m.memberId).writeNullableString(m.groupInstanceId).writeInt16(m.errorCode);
       });
     },
   };
