@@ -196,11 +196,27 @@ export function createScorer(config: PyramidConfig, options: ScorerOptions = {})
     void work.finally(() => pendingAssignments.delete(work));
   }
 
+  /**
+   * Connects everything; when a step fails, closes what the earlier steps opened (an open Redis
+   * connection kept `pyramid run` alive forever after it had reported, say, a missing topic).
+   */
   async function connect(): Promise<Running> {
+    const opened: Array<() => Promise<void> | void> = [];
+    try {
+      return await connectSteps(opened);
+    } catch (err) {
+      for (const close of opened.reverse()) await Promise.resolve().then(close).catch(() => undefined);
+      throw err;
+    }
+  }
+
+  async function connectSteps(opened: Array<() => Promise<void> | void>): Promise<Running> {
     const policy = options.policy ?? (await loadPolicyFile(config.policyFile));
     const redis = await connectRedis(config.redis);
+    opened.push(() => redis.disconnect());
     const kafka = createKafkaClient(config.kafka, { logger: logger.child({ component: 'kafka' }) });
     const admin = kafka.createAdmin();
+    opened.push(() => admin.disconnect());
     await admin.connect();
     const partitionCount = await admin.partitionCount(inputTopic);
     if (partitionCount === null) {
@@ -233,6 +249,7 @@ export function createScorer(config: PyramidConfig, options: ScorerOptions = {})
       instrumentation,
     });
     const producer = kafka.createProducer();
+    opened.push(() => producer.disconnect());
     await producer.connect();
     const relay = createOutboxRelay({ store, producer, topic: config.topics.tierChanges, encoder, instrumentation, chunk: tuning.relayChunk });
     const consumer = kafka.createConsumer({

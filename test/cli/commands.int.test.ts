@@ -66,6 +66,13 @@ describe('pyramid run / inspect / report / replay', () => {
     expect(customers.size).toBeGreaterThan(50);
   });
 
+  it('run exits 1 naming the missing input topic (it hung: the Redis connection opened before the failure kept the process alive)', async () => {
+    const missing = uniqueNames('cli-missing');
+    const result = await runCli(['run'], cliEnv({ brokers: stack.brokers, redisUrl: inject('redisUrl'), names: missing }), 30_000);
+    expect(result.code, result.stderr).toBe(1);
+    expect(result.stderr).toContain(`the input topic ${missing.transactions} does not exist (PYRAMID_TOPIC_TRANSACTIONS)`);
+  });
+
   it('inspect prints the stored tier; an unknown customer exits 2', async () => {
     const [customerId] = [...customers];
     const expected = await store.inspect(names.transactions, customerId!);
