@@ -18,13 +18,18 @@ export async function connectRedis(config: PyramidConfig['redis']): Promise<Redi
     ...(url.protocol === 'rediss:' ? { tls: config.tlsCaFile === undefined ? {} : { ca: readFileSync(config.tlsCaFile, 'utf8') } } : {}),
   });
   // Connection errors are reported through commands and the readiness probe; an unhandled
-  // 'error' event would crash the process.
-  redis.on('error', () => undefined);
+  // 'error' event would crash the process. The first one is kept: a failed connect() itself only
+  // says "Connection is closed.", while the event names the cause (ECONNREFUSED, auth, TLS).
+  let firstError: Error | undefined;
+  redis.on('error', (err: Error) => {
+    firstError ??= err;
+  });
   try {
     await redis.connect();
   } catch (err) {
     redis.disconnect();
-    throw new PyramidError('REDIS_UNAVAILABLE', `cannot connect to Redis at ${url.host}: ${(err as Error).message}`, { retriable: true, cause: err });
+    const cause = firstError ?? (err as Error);
+    throw new PyramidError('REDIS_UNAVAILABLE', `cannot connect to Redis at ${url.host}: ${cause.message}`, { retriable: true, cause });
   }
   return redis;
 }

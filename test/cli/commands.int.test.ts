@@ -73,6 +73,13 @@ describe('pyramid run / inspect / report / replay', () => {
     expect(result.stderr).toContain(`the input topic ${missing.transactions} does not exist (PYRAMID_TOPIC_TRANSACTIONS)`);
   });
 
+  it('report with Redis unreachable exits 1 naming the cause (it said only "Connection is closed.")', async () => {
+    const port = await freePort();
+    const result = await runCli(['report'], { ...env, PYRAMID_REDIS_URL: `redis://127.0.0.1:${port}` }, 30_000);
+    expect(result.code, result.stderr).toBe(1);
+    expect(result.stderr).toContain(`cannot connect to Redis at 127.0.0.1:${port}: connect ECONNREFUSED`);
+  });
+
   it('inspect prints the stored tier; an unknown customer exits 2', async () => {
     const [customerId] = [...customers];
     const expected = await store.inspect(names.transactions, customerId!);
