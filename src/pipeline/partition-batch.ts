@@ -101,7 +101,8 @@ export function createBatchHandler(deps: BatchHandlerDeps): PartitionBatchHandle
         options: deps.retry,
         onRetry: (err, attempt, delayMs) => logger.warn({ err, step: 'publish', attempt, delayMs: Math.round(delayMs) }, 'retriable failure; publishing again'),
       });
-      if (!flushed.done) return;
+      // A flush the batch's staleness cut short did not publish these records' changes (yet).
+      if (!flushed.done || !flushed.value.complete) return;
       const now = Date.now();
       for (const eventTime of eventTimes) instrumentation.emit('consumer.end_to_end_latency', { topic, seconds: Math.max(0, now - eventTime) / 1000 });
     } catch (err) {
