@@ -37,14 +37,20 @@ export function startSweeper(options: SweeperOptions): Sweeper {
   let timer: NodeJS.Timeout | undefined;
   let running: Promise<void> = Promise.resolve();
 
-  async function sweepPartition({ topic, partition }: TopicPartition): Promise<void> {
+  // Ownership is re-checked before every Lua call and produce request, not only at the start of
+  // a pass: a partition revoked mid-pass belongs to its new owner, whose sweeps and flushes count.
+  const stillOwned = ({ topic, partition }: TopicPartition): boolean =>
+    !stopped && options.owned().some((tp) => tp.topic === topic && tp.partition === partition);
+
+  async function sweepPartition(tp: TopicPartition): Promise<void> {
+    const { topic, partition } = tp;
     let changes = 0;
-    for (let call = 0; call < maxCalls && !stopped; call++) {
+    for (let call = 0; call < maxCalls && stillOwned(tp); call++) {
       const result = await options.store.sweepPartition(topic, partition, Date.now(), limit);
       changes += result.changes;
       if (!result.more) break;
     }
-    if (changes > 0 && !stopped) await options.relay.flush(topic, partition, () => !stopped);
+    if (changes > 0 && stillOwned(tp)) await options.relay.flush(topic, partition, () => stillOwned(tp));
   }
 
   const pass = async (): Promise<void> => {
