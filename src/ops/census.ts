@@ -29,8 +29,9 @@ export function startCensusPoller(options: CensusPollerOptions): { stop(): Promi
       const census = await options.source.census();
       if (!stopped) options.instrumentation.emit('pyramid.census', census);
     } catch (err) {
-      // The page keeps the previous census; the next tick retries.
-      options.logger.warn({ err }, 'pyramid census failed');
+      // The page keeps the previous census; the next tick retries. A census failing after stop()
+      // is the owner closing what it counts (e.g. a scorer whose start failed): not news.
+      if (!stopped) options.logger.warn({ err }, 'pyramid census failed');
     }
     if (!stopped) timer = setTimeout(() => (running = tick()), intervalMs);
   };

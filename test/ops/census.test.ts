@@ -72,4 +72,20 @@ describe('startCensusPoller', () => {
     await poller.stop();
     expect(lines.some((l) => l.includes('pyramid census failed') && l.includes('READONLY'))).toBe(true);
   });
+
+  it('a census failing after stop() is not logged (a failed `pyramid run` start warned "the scorer is not started")', async () => {
+    const bus = new Instrumentation();
+    const { logger, lines } = capturingLogger();
+    let fail: (err: Error) => void = () => undefined;
+    const poller = startCensusPoller({
+      instrumentation: bus,
+      source: { census: () => new Promise<Census>((_resolve, reject) => (fail = reject)) },
+      intervalMs: 5,
+      logger,
+    });
+    const stopped = poller.stop();
+    fail(new Error('the scorer is not started'));
+    await stopped;
+    expect(lines).toEqual([]);
+  });
 });
