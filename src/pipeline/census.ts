@@ -1,6 +1,8 @@
 import type { Cluster, Redis } from 'ioredis';
 import type { InstrumentationEvents } from '../instrumentation.js';
-import { FALLBACK_RANK, INACTIVE_RANK, type CompiledPolicy } from '../policy/types.js';
+import { firstCountedBucket } from '../policy/aggregates.js';
+import { rankOf } from '../policy/evaluate.js';
+import type { CompiledPolicy } from '../policy/types.js';
 import { scanCustomers, windowTotals } from '../state/customer-hash.js';
 import type { ClockMode, StateStore } from '../state/store.js';
 
@@ -37,13 +39,9 @@ const SCAN_COUNT = 1000;
 export function createCensus(options: CensusOptions): { census(): Promise<PyramidCensus> } {
   const { redis, store, policy, topic } = options;
   const now = options.now ?? Date.now;
-  const windowBuckets = Math.floor(policy.windowMs / policy.bucketMs);
   const pause = options.pauseBetweenRoundsMs ?? 0;
 
-  const ranks = new Map<string, number>();
-  for (const tier of policy.tiers) ranks.set(tier.name, tier.rank);
-  ranks.set(policy.fallbackTier, FALLBACK_RANK);
-  if (policy.inactiveTier !== null) ranks.set(policy.inactiveTier, INACTIVE_RANK);
+  const tierNames = [...policy.tiers.map((tier) => tier.name), policy.fallbackTier, ...(policy.inactiveTier === null ? [] : [policy.inactiveTier])];
 
   async function countPartition(partition: number, totals: Map<string, { customers: number; revenueMinor: number }>): Promise<void> {
     const keys = store.keys(topic, partition);
@@ -53,7 +51,7 @@ export function createCensus(options: CensusOptions): { census(): Promise<Pyrami
       if (watermark.eventTime === null) return;
       clock = watermark.eventTime;
     }
-    const firstCounted = Math.floor(clock / policy.bucketMs) - windowBuckets + 1;
+    const firstCounted = firstCountedBucket(policy, clock);
     let counted = 0;
     for await (const { state } of scanCustomers(redis, keys, { count: SCAN_COUNT })) {
       if (state.tier === null) continue;
@@ -69,12 +67,12 @@ export function createCensus(options: CensusOptions): { census(): Promise<Pyrami
   return {
     async census() {
       const totals = new Map<string, { customers: number; revenueMinor: number }>();
-      for (const name of ranks.keys()) totals.set(name, { customers: 0, revenueMinor: 0 });
+      for (const name of tierNames) totals.set(name, { customers: 0, revenueMinor: 0 });
       for (const partition of await options.partitions()) await countPartition(partition, totals);
       return {
         currency: policy.currency,
         minorUnitDigits: policy.minorUnitDigits,
-        tiers: [...totals].map(([tier, t]) => ({ tier, rank: ranks.get(tier) ?? -1, customers: t.customers, revenueMinor: t.revenueMinor })),
+        tiers: [...totals].map(([tier, t]) => ({ tier, rank: rankOf(policy, tier) ?? -1, customers: t.customers, revenueMinor: t.revenueMinor })),
       };
     },
   };
