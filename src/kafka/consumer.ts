@@ -1,7 +1,7 @@
 import type { Consumer, EachBatchPayload, IHeaders, KafkaMessage } from 'kafkajs';
 import type { PyramidError } from '../errors.js';
 import { kafkaError } from './errors.js';
-import type { KafkaRecord, PartitionBatch, TopicPartition } from './types.js';
+import { partitionKey, type KafkaRecord, type PartitionBatch, type TopicPartition } from './types.js';
 
 /** Consumer-group settings (all optional but the group). */
 export interface ConsumerOptions {
@@ -134,8 +134,6 @@ function fetchedOffsetOf(batch: EachBatchPayload['batch']): string {
   if (typeof fetched === 'string' || typeof fetched === 'number' || typeof fetched === 'bigint') return String(fetched);
   return batch.firstOffset() ?? batch.lastOffset();
 }
-
-const partitionKey = (topic: string, partition: number): string => `${topic}\u0000${partition}`;
 
 /**
  * Adapts a kafkajs consumer so the consumer loop can avoid three known kafkajs traps:

@@ -10,6 +10,14 @@ export interface TopicPartition {
   partition: number;
 }
 
+/**
+ * A map key for one partition of one topic. NUL cannot occur in a topic name, so distinct pairs
+ * never collide.
+ */
+export function partitionKey(topic: string, partition: number): string {
+  return `${topic}\u0000${partition}`;
+}
+
 /** One consumed record. */
 export interface KafkaRecord {
   topic: string;

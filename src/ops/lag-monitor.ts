@@ -1,5 +1,6 @@
 import type { Instrumentation } from '../instrumentation.js';
 import type { Logger } from '../logger.js';
+import { partitionKey } from '../kafka/types.js';
 
 /**
  * What the lag monitor needs to know about the input topic. The pipeline implements it with the
@@ -64,7 +65,7 @@ export function startLagMonitor(options: LagMonitorOptions): LagMonitor {
         const messages = behind > 0n ? Number(behind) : 0;
         let seconds = 0;
         if (messages > 0) {
-          const key = `${topic}\u0000${partition}`;
+          const key = partitionKey(topic, partition);
           let cached = timestamps.get(key);
           if (cached?.offset !== next) {
             cached = { offset: next, timestamp: await source.recordTimestamp(topic, partition, next) };

@@ -1,5 +1,6 @@
 import type { Instrumentation, InstrumentationEvents } from '../instrumentation.js';
 import { buildInfo, type BuildInfo } from './build-info.js';
+import { partitionKey } from '../kafka/types.js';
 
 export type RecordOutcome = InstrumentationEvents['consumer.record']['outcome'];
 
@@ -78,7 +79,7 @@ export function createStatusTracker(instrumentation: Instrumentation, options: S
   let pyramid: PyramidStatus | null = null;
 
   const partitionState = (topic: string, partition: number): PartitionState => {
-    const key = `${topic}\u0000${partition}`;
+    const key = partitionKey(topic, partition);
     let state = partitions.get(key);
     if (!state) {
       state = {
@@ -116,7 +117,7 @@ export function createStatusTracker(instrumentation: Instrumentation, options: S
     }),
     instrumentation.on('consumer.rebalance', (e) => {
       if (e.kind !== 'revoked') return;
-      for (const tp of e.topicPartitions ?? []) partitions.delete(`${tp.topic}\u0000${tp.partition}`);
+      for (const tp of e.topicPartitions ?? []) partitions.delete(partitionKey(tp.topic, tp.partition));
     }),
     instrumentation.on('consumer.dlq', (e) => {
       dlq.set(e.reason, (dlq.get(e.reason) ?? 0) + 1);

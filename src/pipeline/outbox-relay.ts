@@ -1,6 +1,6 @@
 import type { Instrumentation } from '../instrumentation.js';
 import type { PyramidProducer } from '../kafka/producer.js';
-import type { OutgoingRecord } from '../kafka/types.js';
+import { partitionKey, type OutgoingRecord } from '../kafka/types.js';
 import type { StateStore } from '../state/store.js';
 import type { TierChangeEncoder } from './tier-change-encoder.js';
 
@@ -72,7 +72,7 @@ export function createOutboxRelay(options: OutboxRelayOptions): OutboxRelay {
 
   return {
     flush(topic, partition, shouldContinue = () => true) {
-      const key = `${topic}\u0000${partition}`;
+      const key = partitionKey(topic, partition);
       const previous = running.get(key) ?? Promise.resolve();
       const next = previous.catch(() => undefined).then(() => drain(topic, partition, shouldContinue));
       running.set(key, next);

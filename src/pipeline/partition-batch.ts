@@ -1,6 +1,6 @@
 import type { Instrumentation } from '../instrumentation.js';
 import type { BatchControl, PartitionBatchHandler } from '../kafka/consumer.js';
-import type { KafkaRecord, PartitionBatch, TopicPartition } from '../kafka/types.js';
+import { partitionKey, type KafkaRecord, type PartitionBatch, type TopicPartition } from '../kafka/types.js';
 import type { Logger } from '../logger.js';
 import type { StateStore } from '../state/store.js';
 import type { BatchCounts, TransactionRecord } from '../state/types.js';
@@ -205,7 +205,7 @@ export function createBatchHandler(deps: BatchHandlerDeps): PartitionBatchHandle
     // Publish the partition's outbox: first wait for the previous batch's publication (it ran
     // while this batch was decoded and applied), then start this one's and move on.
     started = performance.now();
-    const key = `${topic}\u0000${partition}`;
+    const key = partitionKey(topic, partition);
     await publishing.get(key);
     if (control.isStale()) return;
     const publication = publish(topic, partition, control, eventTimes);

@@ -1,4 +1,4 @@
-import type { KafkaRecord } from '../kafka/types.js';
+import { partitionKey, type KafkaRecord } from '../kafka/types.js';
 
 interface PartitionPosition {
   /** Next offset the pipeline must process; undefined until known (no watermark yet). */
@@ -9,7 +9,7 @@ interface PartitionPosition {
   inHand: { offset: string; timestamp: number } | null;
 }
 
-const key = (topic: string, partition: number): string => `${topic}\u0000${partition}`;
+const key = partitionKey;
 
 /**
  * Where each owned partition stands in this process: the next offset to process (Redis watermark
