@@ -12,7 +12,7 @@ export interface OutboxRelayOptions {
   topic: string;
   encoder: TierChangeEncoder;
   instrumentation?: Instrumentation;
-  /** Outbox entries per produce request; default 1000. */
+  /** Outbox entries per produce request; default {@link DEFAULT_RELAY_CHUNK}. */
   chunk?: number;
 }
 
@@ -36,10 +36,13 @@ export interface OutboxRelay {
   flush(topic: string, partition: number, shouldContinue?: () => boolean): Promise<FlushResult>;
 }
 
+/** Outbox entries per produce request: large enough that a burst of changes costs few round trips. */
+export const DEFAULT_RELAY_CHUNK = 5000;
+
 /** Builds the relay. */
 export function createOutboxRelay(options: OutboxRelayOptions): OutboxRelay {
   const { store, producer, encoder, instrumentation } = options;
-  const chunk = options.chunk ?? 1000;
+  const chunk = options.chunk ?? DEFAULT_RELAY_CHUNK;
   const running = new Map<string, Promise<unknown>>();
 
   async function drain(topic: string, partition: number, shouldContinue: () => boolean): Promise<FlushResult> {

@@ -17,7 +17,7 @@ import { StateStore } from '../state/store.js';
 import { createCensus, type PyramidCensus } from './census.js';
 import { createDecoder } from './decode.js';
 import { createDlqPublisher } from './dlq-publisher.js';
-import { createOutboxRelay, type OutboxRelay } from './outbox-relay.js';
+import { createOutboxRelay, DEFAULT_RELAY_CHUNK, type OutboxRelay } from './outbox-relay.js';
 import { createBatchHandler } from './partition-batch.js';
 import { PartitionPositions } from './partition-positions.js';
 import { connectRedis } from './redis-connection.js';
@@ -34,7 +34,7 @@ export interface ScorerTuning {
   lagIntervalMs: number;
   /** Backoff for retriable failures. */
   retry: RetryOptions;
-  /** Outbox entries per produce request; default 5000. */
+  /** Outbox entries per produce request; default {@link DEFAULT_RELAY_CHUNK}. */
   relayChunk: number;
 }
 
@@ -107,7 +107,7 @@ const STOP_GRACE_MS = 15_000;
 export function createScorer(config: PyramidConfig, options: ScorerOptions = {}): Scorer {
   const logger = options.logger ?? silentLogger;
   const instrumentation = options.instrumentation ?? new Instrumentation();
-  const tuning: ScorerTuning = { sweepIntervalMs: 1000, lagIntervalMs: 5000, retry: DEFAULT_RETRY, relayChunk: 5000, ...options.tuning };
+  const tuning: ScorerTuning = { sweepIntervalMs: 1000, lagIntervalMs: 5000, retry: DEFAULT_RETRY, relayChunk: DEFAULT_RELAY_CHUNK, ...options.tuning };
   const inputTopic = config.topics.transactions;
   const positions = new PartitionPositions();
   let running: Running | undefined;
