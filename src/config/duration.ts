@@ -6,10 +6,10 @@ import { parseDuration as parseUnitDuration } from '../policy/duration.js';
  * milliseconds, as environment variables often carry. Returns null for anything else so the
  * caller can name the variable in its error.
  */
-export function parseDuration(input: string | number): number | null {
+export function parseConfigDuration(input: string | number): number | null {
   if (typeof input === 'number') return Number.isSafeInteger(input) && input >= 0 ? input : null;
   const text = input.trim();
-  if (/^\d+$/.test(text)) return parseDuration(Number(text));
+  if (/^\d+$/.test(text)) return parseConfigDuration(Number(text));
   try {
     return parseUnitDuration(text);
   } catch {

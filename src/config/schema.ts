@@ -1,6 +1,6 @@
 import { existsSync } from 'node:fs';
 import { z } from 'zod';
-import { parseDuration } from './duration.js';
+import { parseConfigDuration } from './duration.js';
 
 /** Kafka topic names: the broker's legal characters and length (Kafka `Topic.validate`). */
 const topicName = z.string().regex(/^[A-Za-z0-9._-]{1,249}$/, 'must be 1..249 characters of [A-Za-z0-9._-]');
@@ -10,7 +10,7 @@ const existingFile = z.string().min(1).refine((path) => existsSync(path), 'file 
 const duration = z
   .union([z.string(), z.number()])
   .transform((value, ctx) => {
-    const ms = parseDuration(value);
+    const ms = parseConfigDuration(value);
     if (ms === null) {
       ctx.addIssue({ code: 'custom', message: 'must be a duration such as 30s, 15m, 12h, 7d or integer milliseconds' });
       return z.NEVER;

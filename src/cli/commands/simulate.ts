@@ -1,6 +1,6 @@
 import { InvalidArgumentError, Option, type Command } from 'commander';
 import { loadClientConfig } from '../../config/load.js';
-import { parseDuration } from '../../config/duration.js';
+import { parseConfigDuration } from '../../config/duration.js';
 import { createLogger } from '../../logger.js';
 
 interface SimulateCommandOptions {
@@ -158,7 +158,7 @@ function probability(value: string): number {
 }
 
 function duration(value: string): number {
-  const ms = parseDuration(value);
+  const ms = parseConfigDuration(value);
   if (ms === null || ms === 0) throw new InvalidArgumentError('expected a duration such as 30d, 12h or 90m');
   return ms;
 }
