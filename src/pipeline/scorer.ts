@@ -366,7 +366,10 @@ export function createScorer(config: PyramidConfig, options: ScorerOptions = {})
       await r.lag.stop();
       // Publish what the last batches and sweeps left in the outboxes, and commit, while still
       // a member: after leaving, a new owner would flush the same entries again.
-      await Promise.all(mine.map((tp) => flushWithRetry(r, tp, () => !aborted)));
+      // Only partitions still assigned: one lost in a rebalance during the stop is its new
+      // owner's to flush (a second flush would only repeat identical event ids downstream).
+      const gen = generation;
+      await Promise.all(mine.map((tp) => flushWithRetry(r, tp, () => stillOwned(tp, gen))));
       const finalOffsets = mine.flatMap((tp) => {
         const next = positions.next(tp.topic, tp.partition);
         return next === undefined ? [] : [{ ...tp, offset: next.toString() }];
