@@ -5,7 +5,14 @@ import { parseConfigDuration } from './duration.js';
 /** Kafka topic names: the broker's legal characters and length (Kafka `Topic.validate`). */
 const topicName = z.string().regex(/^[A-Za-z0-9._-]{1,249}$/, 'must be 1..249 characters of [A-Za-z0-9._-]');
 
-const existingFile = z.string().min(1).refine((path) => existsSync(path), 'file does not exist');
+// A path is not a secret, and the operator needs to see which one was looked up (relative paths
+// in a config file resolve against the file's folder).
+const existingFile = z
+  .string()
+  .min(1)
+  .superRefine((path, ctx) => {
+    if (!existsSync(path)) ctx.addIssue({ code: 'custom', message: `file does not exist: ${path}` });
+  });
 
 const duration = z
   .union([z.string(), z.number()])

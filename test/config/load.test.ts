@@ -114,7 +114,7 @@ describe('loadConfig errors name the variable to fix', () => {
     ['input format unknown', { PYRAMID_INPUT_FORMAT: 'protobuf' }, /PYRAMID_INPUT_FORMAT: /],
     ['port not an integer', { PYRAMID_HTTP_PORT: 'ninety' }, /PYRAMID_HTTP_PORT: /],
     ['port out of range', { PYRAMID_HTTP_PORT: '70000' }, /PYRAMID_HTTP_PORT: /],
-    ['policy file missing', { PYRAMID_POLICY_FILE: '/nonexistent/policy.yaml' }, /PYRAMID_POLICY_FILE: file does not exist/],
+    ['policy file missing', { PYRAMID_POLICY_FILE: '/nonexistent/policy.yaml' }, /PYRAMID_POLICY_FILE: file does not exist: \/nonexistent\/policy\.yaml/],
     ['dedupe horizon not a duration', { PYRAMID_DEDUPE_HORIZON: 'a week' }, /PYRAMID_DEDUPE_HORIZON: must be a duration/],
     ['max amount zero', { PYRAMID_MAX_AMOUNT_MINOR: '0' }, /PYRAMID_MAX_AMOUNT_MINOR: /],
     ['log level unknown', { PYRAMID_LOG_LEVEL: 'loud' }, /PYRAMID_LOG_LEVEL: /],
