@@ -1,14 +1,13 @@
 import avro from 'avsc';
-import { Redis } from 'ioredis';
-import { afterAll, afterEach, beforeAll, describe, expect, inject, it } from 'vitest';
-import { startDevStack, type DevStackHandle } from '../../src/devstack/index.js';
+import type { Redis } from 'ioredis';
+import { describe, expect, inject, it } from 'vitest';
 import { createSchemaRegistryClient } from '../../src/kafka/schema-registry.js';
 import type { KafkaRecord, OutgoingRecord } from '../../src/kafka/types.js';
 import { writeSchemaFrame } from '../../src/kafka/wire-format.js';
 import { DLQ_HEADERS } from '../../src/pipeline/dlq.js';
 import { loadContract, valueSubject } from '../../src/pipeline/decode-schemas.js';
 import { createScorer, type Scorer } from '../../src/pipeline/scorer.js';
-import { createTopics, readTopic, testConfig, testKafka, uniqueNames, waitFor } from './support.js';
+import { createTopics, readTopic, testConfig, testKafka, uniqueNames, useE2eStack, waitFor } from './support.js';
 
 const DAY = 86_400_000;
 
@@ -25,26 +24,12 @@ async function appliedTotal(redis: Redis, scorer: Scorer, topic: string, partiti
 }
 
 describe('poison pills go to the DLQ with their reason; everything valid around them is scored', () => {
-  let stack: DevStackHandle;
-  let scorer: Scorer | undefined;
-  const redis = new Redis(inject('redisUrl'));
-
-  beforeAll(async () => {
-    stack = await startDevStack({ brokerPort: 0, registryPort: 0 });
-  });
-  afterEach(async () => {
-    await scorer?.stop();
-    scorer = undefined;
-  });
-  afterAll(async () => {
-    await stack.close();
-    redis.disconnect();
-  });
+  const e2e = useE2eStack();
 
   it('Avro input: no magic byte, unknown schema id, negative / absurd amounts, far-future time; v1 and v2 mixed', async () => {
     const names = uniqueNames('poison-avro');
-    await createTopics(stack.brokers, [names.transactions], 1);
-    const registry = createSchemaRegistryClient({ url: stack.registryUrl });
+    await createTopics(e2e.stack.brokers, [names.transactions], 1);
+    const registry = createSchemaRegistryClient({ url: e2e.stack.registryUrl });
     const v1Id = await registry.registerAvro(valueSubject(names.transactions), loadContract('transaction-v1'));
     const v2Id = await registry.registerAvro(valueSubject(names.transactions), loadContract('transaction-v2'));
     const v1 = avro.Type.forSchema(JSON.parse(loadContract('transaction-v1')) as avro.Schema);
@@ -69,13 +54,13 @@ describe('poison pills go to the DLQ with their reason; everything valid around 
       if (i === 40) poison(asV2(tx(1004, { eventTime: Date.now() + 365 * DAY })), 'VALIDATION_FAILED');
       if (i === 50) poison(Buffer.from([0, 0, 0]), 'NO_MAGIC_BYTE');
     }
-    const producer = testKafka(stack.brokers).createProducer();
+    const producer = testKafka(e2e.stack.brokers).createProducer();
     await producer.send(names.transactions, records);
     await producer.disconnect();
 
-    scorer = createScorer(testConfig({ brokers: stack.brokers, registryUrl: stack.registryUrl, redisUrl: inject('redisUrl'), names, overrides: { inputFormat: 'avro', outputFormat: 'avro', clock: 'event' } }));
+    const scorer = e2e.track(createScorer(testConfig({ brokers: e2e.stack.brokers, registryUrl: e2e.stack.registryUrl, redisUrl: inject('redisUrl'), names, overrides: { inputFormat: 'avro', outputFormat: 'avro', clock: 'event' } })));
     await scorer.start();
-    const dlq = await readTopic(stack.brokers, names.dlq, (r) => r.length >= expectedReasons.length, 30_000);
+    const dlq = await readTopic(e2e.stack.brokers, names.dlq, (r) => r.length >= expectedReasons.length, 30_000);
     expect(dlq.map((r) => header(r, DLQ_HEADERS.errorClass))).toEqual(expectedReasons);
     for (const record of dlq) {
       expect(header(record, DLQ_HEADERS.sourceTopic)).toBe(names.transactions);
@@ -84,9 +69,9 @@ describe('poison pills go to the DLQ with their reason; everything valid around 
     expect(header(dlq[2]!, DLQ_HEADERS.errorMessage)).toContain('amountMinor');
     expect(header(dlq[2]!, DLQ_HEADERS.sourceOffset)).toBe('23');
     expect(header(dlq[4]!, DLQ_HEADERS.errorMessage)).toContain('eventTime');
-    expect(await waitFor(async () => (await appliedTotal(redis, scorer!, names.transactions, 1)) === valid, 30_000)).toBe(true);
+    expect(await waitFor(async () => (await appliedTotal(e2e.redis, scorer, names.transactions, 1)) === valid, 30_000)).toBe(true);
     // The tier changes went out as Avro in the registry's wire format.
-    const changes = await readTopic(stack.brokers, names.tierChanges, (r) => r.length >= 7, 30_000);
+    const changes = await readTopic(e2e.stack.brokers, names.tierChanges, (r) => r.length >= 7, 30_000);
     expect(changes.length).toBeGreaterThanOrEqual(7);
     expect(changes.every((r) => r.value![0] === 0)).toBe(true);
     const tierChange = avro.Type.forSchema(JSON.parse(loadContract('tier-change-v1')) as avro.Schema);
@@ -96,7 +81,7 @@ describe('poison pills go to the DLQ with their reason; everything valid around 
 
   it('JSON input: invalid JSON, negative / non-integer / absurd amounts, far-future time, wrong currency', async () => {
     const names = uniqueNames('poison-json');
-    await createTopics(stack.brokers, [names.transactions], 1);
+    await createTopics(e2e.stack.brokers, [names.transactions], 1);
     const records: OutgoingRecord[] = [];
     const expectedReasons: string[] = [];
     let valid = 0;
@@ -117,20 +102,20 @@ describe('poison pills go to the DLQ with their reason; everything valid around 
     }
     // The batch ends in a poison pill: the position must still move past it (no endless re-fetch).
     poison('not json at all', 'INVALID_JSON');
-    const producer = testKafka(stack.brokers).createProducer();
+    const producer = testKafka(e2e.stack.brokers).createProducer();
     await producer.send(names.transactions, records);
     await producer.disconnect();
 
-    scorer = createScorer(testConfig({ brokers: stack.brokers, redisUrl: inject('redisUrl'), names }));
+    const scorer = e2e.track(createScorer(testConfig({ brokers: e2e.stack.brokers, redisUrl: inject('redisUrl'), names })));
     await scorer.start();
-    const dlq = await readTopic(stack.brokers, names.dlq, (r) => r.length >= expectedReasons.length, 30_000);
+    const dlq = await readTopic(e2e.stack.brokers, names.dlq, (r) => r.length >= expectedReasons.length, 30_000);
     expect(dlq.map((r) => header(r, DLQ_HEADERS.errorClass))).toEqual(expectedReasons);
     expect(dlq[0]!.value!.toString()).toBe('{"transactionId": "t-x", ');
-    expect(await waitFor(async () => (await appliedTotal(redis, scorer!, names.transactions, 1)) === valid, 30_000)).toBe(true);
+    expect(await waitFor(async () => (await appliedTotal(e2e.redis, scorer, names.transactions, 1)) === valid, 30_000)).toBe(true);
     expect(await scorer.nextOffset(0)).toBe(String(records.length));
     // Nothing is dead-lettered twice while the scorer keeps running.
     await new Promise((r) => setTimeout(r, 1_000));
-    const again = await readTopic(stack.brokers, names.dlq, (r) => r.length > expectedReasons.length, 2_000);
+    const again = await readTopic(e2e.stack.brokers, names.dlq, (r) => r.length > expectedReasons.length, 2_000);
     expect(again.length).toBe(expectedReasons.length);
   });
 });

@@ -1,30 +1,17 @@
-import { Redis } from 'ioredis';
-import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
-import { startDevStack, type DevStackHandle } from '../../src/devstack/index.js';
+import { describe, expect, inject, it } from 'vitest';
 import { createSchemaRegistryClient } from '../../src/kafka/schema-registry.js';
-import { createScorer, type Scorer } from '../../src/pipeline/scorer.js';
+import { createScorer } from '../../src/pipeline/scorer.js';
 import { runSimulator } from '../../src/simulator/run.js';
-import { createTopics, testConfig, testKafka, uniqueNames, waitFor } from './support.js';
+import { createTopics, testConfig, testKafka, uniqueNames, useE2eStack, waitFor } from './support.js';
 
 describe('schema evolution', () => {
-  let stack: DevStackHandle;
-  let scorer: Scorer | undefined;
-  const redis = new Redis(inject('redisUrl'));
-
-  beforeAll(async () => {
-    stack = await startDevStack({ brokerPort: 0, registryPort: 0 });
-  });
-  afterAll(async () => {
-    await scorer?.stop();
-    await stack.close();
-    redis.disconnect();
-  });
+  const e2e = useE2eStack();
 
   it('Transaction v1 and v2 records alternating in one partition are all scored', async () => {
     const names = uniqueNames('evolution');
-    await createTopics(stack.brokers, [names.transactions], 1);
-    const producer = testKafka(stack.brokers).createProducer();
-    const registry = createSchemaRegistryClient({ url: stack.registryUrl });
+    await createTopics(e2e.stack.brokers, [names.transactions], 1);
+    const producer = testKafka(e2e.stack.brokers).createProducer();
+    const registry = createSchemaRegistryClient({ url: e2e.stack.registryUrl });
     const count = 1_000;
     await runSimulator({
       producer,
@@ -42,16 +29,16 @@ describe('schema evolution', () => {
     });
     await producer.disconnect();
 
-    const config = testConfig({ brokers: stack.brokers, registryUrl: stack.registryUrl, redisUrl: inject('redisUrl'), names, overrides: { inputFormat: 'avro', clock: 'event' } });
+    const config = testConfig({ brokers: e2e.stack.brokers, registryUrl: e2e.stack.registryUrl, redisUrl: inject('redisUrl'), names, overrides: { inputFormat: 'avro', clock: 'event' } });
     let dlq = 0;
-    scorer = createScorer(config);
+    const scorer = e2e.track(createScorer(config));
     scorer.instrumentation.on('consumer.dlq', () => {
       dlq += 1;
     });
     await scorer.start();
     const meta = scorer.store.keys(names.transactions, 0).meta;
-    expect(await waitFor(async () => Number(await redis.hget(meta, 'applied')) === count, 30_000)).toBe(true);
+    expect(await waitFor(async () => Number(await e2e.redis.hget(meta, 'applied')) === count, 30_000)).toBe(true);
     expect(dlq).toBe(0);
-    expect(Number(await redis.hget(meta, 'wo'))).toBe(count - 1);
+    expect(Number(await e2e.redis.hget(meta, 'wo'))).toBe(count - 1);
   });
 });

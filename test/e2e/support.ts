@@ -1,7 +1,11 @@
 import { resolve } from 'node:path';
+import { Redis } from 'ioredis';
+import { afterAll, afterEach, beforeAll, inject } from 'vitest';
 import { configSchema, type PyramidConfig, type PyramidConfigInput } from '../../src/config/schema.js';
+import { startDevStack, type DevStackHandle } from '../../src/devstack/index.js';
 import { createKafkaClient, type PyramidKafka } from '../../src/kafka/client.js';
 import type { KafkaRecord } from '../../src/kafka/types.js';
+import type { Scorer } from '../../src/pipeline/scorer.js';
 import { uniqueName } from '../helpers/unique.js';
 
 /** The shipped customer-pyramid policy. */
@@ -81,4 +85,45 @@ export async function waitFor(check: () => boolean | Promise<boolean>, timeoutMs
     if (Date.now() > deadline) return false;
     await new Promise((r) => setTimeout(r, everyMs));
   }
+}
+
+/** The embedded stack, a Redis client and the scorers one e2e test file starts. */
+export interface E2eStack {
+  /** The running dev stack; available from the first test on. */
+  readonly stack: DevStackHandle;
+  /** A client of the suite's private Redis, for reading state. */
+  readonly redis: Redis;
+  /** Registers a scorer so it is stopped after the test that started it. */
+  track(scorer: Scorer): Scorer;
+}
+
+/**
+ * Starts the embedded broker + registry for the file and registers its own cleanup: every tracked
+ * scorer stops after its test, the stack and the Redis client after the file.
+ */
+export function useE2eStack(): E2eStack {
+  let stack: DevStackHandle | undefined;
+  const scorers: Scorer[] = [];
+  const redis = new Redis(inject('redisUrl'));
+  beforeAll(async () => {
+    stack = await startDevStack({ brokerPort: 0, registryPort: 0 });
+  });
+  afterEach(async () => {
+    await Promise.all(scorers.splice(0).map((scorer) => scorer.stop()));
+  });
+  afterAll(async () => {
+    await stack?.close();
+    redis.disconnect();
+  });
+  return {
+    get stack(): DevStackHandle {
+      if (stack === undefined) throw new Error('the e2e stack starts in beforeAll; use it inside a test');
+      return stack;
+    },
+    redis,
+    track(scorer: Scorer): Scorer {
+      scorers.push(scorer);
+      return scorer;
+    },
+  };
 }

@@ -1,33 +1,19 @@
-import { Redis } from 'ioredis';
-import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
-import type { DevStackHandle } from '../../src/devstack/index.js';
-import { startDevStack } from '../../src/devstack/index.js';
+import { describe, expect, inject, it } from 'vitest';
 import { Instrumentation } from '../../src/instrumentation.js';
-import { createScorer, type Scorer } from '../../src/pipeline/scorer.js';
+import { createScorer } from '../../src/pipeline/scorer.js';
 import { runSimulator } from '../../src/simulator/run.js';
-import { createTopics, readTopic, testConfig, testKafka, uniqueNames, waitFor } from './support.js';
+import { createTopics, readTopic, testConfig, testKafka, uniqueNames, useE2eStack, waitFor } from './support.js';
 
 const EVENTS = 3_000;
 const PARTITIONS = 3;
 
 describe('simulator → pyramid → tier-change topic', () => {
-  let stack: DevStackHandle;
-  let scorer: Scorer | undefined;
-  const redis = new Redis(inject('redisUrl'));
-
-  beforeAll(async () => {
-    stack = await startDevStack({ brokerPort: 0, registryPort: 0 });
-  });
-  afterAll(async () => {
-    await scorer?.stop();
-    await stack.close();
-    redis.disconnect();
-  });
+  const e2e = useE2eStack();
 
   it('a consumer of the tier-change topic rebuilds every customer’s tier exactly as inspect reports it', async () => {
     const names = uniqueNames('e2e-tiers');
-    await createTopics(stack.brokers, [names.transactions], PARTITIONS);
-    const producer = testKafka(stack.brokers).createProducer();
+    await createTopics(e2e.stack.brokers, [names.transactions], PARTITIONS);
+    const producer = testKafka(e2e.stack.brokers).createProducer();
     const sim = await runSimulator({
       producer,
       topic: names.transactions,
@@ -46,17 +32,17 @@ describe('simulator → pyramid → tier-change topic', () => {
     instrumentation.on('consumer.record', () => {
       handled += 1;
     });
-    const config = testConfig({ brokers: stack.brokers, redisUrl: inject('redisUrl'), names, overrides: { clock: 'event' } });
-    scorer = createScorer(config, { instrumentation });
+    const config = testConfig({ brokers: e2e.stack.brokers, redisUrl: inject('redisUrl'), names, overrides: { clock: 'event' } });
+    const scorer = e2e.track(createScorer(config, { instrumentation }));
     await scorer.start();
     expect(await waitFor(() => handled >= EVENTS)).toBe(true);
 
     // Every change the engine appended, across partitions, must reach the topic.
     let appended = 0;
-    for (let p = 0; p < PARTITIONS; p++) appended += Number((await redis.hget(scorer.store.keys(names.transactions, p).meta, 'changes')) ?? 0);
+    for (let p = 0; p < PARTITIONS; p++) appended += Number((await e2e.redis.hget(scorer.store.keys(names.transactions, p).meta, 'changes')) ?? 0);
     expect(appended).toBeGreaterThan(300);
-    expect(await waitFor(async () => (await redis.xlen(scorer!.store.keys(names.transactions, 0).outbox)) === 0)).toBe(true);
-    const records = await readTopic(stack.brokers, names.tierChanges, (r) => r.length >= appended);
+    expect(await waitFor(async () => (await e2e.redis.xlen(scorer.store.keys(names.transactions, 0).outbox)) === 0)).toBe(true);
+    const records = await readTopic(e2e.stack.brokers, names.tierChanges, (r) => r.length >= appended);
     expect(records.length).toBe(appended);
 
     const latest = new Map<string, { seq: number; tier: string }>();
