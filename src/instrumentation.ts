@@ -6,8 +6,11 @@ import { EventEmitter } from 'node:events';
  * Payloads carry no customer ids.
  */
 export interface InstrumentationEvents {
-  /** One record left the pipeline with an outcome. */
-  'consumer.record': { topic: string; partition: number; outcome: 'scored' | 'duplicate' | 'late' | 'dlq' | 'stale' };
+  /**
+   * `count` records of a partition left the pipeline with one outcome (one event per outcome and
+   * batch, not per record: the hot path emits a handful of events per batch).
+   */
+  'consumer.records': { topic: string; partition: number; outcome: 'scored' | 'duplicate' | 'late' | 'dlq' | 'stale'; count: number };
   /** A record went to the DLQ; `reason` is an error class such as DECODE_FAILED. */
   'consumer.dlq': { topic: string; partition: number; reason: string };
   /** A partition batch finished; durations in seconds per stage. */

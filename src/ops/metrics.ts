@@ -156,7 +156,7 @@ export function createMetrics(instrumentation: Instrumentation, options: CreateM
       batchSize.observe({ topic: e.topic }, e.size);
       for (const [stage, seconds] of Object.entries(e.stages)) stageDuration.observe({ topic: e.topic, stage }, seconds);
     }),
-    instrumentation.on('consumer.record', (e) => processed.inc({ ...part(e.topic, e.partition), outcome: e.outcome })),
+    instrumentation.on('consumer.records', (e) => processed.inc({ ...part(e.topic, e.partition), outcome: e.outcome }, e.count)),
     instrumentation.on('consumer.dlq', (e) => dlq.inc({ topic: e.topic, reason: e.reason })),
     instrumentation.on('consumer.end_to_end_latency', (e) => endToEnd.observe({ topic: e.topic }, e.seconds)),
     instrumentation.on('consumer.lag', (e) => {

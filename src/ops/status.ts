@@ -2,7 +2,7 @@ import type { Instrumentation, InstrumentationEvents } from '../instrumentation.
 import { buildInfo, type BuildInfo } from './build-info.js';
 import { partitionKey } from '../kafka/types.js';
 
-export type RecordOutcome = InstrumentationEvents['consumer.record']['outcome'];
+export type RecordOutcome = InstrumentationEvents['consumer.records']['outcome'];
 
 /** The latest census, as the `pyramid.census` event carried it, plus when it arrived. */
 export type PyramidStatus = InstrumentationEvents['pyramid.census'] & { receivedAt: number };
@@ -97,14 +97,14 @@ export function createStatusTracker(instrumentation: Instrumentation, options: S
   };
 
   const off = [
-    instrumentation.on('consumer.record', (e) => {
+    instrumentation.on('consumer.records', (e) => {
       const state = partitionState(e.topic, e.partition);
-      state.status.processed[e.outcome] += 1;
-      totals.processed[e.outcome] += 1;
+      state.status.processed[e.outcome] += e.count;
+      totals.processed[e.outcome] += e.count;
       const second = Math.floor(now() / 1000);
       const last = state.recent[state.recent.length - 1];
-      if (last && last[0] === second) last[1] += 1;
-      else state.recent.push([second, 1]);
+      if (last && last[0] === second) last[1] += e.count;
+      else state.recent.push([second, e.count]);
       trim(state, second);
     }),
     instrumentation.on('consumer.lag', (e) => {

@@ -82,7 +82,7 @@ export function createBatchHandler(deps: BatchHandlerDeps): PartitionBatchHandle
   const lastCommit = new Map<string, number>();
 
   const outcome = (topic: string, partition: number, kind: 'scored' | 'duplicate' | 'late' | 'dlq' | 'stale', count: number): void => {
-    for (let i = 0; i < count; i++) instrumentation.emit('consumer.record', { topic, partition, outcome: kind });
+    if (count > 0) instrumentation.emit('consumer.records', { topic, partition, outcome: kind, count });
   };
 
   /** Per partition, the publication of its latest batch's changes, still running. Never rejects. */

@@ -29,8 +29,8 @@ describe('simulator → pyramid → tier-change topic', () => {
 
     const instrumentation = new Instrumentation();
     let handled = 0;
-    instrumentation.on('consumer.record', () => {
-      handled += 1;
+    instrumentation.on('consumer.records', (e) => {
+      handled += e.count;
     });
     const config = testConfig({ brokers: e2e.stack.brokers, redisUrl: inject('redisUrl'), names, overrides: { clock: 'event' } });
     const scorer = e2e.track(createScorer(config, { instrumentation }));

@@ -28,7 +28,7 @@ describe('createMetrics', () => {
     const bus = new Instrumentation();
     const { registry } = open(bus);
     bus.emit('consumer.batch', { topic: 'tx', partition: 3, size: 7, stages: { decode: 0.001, validate: 0.002, apply: 0.004, publish: 0.03 } });
-    for (const outcome of ['scored', 'scored', 'scored', 'duplicate', 'late', 'dlq', 'dlq'] as const) bus.emit('consumer.record', { topic: 'tx', partition: 3, outcome });
+    for (const [outcome, count] of [['scored', 2], ['scored', 1], ['duplicate', 1], ['late', 1], ['dlq', 2]] as const) bus.emit('consumer.records', { topic: 'tx', partition: 3, outcome, count });
     bus.emit('consumer.dlq', { topic: 'tx', partition: 3, reason: 'DECODE_FAILED' });
     bus.emit('consumer.dlq', { topic: 'tx', partition: 3, reason: 'VALIDATION_FAILED' });
 

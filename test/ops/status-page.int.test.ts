@@ -71,10 +71,10 @@ describe('status page in headless Chromium', () => {
       bus.emit('outbox.pending', { topic: 'transactions', partition, pending: partition });
     });
     bus.emit('consumer.dlq', { topic: 'transactions', partition: 1, reason: 'DECODE_FAILED' });
-    bus.emit('consumer.record', { topic: 'transactions', partition: 1, outcome: 'dlq' });
+    bus.emit('consumer.records', { topic: 'transactions', partition: 1, outcome: 'dlq', count: 1 });
     for (let i = 0; i < 3; i++) {
       bus.emit('consumer.dlq', { topic: 'transactions', partition: 2, reason: 'VALIDATION_FAILED' });
-      bus.emit('consumer.record', { topic: 'transactions', partition: 2, outcome: 'dlq' });
+      bus.emit('consumer.records', { topic: 'transactions', partition: 2, outcome: 'dlq', count: 1 });
     }
     const changes = [
       { from: null, to: 'small', cause: 'TRANSACTION' },
@@ -90,7 +90,7 @@ describe('status page in headless Chromium', () => {
     // Steady synthetic traffic so throughput and sparklines have something to show.
     traffic = setInterval(() => {
       for (let partition = 0; partition < 4; partition++) {
-        for (let i = 0; i < 2 + partition * 3; i++) bus.emit('consumer.record', { topic: 'transactions', partition, outcome: i % 7 === 6 ? 'duplicate' : 'scored' });
+        for (let i = 0; i < 2 + partition * 3; i++) bus.emit('consumer.records', { topic: 'transactions', partition, outcome: i % 7 === 6 ? 'duplicate' : 'scored', count: 1 });
       }
     }, 100);
   });

@@ -18,8 +18,8 @@ describe('createStatusTracker', () => {
     const tracker = track(bus);
     bus.emit('consumer.lag', { topic: 'tx', partition: 2, messages: 10, seconds: 4.25 });
     bus.emit('consumer.lag', { topic: 'tx', partition: 0, messages: 3, seconds: 1 });
-    bus.emit('consumer.record', { topic: 'tx', partition: 0, outcome: 'scored' });
-    bus.emit('consumer.record', { topic: 'tx', partition: 0, outcome: 'late' });
+    bus.emit('consumer.records', { topic: 'tx', partition: 0, outcome: 'scored', count: 1 });
+    bus.emit('consumer.records', { topic: 'tx', partition: 0, outcome: 'late', count: 1 });
     bus.emit('outbox.pending', { topic: 'tx', partition: 2, pending: 6 });
     const s = await tracker.snapshot();
     expect(s.partitions.map((p) => [p.topic, p.partition, p.lagMessages, p.lagSeconds, p.outboxPending])).toEqual([
@@ -35,7 +35,8 @@ describe('createStatusTracker', () => {
     const bus = new Instrumentation();
     const tracker = track(bus, { throughputWindowSeconds: 4, now: () => clock });
     const burst = (n: number) => {
-      for (let i = 0; i < n; i++) bus.emit('consumer.record', { topic: 'tx', partition: 0, outcome: 'scored' });
+      // Split like batches are: the window counts records, not events.
+      for (let left = n; left > 0; left -= 3) bus.emit('consumer.records', { topic: 'tx', partition: 0, outcome: 'scored', count: Math.min(3, left) });
     };
     burst(8); // second 1000
     clock += 1000;

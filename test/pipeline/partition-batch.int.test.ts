@@ -67,7 +67,7 @@ describe('partition batch handler', () => {
     await createTopics(stack.brokers, [names.tierChanges, names.dlq], 1);
     const instrumentation = new Instrumentation();
     const outcomes: string[] = [];
-    instrumentation.on('consumer.record', (e) => outcomes.push(e.outcome));
+    instrumentation.on('consumer.records', (e) => outcomes.push(...Array<string>(e.count).fill(e.outcome)));
     const store = new StateStore({ redis, policy: await loadPolicyFile(DEFAULT_POLICY), clock: 'wall', prefix: names.keyPrefix });
     const positions = new PartitionPositions();
     const seeks: Array<{ tp: TopicPartition; offset: string }> = [];

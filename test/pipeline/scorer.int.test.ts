@@ -38,8 +38,8 @@ describe('scorer', () => {
   };
   const outcomes = (instrumentation: Instrumentation): Record<string, number> => {
     const counts: Record<string, number> = {};
-    instrumentation.on('consumer.record', (e) => {
-      counts[e.outcome] = (counts[e.outcome] ?? 0) + 1;
+    instrumentation.on('consumer.records', (e) => {
+      counts[e.outcome] = (counts[e.outcome] ?? 0) + e.count;
     });
     return counts;
   };

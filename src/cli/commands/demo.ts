@@ -132,8 +132,8 @@ async function demo(opts: DemoOptions): Promise<void> {
       const key = `${e.from ?? 'new'} → ${e.to} (${e.cause})`;
       changes.set(key, (changes.get(key) ?? 0) + 1);
     });
-    instrumentation.on('consumer.record', (e) => {
-      if (e.outcome === 'scored') scored += 1;
+    instrumentation.on('consumer.records', (e) => {
+      if (e.outcome === 'scored') scored += e.count;
     });
     const started = Date.now();
     const ticker = setInterval(() => {
