@@ -7,6 +7,11 @@ export const ERROR_CODES = [
   'POLICY_INVALID',
   'STATE_SCRIPT_FAILED',
   'STATE_LAYOUT_MISMATCH',
+  /**
+   * A partition's Redis watermark has not reached the offset a call required: an earlier chunk
+   * of the batch did not apply, or the partition's state was lost. Nothing was written.
+   */
+  'STATE_WATERMARK_BEHIND',
   'REDIS_UNAVAILABLE',
   'DECODE_FAILED',
   'VALIDATION_FAILED',

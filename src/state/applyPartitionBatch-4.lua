@@ -14,13 +14,17 @@
     ARGV[5] dedupe horizon, ms
     ARGV[6] partition count of the topic, '' when unknown
     ARGV[7] customer sub-hash count S (keys.ts customerShard)
-    ARGV[8..] records, 7 values each, in offset order:
+    ARGV[8] the offset the watermark must already have reached ('' for no such condition): a
+            batch split into chunks sends them without waiting for each reply, and this makes
+            chunk k+1 refuse to run if chunk k did not (never skip ahead)
+    ARGV[9..] records, 7 values each, in offset order:
               offset, transactionId, customerId, customer sub-hash (0..S-1, computed by the caller),
               kind ('p' purchase | 'r' refund), amountMinor, eventTime
 
   Output:
     { applied, duplicate, late, stale, changes, timersFired }
     or { -1, storedPolicyVersion } / { -2, storedPartitionCount } / { -3, storedShardCount }
+    / { -4, storedWatermark } (ARGV[8] not reached; nothing written)
     (see script-errors.ts)
 
   Per record: offset <= watermark -> stale; transactionId applied within the horizon -> duplicate;
@@ -43,13 +47,14 @@ local meta = readMeta()
 local bad = checkMeta(meta, argv[6])
 if bad then return bad end
 local wmOffset = tonumber(meta['wo'] or '-1')
+if argv[8] ~= '' and wmOffset < tonumber(argv[8]) then return { -4, fmt(wmOffset) } end
 local wmEvent = tonumber(meta['ew'] or '')
 loadMinDue()
 
 -- Every customer of a record past the watermark, loaded up front: one HMGET per sub-hash.
 do
   local ids, shards = {}, {}
-  for i = 8, #argv, 7 do
+  for i = 9, #argv, 7 do
     if tonumber(argv[i]) > wmOffset then ids[#ids + 1] = argv[i + 2]; shards[#shards + 1] = argv[i + 3] end
   end
   preloadCustomers(ids, shards)
@@ -62,7 +67,7 @@ local clock = nil
 -- ZADD / ZREM at the end instead of a call per record: tx[id] = score (evaluation time of the
 -- claim) or false when absent. Same outcome as claiming each id with ZADD NX as it comes.
 local tx, txIds = {}, {}
-for i = 9, #argv, 7 do
+for i = 10, #argv, 7 do
   local id = argv[i]
   if tx[id] == nil then tx[id] = false; txIds[#txIds + 1] = id end
 end
@@ -75,7 +80,7 @@ for from = 1, #txIds, 1000 do
 end
 local txDirty = {}
 
-for i = 8, #argv, 7 do
+for i = 9, #argv, 7 do
   local offset = tonumber(argv[i])
   if offset <= wmOffset then
     stale = stale + 1

@@ -20,6 +20,10 @@ const SCRIPT_ERRORS: Record<number, (stored: string) => PyramidError> = {
       `partition state was written with ${stored} customer sub-hashes (0: one hash per customer, the layout before sub-hashes); the count is part of the state layout and needs a migration`,
       { details: { storedCustomerShards: stored } },
     ),
+  [-4]: (stored) =>
+    new PyramidError('STATE_WATERMARK_BEHIND', `partition watermark is at offset ${stored}, behind the offset this call required; nothing was applied`, {
+      details: { storedWatermark: stored },
+    }),
 };
 
 /** Throws the typed error for a negative script reply; returns the reply as numbers otherwise. */

@@ -101,8 +101,19 @@ export class StateStore {
   /**
    * Apply a batch of one partition's records (in offset order) in one atomic Lua call. `now` is
    * the wall clock in wall mode (default Date.now()) and ignored in event mode.
+   *
+   * `requireApplied`: the call applies nothing and throws STATE_WATERMARK_BEHIND unless the
+   * partition's watermark is at or past this offset. It makes it safe to send the chunks of one
+   * batch without awaiting each: chunk k+1 requires chunk k's last offset, so a chunk whose
+   * predecessor failed (a dropped connection, say) refuses instead of skipping ahead.
    */
-  async applyPartitionBatch(topic: string, partition: number, records: readonly TransactionRecord[], now?: number): Promise<BatchCounts> {
+  async applyPartitionBatch(
+    topic: string,
+    partition: number,
+    records: readonly TransactionRecord[],
+    now?: number,
+    options: { requireApplied?: number | string } = {},
+  ): Promise<BatchCounts> {
     const keys = this.keys(topic, partition);
     const args: (string | number)[] = [
       this.policyJson,
@@ -112,6 +123,7 @@ export class StateStore {
       this.horizonMs,
       this.partitionCount ?? '',
       this.customerShards,
+      options.requireApplied === undefined ? '' : String(options.requireApplied),
     ];
     // The sub-hash of each record's customer is computed here, so the script hashes no ids.
     for (const r of records) {

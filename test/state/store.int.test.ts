@@ -117,6 +117,27 @@ describe('StateStore', () => {
     expect(await redis.hget(store.keys(TOPIC, 0).meta, 'late')).toBe('1');
   });
 
+  it('applies nothing unless the watermark has reached the offset a call requires', async () => {
+    const store = new StateStore({ redis, policy: testPolicy(), clock: 'wall', prefix: newPrefix('require') });
+    // A fresh partition has no watermark: any requirement refuses.
+    const fresh = await store.applyPartitionBatch(TOPIC, 0, [purchase(3, 'a', 10, 1000)], 1010, { requireApplied: 2 }).catch((e: unknown) => e);
+    expect(isPyramidError(fresh, 'STATE_WATERMARK_BEHIND')).toBe(true);
+    expect((fresh as { details?: unknown }).details).toEqual({ storedWatermark: '-1' });
+    expect(await store.readWatermark(TOPIC, 0)).toEqual({ offset: null, eventTime: null });
+
+    await store.applyPartitionBatch(TOPIC, 0, [purchase(0, 'a', 10, 1000), purchase(1, 'a', 10, 1001)], 1010);
+    const before = await dumpPartition(redis, store, ['a']);
+    const behind = await store.applyPartitionBatch(TOPIC, 0, [purchase(5, 'a', 10, 1002)], 1010, { requireApplied: 4 }).catch((e: unknown) => e);
+    expect(isPyramidError(behind, 'STATE_WATERMARK_BEHIND')).toBe(true);
+    expect((behind as { details?: unknown }).details).toEqual({ storedWatermark: '1' });
+    expect(await dumpPartition(redis, store, ['a'])).toEqual(before);
+
+    // Reached (equal) or passed: the call applies as usual.
+    expect(await store.applyPartitionBatch(TOPIC, 0, [purchase(2, 'a', 10, 1003)], 1010, { requireApplied: 1 })).toMatchObject({ applied: 1 });
+    expect(await store.applyPartitionBatch(TOPIC, 0, [purchase(3, 'a', 10, 1004)], 1010, { requireApplied: '0' })).toMatchObject({ applied: 1 });
+    expect((await store.inspect(TOPIC, 'a', { partition: 0, now: 1010 }))?.frequency).toBe(4);
+  });
+
   it('refuses a partition written by another policy version or partition count', async () => {
     const prefix = newPrefix('layout');
     const first = new StateStore({ redis, policy: testPolicy(), clock: 'event', prefix, partitionCount: 4 });
