@@ -1,4 +1,5 @@
-import type { Instrumentation } from '../instrumentation.js';
+import { isPyramidError } from '../errors.js';
+import type { Instrumentation, InstrumentationEvents } from '../instrumentation.js';
 import type { BatchControl, PartitionBatchHandler } from '../kafka/consumer.js';
 import { partitionKey, type KafkaRecord, type PartitionBatch, type TopicPartition } from '../kafka/types.js';
 import type { Logger } from '../logger.js';
@@ -36,7 +37,27 @@ export interface BatchHandlerDeps {
    * trip per batch would only add latency; batches finished while stopping always commit.
    */
   commitIntervalMs?: number;
+  /** Records per Lua call (default {@link DEFAULT_APPLY_CHUNK}); a batch's calls are pipelined. */
+  applyChunk?: number;
 }
+
+/**
+ * Records per Lua call. Small enough that Redis starts on a batch after decoding a thousand
+ * records instead of all of them, large enough that the per-call cost (policy decode, meta read
+ * and write) stays under 1 % of the call.
+ */
+export const DEFAULT_APPLY_CHUNK = 1_000;
+
+type BatchStages = InstrumentationEvents['consumer.batch']['stages'];
+
+/** A Lua call's outcome, caught so that replies can be collected in order after all were sent. */
+type ApplyReply = { ok: true; counts: BatchCounts } | { ok: false; error: unknown };
+
+const settle = (reply: Promise<BatchCounts>): Promise<ApplyReply> =>
+  reply.then(
+    (counts) => ({ ok: true as const, counts }),
+    (error: unknown) => ({ ok: false as const, error }),
+  );
 
 const seconds = (since: number): number => (performance.now() - since) / 1000;
 
@@ -55,6 +76,13 @@ function toStateRecord(record: KafkaRecord, tx: Transaction): TransactionRecord 
  * The consumer loop's per-partition batch handler. It reads top to bottom in the order things
  * happen: check the position, decode, validate, dead-letter, apply (one Lua call), publish the
  * outbox, resolve the offset and commit, heartbeat.
+ *
+ * Applying is pipelined inside a batch: the records go to Redis in chunks of `applyChunk`, each
+ * chunk's Lua call sent as soon as the chunk is decoded and validated, without waiting for the
+ * previous reply (Redis runs one partition's calls in the order sent). Each call requires the
+ * previous chunk's last offset to be applied already, so a chunk whose predecessor failed refuses
+ * instead of skipping ahead; the refused chunks are then retried one at a time. Without this, Redis
+ * idled while a whole batch was decoded, and Node idled while Redis applied it.
  *
  * Publishing is pipelined one batch deep per partition: a batch starts publishing its changes and
  * the handler returns, so the next batch's fetch, decode and apply overlap that publication; the
@@ -79,6 +107,7 @@ function toStateRecord(record: KafkaRecord, tx: Transaction): TransactionRecord 
 export function createBatchHandler(deps: BatchHandlerDeps): PartitionBatchHandler & { publications(): Promise<void> } {
   const { decoder, validate, dlq, store, relay, positions, instrumentation, logger } = deps;
   const commitIntervalMs = deps.commitIntervalMs ?? 1_000;
+  const applyChunk = deps.applyChunk ?? DEFAULT_APPLY_CHUNK;
   const lastCommit = new Map<string, number>();
 
   const outcome = (topic: string, partition: number, kind: 'scored' | 'duplicate' | 'late' | 'dlq' | 'stale', count: number): void => {
@@ -123,10 +152,42 @@ export function createBatchHandler(deps: BatchHandlerDeps): PartitionBatchHandle
     return result.done ? result.value : undefined;
   }
 
+  /**
+   * Decodes and validates one chunk of records (synchronous: the schemas are warmed), adding the
+   * time spent to the batch's decode and validate stages.
+   */
+  function check(records: readonly KafkaRecord[], eventTimes: number[], stages: BatchStages): { valid: TransactionRecord[]; rejections: Rejection[] } {
+    let started = performance.now();
+    const decodedAll = records.map((record) => decoder.decode(record.value));
+    stages.decode += seconds(started);
+    started = performance.now();
+    const rejections: Rejection[] = [];
+    const valid: TransactionRecord[] = [];
+    for (let i = 0; i < records.length; i++) {
+      const record = records[i] as KafkaRecord;
+      const decoded = decodedAll[i] as DecodeResult<unknown>;
+      if (!decoded.ok) {
+        rejections.push({ record, error: decoded.error });
+        continue;
+      }
+      const checked = validate(decoded.value);
+      if (!checked.ok) {
+        rejections.push({ record, error: checked.error });
+      } else if (checked.value.currency !== deps.currency) {
+        rejections.push({ record, error: new DecodeError('VALIDATION_FAILED', `currency: must be the policy currency ${deps.currency}`, ['currency']) });
+      } else {
+        valid.push(toStateRecord(record, checked.value));
+        eventTimes.push(checked.value.eventTime);
+      }
+    }
+    stages.validate += seconds(started);
+    return { valid, rejections };
+  }
+
   async function handlePartitionBatch(batch: PartitionBatch, control: BatchControl): Promise<void> {
     const { topic, partition } = batch;
     const tp = { topic, partition };
-    const stages = { decode: 0, validate: 0, apply: 0, publish: 0 };
+    const stages: BatchStages = { decode: 0, validate: 0, apply: 0, publish: 0 };
 
     if (deps.stopping()) {
       deps.seek(tp, batch.fetchedOffset);
@@ -144,63 +205,85 @@ export function createBatchHandler(deps: BatchHandlerDeps): PartitionBatchHandle
     outcome(topic, partition, 'stale', batch.records.length - records.length);
     positions.taken(topic, partition, records[0]);
 
-    // Decode: warm the writer schemas of unseen ids once per batch, then decode synchronously.
+    // Warm the writer schemas of unseen ids once per batch; decoding is synchronous after that.
     let started = performance.now();
     const prepared = await step(control, 'decode', async () => {
       await decoder.prepare(records.map((r) => r.value));
       return true;
     });
     if (prepared === undefined) return;
-    const decoded = records.map((record) => ({ record, result: decoder.decode(record.value) }));
     stages.decode = seconds(started);
 
-    // Validate.
-    started = performance.now();
-    const rejections: Rejection[] = [];
-    const valid: TransactionRecord[] = [];
+    // Chunk by chunk: decode, validate, dead-letter, then send the chunk's Lua call without
+    // waiting for its reply, so Redis applies chunk k while chunk k+1 is decoded. Each call
+    // requires the previous chunk's last offset to be applied already (never skip ahead).
     const eventTimes: number[] = [];
-    for (const { record, result } of decoded) {
-      if (!result.ok) {
-        rejections.push({ record, error: result.error });
-        continue;
-      }
-      const checked = validate(result.value);
-      if (!checked.ok) {
-        rejections.push({ record, error: checked.error });
-      } else if (checked.value.currency !== deps.currency) {
-        rejections.push({ record, error: new DecodeError('VALIDATION_FAILED', `currency: must be the policy currency ${deps.currency}`, ['currency']) });
-      } else {
-        valid.push(toStateRecord(record, checked.value));
-        eventTimes.push(checked.value.eventTime);
-      }
-    }
-    stages.validate = seconds(started);
-    await control.heartbeat();
+    const applies: Array<{ chunk: TransactionRecord[]; requireApplied: string | undefined; reply: Promise<ApplyReply> }> = [];
+    let lastSent: string | undefined;
+    let applyStarted: number | undefined;
+    let stale = false;
+    for (let from = 0; from < records.length && !stale; from += applyChunk) {
+      const { valid, rejections } = check(records.slice(from, from + applyChunk), eventTimes, stages);
 
-    // Dead-letter before applying: once applied, the watermark passes these offsets for good.
-    started = performance.now();
-    if (rejections.length > 0) {
-      if (control.isStale()) return;
-      const sent = await step(control, 'dlq', async () => {
-        await dlq.publish(rejections);
-        return true;
-      });
-      if (sent === undefined) return;
-      outcome(topic, partition, 'dlq', rejections.length);
+      // Dead-letter before applying: once applied, the watermark passes these offsets for good.
+      if (rejections.length > 0) {
+        const sent = control.isStale()
+          ? undefined
+          : await step(control, 'dlq', async () => {
+              await dlq.publish(rejections);
+              return true;
+            });
+        if (sent === undefined) {
+          stale = true;
+          break;
+        }
+        outcome(topic, partition, 'dlq', rejections.length);
+      }
+      if (valid.length === 0) continue;
+      if (control.isStale()) {
+        stale = true;
+        break;
+      }
+      applyStarted ??= performance.now();
+      const requireApplied = lastSent;
+      applies.push({ chunk: valid, requireApplied, reply: settle(store.applyPartitionBatch(topic, partition, valid, Date.now(), { requireApplied })) });
+      lastSent = String(valid[valid.length - 1]?.offset);
+      await control.heartbeat();
     }
 
-    // Apply: one Lua call; the watermark makes a replayed batch a no-op.
-    let counts: BatchCounts | undefined;
-    if (valid.length > 0) {
-      if (control.isStale()) return;
-      counts = await step(control, 'apply', () => store.applyPartitionBatch(topic, partition, valid, Date.now()));
-      if (counts === undefined) return;
+    // Collect the replies in order. After a failed chunk, the rest go one at a time through the
+    // retry loop; a chunk still refused for a watermark that did not move means the state is not
+    // where this batch left it (lost, or rewound): seek back to what Redis has.
+    let retrying = false;
+    for (const apply of applies) {
+      const reply = await apply.reply;
+      let counts: BatchCounts | undefined;
+      if (reply.ok) {
+        // Its requirement held, so every chunk before it had applied: its counts stand.
+        counts = reply.counts;
+      } else if (!stale) {
+        if (!retrying) logger.warn({ err: reply.error, topic, partition }, 'a pipelined chunk did not apply; applying the rest one chunk at a time');
+        retrying = true;
+        try {
+          counts = await step(control, 'apply', () => store.applyPartitionBatch(topic, partition, apply.chunk, Date.now(), { requireApplied: apply.requireApplied }));
+        } catch (err) {
+          if (!isPyramidError(err, 'STATE_WATERMARK_BEHIND')) throw err;
+          const resume = BigInt(String(err.details?.storedWatermark ?? '-1')) + 1n;
+          logger.warn({ topic, partition, requireApplied: apply.requireApplied, resume: resume.toString() }, 'partition state is behind what this batch applied; seeking back to the Redis watermark');
+          positions.reset(topic, partition, resume);
+          deps.seek(tp, resume.toString());
+          stale = true;
+        }
+        if (counts === undefined) stale = true;
+      }
+      if (counts === undefined) continue;
       outcome(topic, partition, 'scored', counts.applied);
       outcome(topic, partition, 'duplicate', counts.duplicate);
       outcome(topic, partition, 'late', counts.late);
       outcome(topic, partition, 'stale', counts.stale);
     }
-    stages.apply = seconds(started);
+    if (applyStarted !== undefined) stages.apply = seconds(applyStarted);
+    if (stale) return;
 
     // Publish the partition's outbox: first wait for the previous batch's publication (it ran
     // while this batch was decoded and applied), then start this one's and move on.

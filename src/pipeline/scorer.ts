@@ -18,7 +18,7 @@ import { createCensus, type PyramidCensus } from './census.js';
 import { createDecoder } from './decode.js';
 import { createDlqPublisher } from './dlq-publisher.js';
 import { createOutboxRelay, DEFAULT_RELAY_CHUNK, type OutboxRelay } from './outbox-relay.js';
-import { createBatchHandler } from './partition-batch.js';
+import { createBatchHandler, DEFAULT_APPLY_CHUNK } from './partition-batch.js';
 import { PartitionPositions } from './partition-positions.js';
 import { connectRedis } from './redis-connection.js';
 import { DEFAULT_RETRY, retrying, type RetryOptions } from './retry.js';
@@ -36,6 +36,8 @@ export interface ScorerTuning {
   retry: RetryOptions;
   /** Outbox entries per produce request; default {@link DEFAULT_RELAY_CHUNK}. */
   relayChunk: number;
+  /** Records per Lua call; default {@link DEFAULT_APPLY_CHUNK}. */
+  applyChunk: number;
 }
 
 export interface ScorerOptions {
@@ -107,7 +109,7 @@ const STOP_GRACE_MS = 15_000;
 export function createScorer(config: PyramidConfig, options: ScorerOptions = {}): Scorer {
   const logger = options.logger ?? silentLogger;
   const instrumentation = options.instrumentation ?? new Instrumentation();
-  const tuning: ScorerTuning = { sweepIntervalMs: 1000, lagIntervalMs: 5000, retry: DEFAULT_RETRY, relayChunk: DEFAULT_RELAY_CHUNK, ...options.tuning };
+  const tuning: ScorerTuning = { sweepIntervalMs: 1000, lagIntervalMs: 5000, retry: DEFAULT_RETRY, relayChunk: DEFAULT_RELAY_CHUNK, applyChunk: DEFAULT_APPLY_CHUNK, ...options.tuning };
   const inputTopic = config.topics.transactions;
   const positions = new PartitionPositions();
   let running: Running | undefined;
@@ -322,6 +324,7 @@ export function createScorer(config: PyramidConfig, options: ScorerOptions = {})
       instrumentation,
       logger,
       retry: tuning.retry,
+      applyChunk: tuning.applyChunk,
     });
     r.consumer.onAssignmentChange((change) => onAssignmentChange(r, change));
     r.consumer.onCrash((error, restarting) => {

@@ -1,6 +1,7 @@
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { startDevStack, type DevStackHandle } from '../../src/devstack/index.js';
+import { PyramidError } from '../../src/errors.js';
 import { Instrumentation } from '../../src/instrumentation.js';
 import type { BatchControl } from '../../src/kafka/consumer.js';
 import type { PyramidProducer } from '../../src/kafka/producer.js';
@@ -62,13 +63,23 @@ describe('partition batch handler', () => {
     redis.disconnect();
   });
 
-  async function setup(options: { stopping?: boolean } = {}) {
+  /**
+   * `applyChunk`: records per Lua call. `beforeApply(call)`: runs before the handler's n-th apply
+   * call reaches Redis; throwing there fails that call without it running.
+   */
+  async function setup(options: { stopping?: boolean; applyChunk?: number; beforeApply?: (call: number, store: StateStore) => Promise<void> } = {}) {
     const names = uniqueNames('batch');
     await createTopics(stack.brokers, [names.tierChanges, names.dlq], 1);
     const instrumentation = new Instrumentation();
     const outcomes: string[] = [];
     instrumentation.on('consumer.records', (e) => outcomes.push(...Array<string>(e.count).fill(e.outcome)));
     const store = new StateStore({ redis, policy: await loadPolicyFile(DEFAULT_POLICY), clock: 'wall', prefix: names.keyPrefix });
+    let applyCalls = 0;
+    const handlerStore = Object.create(store) as StateStore;
+    handlerStore.applyPartitionBatch = async (...args) => {
+      await options.beforeApply?.(++applyCalls, store);
+      return store.applyPartitionBatch(...args);
+    };
     const positions = new PartitionPositions();
     const seeks: Array<{ tp: TopicPartition; offset: string }> = [];
     const handler = createBatchHandler({
@@ -76,7 +87,7 @@ describe('partition batch handler', () => {
       validate: createTransactionValidator({ maxAmountMinor: 10 ** 13, maxFutureSkewMs: 300_000 }),
       currency: 'CNY',
       dlq: createDlqPublisher({ producer, topic: names.dlq, instrumentation }),
-      store,
+      store: handlerStore,
       relay: createOutboxRelay({ store, producer, topic: names.tierChanges, encoder: createJsonTierChangeEncoder(), instrumentation }),
       positions,
       seek: (tp, offset) => seeks.push({ tp, offset }),
@@ -85,9 +96,11 @@ describe('partition batch handler', () => {
       instrumentation,
       logger: silentLogger,
       commitIntervalMs: 0,
+      retry: { initialMs: 1, maxMs: 5, factor: 2, jitter: 0 },
+      ...(options.applyChunk === undefined ? {} : { applyChunk: options.applyChunk }),
     });
     const watermark = async (): Promise<number | null> => (await store.readWatermark(names.transactions, 0)).offset;
-    return { names, handler, positions, seeks, outcomes, watermark };
+    return { names, handler, positions, seeks, outcomes, watermark, store };
   }
 
   it('refuses a batch fetched beyond the next offset to process: seeks back, applies nothing', async () => {
@@ -128,5 +141,43 @@ describe('partition batch handler', () => {
     await handler(batchOf(names.transactions, [4, 5], 4), control());
     expect(seeks).toEqual([{ tp: { topic: names.transactions, partition: 0 }, offset: '4' }]);
     expect(await watermark()).toBeNull();
+  });
+
+  it('sends chunks without waiting; after a failed one the rest apply in order, none skipped', async () => {
+    // Call 2 (offsets 3-5) fails before reaching Redis; calls 3 and 4 were sent right behind it
+    // and must refuse, since the watermark never reached offset 5 and 8.
+    const retriable = new PyramidError('REDIS_UNAVAILABLE', 'connection dropped', { retriable: true });
+    const { names, handler, positions, seeks, outcomes, watermark, store } = await setup({
+      applyChunk: 3,
+      beforeApply: (call) => (call === 2 ? Promise.reject(retriable) : Promise.resolve()),
+    });
+    const c = control();
+    await handler(batchOf(names.transactions, [0, 1, 2, 3, 4, 5, 6, 7, 8, 9]), c);
+    expect(await watermark()).toBe(9);
+    expect(outcomes.filter((o) => o === 'scored')).toHaveLength(10);
+    expect(outcomes.filter((o) => o !== 'scored')).toEqual([]);
+    expect((await store.inspect(names.transactions, 'c-1', { partition: 0 }))?.frequency).toBe(10);
+    expect(seeks).toEqual([]);
+    expect(positions.next(names.transactions, 0)).toBe(10n);
+    expect(c.commits).toBe(1);
+  });
+
+  it('seeks back to the Redis watermark when the state is behind what the batch applied', async () => {
+    // Between chunk 1 and its successor, the partition's state disappears (a Redis without
+    // persistence restarted): the successor must not apply on top of nothing.
+    const { names, handler, positions, seeks, watermark } = await setup({
+      applyChunk: 2,
+      beforeApply: async (call, store) => {
+        if (call !== 2) return;
+        await redis.del(store.keys(names.transactions, 0).meta);
+        throw new PyramidError('REDIS_UNAVAILABLE', 'connection dropped', { retriable: true });
+      },
+    });
+    const c = control();
+    await handler(batchOf(names.transactions, [0, 1, 2, 3]), c);
+    expect(seeks).toEqual([{ tp: { topic: names.transactions, partition: 0 }, offset: '0' }]);
+    expect(positions.next(names.transactions, 0)).toBe(0n);
+    expect(await watermark()).toBeNull();
+    expect(c.commits).toBe(0);
   });
 });
