@@ -18,6 +18,15 @@ export interface ConsumerOptions {
   maxWaitTimeMs?: number;
   /** Default 1. Partitions whose batches are processed in parallel by this instance. */
   partitionsConsumedConcurrently?: number;
+  /**
+   * Default false. Fetch a partition's next batch while its current one is handled (at most one
+   * batch waiting per partition). kafkajs fetches again only once every batch of its previous
+   * fetch was handled, so without this the fetch and its decoding are dead time between rounds.
+   * The batch's position moves on as soon as it is accepted; a handler failure either seeks back
+   * to the batch's start (retriable) or is reported as a crash (not retriable), so nothing is
+   * skipped. `drain()` waits for the accepted batches.
+   */
+  readAhead?: boolean;
 }
 
 /** A change of this member's partitions. Eager rebalancing: every rebalance revokes everything first. */
@@ -81,6 +90,8 @@ export interface PyramidConsumer {
    * batches). Partitions no longer assigned are left out (kafkajs#1046). Returns what was committed.
    */
   commitOffsets(offsets: ReadonlyArray<TopicPartition & { offset: string }>): Promise<Array<TopicPartition & { offset: string }>>;
+  /** Settles once no accepted batch is waiting or being handled (read-ahead; immediate otherwise). */
+  drain(): Promise<void>;
   stop(): Promise<void>;
   disconnect(): Promise<void>;
 }
@@ -193,6 +204,29 @@ export function wrapConsumer(consumer: Consumer, options: ConsumerOptions): Pyra
   });
   consumer.on(consumer.events.STOP, () => revokeAll());
 
+  // Read-ahead: per partition, the handling of its latest accepted batch, and a bound on how many
+  // partitions are handled at once (kafkajs's own bound no longer applies once eachBatch returns).
+  const handling = new Map<string, Promise<void>>();
+  const concurrency = Math.max(1, options.partitionsConsumedConcurrently ?? 1);
+  let busy = 0;
+  const queued: Array<() => void> = [];
+  const acquire = async (): Promise<void> => {
+    if (busy < concurrency) {
+      busy += 1;
+      return;
+    }
+    await new Promise<void>((resolve) => queued.push(resolve));
+  };
+  const release = (): void => {
+    const next = queued.shift();
+    if (next === undefined) busy -= 1;
+    else next();
+  };
+
+  function crash(error: PyramidError): void {
+    for (const listener of crashListeners) listener(error, false);
+  }
+
   async function runBatch(handler: PartitionBatchHandler, payload: EachBatchPayload): Promise<void> {
     const { batch } = payload;
     const batchGeneration = generation;
@@ -238,13 +272,43 @@ export function wrapConsumer(consumer: Consumer, options: ConsumerOptions): Pyra
     };
 
     const records = batch.messages.map((message) => toKafkaRecord(batch.topic, batch.partition, message));
-    await handler(
-      { topic: batch.topic, partition: batch.partition, records, lastOffset: batch.lastOffset(), highWatermark: batch.highWatermark, fetchedOffset: fetchedOffsetOf(batch) },
-      control,
-    );
-    // Hand a swallowed rebalance back to kafkajs so it rejoins now rather than at the next heartbeat.
-    if (rebalance !== undefined) throw rebalance;
-    if (!isStale()) payload.resolveOffset(batch.lastOffset());
+    const fetchedOffset = fetchedOffsetOf(batch);
+    const partitionBatch = { topic: batch.topic, partition: batch.partition, records, lastOffset: batch.lastOffset(), highWatermark: batch.highWatermark, fetchedOffset };
+
+    if (options.readAhead !== true) {
+      await handler(partitionBatch, control);
+      // Hand a swallowed rebalance back to kafkajs so it rejoins now rather than at the next heartbeat.
+      if (rebalance !== undefined) throw rebalance;
+      if (!isStale()) payload.resolveOffset(batch.lastOffset());
+      return;
+    }
+
+    // Read-ahead: wait for this partition's previous batch, accept this one (kafkajs may fetch
+    // past it now) and handle it in the background. A rebalance swallowed by a background
+    // handler reaches kafkajs through its own next heartbeat instead.
+    await handling.get(key);
+    if (isStale()) return;
+    payload.resolveOffset(batch.lastOffset());
+    const work = (async () => {
+      await acquire();
+      try {
+        await handler(partitionBatch, control);
+      } catch (err) {
+        // kafkajs's rule for a throwing eachBatch: only an error marked retriable is worth another go.
+        if ((err as { retriable?: unknown } | null)?.retriable !== true) {
+          crash(kafkaError('batch handler', err));
+          return;
+        }
+        // Replays are harmless (the handler skips what is applied): start the batch over.
+        if (!isStale()) consumer.seek({ topic: batch.topic, partition: batch.partition, offset: fetchedOffset });
+      } finally {
+        release();
+      }
+    })();
+    handling.set(key, work);
+    void work.finally(() => {
+      if (handling.get(key) === work) handling.delete(key);
+    });
   }
 
   return {
@@ -290,6 +354,9 @@ export function wrapConsumer(consumer: Consumer, options: ConsumerOptions): Pyra
         throw kafkaError('offset commit', err);
       }
       return owned;
+    },
+    async drain() {
+      while (handling.size > 0) await Promise.all([...handling.values()]);
     },
     stop: () => consumer.stop(),
     disconnect: () => consumer.disconnect(),

@@ -261,6 +261,9 @@ export function createScorer(config: PyramidConfig, options: ScorerOptions = {})
       rebalanceTimeoutMs: Math.max(config.consumer.sessionTimeout, 10_000),
       maxBytesPerPartition: config.consumer.maxBytesPerPartition,
       partitionsConsumedConcurrently: config.consumer.concurrency,
+      // The next batch is fetched while this one is applied: the round trip to the broker and
+      // kafkajs's decoding no longer leave Redis idle between fetches.
+      readAhead: true,
     });
     const census = createCensus({
       redis,
@@ -361,7 +364,9 @@ export function createScorer(config: PyramidConfig, options: ScorerOptions = {})
     try {
       // Stop fetching; kafkajs's stop waits for the batches in hand, which finish normally.
       if (mine.length > 0) r.consumer.pause(mine);
-      // Finish the batches in hand while still a member, so they publish and commit.
+      // Finish the batches in hand (and hand back the ones read ahead) while still a member, so
+      // they publish and commit.
+      await r.consumer.drain();
       while (inFlight.size > 0) await Promise.allSettled([...inFlight]);
       await handler?.publications();
       await r.sweeper?.stop();
