@@ -25,6 +25,34 @@ describe('pyramid Kafka clients against the embedded broker', () => {
     }
   });
 
+  it('merges concurrent sends into shared requests: every caller resolves, each caller\'s records stay in order', async () => {
+    const topic = uniqueName('merge');
+    const admin = env.kafka.createAdmin();
+    const producer = env.kafka.createProducer();
+    await admin.connect();
+    try {
+      await admin.ensureTopics([{ topic, numPartitions: 2 }]);
+      // 20 callers, 3 sends each, all started before any is acknowledged.
+      const callers = Array.from({ length: 20 }, (_, c) => c);
+      await Promise.all(
+        callers.map(async (c) => {
+          for (let k = 0; k < 3; k++) await producer.send(topic, [{ key: `caller-${c}`, value: `${c}:${k}:a` }, { key: `caller-${c}`, value: `${c}:${k}:b` }]);
+        }),
+      );
+      const high = await admin.topicOffsets(topic);
+      expect(high.reduce((sum, o) => sum + Number(o.high), 0)).toBe(120);
+      const { batches } = await consumeBatches(env.kafka, topic, 120);
+      const consumed = batches.flatMap((b) => b.records);
+      for (const c of callers) {
+        const mine = consumed.filter((r) => r.key?.toString() === `caller-${c}`).map((r) => r.value?.toString());
+        expect(mine).toEqual([0, 1, 2].flatMap((k) => [`${c}:${k}:a`, `${c}:${k}:b`]));
+      }
+    } finally {
+      await producer.disconnect();
+      await admin.disconnect();
+    }
+  });
+
   it('produces keyed records idempotently and consumes them as partition batches, committing lastOffset + 1', async () => {
     const topic = uniqueName('tx');
     const admin = env.kafka.createAdmin();
