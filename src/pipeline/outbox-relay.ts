@@ -47,14 +47,19 @@ export function createOutboxRelay(options: OutboxRelayOptions): OutboxRelay {
 
   async function drain(topic: string, partition: number, shouldContinue: () => boolean): Promise<FlushResult> {
     let published = 0;
+    // An empty read means an empty outbox; otherwise the last trim says what is left.
+    let pending = 0;
     for (;;) {
       if (!shouldContinue()) return { published, complete: false };
       const entries = await store.readOutbox(topic, partition, '-', chunk);
-      if (entries.length === 0) break;
+      if (entries.length === 0) {
+        pending = 0;
+        break;
+      }
       const records: OutgoingRecord[] = entries.map(({ change }) => ({ key: change.customerId, value: encoder.encode(change) }));
       await producer.send(options.topic, records);
       const last = entries[entries.length - 1];
-      if (last !== undefined) await store.trimOutbox(topic, partition, last.id);
+      if (last !== undefined) pending = (await store.trimOutbox(topic, partition, last.id)).remaining;
       published += entries.length;
       for (const { change } of entries) {
         instrumentation?.emit('tier.change', {
@@ -69,7 +74,7 @@ export function createOutboxRelay(options: OutboxRelayOptions): OutboxRelay {
       }
       if (entries.length < chunk) break;
     }
-    instrumentation?.emit('outbox.pending', { topic, partition, pending: await store.outboxLength(topic, partition) });
+    instrumentation?.emit('outbox.pending', { topic, partition, pending });
     return { published, complete: true };
   }
 

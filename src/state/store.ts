@@ -189,10 +189,19 @@ export class StateStore {
     }
   }
 
-  /** Drop outbox entries up to and including `ackedId` once the relay has published them. */
-  async trimOutbox(topic: string, partition: number, ackedId: string): Promise<number> {
+  /**
+   * Drop outbox entries up to and including `ackedId` once the relay has published them; returns
+   * how many went and how many remain (one round trip for both).
+   */
+  async trimOutbox(topic: string, partition: number, ackedId: string): Promise<{ trimmed: number; remaining: number }> {
+    const key = this.keys(topic, partition).outbox;
     try {
-      return await this.redis.xtrim(this.keys(topic, partition).outbox, 'MINID', successorId(ackedId));
+      const replies = await this.redis.multi().xtrim(key, 'MINID', successorId(ackedId)).xlen(key).exec();
+      const [trimmed, remaining] = (replies ?? []).map(([err, value]) => {
+        if (err) throw err;
+        return Number(value);
+      });
+      return { trimmed: trimmed ?? 0, remaining: remaining ?? 0 };
     } catch (err) {
       throw toStateError('trimOutbox', err);
     }
