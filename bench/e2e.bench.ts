@@ -164,6 +164,9 @@ async function main(): Promise<void> {
     log(`scorer end to end (decode, validate, Lua apply, publish ${changes} tier changes, commit): ${total} records in ${e2eSeconds.toFixed(2)} s = ${Math.round(e2eRate)} events/s`);
     log(`ratio to raw consume: ${(e2eRate / rawRate).toFixed(2)}x`);
     log(`redis-server CPU during that phase: ${redisBusy.toFixed(1)} s of ${e2eSeconds.toFixed(1)} s (${Math.round((100 * redisBusy) / e2eSeconds)}% of one core; ${((1e6 * redisBusy) / total).toFixed(1)} µs per record)`);
+    // Redis runs every Lua call on one core, so its CPU per record sets the ceiling; it also shows
+    // how fast this machine is right now (the same run varies with what else the host is doing).
+    log(`Redis ceiling at that cost: ${Math.round(total / redisBusy)} events/s; end to end reached ${Math.round((100 * e2eRate * redisBusy) / total)}% of it`);
     log(`scorer process CPU: ${scorerBusy.toFixed(1)} s (${Math.round((100 * scorerBusy) / e2eSeconds)}%), broker process CPU: ${brokerBusy.toFixed(1)} s (${Math.round((100 * brokerBusy) / e2eSeconds)}%), on ${availableParallelism()} cores`);
 
     // Settle: no timer due and nothing pending, so the steady phase measures the steady state.
