@@ -46,6 +46,9 @@ local horizon = tonumber(argv[5])
 local meta = readMeta()
 local bad = checkMeta(meta, argv[6])
 if bad then return bad end
+-- Per-tier counters are kept from a partition's first call on ('cv'); a partition written before
+-- them has none, and its census counts customers instead.
+E.counting = meta['cv'] == '1' or meta['wo'] == nil
 local wmOffset = tonumber(meta['wo'] or '-1')
 if argv[8] ~= '' and wmOffset < tonumber(argv[8]) then return { -4, fmt(wmOffset) } end
 local wmEvent = tonumber(meta['ew'] or '')
@@ -140,6 +143,7 @@ local metaArgs = { 'wo', fmt(wmOffset), 'pv', E.p.v }
 if wmEvent ~= nil then metaArgs[#metaArgs + 1] = 'ew'; metaArgs[#metaArgs + 1] = fmt(wmEvent) end
 if argv[6] ~= '' then metaArgs[#metaArgs + 1] = 'pc'; metaArgs[#metaArgs + 1] = argv[6] end
 metaArgs[#metaArgs + 1] = 'cs'; metaArgs[#metaArgs + 1] = argv[7]
+if E.counting then metaArgs[#metaArgs + 1] = 'cv'; metaArgs[#metaArgs + 1] = '1' end
 if E.outSeq ~= nil then metaArgs[#metaArgs + 1] = 'os'; metaArgs[#metaArgs + 1] = fmt(E.outSeq) end
 rcall('HSET', E.metaKey, unpack(metaArgs))
 if applied > 0 then rcall('HINCRBY', E.metaKey, 'applied', applied) end

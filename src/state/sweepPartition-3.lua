@@ -28,8 +28,10 @@ E.metaKey, E.dueKey, E.outKey = KEYS[1], KEYS[2], KEYS[3]
 local now = tonumber(ARGV[3])
 local limit = tonumber(ARGV[4])
 
-local bad = checkMeta(readMeta(), ARGV[5])
+local meta = readMeta()
+local bad = checkMeta(meta, ARGV[5])
 if bad then return bad end
+E.counting = meta['cv'] == '1'
 loadMinDue()
 
 local more = firePartitionTimers(now, limit)

@@ -6,13 +6,14 @@
 
   Expects the including script to fill E (below) before use:
     E.p policy (ScriptPolicy, src/state/script-policy.ts), E.cprefix (customer sub-hash key prefix),
-    E.shards (customer sub-hash count), E.dueKey, E.outKey, E.metaKey.
+    E.shards (customer sub-hash count), E.dueKey, E.outKey, E.metaKey, and E.counting (whether
+    this partition's per-tier counters are maintained: see storeCustomers).
 ]]
 -- Library functions as locals: a global lookup plus a field lookup per use adds up on a path
 -- that runs for every event.
 local sformat, smatch, floor, tonumber, rcall = string.format, string.match, math.floor, tonumber, redis.call
 
-local E = { customers = {}, order = {}, changes = 0, fired = 0, recArgs = {}, recFormats = {}, dueIds = {}, dueMarked = {}, hr = {} }
+local E = { customers = {}, order = {}, changes = 0, fired = 0, recArgs = {}, recFormats = {}, dueIds = {}, dueMarked = {}, hr = {}, counting = false }
 
 local function fmt(n)
   return sformat('%d', n)
@@ -68,11 +69,12 @@ local function addCustomer(id, shard, v)
     local m, f, lp, seq, ts, pd, d, n, h, t = smatch(v, PACKED)
     if t == '' then t = nil end
     if ts == '' then ts = nil end
-    c = { id = id, shard = shard, h = h, n = n, m = tonumber(m), f = tonumber(f), lp = tonumber(lp), tier = t,
-      seq = seq, ts = ts, pd = tonumber(pd), due = tonumber(d), idj = nil, idp = nil, dirty = false }
+    m = tonumber(m)
+    c = { id = id, shard = shard, h = h, n = n, m = m, f = tonumber(f), lp = tonumber(lp), tier = t,
+      seq = seq, ts = ts, pd = tonumber(pd), due = tonumber(d), idj = nil, idp = nil, dirty = false, t0 = t, m0 = m }
   else
     c = { id = id, shard = shard, h = '', n = '', m = 0, f = 0, lp = nil, tier = nil,
-      seq = 0, ts = nil, pd = nil, due = nil, idj = nil, idp = nil, dirty = false }
+      seq = 0, ts = nil, pd = nil, due = nil, idj = nil, idp = nil, dirty = false, t0 = nil, m0 = 0 }
   end
   E.customers[id] = c
   E.order[#E.order + 1] = id
@@ -183,12 +185,27 @@ end
 
 -- Write every changed customer back: one HSET per touched sub-hash, numbers as '%d' (Redis would
 -- format a Lua number with '%.17g', and tostring() uses exponents above 14 digits).
+-- With E.counting, the partition's per-tier counters in the meta hash move with the customers:
+-- 'n:<tier>' customers in the tier and 'r:<tier>' the sum of their stored monetary (the window's
+-- spend as of their last evaluation), so a census reads a few fields instead of every customer.
 local function storeCustomers()
   local order, customers = E.order, E.customers
   local groups, shards = {}, {}
+  local counting, dn, dr, touched = E.counting, {}, {}, {}
   for i = 1, #order do
     local c = customers[order[i]]
     if c.dirty then
+      if counting and (c.tier ~= c.t0 or c.m ~= c.m0) then
+        local t0, t = c.t0, c.tier
+        if t0 ~= nil then
+          if dn[t0] == nil then dn[t0] = 0; dr[t0] = 0; touched[#touched + 1] = t0 end
+          dn[t0] = dn[t0] - 1; dr[t0] = dr[t0] - c.m0
+        end
+        if t ~= nil then
+          if dn[t] == nil then dn[t] = 0; dr[t] = 0; touched[#touched + 1] = t end
+          dn[t] = dn[t] + 1; dr[t] = dr[t] + c.m
+        end
+      end
       local g = groups[c.shard]
       if g == nil then g = {}; groups[c.shard] = g; shards[#shards + 1] = c.shard end
       g[#g + 1] = c.id
@@ -200,6 +217,11 @@ local function storeCustomers()
     local g = groups[shards[k]]
     local key = E.cprefix .. shards[k]
     for from = 1, #g, 2000 do rcall('HSET', key, unpack(g, from, math.min(from + 1999, #g))) end
+  end
+  for k = 1, #touched do
+    local t = touched[k]
+    if dn[t] ~= 0 then rcall('HINCRBY', E.metaKey, 'n:' .. t, fmt(dn[t])) end
+    if dr[t] ~= 0 then rcall('HINCRBY', E.metaKey, 'r:' .. t, fmt(dr[t])) end
   end
 end
 
