@@ -23,18 +23,30 @@ export interface CensusOptions {
    * state spreads out instead of holding its event loop and Redis in one burst (latency spikes).
    */
   pauseBetweenRoundsMs?: number;
+  /**
+   * `counters` (default): read each partition's per-tier counters, which the engine keeps in the
+   * partition meta (a few fields per partition), and count customers only for a partition written
+   * before counters existed. `scan`: count every customer (O(customers); a cross-check).
+   */
+  method?: 'counters' | 'scan';
 }
 
 /** The SCAN / HSCAN COUNT hint, and how many customers are counted between pauses. */
 const SCAN_COUNT = 1000;
 
 /**
- * Counts customers and rolling revenue per tier straight from the Redis state: every stored
- * customer of each partition through src/state's `scanCustomers` (HSCAN, cursor based, never
- * blocking Redis like KEYS; the one decoder of the layout), summing the window at the partition's
- * clock (wall clock, or the event-time watermark in event mode). Revenue is what the tiers are
- * built on: net spend in the rolling window. Cost is O(customers) per census, so the status page
- * polls it slowly (see startCensusPoller).
+ * Counts customers and rolling revenue per tier from the Redis state. Revenue is what the tiers
+ * are built on: net spend in the rolling window.
+ *
+ * By default from the per-tier counters the Lua engine moves with every customer it writes
+ * ('n:<tier>' and 'r:<tier>' in the partition meta): O(partitions), exact as of each customer's
+ * last evaluation (a window bucket or an inactivity horizon passed but not yet fired by the
+ * sweeper shows up once it fires, within a sweep interval).
+ *
+ * `scan` (and any partition without counters) reads every stored customer through src/state's
+ * `scanCustomers` (HSCAN, cursor based, never blocking Redis like KEYS; the one decoder of the
+ * layout), summing the window at the partition's clock (wall clock, or the event-time watermark
+ * in event mode): O(customers).
  */
 export function createCensus(options: CensusOptions): { census(): Promise<PyramidCensus> } {
   const { redis, store, policy, topic } = options;
@@ -45,6 +57,21 @@ export function createCensus(options: CensusOptions): { census(): Promise<Pyrami
 
   async function countPartition(partition: number, totals: Map<string, { customers: number; revenueMinor: number }>): Promise<void> {
     const keys = store.keys(topic, partition);
+    if (options.method !== 'scan') {
+      const meta = await redis.hgetall(keys.meta);
+      if (meta.cv === '1') {
+        for (const [field, value] of Object.entries(meta)) {
+          const kind = field.slice(0, 2);
+          if (kind !== 'n:' && kind !== 'r:') continue;
+          const tier = field.slice(2);
+          const entry = totals.get(tier) ?? { customers: 0, revenueMinor: 0 };
+          if (kind === 'n:') entry.customers += Number(value);
+          else entry.revenueMinor += Number(value);
+          totals.set(tier, entry);
+        }
+        return;
+      }
+    }
     let clock = now();
     if (options.clock === 'event') {
       const watermark = await store.readWatermark(topic, partition);
