@@ -33,7 +33,7 @@ async function startChild(dataDir: string | null): Promise<{ port: number; cpuMs
   const main = new URL('../src/devstack/broker/main.ts', import.meta.url).pathname;
   const cliArgs = ['--import', 'tsx', main, '--port', '0'];
   if (dataDir !== null) cliArgs.push('--data-dir', dataDir);
-  const child = spawn(process.execPath, cliArgs, { stdio: ['ignore', 'pipe', 'inherit'], env: { ...process.env, LOG_LEVEL: 'info' } });
+  const child = spawn(process.execPath, cliArgs, { stdio: ['ignore', 'pipe', 'inherit'], env: { ...process.env, PYRAMID_LOG_LEVEL: 'info' } });
   const exited = new Promise<void>((r) => child.once('exit', () => r()));
   const port = await new Promise<number>((resolve, reject) => {
     child.once('exit', (code) => reject(new Error(`broker exited with ${code}`)));

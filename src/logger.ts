@@ -37,6 +37,7 @@ export const REDACTED_PATHS: readonly string[] = [
 
 /** Options of {@link createLogger}; all optional. */
 export interface CreateLoggerOptions {
+  /** Default: PYRAMID_LOG_LEVEL, else `info` (the one log-level variable of every command). */
   level?: LoggerOptions['level'];
   name?: string;
   /** Where to write; defaults to stdout. Tests pass a stream to capture output. */
@@ -49,7 +50,7 @@ export interface CreateLoggerOptions {
  */
 export function createLogger(options: CreateLoggerOptions = {}): Logger {
   const opts: LoggerOptions = {
-    level: options.level ?? process.env.LOG_LEVEL ?? 'info',
+    level: options.level ?? (process.env.PYRAMID_LOG_LEVEL || 'info'),
     base: { name: options.name ?? 'pyramid' },
     timestamp: pino.stdTimeFunctions.isoTime,
     redact: { paths: [...REDACTED_PATHS], censor: (value, path) => redactSecret(path[path.length - 1], value) },

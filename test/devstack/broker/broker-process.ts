@@ -19,7 +19,7 @@ export interface BrokerProcess {
 export async function startBrokerProcess(opts: { port?: number; dataDir: string; partitions?: number }): Promise<BrokerProcess> {
   const args = ['--import', 'tsx', MAIN, '--port', String(opts.port ?? 0), '--data-dir', opts.dataDir];
   if (opts.partitions !== undefined) args.push('--partitions', String(opts.partitions));
-  const child = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, LOG_LEVEL: 'info' } });
+  const child = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, PYRAMID_LOG_LEVEL: 'info' } });
   let stderr = '';
   child.stderr?.on('data', (d: Buffer) => (stderr += d.toString()));
   const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
