@@ -22,6 +22,9 @@ COPY bin ./bin
 # The Avro contracts are read at run time (decoder, simulator, relay); policies are the shipped examples.
 COPY schemas ./schemas
 COPY policies ./policies
+# The scorer allocates a little per record; a 64 MiB young generation (the default is 16) cut its
+# CPU per record by ~7 % in bench:e2e, all of it garbage collection.
+ENV NODE_OPTIONS="--max-semi-space-size=64"
 # Never root: pyramid needs no privilege, only outbound connections and its HTTP port.
 USER node
 EXPOSE 9464

@@ -47,7 +47,7 @@ function cli(args: string[], env: Record<string, string> = {}, nodeArgs: string[
 }
 
 async function startStack(): Promise<{ brokers: string[]; child: ChildProcess }> {
-  const child = cli(['dev-stack', '--in-memory', '--broker-port', '0', '--registry-port', '0', '--partitions', String(PARTITIONS)], { LOG_LEVEL: 'warn' });
+  const child = cli(['dev-stack', '--in-memory', '--broker-port', '0', '--registry-port', '0', '--partitions', String(PARTITIONS)], { PYRAMID_LOG_LEVEL: 'warn' });
   const brokers = await new Promise<string[]>((ok, fail) => {
     child.once('exit', (code) => fail(new Error(`dev-stack exited with ${code}`)));
     createInterface({ input: child.stdout! }).on('line', (line) => {
@@ -127,8 +127,9 @@ async function main(): Promise<void> {
       PYRAMID_CONSUMER_CONCURRENCY: String(CONCURRENCY),
       PYRAMID_CONSUMER_MAX_BYTES_PER_PARTITION: String(MAX_BYTES),
     },
-    // BENCH_PROFILE=<dir>: a V8 CPU profile of the scorer process, for tuning.
-    process.env.BENCH_PROFILE === undefined ? [] : ['--cpu-prof', `--cpu-prof-dir=${process.env.BENCH_PROFILE}`]);
+    // The young-generation size the Dockerfile runs with; BENCH_PROFILE=<dir>: a V8 CPU profile
+    // of the scorer process, for tuning.
+    ['--max-semi-space-size=64', ...(process.env.BENCH_PROFILE === undefined ? [] : ['--cpu-prof', `--cpu-prof-dir=${process.env.BENCH_PROFILE}`])]);
     children.push(scorer);
     const applied = async (): Promise<number> => {
       let sum = 0;
