@@ -64,7 +64,10 @@ export function createTopicsHandler(state: BrokerState): ApiHandler {
             ? null
             : errorCode === KafkaErrorCode.TOPIC_ALREADY_EXISTS
               ? `Topic '${t.name}' already exists.`
-              : `Cannot create topic '${t.name}'.`;
+              : errorCode === KafkaErrorCode.KAFKA_STORAGE_ERROR
+                ? `Storage error while creating topic '${t.name}'.`
+                : `Cannot create topic '${t.name}'.`;
+        if (errorCode === KafkaErrorCode.KAFKA_STORAGE_ERROR) ctx.broker.logger.error({ topic: t.name }, 'topic not created: the data directory refused the write');
         return { name: t.name, errorCode, message };
       });
 

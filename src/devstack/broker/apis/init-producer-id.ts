@@ -10,7 +10,7 @@ import { Writer } from '../protocol/writer.js';
  * flexible and not advertised, so librdkafka falls back to v1 (KAFKA-WIRE-NOTES §3.3).
  *
  * Idempotent producers get a fresh id (epoch 0), persisted before the answer so a restarted broker
- * never hands it out again. Transactional ids are refused with INVALID_REQUEST: this broker has
+ * never hands it out again (a failed write answers COORDINATOR_NOT_AVAILABLE, which clients retry). Transactional ids are refused with INVALID_REQUEST: this broker has
  * no transaction coordinator.
  */
 export function initProducerIdHandler(state: BrokerState): ApiHandler {
@@ -27,7 +27,15 @@ export function initProducerIdHandler(state: BrokerState): ApiHandler {
         ctx.broker.logger.warn({ transactionalId }, 'transactional producer refused: no transaction support');
         return w.writeInt16(KafkaErrorCode.INVALID_REQUEST).writeInt64(-1).writeInt16(-1);
       }
-      const producerId = state.store.allocateProducerId();
+      let producerId: number;
+      try {
+        producerId = state.store.allocateProducerId();
+      } catch (err) {
+        // The id could not be persisted (disk full, failing): answer a retriable error rather than
+        // drop the connection; kafkajs and librdkafka back off and ask again.
+        ctx.broker.logger.error({ err }, 'producer id not persisted; answering COORDINATOR_NOT_AVAILABLE');
+        return w.writeInt16(KafkaErrorCode.COORDINATOR_NOT_AVAILABLE).writeInt64(-1).writeInt16(-1);
+      }
       return w.writeInt16(KafkaErrorCode.NONE).writeInt64(producerId).writeInt16(0);
     },
   };

@@ -129,15 +129,22 @@ export class TopicStore implements TopicCatalogView {
       for (let p = 0; p < numPartitions; p++) partitions.push(new PartitionLog(name, p, null));
     } else {
       const dir = join(topicsDir, name);
-      for (let p = 0; p < numPartitions; p++) {
-        const partDir = join(dir, String(p));
-        mkdirSync(partDir, { recursive: true });
-        partitions.push(new PartitionLog(name, p, new SegmentFile(join(partDir, SEGMENT_FILE))));
+      try {
+        for (let p = 0; p < numPartitions; p++) {
+          const partDir = join(dir, String(p));
+          mkdirSync(partDir, { recursive: true });
+          partitions.push(new PartitionLog(name, p, new SegmentFile(join(partDir, SEGMENT_FILE))));
+        }
+        const durable = this.options.syncDirectories === true;
+        if (durable) for (let p = 0; p < numPartitions; p++) fsyncDirectory(join(dir, String(p)));
+        writeJsonAtomic(join(dir, 'topic.json'), { name, partitions: numPartitions } satisfies TopicMeta);
+        if (durable) fsyncDirectory(topicsDir);
+      } catch {
+        // The disk refused (full, failing): nothing is registered and no handle stays open, and
+        // without topic.json a restart removes the half-made directory; a retry redoes it.
+        for (const partition of partitions) partition.close();
+        return KafkaErrorCode.KAFKA_STORAGE_ERROR;
       }
-      const durable = this.options.syncDirectories === true;
-      if (durable) for (let p = 0; p < numPartitions; p++) fsyncDirectory(join(dir, String(p)));
-      writeJsonAtomic(join(dir, 'topic.json'), { name, partitions: numPartitions } satisfies TopicMeta);
-      if (durable) fsyncDirectory(topicsDir);
     }
     this.topics.set(name, { name, partitions });
     this.options.logger.info({ topic: name, partitions: numPartitions }, 'topic created');
