@@ -51,6 +51,14 @@ export class PyramidError extends Error {
   }
 }
 
+/**
+ * True when backing off and trying again can help: a PyramidError marked retriable, or any other
+ * error carrying `retriable: true` (kafkajs marks its own errors so).
+ */
+export function isRetriable(err: unknown): boolean {
+  return isPyramidError(err) ? err.retriable : (err as { retriable?: unknown } | null)?.retriable === true;
+}
+
 /** True when `err` is a PyramidError with the given code. */
 export function isPyramidError(err: unknown, code?: ErrorCode): err is PyramidError {
   return err instanceof PyramidError && (code === undefined || err.code === code);

@@ -1,5 +1,5 @@
 import type { Consumer, EachBatchPayload, IHeaders, KafkaMessage } from 'kafkajs';
-import type { PyramidError } from '../errors.js';
+import { isRetriable, type PyramidError } from '../errors.js';
 import { kafkaError } from './errors.js';
 import { partitionKey, type KafkaRecord, type PartitionBatch, type TopicPartition } from './types.js';
 
@@ -24,7 +24,7 @@ export interface ConsumerOptions {
    * fetch was handled, so without this the fetch and its decoding are dead time between rounds.
    * The batch's position moves on as soon as it is accepted; a handler failure either seeks back
    * to the batch's start (retriable) or is reported as a crash (not retriable), so nothing is
-   * skipped. `drain()` waits for the accepted batches.
+   * skipped.
    */
   readAhead?: boolean;
 }
@@ -90,7 +90,7 @@ export interface PyramidConsumer {
    * batches). Partitions no longer assigned are left out (kafkajs#1046). Returns what was committed.
    */
   commitOffsets(offsets: ReadonlyArray<TopicPartition & { offset: string }>): Promise<Array<TopicPartition & { offset: string }>>;
-  /** Settles once no accepted batch is waiting or being handled (read-ahead; immediate otherwise). */
+  /** Settles once no batch is being handled (with read-ahead: none accepted and waiting either). */
   drain(): Promise<void>;
   stop(): Promise<void>;
   disconnect(): Promise<void>;
@@ -204,9 +204,20 @@ export function wrapConsumer(consumer: Consumer, options: ConsumerOptions): Pyra
   });
   consumer.on(consumer.events.STOP, () => revokeAll());
 
-  // Read-ahead: per partition, the handling of its latest accepted batch, and a bound on how many
-  // partitions are handled at once (kafkajs's own bound no longer applies once eachBatch returns).
+  // Per partition, the handling of its latest batch (never rejects; `drain()` waits for them), and,
+  // for read-ahead, a bound on how many partitions are handled at once (kafkajs's own bound no
+  // longer applies once eachBatch returns).
   const handling = new Map<string, Promise<void>>();
+  const track = (key: string, work: Promise<void>): void => {
+    const settled = work.then(
+      () => undefined,
+      () => undefined,
+    );
+    handling.set(key, settled);
+    void settled.finally(() => {
+      if (handling.get(key) === settled) handling.delete(key);
+    });
+  };
   const concurrency = Math.max(1, options.partitionsConsumedConcurrently ?? 1);
   let busy = 0;
   const queued: Array<() => void> = [];
@@ -276,7 +287,9 @@ export function wrapConsumer(consumer: Consumer, options: ConsumerOptions): Pyra
     const partitionBatch = { topic: batch.topic, partition: batch.partition, records, lastOffset: batch.lastOffset(), highWatermark: batch.highWatermark, fetchedOffset };
 
     if (options.readAhead !== true) {
-      await handler(partitionBatch, control);
+      const work = handler(partitionBatch, control);
+      track(key, work);
+      await work;
       // Hand a swallowed rebalance back to kafkajs so it rejoins now rather than at the next heartbeat.
       if (rebalance !== undefined) throw rebalance;
       if (!isStale()) payload.resolveOffset(batch.lastOffset());
@@ -295,7 +308,7 @@ export function wrapConsumer(consumer: Consumer, options: ConsumerOptions): Pyra
         await handler(partitionBatch, control);
       } catch (err) {
         // kafkajs's rule for a throwing eachBatch: only an error marked retriable is worth another go.
-        if ((err as { retriable?: unknown } | null)?.retriable !== true) {
+        if (!isRetriable(err)) {
           crash(kafkaError('batch handler', err));
           return;
         }
@@ -305,10 +318,7 @@ export function wrapConsumer(consumer: Consumer, options: ConsumerOptions): Pyra
         release();
       }
     })();
-    handling.set(key, work);
-    void work.finally(() => {
-      if (handling.get(key) === work) handling.delete(key);
-    });
+    track(key, work);
   }
 
   return {

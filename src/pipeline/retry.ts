@@ -1,4 +1,4 @@
-import { isPyramidError } from '../errors.js';
+import { isRetriable } from '../errors.js';
 
 /** Backoff for retriable failures (Redis down, broker restarting): one defaults object, kafkajs style. */
 export interface RetryOptions {
@@ -10,11 +10,6 @@ export interface RetryOptions {
 }
 
 export const DEFAULT_RETRY: RetryOptions = { initialMs: 100, maxMs: 5_000, factor: 2, jitter: 0.5 };
-
-/** True when backing off and trying again can help: only errors marked retriable. */
-export function isRetriable(err: unknown): boolean {
-  return isPyramidError(err) ? err.retriable : (err as { retriable?: unknown } | null)?.retriable === true;
-}
 
 /** The wait before attempt `attempt + 1` (attempt counts from 0). */
 export function backoffDelay(attempt: number, options: RetryOptions = DEFAULT_RETRY): number {

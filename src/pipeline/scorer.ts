@@ -119,7 +119,6 @@ export function createScorer(config: PyramidConfig, options: ScorerOptions = {})
   let generation = 0;
   let stopPromise: Promise<void> | undefined;
   const pendingAssignments = new Set<Promise<void>>();
-  const inFlight = new Set<Promise<void>>();
   let handler: ReturnType<typeof createBatchHandler> | undefined;
   let settle: { resolve: () => void; reject: (err: unknown) => void } = { resolve: () => undefined, reject: () => undefined };
   const done = new Promise<void>((resolve, reject) => {
@@ -339,13 +338,7 @@ export function createScorer(config: PyramidConfig, options: ScorerOptions = {})
     });
     await r.consumer.connect();
     await r.consumer.subscribe([inputTopic], { fromBeginning: true });
-    const handle = handler;
-    await r.consumer.run((batch, control) => {
-      const work = handle(batch, control);
-      inFlight.add(work);
-      void work.finally(() => inFlight.delete(work)).catch(() => undefined);
-      return work;
-    });
+    await r.consumer.run(handler);
     if (config.clock === 'wall') {
       r.sweeper = startSweeper({ store: r.store, relay: r.relay, owned, intervalMs: tuning.sweepIntervalMs, logger });
     }
@@ -367,7 +360,6 @@ export function createScorer(config: PyramidConfig, options: ScorerOptions = {})
       // Finish the batches in hand (and hand back the ones read ahead) while still a member, so
       // they publish and commit.
       await r.consumer.drain();
-      while (inFlight.size > 0) await Promise.allSettled([...inFlight]);
       await handler?.publications();
       await r.sweeper?.stop();
       await Promise.allSettled([...pendingAssignments]);

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { PyramidError } from '../../src/errors.js';
-import { backoffDelay, isRetriable, retrying } from '../../src/pipeline/retry.js';
+import { isRetriable, PyramidError } from '../../src/errors.js';
+import { backoffDelay, retrying } from '../../src/pipeline/retry.js';
 
 const fast = { initialMs: 1, maxMs: 4, factor: 2, jitter: 0.5 };
 
