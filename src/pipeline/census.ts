@@ -55,22 +55,20 @@ export function createCensus(options: CensusOptions): { census(): Promise<Pyrami
 
   const tierNames = [...policy.tiers.map((tier) => tier.name), policy.fallbackTier, ...(policy.inactiveTier === null ? [] : [policy.inactiveTier])];
 
-  async function countPartition(partition: number, totals: Map<string, { customers: number; revenueMinor: number }>): Promise<void> {
+  type Totals = Map<string, { customers: number; revenueMinor: number }>;
+  const add = (totals: Totals, tier: string, customers: number, revenueMinor: number): void => {
+    const entry = totals.get(tier) ?? { customers: 0, revenueMinor: 0 };
+    entry.customers += customers;
+    entry.revenueMinor += revenueMinor;
+    totals.set(tier, entry);
+  };
+
+  async function countPartition(partition: number, totals: Totals): Promise<void> {
     const keys = store.keys(topic, partition);
-    if (options.method !== 'scan') {
-      const meta = await redis.hgetall(keys.meta);
-      if (meta.cv === '1') {
-        for (const [field, value] of Object.entries(meta)) {
-          const kind = field.slice(0, 2);
-          if (kind !== 'n:' && kind !== 'r:') continue;
-          const tier = field.slice(2);
-          const entry = totals.get(tier) ?? { customers: 0, revenueMinor: 0 };
-          if (kind === 'n:') entry.customers += Number(value);
-          else entry.revenueMinor += Number(value);
-          totals.set(tier, entry);
-        }
-        return;
-      }
+    const counters = options.method === 'scan' ? null : await store.readTierCounters(topic, partition);
+    if (counters !== null) {
+      for (const [tier, counted] of counters) add(totals, tier, counted.customers, counted.revenueMinor);
+      return;
     }
     let clock = now();
     if (options.clock === 'event') {
@@ -82,18 +80,14 @@ export function createCensus(options: CensusOptions): { census(): Promise<Pyrami
     let counted = 0;
     for await (const { state } of scanCustomers(redis, keys, { count: SCAN_COUNT })) {
       if (state.tier === null) continue;
-      const { monetary } = windowTotals(state.buckets, firstCounted);
-      const entry = totals.get(state.tier) ?? { customers: 0, revenueMinor: 0 };
-      entry.customers += 1;
-      entry.revenueMinor += monetary;
-      totals.set(state.tier, entry);
+      add(totals, state.tier, 1, windowTotals(state.buckets, firstCounted).monetary);
       if (pause > 0 && ++counted % SCAN_COUNT === 0) await new Promise((r) => setTimeout(r, pause));
     }
   }
 
   return {
     async census() {
-      const totals = new Map<string, { customers: number; revenueMinor: number }>();
+      const totals: Totals = new Map();
       for (const name of tierNames) totals.set(name, { customers: 0, revenueMinor: 0 });
       for (const partition of await options.partitions()) await countPartition(partition, totals);
       return {

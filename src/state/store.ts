@@ -178,6 +178,32 @@ export class StateStore {
     }
   }
 
+  /**
+   * The partition's per-tier counters, which the scripts move with every customer they write:
+   * per tier, customers and the sum of their stored rolling monetary. Null for a partition
+   * written before the counters existed (no 'cv' in its meta): count its customers instead.
+   */
+  async readTierCounters(topic: string, partition: number): Promise<Map<string, { customers: number; revenueMinor: number }> | null> {
+    let meta: Record<string, string>;
+    try {
+      meta = await this.redis.hgetall(this.keys(topic, partition).meta);
+    } catch (err) {
+      throw toStateError('readTierCounters', err);
+    }
+    if (meta.cv !== '1') return null;
+    const counters = new Map<string, { customers: number; revenueMinor: number }>();
+    for (const [field, value] of Object.entries(meta)) {
+      const kind = field.slice(0, 2);
+      if (kind !== 'n:' && kind !== 'r:') continue;
+      const tier = field.slice(2);
+      const entry = counters.get(tier) ?? { customers: 0, revenueMinor: 0 };
+      if (kind === 'n:') entry.customers = Number(value);
+      else entry.revenueMinor = Number(value);
+      counters.set(tier, entry);
+    }
+    return counters;
+  }
+
   /** Outbox entries of a partition after `afterId` (exclusive; '-' or omitted: from the start). */
   async readOutbox(topic: string, partition: number, afterId = '-', count = 500): Promise<OutboxEntry[]> {
     const start = afterId === '-' ? '-' : `(${afterId}`;
