@@ -10,8 +10,8 @@ import { Writer } from '../protocol/writer.js';
  * flexible and not advertised, so librdkafka falls back to v1 (KAFKA-WIRE-NOTES §3.3).
  *
  * Idempotent producers get a fresh id (epoch 0), persisted before the answer so a restarted broker
- * never hands it out again (a failed write answers COORDINATOR_NOT_AVAILABLE, which clients retry). Transactional ids are refused with INVALID_REQUEST: this broker has
- * no transaction coordinator.
+ * never hands it out again; a failed write answers COORDINATOR_NOT_AVAILABLE, which clients retry.
+ * Transactional ids are refused with INVALID_REQUEST: this broker has no transaction coordinator.
  */
 export function initProducerIdHandler(state: BrokerState): ApiHandler {
   return {
