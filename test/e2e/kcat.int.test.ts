@@ -1,26 +1,8 @@
-import { spawn } from 'node:child_process';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { startDevStack, type DevStackHandle } from '../../src/devstack/index.js';
 import { createScorer, type Scorer } from '../../src/pipeline/scorer.js';
+import { kcat } from '../helpers/kcat.js';
 import { createTopics, testConfig, uniqueNames, waitFor } from './support.js';
-
-/** Runs /usr/bin/kcat (an independent librdkafka client) with `input` on stdin. */
-function kcat(args: string[], input = ''): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  return new Promise((resolve, reject) => {
-    const child = spawn('/usr/bin/kcat', args, { stdio: ['pipe', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
-    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
-    const timer = setTimeout(() => child.kill('SIGKILL'), 30_000);
-    child.on('error', reject);
-    child.on('close', (code) => {
-      clearTimeout(timer);
-      resolve({ code, stdout, stderr });
-    });
-    child.stdin.end(input);
-  });
-}
 
 describe('kcat interoperability', () => {
   let stack: DevStackHandle;

@@ -5,7 +5,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { startBroker } from '../../../src/devstack/broker/index.js';
 import { uniqueName } from '../../helpers/unique.js';
 import { kafkaClient } from './kafkajs-helpers.js';
-import { kcat } from './kcat.js';
+import { kcat } from '../../helpers/kcat.js';
 
 const dirs: string[] = [];
 afterEach(() => {

@@ -3,7 +3,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startBroker, type BrokerHandle } from '../../../src/devstack/broker/index.js';
 import { uniqueName } from '../../helpers/unique.js';
 import { kafkaClient } from './kafkajs-helpers.js';
-import { kcat } from './kcat.js';
+import { kcat } from '../../helpers/kcat.js';
 
 const { CompressionTypes } = kafkajs;
 

@@ -5,7 +5,7 @@ import { Reader } from '../../../src/devstack/broker/protocol/reader.js';
 import { BatchLayout } from '../../../src/devstack/broker/records/batch.js';
 import { uniqueName } from '../../helpers/unique.js';
 import { consumeAll, kafkaClient } from './kafkajs-helpers.js';
-import { kcat } from './kcat.js';
+import { kcat } from '../../helpers/kcat.js';
 import { fetchBodyV11, RawConnection, requestFrame } from './raw-client.js';
 
 let broker: BrokerHandle;

@@ -5,7 +5,7 @@ import kafkajs from 'kafkajs';
 import { afterEach, describe, expect, it } from 'vitest';
 import { uniqueName } from '../../helpers/unique.js';
 import { startBrokerProcess, type BrokerProcess } from './broker-process.js';
-import { kcat } from './kcat.js';
+import { kcat } from '../../helpers/kcat.js';
 
 const { Kafka, logLevel } = kafkajs;
 
