@@ -24,7 +24,6 @@ import { Redis } from 'ioredis';
 import { startLocalRedis } from '../src/cli/local-redis.js';
 import { createKafkaClient } from '../src/kafka/client.js';
 import type { OutgoingRecord } from '../src/kafka/types.js';
-import { loadPolicyFile } from '../src/policy/load.js';
 import { runSimulator } from '../src/simulator/run.js';
 import { StateStore } from '../src/state/store.js';
 
@@ -111,7 +110,7 @@ async function main(): Promise<void> {
     log(`raw consume (kafkajs, no-op handler): ${total} records in ${rawSeconds.toFixed(2)} s = ${Math.round(rawRate)} records/s`);
 
     // 3. The scorer on the backlog.
-    const store = new StateStore({ redis, policy: await loadPolicyFile(POLICY), clock: 'wall', prefix: 'bench', partitionCount: PARTITIONS });
+    const store = new StateStore({ redis, prefix: 'bench', partitionCount: PARTITIONS });
     const scorer = cli(['run'], {
       PYRAMID_KAFKA_BROKERS: stack.brokers.join(','),
       PYRAMID_REDIS_URL: redisServer.url,
@@ -134,8 +133,8 @@ async function main(): Promise<void> {
     const applied = async (): Promise<number> => {
       let sum = 0;
       for (let p = 0; p < PARTITIONS; p++) {
-        const wm = await store.readWatermark(topics.transactions, p);
-        sum += wm.offset === null ? 0 : wm.offset + 1;
+        const lastOffset = (await store.readMeta(topics.transactions, p))?.lastOffset ?? null;
+        sum += lastOffset === null ? 0 : lastOffset + 1;
       }
       return sum;
     };

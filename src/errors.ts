@@ -8,10 +8,11 @@ export const ERROR_CODES = [
   'STATE_SCRIPT_FAILED',
   'STATE_LAYOUT_MISMATCH',
   /**
-   * A partition's Redis watermark has not reached the offset a call required: an earlier chunk
-   * of the batch did not apply, or the partition's state was lost. Nothing was written.
+   * A partition commit was refused: its stored state is not the one this owner last read or
+   * wrote (another owner claimed it, an earlier commit was lost, or the state is gone). Nothing
+   * was written; the owner drops what it cached and resumes from what Redis holds.
    */
-  'STATE_WATERMARK_BEHIND',
+  'STATE_FENCED',
   'REDIS_UNAVAILABLE',
   'DECODE_FAILED',
   'VALIDATION_FAILED',

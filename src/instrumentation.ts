@@ -68,6 +68,18 @@ export interface InstrumentationEvents {
   };
   'outbox.pending': { topic: string; partition: number; pending: number };
   'state.script': { script: string; seconds: number; ok: boolean };
+  /**
+   * A partition's state was re-read from Redis because a commit was refused or failed: `lost`
+   * (the state is gone: Redis restarted without persistence), `commit` (a commit was lost, e.g.
+   * an AOF tail), `owner` (another instance claimed it), `format`, or `unknown` (a commit's
+   * outcome could not be known, e.g. a dropped connection).
+   */
+  'state.resync': { topic: string; partition: number; reason: string };
+  /**
+   * Dedupe claims made shorter than their transaction's time in the window, because a shorter
+   * dedupe horizon was opted into: a copy arriving later than that would be counted again.
+   */
+  'dedupe.claims_shortened': { topic: string; partition: number; count: number };
 }
 
 /** The name of an instrumentation event, e.g. `consumer.batch`. */

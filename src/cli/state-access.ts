@@ -2,7 +2,6 @@ import type { Redis } from 'ioredis';
 import type { StateConfig } from '../config/load.js';
 import { loadPolicyFile } from '../policy/load.js';
 import type { CompiledPolicy } from '../policy/types.js';
-import { partitionsWithState } from '../pipeline/census.js';
 import { connectRedis } from '../pipeline/redis-connection.js';
 import { StateStore } from '../state/store.js';
 
@@ -20,9 +19,15 @@ export interface StateAccess {
 export async function openState(config: StateConfig): Promise<StateAccess> {
   const policy = await loadPolicyFile(config.policyFile);
   const redis = await connectRedis(config.redis);
-  const probe = new StateStore({ redis, policy, clock: config.clock, prefix: config.keyPrefix });
-  const partitions = await partitionsWithState(redis, probe, config.topics.transactions);
-  const partitionCount = partitions.length === 0 ? undefined : Math.max(...partitions) + 1;
-  const store = new StateStore({ redis, policy, clock: config.clock, prefix: config.keyPrefix, ...(partitionCount === undefined ? {} : { partitionCount }) });
+  const probe = new StateStore({ redis, prefix: config.keyPrefix });
+  const partitions = await probe.partitionsWithState(config.topics.transactions);
+  // The partition count and sub-hash count the state was written with are in its meta.
+  const meta = partitions.length === 0 ? null : await probe.readMeta(config.topics.transactions, partitions[0] as number);
+  const store = new StateStore({
+    redis,
+    prefix: config.keyPrefix,
+    ...(meta?.partitionCount == null ? {} : { partitionCount: meta.partitionCount }),
+    ...(meta?.customerShards == null ? {} : { customerShards: meta.customerShards }),
+  });
   return { redis, store, policy, partitions, close: () => redis.disconnect() };
 }

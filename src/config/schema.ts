@@ -120,8 +120,14 @@ export const configSchema = z
     http: z.strictObject({ port: z.int().min(0).max(65_535).default(9464) }).default({ port: 9464 }),
     /** First segment of every Redis key, so several deployments can share one Redis. */
     keyPrefix: z.string().regex(/^[A-Za-z0-9_.-]{1,64}$/, 'must be 1..64 characters of [A-Za-z0-9_.-]').default('pyr'),
-    /** Milliseconds: a transactionId seen again within this long is counted once. */
-    dedupeHorizon: duration.default(7 * 86_400_000),
+    /**
+     * Opt-in, milliseconds: remember a transactionId only this long instead of for as long as its
+     * transaction counts in the window (the default, which never counts a copy twice). Saves Redis
+     * memory; `pyramid_dedupe_claims_shortened_total` counts the claims it shortened.
+     */
+    dedupeHorizon: duration.optional(),
+    /** Most customers the scorer keeps in memory across its partitions (least recently used go first). */
+    cacheMaxCustomers: z.int().min(1).max(100_000_000).default(500_000),
     validation: z
       .strictObject({
         /** Largest accepted amount in minor units; larger is treated as a producer bug. */

@@ -47,6 +47,7 @@ export const CONFIG_VARIABLES: readonly ConfigVariable[] = [
   { env: 'PYRAMID_HTTP_PORT', path: ['http', 'port'], kind: 'integer' },
   { env: 'PYRAMID_KEY_PREFIX', path: ['keyPrefix'], kind: 'string' },
   { env: 'PYRAMID_DEDUPE_HORIZON', path: ['dedupeHorizon'], kind: 'string' },
+  { env: 'PYRAMID_CACHE_MAX_CUSTOMERS', path: ['cacheMaxCustomers'], kind: 'integer' },
   { env: 'PYRAMID_MAX_AMOUNT_MINOR', path: ['validation', 'maxAmountMinor'], kind: 'integer' },
   { env: 'PYRAMID_MAX_FUTURE_SKEW', path: ['validation', 'maxFutureSkew'], kind: 'string' },
   { env: 'PYRAMID_LOG_LEVEL', path: ['logLevel'], kind: 'string' },

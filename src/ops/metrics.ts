@@ -150,6 +150,19 @@ export function createMetrics(instrumentation: Instrumentation, options: CreateM
   if (options.collectDefaults !== false) collectDefaultMetrics({ register: registry, prefix: p });
 
   const part = (topic: string, partition: number) => ({ topic, partition: String(partition) });
+  const resyncs = new Counter({
+    name: `${p}state_resyncs_total`,
+    help: 'Times a partition was re-read from Redis because a commit was refused or failed, by reason (lost, commit, owner, format, unknown).',
+    labelNames: ['topic', 'partition', 'reason'],
+    registers,
+  });
+  const claimsShortened = new Counter({
+    name: `${p}dedupe_claims_shortened_total`,
+    help: 'Dedupe claims that expire before their transaction leaves the window (an opted-in PYRAMID_DEDUPE_HORIZON): copies arriving later would count again.',
+    labelNames: ['topic', 'partition'],
+    registers,
+  });
+
   const off = [
     instrumentation.on('consumer.batch', (e) => {
       consumed.inc(part(e.topic, e.partition), e.size);
@@ -182,6 +195,8 @@ export function createMetrics(instrumentation: Instrumentation, options: CreateM
       scriptDuration.observe({ script: e.script }, e.seconds);
       if (!e.ok) scriptErrors.inc({ script: e.script });
     }),
+    instrumentation.on('state.resync', (e) => resyncs.inc({ topic: e.topic, partition: String(e.partition), reason: e.reason })),
+    instrumentation.on('dedupe.claims_shortened', (e) => claimsShortened.inc(part(e.topic, e.partition), e.count)),
     instrumentation.on('pyramid.census', (e) => {
       // A census replaces the previous one: a tier removed by a policy change must disappear.
       tierCustomers.reset();

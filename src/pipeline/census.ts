@@ -1,15 +1,13 @@
-import type { Cluster, Redis } from 'ioredis';
+import { firstCountedBucket, windowTotals } from '../engine/aggregates.js';
+import type { ClockMode } from '../engine/apply.js';
+import { rankOf } from '../engine/evaluate.js';
 import type { InstrumentationEvents } from '../instrumentation.js';
-import { firstCountedBucket } from '../policy/aggregates.js';
-import { rankOf } from '../policy/evaluate.js';
 import type { CompiledPolicy } from '../policy/types.js';
-import { scanCustomers, windowTotals } from '../state/customer-hash.js';
-import type { ClockMode, StateStore } from '../state/store.js';
+import type { StateStore } from '../state/store.js';
 
 export type PyramidCensus = InstrumentationEvents['pyramid.census'];
 
 export interface CensusOptions {
-  redis: Redis | Cluster;
   store: StateStore;
   policy: CompiledPolicy;
   topic: string;
@@ -19,37 +17,35 @@ export interface CensusOptions {
   /** Wall clock, epoch ms; tests pass their own. */
   now?: () => number;
   /**
-   * Pause after every 1000 customers (default 0). A scorer sets a few ms so a census of a large
-   * state spreads out instead of holding its event loop and Redis in one burst (latency spikes).
+   * Pause after every 1000 customers of a scan (default 0). A scorer sets a few ms so a scan of a
+   * large state spreads out instead of holding its event loop and Redis in one burst.
    */
   pauseBetweenRoundsMs?: number;
   /**
-   * `counters` (default): read each partition's per-tier counters, which the engine keeps in the
-   * partition meta (a few fields per partition), and count customers only for a partition written
-   * before counters existed. `scan`: count every customer (O(customers); a cross-check).
+   * `counters` (default): read each partition's per-tier counters, which every commit moves with
+   * the customers it writes (a few fields per partition). `scan`: count every customer
+   * (O(customers); a cross-check).
    */
   method?: 'counters' | 'scan';
 }
 
-/** The SCAN / HSCAN COUNT hint, and how many customers are counted between pauses. */
+/** The HSCAN COUNT hint, and how many customers are counted between pauses. */
 const SCAN_COUNT = 1000;
 
 /**
  * Counts customers and rolling revenue per tier from the Redis state. Revenue is what the tiers
  * are built on: net spend in the rolling window.
  *
- * By default from the per-tier counters the Lua engine moves with every customer it writes
- * ('n:<tier>' and 'r:<tier>' in the partition meta): O(partitions), exact as of each customer's
- * last evaluation (a window bucket or an inactivity horizon passed but not yet fired by the
- * sweeper shows up once it fires, within a sweep interval).
+ * By default from the per-tier counters in each partition meta: O(partitions), exact as of each
+ * customer's last evaluation (a window bucket or an inactivity horizon passed but not yet fired by
+ * the sweeper shows up once it fires, within a sweep interval).
  *
- * `scan` (and any partition without counters) reads every stored customer through src/state's
- * `scanCustomers` (HSCAN, cursor based, never blocking Redis like KEYS; the one decoder of the
- * layout), summing the window at the partition's clock (wall clock, or the event-time watermark
- * in event mode): O(customers).
+ * `scan` reads every stored customer (HSCAN, cursor based, never blocking Redis like KEYS),
+ * summing the window at the partition's clock (wall clock, or the event-time watermark in event
+ * mode): O(customers).
  */
 export function createCensus(options: CensusOptions): { census(): Promise<PyramidCensus> } {
-  const { redis, store, policy, topic } = options;
+  const { store, policy, topic } = options;
   const now = options.now ?? Date.now;
   const pause = options.pauseBetweenRoundsMs ?? 0;
 
@@ -64,21 +60,20 @@ export function createCensus(options: CensusOptions): { census(): Promise<Pyrami
   };
 
   async function countPartition(partition: number, totals: Totals): Promise<void> {
-    const keys = store.keys(topic, partition);
-    const counters = options.method === 'scan' ? null : await store.readTierCounters(topic, partition);
-    if (counters !== null) {
-      for (const [tier, counted] of counters) add(totals, tier, counted.customers, counted.revenueMinor);
+    const meta = await store.readMeta(topic, partition);
+    if (meta === null) return;
+    if (options.method !== 'scan') {
+      for (const [tier, counted] of meta.counters) add(totals, tier, counted.customers, counted.revenueMinor);
       return;
     }
     let clock = now();
     if (options.clock === 'event') {
-      const watermark = await store.readWatermark(topic, partition);
-      if (watermark.eventTime === null) return;
-      clock = watermark.eventTime;
+      if (meta.eventWatermark === null) return;
+      clock = meta.eventWatermark;
     }
     const firstCounted = firstCountedBucket(policy, clock);
     let counted = 0;
-    for await (const { state } of scanCustomers(redis, keys, { count: SCAN_COUNT })) {
+    for await (const { state } of store.scanCustomers(topic, partition, { count: SCAN_COUNT })) {
       if (state.tier === null) continue;
       add(totals, state.tier, 1, windowTotals(state.buckets, firstCounted).monetary);
       if (pause > 0 && ++counted % SCAN_COUNT === 0) await new Promise((r) => setTimeout(r, pause));
@@ -97,24 +92,4 @@ export function createCensus(options: CensusOptions): { census(): Promise<Pyrami
       };
     },
   };
-}
-
-/**
- * The partitions of `topic` that have state under the store's prefix, found from their meta
- * keys (so `report` and `inspect` need Redis only, not Kafka).
- */
-export async function partitionsWithState(redis: Redis | Cluster, store: StateStore, topic: string): Promise<number[]> {
-  const sample = store.keys(topic, 0).meta;
-  const [before, after] = sample.split(`{${topic}:0}`) as [string, string];
-  const found = new Set<number>();
-  let cursor = '0';
-  do {
-    const [nextCursor, keys] = await redis.scan(cursor, 'MATCH', `${before}{${topic}:*}${after}`, 'COUNT', SCAN_COUNT);
-    cursor = nextCursor;
-    for (const key of keys) {
-      const match = /\{.*:(\d+)\}/.exec(key);
-      if (match?.[1] !== undefined) found.add(Number(match[1]));
-    }
-  } while (cursor !== '0');
-  return [...found].sort((a, b) => a - b);
 }

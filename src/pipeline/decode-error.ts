@@ -17,6 +17,8 @@ export const DECODE_ERROR_REASONS = [
   'INVALID_JSON',
   /** Decoded, but a field breaks the contract (amount bounds, id lengths, currency, timestamps). */
   'VALIDATION_FAILED',
+  /** The Kafka key is missing or is not the record's customerId (producers key by customerId). */
+  'KEY_MISMATCH',
 ] as const;
 
 export type DecodeErrorReason = (typeof DECODE_ERROR_REASONS)[number];

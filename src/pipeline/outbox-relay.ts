@@ -2,6 +2,7 @@ import type { Instrumentation } from '../instrumentation.js';
 import type { PyramidProducer } from '../kafka/producer.js';
 import { partitionKey, type OutgoingRecord } from '../kafka/types.js';
 import type { StateStore } from '../state/store.js';
+import { SerialChains } from './serial.js';
 import type { TierChangeEncoder } from './tier-change-encoder.js';
 
 export interface OutboxRelayOptions {
@@ -29,6 +30,7 @@ export interface OutboxRelay {
    * Publishes every pending change of one input partition, in outbox order, keyed by customerId.
    * An entry is trimmed only after the broker acknowledged it, so a crash between the two re-sends
    * it: downstream sees the same event id with the same content (at-least-once, deduplicable).
+   * The outbox is written only by the partition's fenced commits, so entries never change.
    * Flushes of one partition never overlap (a batch, the sweeper and an assignment may all ask).
    * `shouldContinue` is checked before each produce request (stale batch: stop publishing).
    * @throws PyramidError REDIS_UNAVAILABLE / KAFKA_UNAVAILABLE; the caller retries.
@@ -43,7 +45,7 @@ export const DEFAULT_RELAY_CHUNK = 5000;
 export function createOutboxRelay(options: OutboxRelayOptions): OutboxRelay {
   const { store, producer, encoder, instrumentation } = options;
   const chunk = options.chunk ?? DEFAULT_RELAY_CHUNK;
-  const running = new Map<string, Promise<unknown>>();
+  const chains = new SerialChains();
 
   async function drain(topic: string, partition: number, shouldContinue: () => boolean): Promise<FlushResult> {
     let published = 0;
@@ -80,14 +82,7 @@ export function createOutboxRelay(options: OutboxRelayOptions): OutboxRelay {
 
   return {
     flush(topic, partition, shouldContinue = () => true) {
-      const key = partitionKey(topic, partition);
-      const previous = running.get(key) ?? Promise.resolve();
-      const next = previous.catch(() => undefined).then(() => drain(topic, partition, shouldContinue));
-      running.set(key, next);
-      void next.finally(() => {
-        if (running.get(key) === next) running.delete(key);
-      }).catch(() => undefined);
-      return next;
+      return chains.run(partitionKey(topic, partition), () => drain(topic, partition, shouldContinue));
     },
   };
 }

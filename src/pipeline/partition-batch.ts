@@ -1,14 +1,15 @@
+import type { EngineCounts, EngineRecord } from '../engine/types.js';
 import { isPyramidError } from '../errors.js';
 import type { Instrumentation, InstrumentationEvents } from '../instrumentation.js';
 import type { BatchControl, PartitionBatchHandler } from '../kafka/consumer.js';
 import { partitionKey, type KafkaRecord, type PartitionBatch, type TopicPartition } from '../kafka/types.js';
 import type { Logger } from '../logger.js';
-import type { StateStore } from '../state/store.js';
-import type { BatchCounts, TransactionRecord } from '../state/types.js';
 import { DecodeError, type DecodeResult } from './decode-error.js';
 import type { TransactionDecoder } from './decode.js';
 import type { DlqPublisher, Rejection } from './dlq-publisher.js';
 import type { OutboxRelay } from './outbox-relay.js';
+import type { OwnedPartition } from './owned-partition.js';
+import type { Ownership } from './ownership.js';
 import type { PartitionPositions } from './partition-positions.js';
 import { retrying, type RetryOptions } from './retry.js';
 import type { Transaction } from './validate.js';
@@ -19,10 +20,11 @@ export interface BatchHandlerDeps {
   /** The policy currency: amounts in any other currency cannot be added up and go to the DLQ. */
   currency: string;
   dlq: DlqPublisher;
-  store: StateStore;
+  /** Which partitions are mine, in which generation, and their state. */
+  ownership: Ownership;
   relay: OutboxRelay;
   positions: PartitionPositions;
-  /** Moves the consumer's fetch position (gap refused, batch handed back). */
+  /** Moves the consumer's fetch position (gap refused, batch handed back, state re-read). */
   seek(partition: TopicPartition, offset: string): void;
   /** True once the scorer must give up waiting (forced shutdown); normal stops drain first. */
   aborted(): boolean;
@@ -37,33 +39,24 @@ export interface BatchHandlerDeps {
    * trip per batch would only add latency; batches finished while stopping always commit.
    */
   commitIntervalMs?: number;
-  /** Records per Lua call (default {@link DEFAULT_APPLY_CHUNK}); a batch's calls are pipelined. */
+  /** Records per engine call and commit (default {@link DEFAULT_APPLY_CHUNK}); a batch's commits are pipelined. */
   applyChunk?: number;
 }
 
 /**
- * Records per Lua call. Small enough that Redis starts on a batch after decoding a thousand
- * records instead of all of them, large enough that the per-call cost (policy decode, meta read
- * and write) stays under 1 % of the call.
+ * Records per engine call and commit. Small enough that Redis starts writing a batch after a
+ * thousand records instead of all of them, large enough that the per-commit cost (script call,
+ * meta read and write) stays a small share.
  */
 export const DEFAULT_APPLY_CHUNK = 1_000;
 
 type BatchStages = InstrumentationEvents['consumer.batch']['stages'];
 
-/** A Lua call's outcome, caught so that replies can be collected in order after all were sent. */
-type ApplyReply = { ok: true; counts: BatchCounts } | { ok: false; error: unknown };
-
-const settle = (reply: Promise<BatchCounts>): Promise<ApplyReply> =>
-  reply.then(
-    (counts) => ({ ok: true as const, counts }),
-    (error: unknown) => ({ ok: false as const, error }),
-  );
-
 const seconds = (since: number): number => (performance.now() - since) / 1000;
 
-function toStateRecord(record: KafkaRecord, tx: Transaction): TransactionRecord {
+function toEngineRecord(record: KafkaRecord, tx: Transaction): EngineRecord {
   return {
-    offset: record.offset,
+    offset: Number(record.offset),
     transactionId: tx.transactionId,
     customerId: tx.customerId,
     kind: tx.kind === 'PURCHASE' ? 'purchase' : 'refund',
@@ -73,45 +66,45 @@ function toStateRecord(record: KafkaRecord, tx: Transaction): TransactionRecord 
 }
 
 /**
- * The consumer loop's per-partition batch handler. It reads top to bottom in the order things
- * happen: check the position, decode, validate, dead-letter, apply (one Lua call), publish the
- * outbox, resolve the offset and commit, heartbeat.
+ * The consumer loop's per-partition batch handler. A record's path reads top to bottom: consume
+ * (the batch), decode, validate (rejects to the DLQ), engine and commit (through the partition's
+ * {@link OwnedPartition}), relay the outbox, resolve the offset and commit it, heartbeat.
  *
- * Applying is pipelined inside a batch: the records go to Redis in chunks of `applyChunk`, each
- * chunk's Lua call sent as soon as the chunk is decoded and validated, without waiting for the
- * previous reply (Redis runs one partition's calls in the order sent). Each call requires the
- * previous chunk's last offset to be applied already, so a chunk whose predecessor failed refuses
- * instead of skipping ahead; the refused chunks are then retried one at a time. Without this, Redis
- * idled while a whole batch was decoded, and Node idled while Redis applied it.
+ * Committing is pipelined inside a batch: each chunk of `applyChunk` records is loaded, scored
+ * and its commit sent without waiting for the reply, so Redis writes chunk k while chunk k+1 is
+ * decoded and scored. Every commit is fenced by the commit number the previous one leaves, so a
+ * chunk whose predecessor failed is refused instead of skipping ahead; the batch then re-reads the
+ * partition from Redis and seeks back to its watermark.
  *
  * Publishing is pipelined one batch deep per partition: a batch starts publishing its changes and
  * the handler returns, so the next batch's fetch, decode and apply overlap that publication; the
  * next batch waits for it before starting its own (order kept, at most one batch of changes in
- * flight). That overlap is worth ~1.5x throughput. The offset commit can therefore precede the
- * publication of the batch's changes: harmless, because the commit is informational and the
- * changes sit in the Redis outbox until the broker acknowledged them (a crash leaves them for the
- * next owner's flush on assignment).
+ * flight). The offset commit can therefore precede the publication of the batch's changes:
+ * harmless, because the commit is informational and the changes sit in the Redis outbox until the
+ * broker acknowledged them (a crash leaves them for the next owner's flush on assignment).
  *
  * Guarantees:
  * - Never skips ahead: a batch fetched from beyond the next offset to process (a gap) is dropped
- *   and the consumer is sought back. Records at or below the Redis watermark are filtered out here
- *   and would be skipped by the Lua watermark anyway.
- * - Nothing is lost: rejected records reach the DLQ before the batch is applied; a retriable
+ *   and the consumer is sought back; records at or below the partition watermark are skipped.
+ * - Nothing is lost: rejected records reach the DLQ before the chunk is applied; a retriable
  *   failure (Redis down, broker restarting) backs off with jitter and retries the same step.
- * - A stale batch (rebalance, seek, revoke) stops having side effects at the point it went stale:
- *   no DLQ write, no apply, no publish, no commit after that point. Its partition's outbox is
- *   published by whoever owns the partition now (the relay runs on assignment too), so a zombie
- *   does not race the new owner; even if it did, the same event ids with the same content would
- *   be all downstream sees twice.
+ * - A stale batch (rebalance, seek, revoke, another owner) stops having side effects at the point
+ *   it went stale: no DLQ write, no apply, no publish, no commit after that point.
  */
 export function createBatchHandler(deps: BatchHandlerDeps): PartitionBatchHandler & { publications(): Promise<void> } {
-  const { decoder, validate, dlq, store, relay, positions, instrumentation, logger } = deps;
+  const { decoder, validate, dlq, ownership, relay, positions, instrumentation, logger } = deps;
   const commitIntervalMs = deps.commitIntervalMs ?? 1_000;
   const applyChunk = deps.applyChunk ?? DEFAULT_APPLY_CHUNK;
   const lastCommit = new Map<string, number>();
 
   const outcome = (topic: string, partition: number, kind: 'scored' | 'duplicate' | 'late' | 'dlq' | 'stale', count: number): void => {
     if (count > 0) instrumentation.emit('consumer.records', { topic, partition, outcome: kind, count });
+  };
+  const emitCounts = (topic: string, partition: number, counts: EngineCounts): void => {
+    outcome(topic, partition, 'scored', counts.applied);
+    outcome(topic, partition, 'duplicate', counts.duplicate);
+    outcome(topic, partition, 'late', counts.late);
+    outcome(topic, partition, 'stale', counts.stale);
   };
 
   /** Per partition, the publication of its latest batch's changes, still running. Never rejects. */
@@ -156,13 +149,13 @@ export function createBatchHandler(deps: BatchHandlerDeps): PartitionBatchHandle
    * Decodes and validates one chunk of records (synchronous: the schemas are warmed), adding the
    * time spent to the batch's decode and validate stages.
    */
-  function check(records: readonly KafkaRecord[], eventTimes: number[], stages: BatchStages): { valid: TransactionRecord[]; rejections: Rejection[] } {
+  function check(records: readonly KafkaRecord[], eventTimes: number[], stages: BatchStages): { valid: EngineRecord[]; rejections: Rejection[] } {
     let started = performance.now();
     const decodedAll = records.map((record) => decoder.decode(record.value));
     stages.decode += seconds(started);
     started = performance.now();
     const rejections: Rejection[] = [];
-    const valid: TransactionRecord[] = [];
+    const valid: EngineRecord[] = [];
     for (let i = 0; i < records.length; i++) {
       const record = records[i] as KafkaRecord;
       const decoded = decodedAll[i] as DecodeResult<unknown>;
@@ -175,13 +168,42 @@ export function createBatchHandler(deps: BatchHandlerDeps): PartitionBatchHandle
         rejections.push({ record, error: checked.error });
       } else if (checked.value.currency !== deps.currency) {
         rejections.push({ record, error: new DecodeError('VALIDATION_FAILED', `currency: must be the policy currency ${deps.currency}`, ['currency']) });
+      } else if (record.key === null || record.key.toString('utf8') !== checked.value.customerId) {
+        // A customer's state lives in the partition its key hashes to: a record keyed otherwise
+        // would split the customer across partitions (counted twice, ids reused).
+        const what = record.key === null ? 'the record has no key' : 'the record key differs';
+        rejections.push({ record, error: new DecodeError('KEY_MISMATCH', `key: ${what}; producers must key transactions by customerId`, ['key']) });
       } else {
-        valid.push(toStateRecord(record, checked.value));
+        valid.push(toEngineRecord(record, checked.value));
         eventTimes.push(checked.value.eventTime);
       }
     }
     stages.validate += seconds(started);
     return { valid, rejections };
+  }
+
+  /**
+   * A commit of the partition failed or was refused: re-read the partition from Redis and seek
+   * back to its watermark (or give it up when another owner has claimed it).
+   */
+  async function recover(owned: OwnedPartition, control: BatchControl, tp: TopicPartition, cause: unknown): Promise<void> {
+    const resynced = await retrying(() => owned.resync(), {
+      shouldStop: () => control.isStale() || deps.aborted(),
+      options: deps.retry,
+      onRetry: (err, attempt) => logger.warn({ err, ...tp, attempt }, 'cannot re-read the partition state yet; retrying'),
+    });
+    if (!resynced.done) return;
+    const reason = resynced.value;
+    instrumentation.emit('state.resync', { topic: tp.topic, partition: tp.partition, reason });
+    if (reason === 'owner') {
+      logger.warn({ ...tp, err: cause }, 'another instance has claimed this partition; this instance stops applying it until the next assignment');
+      return;
+    }
+    const next = owned.nextOffset;
+    const resume = next ?? 0n;
+    logger.warn({ ...tp, reason, err: cause, resume: resume.toString() }, 'partition state is not where this scorer left it; re-read it from Redis and seeking back to its watermark');
+    positions.reset(tp.topic, tp.partition, next);
+    deps.seek(tp, resume.toString());
   }
 
   async function handlePartitionBatch(batch: PartitionBatch, control: BatchControl): Promise<void> {
@@ -193,6 +215,9 @@ export function createBatchHandler(deps: BatchHandlerDeps): PartitionBatchHandle
       deps.seek(tp, batch.fetchedOffset);
       return;
     }
+    const owned = ownership.get(tp);
+    // Not (or no longer) mine: the new owner, or the next assignment, takes it from here.
+    if (owned === undefined || control.isStale()) return;
 
     // Position: refuse a gap, drop what is already applied.
     const next = positions.next(topic, partition);
@@ -214,76 +239,46 @@ export function createBatchHandler(deps: BatchHandlerDeps): PartitionBatchHandle
     if (prepared === undefined) return;
     stages.decode = seconds(started);
 
-    // Chunk by chunk: decode, validate, dead-letter, then send the chunk's Lua call without
-    // waiting for its reply, so Redis applies chunk k while chunk k+1 is decoded. Each call
-    // requires the previous chunk's last offset to be applied already (never skip ahead).
     const eventTimes: number[] = [];
-    const applies: Array<{ chunk: TransactionRecord[]; requireApplied: string | undefined; reply: Promise<ApplyReply> }> = [];
-    let lastSent: string | undefined;
-    let applyStarted: number | undefined;
-    let stale = false;
-    for (let from = 0; from < records.length && !stale; from += applyChunk) {
-      const { valid, rejections } = check(records.slice(from, from + applyChunk), eventTimes, stages);
-
-      // Dead-letter before applying: once applied, the watermark passes these offsets for good.
-      if (rejections.length > 0) {
-        const sent = control.isStale()
-          ? undefined
-          : await step(control, 'dlq', async () => {
-              await dlq.publish(rejections);
-              return true;
-            });
-        if (sent === undefined) {
-          stale = true;
-          break;
+    const applied = await ownership.exclusive(tp, async (): Promise<boolean> => {
+      // Chunk by chunk: decode, validate, dead-letter, then score and send the chunk's commit
+      // without waiting for its reply.
+      let applyStarted: number | undefined;
+      try {
+        for (let from = 0; from < records.length; from += applyChunk) {
+          const { valid, rejections } = check(records.slice(from, from + applyChunk), eventTimes, stages);
+          // Dead-letter before applying: once applied, the watermark passes these offsets for good.
+          if (rejections.length > 0) {
+            const sent = control.isStale()
+              ? undefined
+              : await step(control, 'dlq', async () => {
+                  await dlq.publish(rejections);
+                  return true;
+                });
+            if (sent === undefined) return false;
+            outcome(topic, partition, 'dlq', rejections.length);
+          }
+          if (valid.length === 0) continue;
+          if (control.isStale() || !ownership.isMine(tp)) return false;
+          applyStarted ??= performance.now();
+          // A retriable failure here is a failed load (nothing sent yet): the same chunk again.
+          const counts = await step(control, 'apply', () => owned.apply(valid, Date.now()));
+          if (counts === undefined) return false;
+          emitCounts(topic, partition, counts);
+          await control.heartbeat();
         }
-        outcome(topic, partition, 'dlq', rejections.length);
+        await control.keepAlive(owned.settled());
+        return true;
+      } catch (err) {
+        // A commit failed or was refused (or its outcome is unknown): the state is re-read.
+        if (!isPyramidError(err, 'STATE_FENCED')) throw err;
+        await recover(owned, control, tp, err);
+        return false;
+      } finally {
+        if (applyStarted !== undefined) stages.apply = seconds(applyStarted);
       }
-      if (valid.length === 0) continue;
-      if (control.isStale()) {
-        stale = true;
-        break;
-      }
-      applyStarted ??= performance.now();
-      const requireApplied = lastSent;
-      applies.push({ chunk: valid, requireApplied, reply: settle(store.applyPartitionBatch(topic, partition, valid, Date.now(), { requireApplied })) });
-      lastSent = String(valid[valid.length - 1]?.offset);
-      await control.heartbeat();
-    }
-
-    // Collect the replies in order. After a failed chunk, the rest go one at a time through the
-    // retry loop; a chunk still refused for a watermark that did not move means the state is not
-    // where this batch left it (lost, or rewound): seek back to what Redis has.
-    let retrying = false;
-    for (const apply of applies) {
-      const reply = await apply.reply;
-      let counts: BatchCounts | undefined;
-      if (reply.ok) {
-        // Its requirement held, so every chunk before it had applied: its counts stand.
-        counts = reply.counts;
-      } else if (!stale) {
-        if (!retrying) logger.warn({ err: reply.error, topic, partition }, 'a pipelined chunk did not apply; applying the rest one chunk at a time');
-        retrying = true;
-        try {
-          counts = await step(control, 'apply', () => store.applyPartitionBatch(topic, partition, apply.chunk, Date.now(), { requireApplied: apply.requireApplied }));
-        } catch (err) {
-          if (!isPyramidError(err, 'STATE_WATERMARK_BEHIND')) throw err;
-          const resume = BigInt(String(err.details?.storedWatermark ?? '-1')) + 1n;
-          logger.warn({ topic, partition, requireApplied: apply.requireApplied, resume: resume.toString() }, 'partition state is behind what this batch applied; seeking back to the Redis watermark');
-          positions.reset(topic, partition, resume);
-          deps.seek(tp, resume.toString());
-          stale = true;
-        }
-        if (counts === undefined) stale = true;
-      }
-      if (counts === undefined) continue;
-      outcome(topic, partition, 'scored', counts.applied);
-      outcome(topic, partition, 'duplicate', counts.duplicate);
-      outcome(topic, partition, 'late', counts.late);
-      outcome(topic, partition, 'stale', counts.stale);
-    }
-    if (applyStarted !== undefined) stages.apply = seconds(applyStarted);
-    if (stale) return;
+    });
+    if (!applied) return;
 
     // Publish the partition's outbox: first wait for the previous batch's publication (it ran
     // while this batch was decoded and applied), then start this one's and move on.

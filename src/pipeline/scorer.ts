@@ -1,6 +1,6 @@
 import type { Redis } from 'ioredis';
 import type { PyramidConfig } from '../config/schema.js';
-import { PyramidError } from '../errors.js';
+import { isPyramidError, PyramidError } from '../errors.js';
 import { Instrumentation } from '../instrumentation.js';
 import type { PyramidAdmin } from '../kafka/admin.js';
 import { createKafkaClient } from '../kafka/client.js';
@@ -11,13 +11,17 @@ import type { TopicPartition } from '../kafka/types.js';
 import { silentLogger, type Logger } from '../logger.js';
 import { kafkaGroupProbe, redisProbe, registryProbe, type HealthProbe } from '../ops/health.js';
 import { startLagMonitor, type LagMonitor } from '../ops/lag-monitor.js';
+import { policyContentHash } from '../policy/content-hash.js';
 import { loadPolicyFile } from '../policy/load.js';
 import type { CompiledPolicy } from '../policy/types.js';
 import { StateStore } from '../state/store.js';
 import { createCensus, type PyramidCensus } from './census.js';
+import { CacheBudget } from './customer-cache.js';
 import { createDecoder } from './decode.js';
 import { createDlqPublisher } from './dlq-publisher.js';
 import { createOutboxRelay, DEFAULT_RELAY_CHUNK, type OutboxRelay } from './outbox-relay.js';
+import { OwnedPartition } from './owned-partition.js';
+import { Ownership } from './ownership.js';
 import { createBatchHandler, DEFAULT_APPLY_CHUNK } from './partition-batch.js';
 import { PartitionPositions } from './partition-positions.js';
 import { connectRedis } from './redis-connection.js';
@@ -36,7 +40,7 @@ export interface ScorerTuning {
   retry: RetryOptions;
   /** Outbox entries per produce request; default {@link DEFAULT_RELAY_CHUNK}. */
   relayChunk: number;
-  /** Records per Lua call; default {@link DEFAULT_APPLY_CHUNK}. */
+  /** Records per engine call and commit; default {@link DEFAULT_APPLY_CHUNK}. */
   applyChunk: number;
 }
 
@@ -67,8 +71,9 @@ export interface Scorer {
   pause(): void;
   resume(): void;
   /**
-   * The next offset this scorer will process in a partition of the input topic: Redis watermark
-   * + 1, or further when records after it were dead-lettered by this process.
+   * The next offset this scorer will process in a partition of the input topic: the applied
+   * watermark + 1, or further when records after it were dead-lettered by this process (for a
+   * partition it does not own: the Redis watermark + 1).
    */
   nextOffset(partition: number): Promise<string>;
   /** Measure lag now and emit `consumer.lag` per owned partition. */
@@ -88,6 +93,7 @@ interface Running {
   redis: Redis;
   store: StateStore;
   policy: CompiledPolicy;
+  policyHash: string;
   consumer: PyramidConsumer;
   producer: PyramidProducer;
   admin: PyramidAdmin;
@@ -112,11 +118,12 @@ export function createScorer(config: PyramidConfig, options: ScorerOptions = {})
   const tuning: ScorerTuning = { sweepIntervalMs: 1000, lagIntervalMs: 5000, retry: DEFAULT_RETRY, relayChunk: DEFAULT_RELAY_CHUNK, applyChunk: DEFAULT_APPLY_CHUNK, ...options.tuning };
   const inputTopic = config.topics.transactions;
   const positions = new PartitionPositions();
+  const ownership = new Ownership();
+  const budget = new CacheBudget(config.cacheMaxCustomers);
   let running: Running | undefined;
   let stopping = false;
   let aborted = false;
   let userPaused = false;
-  let generation = 0;
   let stopPromise: Promise<void> | undefined;
   const pendingAssignments = new Set<Promise<void>>();
   let handler: ReturnType<typeof createBatchHandler> | undefined;
@@ -131,16 +138,21 @@ export function createScorer(config: PyramidConfig, options: ScorerOptions = {})
     if (running === undefined) throw new PyramidError('CONFIG_INVALID', 'the scorer is not started');
     return running;
   };
-  const owned = (): TopicPartition[] => (running?.consumer.assignment() ?? []).filter((tp) => tp.topic === inputTopic);
-  const stillOwned = (tp: TopicPartition, gen: number): boolean =>
-    gen === generation && !aborted && owned().some((o) => o.partition === tp.partition);
+  const owned = (): TopicPartition[] => ownership.owned().map((p) => ({ topic: p.topic, partition: p.partition }));
+  const stillOwned = (tp: TopicPartition, gen: number): boolean => !aborted && ownership.isMine(tp, gen);
 
-  /** The next offset to process: past the Redis watermark and past anything dead-lettered here. */
+  /** The next offset to process: past the applied watermark and past anything dead-lettered here. */
   async function nextOffset(store: StateStore, topic: string, partition: number): Promise<string> {
-    const watermark = await store.readWatermark(topic, partition);
-    const fromRedis = watermark.offset === null ? 0n : BigInt(watermark.offset) + 1n;
+    const mine = ownership.get({ topic, partition });
+    let applied: bigint;
+    if (mine !== undefined) {
+      applied = mine.nextOffset ?? 0n;
+    } else {
+      const meta = await store.readMeta(topic, partition);
+      applied = meta?.lastOffset == null ? 0n : BigInt(meta.lastOffset) + 1n;
+    }
     const inProcess = positions.next(topic, partition) ?? 0n;
-    return (fromRedis > inProcess ? fromRedis : inProcess).toString();
+    return (applied > inProcess ? applied : inProcess).toString();
   }
 
   async function flushWithRetry(r: Running, tp: TopicPartition, keepGoing: () => boolean): Promise<void> {
@@ -151,28 +163,46 @@ export function createScorer(config: PyramidConfig, options: ScorerOptions = {})
     }
   }
 
-  /** Seek each newly assigned partition to its Redis watermark + 1, then resume and flush leftovers. */
+  /** A scorer that cannot run on the stored state (layout, policy) stops, saying why. */
+  function fail(error: unknown): void {
+    logger.error({ err: error }, 'the scorer cannot run on this state; stopping');
+    aborted = true;
+    void shutdown().finally(() => settle.reject(error));
+  }
+
+  /**
+   * Claim each newly assigned partition in Redis (fencing any earlier owner), seek it to its
+   * watermark + 1, then resume it and flush what a previous owner left in its outbox.
+   */
   async function prepareAssigned(r: Running, gen: number, partitions: TopicPartition[]): Promise<void> {
     await Promise.all(
       partitions.map(async (tp) => {
-        const read = await retrying(() => r.store.readWatermark(tp.topic, tp.partition), {
-          shouldStop: () => gen !== generation || aborted,
-          options: tuning.retry,
-          onRetry: (err) => logger.warn({ err, ...tp }, 'cannot read the partition watermark yet; retrying'),
+        const partition = new OwnedPartition({
+          store: r.store,
+          topic: tp.topic,
+          partition: tp.partition,
+          policy: r.policy,
+          policyHash: r.policyHash,
+          clock: config.clock,
+          dedupeHorizonMs: config.dedupeHorizon ?? null,
+          budget,
+          logger,
+          instrumentation,
         });
-        if (!read.done || gen !== generation) return;
-        const watermark = read.value.offset;
-        if (watermark === null) {
-          // Fresh state: Kafka's own position (committed offset, else earliest) is right.
-          positions.reset(tp.topic, tp.partition, undefined);
-        } else {
-          const next = BigInt(watermark) + 1n;
-          positions.reset(tp.topic, tp.partition, next);
-          r.consumer.seek(tp, next.toString());
-        }
+        const claimed = await retrying(() => partition.claim(), {
+          shouldStop: () => gen !== ownership.currentGeneration || aborted,
+          options: tuning.retry,
+          onRetry: (err) => logger.warn({ err, ...tp }, 'cannot claim the partition yet; retrying'),
+        });
+        if (!claimed.done || gen !== ownership.currentGeneration) return;
+        ownership.adopt(partition);
+        const next = partition.nextOffset;
+        // Fresh state: Kafka's own position (committed offset, else earliest) is right.
+        positions.reset(tp.topic, tp.partition, next);
+        if (next !== undefined) r.consumer.seek(tp, next.toString());
       }),
     );
-    if (gen !== generation) return;
+    if (gen !== ownership.currentGeneration) return;
     if (!userPaused && !stopping) r.consumer.resume(partitions);
     // What a previous owner applied but did not get to publish.
     await Promise.all(partitions.map((tp) => flushWithRetry(r, tp, () => stillOwned(tp, gen))));
@@ -180,19 +210,23 @@ export function createScorer(config: PyramidConfig, options: ScorerOptions = {})
 
   function onAssignmentChange(r: Running, change: AssignmentChange): void {
     const partitions = change.partitions.filter((tp) => tp.topic === inputTopic);
-    generation = change.generation;
+    ownership.startGeneration(change.generation);
     instrumentation.emit('consumer.rebalance', { groupId: config.groupId, kind: change.kind, partitions: partitions.length, topicPartitions: partitions });
     if (change.kind === 'revoked') {
       for (const tp of partitions) positions.forget(tp.topic, tp.partition);
+      ownership.revoke(partitions);
       logger.info({ partitions: partitions.map((tp) => tp.partition) }, 'partitions revoked');
       return;
     }
     instrumentation.emit('consumer.group_joined', { groupId: config.groupId, memberId: change.memberId });
     logger.info({ partitions: partitions.map((tp) => tp.partition), memberId: change.memberId }, 'partitions assigned');
     if (partitions.length === 0) return;
-    // Paused until each partition is sought to its watermark, so no fetch runs from a stale position.
+    // Paused until each partition is claimed and sought to its watermark, so no fetch runs from a stale position.
     r.consumer.pause(partitions);
-    const work = prepareAssigned(r, change.generation, partitions).catch((err: unknown) => logger.error({ err }, 'assignment preparation failed'));
+    const work = prepareAssigned(r, change.generation, partitions).catch((err: unknown) => {
+      if (isPyramidError(err, 'STATE_LAYOUT_MISMATCH')) fail(err);
+      else logger.error({ err }, 'assignment preparation failed');
+    });
     pendingAssignments.add(work);
     void work.finally(() => pendingAssignments.delete(work));
   }
@@ -239,16 +273,11 @@ export function createScorer(config: PyramidConfig, options: ScorerOptions = {})
     } else {
       encoder = createJsonTierChangeEncoder();
     }
-    const store = new StateStore({
-      redis,
-      policy,
-      clock: config.clock,
-      dedupeHorizonMs: config.dedupeHorizon,
-      prefix: config.keyPrefix,
-      partitionCount,
-      logger,
-      instrumentation,
-    });
+    const store = new StateStore({ redis, prefix: config.keyPrefix, partitionCount, logger, instrumentation });
+    const policyHash = policyContentHash(policy);
+    // Refuse at start-up what every claim would refuse later: state of another layout, partition
+    // count or policy.
+    await store.checkLayout(inputTopic, { version: policy.version, hash: policyHash });
     const producer = kafka.createProducer();
     opened.push(() => producer.disconnect());
     await producer.connect();
@@ -265,7 +294,6 @@ export function createScorer(config: PyramidConfig, options: ScorerOptions = {})
       readAhead: true,
     });
     const census = createCensus({
-      redis,
       store,
       policy,
       topic: inputTopic,
@@ -290,6 +318,7 @@ export function createScorer(config: PyramidConfig, options: ScorerOptions = {})
       redis,
       store,
       policy,
+      policyHash,
       consumer,
       producer,
       admin,
@@ -317,7 +346,7 @@ export function createScorer(config: PyramidConfig, options: ScorerOptions = {})
       validate,
       currency: r.policy.currency,
       dlq: createDlqPublisher({ producer: producerForDlq, topic: config.topics.dlq, instrumentation }),
-      store: r.store,
+      ownership,
       relay: r.relay,
       positions,
       seek: (tp, offset) => r.consumer.seek(tp, offset),
@@ -340,7 +369,7 @@ export function createScorer(config: PyramidConfig, options: ScorerOptions = {})
     await r.consumer.subscribe([inputTopic], { fromBeginning: true });
     await r.consumer.run(handler);
     if (config.clock === 'wall') {
-      r.sweeper = startSweeper({ store: r.store, relay: r.relay, owned, intervalMs: tuning.sweepIntervalMs, logger });
+      r.sweeper = startSweeper({ ownership, relay: r.relay, intervalMs: tuning.sweepIntervalMs, logger });
     }
     logger.info({ groupId: config.groupId, topic: inputTopic, clock: config.clock }, 'scorer running');
   }
@@ -363,12 +392,13 @@ export function createScorer(config: PyramidConfig, options: ScorerOptions = {})
       await handler?.publications();
       await r.sweeper?.stop();
       await Promise.allSettled([...pendingAssignments]);
+      await ownership.idle();
       await r.lag.stop();
       // Publish what the last batches and sweeps left in the outboxes, and commit, while still
       // a member: after leaving, a new owner would flush the same entries again.
       // Only partitions still assigned: one lost in a rebalance during the stop is its new
       // owner's to flush (a second flush would only repeat identical event ids downstream).
-      const gen = generation;
+      const gen = ownership.currentGeneration;
       await Promise.all(mine.map((tp) => flushWithRetry(r, tp, () => stillOwned(tp, gen))));
       const finalOffsets = mine.flatMap((tp) => {
         const next = positions.next(tp.topic, tp.partition);

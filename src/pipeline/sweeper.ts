@@ -1,18 +1,16 @@
-import type { TopicPartition } from '../kafka/types.js';
 import type { Logger } from '../logger.js';
-import type { StateStore } from '../state/store.js';
+import type { OwnedPartition } from './owned-partition.js';
 import type { OutboxRelay } from './outbox-relay.js';
+import type { Ownership } from './ownership.js';
 
 export interface SweeperOptions {
-  store: StateStore;
+  ownership: Ownership;
   relay: OutboxRelay;
-  /** Partitions this instance owns right now. */
-  owned(): TopicPartition[];
   /** Default 1000 ms. */
   intervalMs?: number;
-  /** Timers fired per Lua call (bounded, so Redis is never blocked long); default 500. */
+  /** Timers fired per commit (bounded, so one commit never grows large); default 500. */
   limit?: number;
-  /** Calls per partition per tick, so one backlogged partition cannot starve the others; default 20. */
+  /** Commits per partition per tick, so one backlogged partition cannot starve the others; default 20. */
   maxCallsPerTick?: number;
   logger: Logger;
 }
@@ -24,12 +22,14 @@ export interface Sweeper {
 }
 
 /**
- * Wall-clock mode only: fires the due timers of every owned partition at the wall clock, in
- * bounded Lua calls, and publishes the resulting changes through the same outbox relay as the
- * consumer. (In event-clock mode timers fire inside the apply, at event time, so there is none.)
- * A failed pass is logged and retried at the next tick; nothing is lost, since due timers stay due.
+ * Wall-clock mode only: fires the due timers of every owned partition at the wall clock, through
+ * the same engine and fenced commit as the consumer, and publishes the resulting changes through
+ * the same outbox relay. (In event-clock mode timers fire inside the apply, at event time, so
+ * there is none.) A failed pass is logged and retried at the next tick; nothing is lost, since
+ * due timers stay due. A sweep of a partition waits for its batch in hand and vice versa.
  */
 export function startSweeper(options: SweeperOptions): Sweeper {
+  const { ownership, relay } = options;
   const intervalMs = options.intervalMs ?? 1000;
   const limit = options.limit ?? 500;
   const maxCalls = options.maxCallsPerTick ?? 20;
@@ -37,29 +37,31 @@ export function startSweeper(options: SweeperOptions): Sweeper {
   let timer: NodeJS.Timeout | undefined;
   let running: Promise<void> = Promise.resolve();
 
-  // Ownership is re-checked before every Lua call and produce request, not only at the start of
-  // a pass: a partition revoked mid-pass belongs to its new owner, whose sweeps and flushes count.
-  const stillOwned = ({ topic, partition }: TopicPartition): boolean =>
-    !stopped && options.owned().some((tp) => tp.topic === topic && tp.partition === partition);
-
-  async function sweepPartition(tp: TopicPartition): Promise<void> {
-    const { topic, partition } = tp;
-    let changes = 0;
-    for (let call = 0; call < maxCalls && stillOwned(tp); call++) {
-      const result = await options.store.sweepPartition(topic, partition, Date.now(), limit);
-      changes += result.changes;
-      if (!result.more) break;
-    }
-    if (changes > 0 && stillOwned(tp)) await options.relay.flush(topic, partition, () => stillOwned(tp));
+  async function sweepPartition(owned: OwnedPartition): Promise<void> {
+    const tp = { topic: owned.topic, partition: owned.partition };
+    const generation = ownership.currentGeneration;
+    // Ownership is re-checked before every commit and produce request, not only at the start of
+    // a pass: a partition revoked mid-pass belongs to its new owner.
+    const stillMine = (): boolean => !stopped && ownership.get(tp, generation) === owned;
+    const changes = await ownership.exclusive(tp, async () => {
+      let fired = 0;
+      for (let call = 0; call < maxCalls && stillMine(); call++) {
+        const result = await owned.sweep(Date.now(), limit);
+        fired += result.changes;
+        if (!result.more) break;
+      }
+      return fired;
+    });
+    if (changes > 0 && stillMine()) await relay.flush(tp.topic, tp.partition, stillMine);
   }
 
   const pass = async (): Promise<void> => {
-    for (const tp of options.owned()) {
+    for (const owned of ownership.owned()) {
       if (stopped) return;
       try {
-        await sweepPartition(tp);
+        await sweepPartition(owned);
       } catch (err) {
-        options.logger.warn({ err, topic: tp.topic, partition: tp.partition }, 'sweep failed; retrying at the next tick');
+        options.logger.warn({ err, topic: owned.topic, partition: owned.partition }, 'sweep failed; retrying at the next tick');
       }
     }
   };

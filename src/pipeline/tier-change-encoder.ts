@@ -2,7 +2,7 @@ import avro from 'avsc';
 import { PyramidError } from '../errors.js';
 import type { SchemaRegistryClient } from '../kafka/schema-registry.js';
 import { writeSchemaFrame } from '../kafka/wire-format.js';
-import type { OutboxEntry } from '../state/types.js';
+import type { OutboxEntry } from '../state/outbox-codec.js';
 import { loadContract, valueSubject } from './decode-schemas.js';
 
 /** A tier change as the outbox holds it (field for field schemas/tier-change-v1.avsc). */

@@ -1,21 +1,61 @@
-import type { ChangeCause } from '../policy/change.js';
-import type { ChangeDirection } from '../policy/evaluate.js';
+import type { ChangeCause, TierChange } from '../engine/change.js';
+import type { ChangeDirection } from '../engine/evaluate.js';
 import { PyramidError } from '../errors.js';
-import type { OutboxEntry } from './types.js';
+
+/** One outbox entry: the stream id (the relay's cursor) and the change. */
+export interface OutboxEntry {
+  id: string;
+  change: TierChange;
+}
+
+/** The field of an outbox stream entry that holds the record. */
+export const OUTBOX_FIELD = 'c';
 
 /**
  * The outbox stream stores each change as one field `c`: a positional JSON array whose first
  * element is the format version (1). Positional keeps an entry near 170 bytes until the relay
- * trims it; this is the one place that knows the positions (the writer is emitChange in
- * includes/engine.lua).
+ * trims it; this is the one place that knows the positions.
  *
  * Format 1: [1, eventId, customerId, previousTier, newTier, direction, cause, transactionId,
  *   effectiveAt, policyVersion, before.monetary, before.frequency, before.recencyMs,
  *   before.lastPurchaseAt, after.monetary, after.frequency, after.recencyMs, after.lastPurchaseAt,
  *   boundary.tier, boundary.rule, headroom.toNextTierUp, headroom.toDowngrade]
  */
+export function encodeOutboxRecord(c: TierChange): string {
+  return JSON.stringify([
+    1,
+    c.eventId,
+    c.customerId,
+    c.previousTier,
+    c.newTier,
+    c.direction,
+    c.cause,
+    c.transactionId,
+    c.effectiveAt,
+    c.policyVersion,
+    c.before.monetary,
+    c.before.frequency,
+    c.before.recencyMs,
+    c.before.lastPurchaseAt,
+    c.after.monetary,
+    c.after.frequency,
+    c.after.recencyMs,
+    c.after.lastPurchaseAt,
+    c.boundary.tier,
+    c.boundary.rule,
+    c.headroom.toNextTierUp,
+    c.headroom.toDowngrade,
+  ]);
+}
+
+/** The stream id of outbox sequence number `seq`: explicit ids keep a replay's ids identical. */
+export function outboxId(seq: number): string {
+  return `0-${seq}`;
+}
+
+/** An outbox entry read back from the stream (`flat`: its field/value list). */
 export function decodeOutboxEntry(id: string, flat: string[]): OutboxEntry {
-  const at = flat.indexOf('c');
+  const at = flat.indexOf(OUTBOX_FIELD);
   const text = at >= 0 && at % 2 === 0 ? flat[at + 1] : undefined;
   let r: unknown;
   try {

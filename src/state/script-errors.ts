@@ -1,41 +1,64 @@
 import { PyramidError } from '../errors.js';
+import { META } from './layout.js';
 
-/**
- * The negative codes the partition scripts return as the first element of their reply, mapped in
- * this one place to typed errors. A script never raises for an expected condition: a raised Lua
- * error would be indistinguishable from a bug.
- */
-const SCRIPT_ERRORS: Record<number, (stored: string) => PyramidError> = {
-  [-1]: (stored) =>
-    new PyramidError('STATE_LAYOUT_MISMATCH', `partition state was written by policy version ${stored}; re-evaluate or use a fresh key prefix`, {
-      details: { storedPolicyVersion: stored },
-    }),
-  [-2]: (stored) =>
-    new PyramidError('STATE_LAYOUT_MISMATCH', `partition state was written for ${stored} partitions; the partition count is part of the state layout and needs a migration`, {
-      details: { storedPartitionCount: stored },
-    }),
-  [-3]: (stored) =>
-    new PyramidError(
-      'STATE_LAYOUT_MISMATCH',
-      `partition state was written with ${stored} customer sub-hashes (0: one hash per customer, the layout before sub-hashes); the count is part of the state layout and needs a migration`,
-      { details: { storedCustomerShards: stored } },
-    ),
-  [-4]: (stored) =>
-    new PyramidError('STATE_WATERMARK_BEHIND', `partition watermark is at offset ${stored}, behind the offset this call required; nothing was applied`, {
-      details: { storedWatermark: stored },
-    }),
+/** What the stored meta said when a commit was refused. */
+export interface FenceRefusal {
+  /**
+   * `lost`: the partition's meta is gone (Redis lost the state); `owner`: another owner claimed
+   * the partition; `commit`: the stored commit is not the one this owner last wrote (a commit was
+   * lost, e.g. an AOF tail); `format`: written by another layout version.
+   */
+  reason: 'lost' | 'owner' | 'commit' | 'format';
+  storedCommit: number | null;
+}
+
+const FIELD_NAMES: Record<string, string> = {
+  [META.formatVersion]: 'format version',
+  [META.partitionCount]: 'partition count',
+  [META.customerShards]: 'customer sub-hash count',
+  [META.policyVersion]: 'policy version',
+  [META.policyHash]: 'policy content hash',
 };
 
-/** Throws the typed error for a negative script reply; returns the reply as numbers otherwise. */
-export function checkScriptReply(script: string, reply: unknown): number[] {
-  if (!Array.isArray(reply)) throw new PyramidError('STATE_SCRIPT_FAILED', `${script} returned ${typeof reply}`);
-  const first = reply[0];
-  if (typeof first === 'number' && first < 0) {
-    const make = SCRIPT_ERRORS[first];
-    if (make === undefined) throw new PyramidError('STATE_SCRIPT_FAILED', `${script} returned unknown code ${first}`);
-    throw make(String(reply[1]));
-  }
-  return reply.map((v) => Number(v));
+const LAYOUT_ADVICE: Record<string, string> = {
+  [META.formatVersion]: 'this pyramid cannot read it; run the version that wrote it, or rebuild with `pyramid replay` into a fresh key prefix',
+  [META.partitionCount]: 'the partition count is part of the state layout: rebuild with `pyramid replay` into a fresh key prefix (PYRAMID_KEY_PREFIX)',
+  [META.customerShards]: 'the sub-hash count is part of the state layout: rebuild into a fresh key prefix',
+  [META.policyVersion]: 'start the scorers with the policy in force, or rebuild with `pyramid replay` into a fresh key prefix',
+  [META.policyHash]: 'the policy file changed without a new version: give it a new version, or restore the file in force',
+};
+
+/**
+ * The claim script's refusal `{ -1, field, stored }` as a typed error naming the field, what is
+ * stored and what to do.
+ */
+export function layoutMismatch(topic: string, partition: number, field: string, stored: string, expected: string): PyramidError {
+  const name = FIELD_NAMES[field] ?? field;
+  const storedText = stored === '' ? 'none (a layout this version does not know)' : stored;
+  return new PyramidError(
+    'STATE_LAYOUT_MISMATCH',
+    `partition ${partition} of ${topic}: the stored state has ${name} ${storedText}, this scorer has ${expected}; ${LAYOUT_ADVICE[field] ?? 'use a fresh key prefix'}`,
+    { details: { topic, partition, field, stored, expected } },
+  );
+}
+
+/** The commit script's refusal `{ -1, fv, owner, commit }` as a typed, non-retriable error. */
+export function fenceRefusal(topic: string, partition: number, reply: unknown[], expected: { formatVersion: string; owner: string; commit: number }): PyramidError {
+  const [, fv = '', owner = '', commit = ''] = reply.map(String);
+  let refusal: FenceRefusal;
+  if (fv === '' && owner === '') refusal = { reason: 'lost', storedCommit: null };
+  else if (fv !== expected.formatVersion) refusal = { reason: 'format', storedCommit: null };
+  else if (owner !== expected.owner) refusal = { reason: 'owner', storedCommit: Number(commit) };
+  else refusal = { reason: 'commit', storedCommit: Number(commit) };
+  const what = {
+    lost: 'its state is gone from Redis',
+    owner: 'another owner has claimed it',
+    commit: `its stored commit is ${commit}, not the ${expected.commit} this owner last wrote (a commit was lost)`,
+    format: `its state is of format version ${fv}`,
+  }[refusal.reason];
+  return new PyramidError('STATE_FENCED', `commit to partition ${partition} of ${topic} refused: ${what}; nothing was written`, {
+    details: { topic, partition, ...refusal },
+  });
 }
 
 /**
@@ -43,10 +66,10 @@ export function checkScriptReply(script: string, reply: unknown): number[] {
  * cluster refusing cross-slot keys) is a bug or misconfiguration and not retriable; anything else
  * (connection refused, timeout, failover) is REDIS_UNAVAILABLE and worth retrying.
  */
-export function toStateError(script: string, err: unknown): PyramidError {
+export function toStateError(operation: string, err: unknown): PyramidError {
   if (err instanceof PyramidError) return err;
   if (err instanceof Error && err.name === 'ReplyError') {
-    return new PyramidError('STATE_SCRIPT_FAILED', `${script} failed: ${err.message}`, { cause: err });
+    return new PyramidError('STATE_SCRIPT_FAILED', `${operation} failed: ${err.message}`, { cause: err });
   }
-  return new PyramidError('REDIS_UNAVAILABLE', `${script} could not reach Redis`, { retriable: true, cause: err });
+  return new PyramidError('REDIS_UNAVAILABLE', `${operation} could not reach Redis`, { retriable: true, cause: err });
 }

@@ -4,7 +4,7 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Cluster, Redis } from 'ioredis';
 
-/** A Lua script ready to run: its text with includes inlined, key count and SHA1. */
+/** A Lua script ready to run: its text, key count and SHA1. */
 export interface LuaScript {
   name: string;
   numberOfKeys: number;
@@ -14,24 +14,15 @@ export interface LuaScript {
 
 const HERE = dirname(fileURLToPath(import.meta.url));
 const FILE_NAME = /^([A-Za-z]+)-(\d+)\.lua$/;
-const INCLUDE = /^--- @include "([^"]+)"$/gm;
-
-function inline(path: string, seen: Set<string>): string {
-  if (seen.has(path)) throw new Error(`Lua include cycle at ${path}`);
-  const text = readFileSync(path, 'utf8');
-  const next = new Set(seen).add(path);
-  return text.replace(INCLUDE, (_, include: string) => inline(join(dirname(path), include), next));
-}
 
 /**
  * Load `verbName-<numKeys>.lua` from this folder (bullmq style): the key count comes from the
- * file name, so a script and its caller cannot disagree about it; `--- @include "x.lua"` lines
- * are replaced by that file (relative to the including file).
+ * file name, so a script and its caller cannot disagree about it.
  */
 export function loadScript(fileName: string): LuaScript {
   const match = FILE_NAME.exec(fileName);
   if (match === null) throw new Error(`Lua script ${fileName} is not named verbName-<numKeys>.lua`);
-  const lua = inline(join(HERE, fileName), new Set());
+  const lua = readFileSync(join(HERE, fileName), 'utf8');
   return {
     name: match[1] ?? fileName,
     numberOfKeys: Number(match[2]),

@@ -1,88 +1,175 @@
+import { randomBytes } from 'node:crypto';
 import type { Cluster, Redis } from 'ioredis';
+import type { CustomerState, DedupeClaim, DueTimer } from '../engine/types.js';
+import { PyramidError } from '../errors.js';
 import type { Instrumentation } from '../instrumentation.js';
 import { silentLogger, type Logger } from '../logger.js';
-import type { CompiledPolicy } from '../policy/types.js';
-import { PyramidError } from '../errors.js';
-import { decodeBuckets } from './customer-hash.js';
-import { customerShard, customerShardKey, DEFAULT_CUSTOMER_SHARDS, DEFAULT_KEY_PREFIX, partitionKeys, type PartitionKeys } from './keys.js';
-import { decodeOutboxEntry, successorId } from './outbox-codec.js';
-import { checkScriptReply, toStateError } from './script-errors.js';
-import { toScriptPolicy } from './script-policy.js';
+import {
+  customerShard,
+  customerShardKey,
+  decodeCustomer,
+  DEFAULT_CUSTOMER_SHARDS,
+  DEFAULT_KEY_PREFIX,
+  encodeCustomer,
+  FORMAT_VERSION,
+  META,
+  metaKeyPattern,
+  partitionKeys,
+  partitionOfMetaKey,
+  TIER_CUSTOMERS_PREFIX,
+  TIER_REVENUE_PREFIX,
+  type PartitionKeys,
+} from './layout.js';
+import { decodeOutboxEntry, encodeOutboxRecord, successorId, type OutboxEntry } from './outbox-codec.js';
+import { fenceRefusal, layoutMismatch, toStateError } from './script-errors.js';
 import { loadScript, runScript, type LuaScript } from './scripts.js';
-import type { BatchCounts, CustomerInspection, MatchedRule, OutboxEntry, SweepResult, TransactionRecord } from './types.js';
 
-/** Which clock evaluates a partition: the wall clock (live) or its event-time watermark (replay). */
-export type ClockMode = 'event' | 'wall';
+/** Per tier: customers in it and the sum of their stored rolling monetary. */
+export type TierCounters = Map<string, { customers: number; revenueMinor: number }>;
 
-/** What a {@link StateStore} works with; everything but `redis`, `policy` and `clock` has a default. */
+/** A partition's meta as stored (see META in layout.ts). */
+export interface PartitionMeta {
+  formatVersion: number | null;
+  partitionCount: number | null;
+  customerShards: number | null;
+  policyVersion: string | null;
+  policyHash: string | null;
+  owner: string | null;
+  commit: number;
+  /** Last applied Kafka offset; null before the first. */
+  lastOffset: number | null;
+  eventWatermark: number | null;
+  outboxSeq: number;
+  counters: TierCounters;
+}
+
+/** What a claim hands the new owner: the fence for its commits and where the partition stands. */
+export interface PartitionClaim extends PartitionMeta {
+  owner: string;
+}
+
+/** The fence a commit carries: the owner's token and the commit it last read or wrote. */
+export interface CommitFence {
+  owner: string;
+  commit: number;
+}
+
+/** Everything one commit writes to a partition, together. */
+export interface PartitionWrite {
+  lastOffset: number | null;
+  eventWatermark: number | null;
+  outboxSeq: number;
+  /** New absolute values of the tiers whose counters moved. */
+  counters: TierCounters;
+  customers: Iterable<[string, CustomerState]>;
+  /** New timer per customer; null clears it. */
+  timers: Iterable<[string, number | null]>;
+  claims: readonly DedupeClaim[];
+  outbox: readonly OutboxEntry[];
+  /** Claims expiring at or before this instant are dropped; null keeps them. */
+  pruneClaimsThrough: number | null;
+}
+
+/** What {@link StateStore.load} read. */
+export interface LoadedState {
+  customers: Map<string, CustomerState>;
+  /** Stored claim expiry per transaction id that has one. */
+  claims: Map<string, number>;
+  /** Timers due at or before the asked instant, ascending. */
+  timers: DueTimer[];
+  /** Every stored timer at or before this instant is in `timers` (less than asked when the limit cut it). */
+  timersKnownThrough: number;
+}
+
+/** What {@link StateStore.load} reads: customers, claims and (optionally) due timers. */
+export interface LoadRequest {
+  customers: readonly string[];
+  transactionIds?: readonly string[];
+  /** Read the timers due at or before this instant. */
+  timersThrough?: number;
+  /** At most this many timers (default {@link DEFAULT_TIMER_LIMIT}). */
+  timerLimit?: number;
+}
+
+/** What a {@link StateStore} works with; everything but `redis` has a default. */
 export interface StateStoreOptions {
   redis: Redis | Cluster;
-  policy: CompiledPolicy;
-  /** `wall`: the caller passes now; `event`: the partition's event-time watermark is the clock. */
-  clock: ClockMode;
-  /** A transactionId seen again within this long (ms of the clock) is counted once. Default 7 days. */
-  dedupeHorizonMs?: number;
   /** First segment of every key. Default `pyr`. */
   prefix?: string;
   /**
-   * Partition count of the input topic. Stored in each partition's meta and checked on every call
-   * (the count is part of the state layout), and used by `inspect` to find a customer.
+   * Partition count of the input topic: part of the state layout, stored by the first claim and
+   * checked by every later one.
    */
   partitionCount?: number;
-  /**
-   * Customer sub-hashes per partition (default {@link DEFAULT_CUSTOMER_SHARDS}). Part of the state
-   * layout like the partition count: stored in each partition's meta and checked on every call.
-   */
+  /** Customer sub-hashes per partition (default {@link DEFAULT_CUSTOMER_SHARDS}); part of the layout. */
   customerShards?: number;
   logger?: Logger;
   instrumentation?: Instrumentation;
 }
 
-/** Most timers one sweepPartition call fires, so a backlog never blocks Redis for long. */
-export const DEFAULT_SWEEP_LIMIT = 500;
-const DEFAULT_DEDUPE_HORIZON_MS = 7 * 86_400_000;
+/** Timers one load reads at most: a backlog is worked through in bounded steps. */
+export const DEFAULT_TIMER_LIMIT = 2000;
 
 const SCRIPTS = {
-  apply: loadScript('applyPartitionBatch-4.lua'),
-  sweep: loadScript('sweepPartition-3.lua'),
-  inspect: loadScript('inspectCustomer-3.lua'),
+  claim: loadScript('claimPartition-1.lua'),
+  commit: loadScript('commitPartition-4.lua'),
 };
 
+const FORMAT = String(FORMAT_VERSION);
+const optionalNumber = (value: string | undefined | null): number | null => (value === undefined || value === null || value === '' ? null : Number(value));
+
+/** A ZRANGE ... WITHSCORES reply of the timer set as timers. */
+function toTimers(flat: string[]): DueTimer[] {
+  const timers: DueTimer[] = [];
+  for (let i = 0; i + 1 < flat.length; i += 2) timers.push({ customerId: flat[i] as string, at: Number(flat[i + 1]) });
+  return timers;
+}
+
+/** The meta hash's field/value list as a {@link PartitionMeta}. */
+function parseMeta(fields: Record<string, string>): PartitionMeta {
+  const counters: TierCounters = new Map();
+  for (const [field, value] of Object.entries(fields)) {
+    const customers = field.startsWith(TIER_CUSTOMERS_PREFIX);
+    if (!customers && !field.startsWith(TIER_REVENUE_PREFIX)) continue;
+    const tier = field.slice(2);
+    const entry = counters.get(tier) ?? { customers: 0, revenueMinor: 0 };
+    if (customers) entry.customers = Number(value);
+    else entry.revenueMinor = Number(value);
+    counters.set(tier, entry);
+  }
+  return {
+    formatVersion: optionalNumber(fields[META.formatVersion]),
+    partitionCount: optionalNumber(fields[META.partitionCount]),
+    customerShards: optionalNumber(fields[META.customerShards]),
+    policyVersion: fields[META.policyVersion] ?? null,
+    policyHash: fields[META.policyHash] ?? null,
+    owner: fields[META.owner] ?? null,
+    commit: optionalNumber(fields[META.commit]) ?? 0,
+    lastOffset: optionalNumber(fields[META.lastOffset]),
+    eventWatermark: optionalNumber(fields[META.eventWatermark]),
+    outboxSeq: optionalNumber(fields[META.outboxSeq]) ?? 0,
+    counters,
+  };
+}
+
 /**
- * The Redis state engine. Every state change of a partition happens in one Lua call that moves
- * the offset watermark together with the state, so replays (crash, rebalance, zombie consumer)
- * re-apply nothing (DESIGN.md §3). The evaluation mirrors src/policy exactly
- * (test/state/policy-agreement.int.test.ts).
- *
- * Layout (keys.ts): a partition's customers are packed into `customerShards` sub-hashes (field =
- * customer id), so a batch loads and saves them with one HMGET and one HSET per touched
- * sub-hash; read them outside the engine with `scanCustomers` (customer-hash.ts).
+ * The Redis state store, Kafka Streams style: narrow (load, commit, claim, read the outbox), with
+ * no scoring rules in it (those are src/engine). Every write to a partition is one atomic,
+ * fenced commit ({@link StateStore.commit}); the layout is src/state/layout.ts.
  *
  * Needs Redis >= 7.0: the scripts start with a `#!lua` shebang, which makes Redis refuse any
  * access outside the partition's hash slot, on a cluster and on a single node alike.
- *
- * Clock modes: in `event` mode timers fire as the partition's event-time watermark passes them
- * (inside applyPartitionBatch); in `wall` mode a record's own customer's timers fire before the
- * record applies and everything else waits for {@link StateStore.sweepPartition}.
  */
 export class StateStore {
-  private readonly redis: Redis | Cluster;
-  private readonly policyJson: string;
-  private readonly policy: CompiledPolicy;
-  private readonly clock: ClockMode;
-  private readonly horizonMs: number;
-  private readonly prefix: string;
-  private readonly partitionCount: number | undefined;
-  private readonly customerShards: number;
+  readonly redis: Redis | Cluster;
+  readonly prefix: string;
+  readonly partitionCount: number | undefined;
+  readonly customerShards: number;
   private readonly logger: Logger;
   private readonly instrumentation: Instrumentation | undefined;
 
   constructor(options: StateStoreOptions) {
     this.redis = options.redis;
-    this.policy = options.policy;
-    this.policyJson = JSON.stringify(toScriptPolicy(options.policy));
-    this.clock = options.clock;
-    this.horizonMs = options.dedupeHorizonMs ?? DEFAULT_DEDUPE_HORIZON_MS;
     this.prefix = options.prefix ?? DEFAULT_KEY_PREFIX;
     this.partitionCount = options.partitionCount;
     this.customerShards = options.customerShards ?? DEFAULT_CUSTOMER_SHARDS;
@@ -99,109 +186,260 @@ export class StateStore {
   }
 
   /**
-   * Apply a batch of one partition's records (in offset order) in one atomic Lua call. `now` is
-   * the wall clock in wall mode (default Date.now()) and ignored in event mode.
+   * Claims a partition for a new owner: checks the stored layout (format version, partition
+   * count, sub-hash count) and policy (version and content hash) against this scorer's, then sets
+   * a fresh owner token, which fences every commit of any earlier owner (a zombie).
    *
-   * `requireApplied`: the call applies nothing and throws STATE_WATERMARK_BEHIND unless the
-   * partition's watermark is at or past this offset. It makes it safe to send the chunks of one
-   * batch without awaiting each: chunk k+1 requires chunk k's last offset, so a chunk whose
-   * predecessor failed (a dropped connection, say) refuses instead of skipping ahead.
+   * @throws PyramidError STATE_LAYOUT_MISMATCH naming the field that differs (nothing written).
    */
-  async applyPartitionBatch(
-    topic: string,
-    partition: number,
-    records: readonly TransactionRecord[],
-    now?: number,
-    options: { requireApplied?: number | string } = {},
-  ): Promise<BatchCounts> {
-    const keys = this.keys(topic, partition);
-    const args: (string | number)[] = [
-      this.policyJson,
-      keys.customerShardPrefix,
-      this.clock,
-      this.clock === 'wall' ? (now ?? Date.now()) : '',
-      this.horizonMs,
-      this.partitionCount ?? '',
-      this.customerShards,
-      options.requireApplied === undefined ? '' : String(options.requireApplied),
-    ];
-    // The sub-hash of each record's customer is computed here, so the script hashes no ids.
-    for (const r of records) {
-      const shard = customerShard(r.customerId, this.customerShards);
-      args.push(String(r.offset), r.transactionId, r.customerId, shard, r.kind === 'purchase' ? 'p' : 'r', r.amountMinor, r.eventTime);
+  async claim(topic: string, partition: number, policy: { version: string; hash: string }): Promise<PartitionClaim> {
+    if (this.partitionCount === undefined) throw new PyramidError('CONFIG_INVALID', 'claiming a partition needs the store to know the partition count');
+    const owner = randomBytes(12).toString('hex');
+    const expected = [FORMAT, String(this.partitionCount), String(this.customerShards), policy.version, policy.hash];
+    const reply = await this.run(SCRIPTS.claim, [this.keys(topic, partition).meta], [...expected, owner]);
+    if (!Array.isArray(reply)) throw new PyramidError('STATE_SCRIPT_FAILED', `claim returned ${typeof reply}`);
+    if (reply[0] !== 0) {
+      const field = String(reply[1]);
+      const index = [META.formatVersion, META.partitionCount, META.customerShards, META.policyVersion, META.policyHash].indexOf(field as never);
+      throw layoutMismatch(topic, partition, field, String(reply[2] ?? ''), expected[index] ?? '');
     }
-    const reply = await this.run(SCRIPTS.apply, [keys.meta, keys.due, keys.tx, keys.outbox], args);
-    const [applied = 0, duplicate = 0, late = 0, stale = 0, changes = 0, timersFired = 0] = reply;
-    return { applied, duplicate, late, stale, changes, timersFired };
-  }
-
-  /** Fire the partition's timers due at or before `now`, at most `limit` per call. */
-  async sweepPartition(topic: string, partition: number, now: number, limit = DEFAULT_SWEEP_LIMIT): Promise<SweepResult> {
-    const keys = this.keys(topic, partition);
-    const args = [this.policyJson, keys.customerShardPrefix, now, limit, this.partitionCount ?? '', this.customerShards];
-    const [timersFired = 0, changes = 0, more = 0] = await this.run(SCRIPTS.sweep, [keys.meta, keys.due, keys.outbox], args);
-    return { timersFired, changes, more: more === 1 };
+    const flat = (reply[1] as unknown[]).map(String);
+    const fields: Record<string, string> = {};
+    for (let i = 0; i + 1 < flat.length; i += 2) fields[flat[i] as string] = flat[i + 1] as string;
+    return { ...parseMeta(fields), owner };
   }
 
   /**
-   * A customer's state and evaluation. Without `partition`, looks in every partition of the topic
-   * (needs `partitionCount`). `now` defaults to the wall clock in wall mode and to the partition's
-   * event-time watermark in event mode. Null when the customer is unknown.
+   * Refuses, before any partition is claimed, state that this scorer cannot continue: a partition
+   * of another format version, partition count, sub-hash count or policy (version or content), or
+   * state for a partition beyond the topic's partition count (the topic was re-created smaller).
+   *
+   * @throws PyramidError STATE_LAYOUT_MISMATCH naming the partition, the field and both values.
    */
-  async inspect(topic: string, customerId: string, options: { partition?: number; now?: number } = {}): Promise<CustomerInspection | null> {
-    let partitions: number[];
-    if (options.partition !== undefined) partitions = [options.partition];
-    else if (this.partitionCount !== undefined) partitions = Array.from({ length: this.partitionCount }, (_, i) => i);
-    else throw new PyramidError('CONFIG_INVALID', 'inspect needs a partition or the store needs partitionCount');
-    const now = options.now ?? (this.clock === 'wall' ? Date.now() : undefined);
-    for (const partition of partitions) {
-      const keys = this.keys(topic, partition);
-      const shardKey = customerShardKey(keys, customerShard(customerId, this.customerShards));
-      const args = [this.policyJson, keys.customerShardPrefix, customerId, now ?? '', this.customerShards];
-      const reply = await this.runRaw(SCRIPTS.inspect, [keys.meta, keys.due, shardKey], args);
-      if (Array.isArray(reply) && reply.length > 0) return this.toInspection(topic, partition, customerId, reply.map(String));
+  async checkLayout(topic: string, policy: { version: string; hash: string }): Promise<void> {
+    if (this.partitionCount === undefined) throw new PyramidError('CONFIG_INVALID', 'checking the layout needs the store to know the partition count');
+    const expected: Record<string, string> = {
+      [META.formatVersion]: FORMAT,
+      [META.partitionCount]: String(this.partitionCount),
+      [META.customerShards]: String(this.customerShards),
+      [META.policyVersion]: policy.version,
+      [META.policyHash]: policy.hash,
+    };
+    const partitions = new Set([...Array.from({ length: this.partitionCount }, (_, i) => i), ...(await this.partitionsWithState(topic))]);
+    for (const partition of [...partitions].sort((a, b) => a - b)) {
+      let stored: (string | null)[];
+      try {
+        stored = await this.redis.hmget(this.keys(topic, partition).meta, ...Object.keys(expected));
+      } catch (err) {
+        throw toStateError('checkLayout', err);
+      }
+      if (stored.every((value) => value === null)) {
+        if (partition >= this.partitionCount) {
+          throw layoutMismatch(topic, partition, META.partitionCount, '', String(this.partitionCount));
+        }
+        continue;
+      }
+      Object.entries(expected).forEach(([field, value], i) => {
+        const found = stored[i] ?? '';
+        if (found !== value) throw layoutMismatch(topic, partition, field, found, value);
+      });
     }
-    return null;
   }
 
-  /**
-   * The partition's watermarks: the last applied Kafka offset (null before the first apply) and
-   * the event-time watermark (null before the first applied event). The pipeline seeks to
-   * `offset + 1` on assignment and measures lag against it.
-   */
-  async readWatermark(topic: string, partition: number): Promise<{ offset: number | null; eventTime: number | null }> {
+  /** A partition's meta; null when the partition has no state. */
+  async readMeta(topic: string, partition: number): Promise<PartitionMeta | null> {
+    let fields: Record<string, string>;
     try {
-      const [wo, ew] = await this.redis.hmget(this.keys(topic, partition).meta, 'wo', 'ew');
-      return { offset: wo == null || wo === '' || Number(wo) < 0 ? null : Number(wo), eventTime: ew == null || ew === '' ? null : Number(ew) };
+      fields = await this.redis.hgetall(this.keys(topic, partition).meta);
     } catch (err) {
-      throw toStateError('readWatermark', err);
+      throw toStateError('readMeta', err);
+    }
+    return Object.keys(fields).length === 0 ? null : parseMeta(fields);
+  }
+
+  /**
+   * Reads, in one round trip, the stored state of `customers`, the dedupe claims of
+   * `transactionIds` and the timers due at or before `timersThrough`.
+   */
+  async load(topic: string, partition: number, request: LoadRequest): Promise<LoadedState> {
+    const keys = this.keys(topic, partition);
+    const pipeline = this.redis.pipeline();
+    const byShard = new Map<number, string[]>();
+    for (const id of request.customers) {
+      const shard = customerShard(id, this.customerShards);
+      const ids = byShard.get(shard);
+      if (ids === undefined) byShard.set(shard, [id]);
+      else ids.push(id);
+    }
+    const shardOrder = [...byShard.entries()];
+    for (const [shard, ids] of shardOrder) pipeline.hmget(customerShardKey(keys, shard), ...ids);
+    const txIds = request.transactionIds ?? [];
+    if (txIds.length > 0) pipeline.zmscore(keys.tx, ...txIds);
+    const limit = request.timerLimit ?? DEFAULT_TIMER_LIMIT;
+    const through = request.timersThrough;
+    if (through !== undefined) pipeline.zrange(keys.due, '-inf', String(through), 'BYSCORE', 'LIMIT', 0, limit, 'WITHSCORES');
+    let replies: [Error | null, unknown][];
+    try {
+      replies = (await pipeline.exec()) ?? [];
+    } catch (err) {
+      throw toStateError('load', err);
+    }
+    const reply = (i: number): unknown => {
+      const [err, value] = replies[i] ?? [new Error('no reply'), null];
+      if (err) throw toStateError('load', err);
+      return value;
+    };
+    const customers = new Map<string, CustomerState>();
+    shardOrder.forEach(([, ids], i) => {
+      const values = reply(i) as (string | null)[];
+      ids.forEach((id, k) => {
+        const value = values[k];
+        if (value !== null && value !== undefined) customers.set(id, decodeCustomer(value));
+      });
+    });
+    let next = shardOrder.length;
+    const claims = new Map<string, number>();
+    if (txIds.length > 0) {
+      const scores = reply(next++) as (string | null)[];
+      txIds.forEach((id, k) => {
+        const score = scores[k];
+        if (score !== null && score !== undefined) claims.set(id, Number(score));
+      });
+    }
+    let timers: DueTimer[] = [];
+    let timersKnownThrough = -Infinity;
+    if (through !== undefined) {
+      timers = toTimers(reply(next) as string[]);
+      timersKnownThrough = through;
+      const last = timers[timers.length - 1];
+      if (timers.length >= limit && last !== undefined) {
+        // A full page may have cut its last instant short; many customers share an instant (a
+        // day's bucket leaves the window at midnight), so read that instant whole: then every
+        // timer up to it is known.
+        try {
+          const rest = toTimers(await this.redis.zrange(keys.due, String(last.at), String(last.at), 'BYSCORE', 'WITHSCORES'));
+          timers = [...timers.filter((t) => t.at < last.at), ...rest];
+        } catch (err) {
+          throw toStateError('load', err);
+        }
+        timersKnownThrough = last.at;
+      }
+    }
+    return { customers, claims, timers, timersKnownThrough };
+  }
+
+  /**
+   * Writes one chunk's state atomically: customers, timers, claims, outbox entries, counters,
+   * position and the next commit number. Refused, writing nothing, unless the partition is still
+   * of this format, owned by `fence.owner` and at commit `fence.commit`.
+   *
+   * @throws PyramidError STATE_FENCED (not retriable: the caller must re-read the partition),
+   *   REDIS_UNAVAILABLE (retriable, but whether it was applied is unknown: re-read too).
+   */
+  async commit(topic: string, partition: number, fence: CommitFence, write: PartitionWrite): Promise<void> {
+    const keys = this.keys(topic, partition);
+    const args: (string | number)[] = [FORMAT, fence.owner, fence.commit, keys.customerShardPrefix, write.pruneClaimsThrough ?? ''];
+    const meta: (string | number)[] = [META.outboxSeq, write.outboxSeq];
+    if (write.lastOffset !== null) meta.push(META.lastOffset, write.lastOffset);
+    if (write.eventWatermark !== null) meta.push(META.eventWatermark, write.eventWatermark);
+    for (const [tier, counted] of write.counters) meta.push(TIER_CUSTOMERS_PREFIX + tier, counted.customers, TIER_REVENUE_PREFIX + tier, counted.revenueMinor);
+    args.push(meta.length / 2, ...meta);
+
+    // Customers grouped by sub-hash, so the script writes each sub-hash with one HSET.
+    const byShard = new Map<number, (string | number)[]>();
+    let customerCount = 0;
+    for (const [id, state] of write.customers) {
+      const shard = customerShard(id, this.customerShards);
+      let group = byShard.get(shard);
+      if (group === undefined) byShard.set(shard, (group = []));
+      group.push(shard, id, encodeCustomer(state));
+      customerCount++;
+    }
+    args.push(customerCount);
+    for (const group of byShard.values()) for (const value of group) args.push(value);
+
+    const set: (string | number)[] = [];
+    const cleared: string[] = [];
+    for (const [id, at] of write.timers) {
+      if (at === null) cleared.push(id);
+      else set.push(at, id);
+    }
+    args.push(set.length / 2, ...set, cleared.length, ...cleared);
+    args.push(write.claims.length);
+    for (const claim of write.claims) args.push(claim.expiresAt, claim.transactionId);
+    args.push(write.outbox.length);
+    for (const entry of write.outbox) args.push(entry.id, encodeOutboxRecord(entry.change));
+
+    const reply = await this.run(SCRIPTS.commit, [keys.meta, keys.due, keys.tx, keys.outbox], args);
+    if (!Array.isArray(reply) || reply[0] !== 0) {
+      if (Array.isArray(reply) && reply[0] === -1) throw fenceRefusal(topic, partition, reply, { formatVersion: FORMAT, ...fence });
+      throw new PyramidError('STATE_SCRIPT_FAILED', `commit returned ${JSON.stringify(reply)}`);
+    }
+  }
+
+  /** One stored customer, or null when the partition does not know it. */
+  async readCustomer(topic: string, partition: number, customerId: string): Promise<CustomerState | null> {
+    const keys = this.keys(topic, partition);
+    try {
+      const value = await this.redis.hget(customerShardKey(keys, customerShard(customerId, this.customerShards)), customerId);
+      return value === null ? null : decodeCustomer(value);
+    } catch (err) {
+      throw toStateError('readCustomer', err);
+    }
+  }
+
+  /** When customer `customerId`'s timer fires, as the partition's timer set holds it; null when none. */
+  async readTimer(topic: string, partition: number, customerId: string): Promise<number | null> {
+    try {
+      const score = await this.redis.zscore(this.keys(topic, partition).due, customerId);
+      return score === null ? null : Number(score);
+    } catch (err) {
+      throw toStateError('readTimer', err);
     }
   }
 
   /**
-   * The partition's per-tier counters, which the scripts move with every customer they write:
-   * per tier, customers and the sum of their stored rolling monetary. Null for a partition
-   * written before the counters existed (no 'cv' in its meta): count its customers instead.
+   * Every stored customer of one partition, each once, sub-hash by sub-hash with HSCAN (cursor
+   * based, never blocking Redis for long). `count` is the HSCAN COUNT hint (default 1000). A
+   * customer written while the scan runs may or may not be seen, as with any SCAN.
    */
-  async readTierCounters(topic: string, partition: number): Promise<Map<string, { customers: number; revenueMinor: number }> | null> {
-    let meta: Record<string, string>;
-    try {
-      meta = await this.redis.hgetall(this.keys(topic, partition).meta);
-    } catch (err) {
-      throw toStateError('readTierCounters', err);
+  async *scanCustomers(topic: string, partition: number, options: { count?: number } = {}): AsyncGenerator<{ customerId: string; state: CustomerState }> {
+    const keys = this.keys(topic, partition);
+    const count = options.count ?? 1000;
+    for (let shard = 0; shard < keys.customerShards; shard++) {
+      const key = customerShardKey(keys, shard);
+      // HSCAN may return an entry twice while the hash is rehashed: remember what this sub-hash gave.
+      const seen = new Set<string>();
+      let cursor = '0';
+      do {
+        const [next, flat] = await this.redis.hscan(key, cursor, 'COUNT', count);
+        cursor = next;
+        for (let i = 0; i + 1 < flat.length; i += 2) {
+          const customerId = flat[i] as string;
+          if (seen.has(customerId)) continue;
+          seen.add(customerId);
+          yield { customerId, state: decodeCustomer(flat[i + 1] as string) };
+        }
+      } while (cursor !== '0');
     }
-    if (meta.cv !== '1') return null;
-    const counters = new Map<string, { customers: number; revenueMinor: number }>();
-    for (const [field, value] of Object.entries(meta)) {
-      const kind = field.slice(0, 2);
-      if (kind !== 'n:' && kind !== 'r:') continue;
-      const tier = field.slice(2);
-      const entry = counters.get(tier) ?? { customers: 0, revenueMinor: 0 };
-      if (kind === 'n:') entry.customers = Number(value);
-      else entry.revenueMinor = Number(value);
-      counters.set(tier, entry);
-    }
-    return counters;
+  }
+
+  /**
+   * The partitions of `topic` that have state under this prefix, found from their meta keys
+   * (SCAN, never KEYS), so `report` and `inspect` need Redis only, not Kafka.
+   */
+  async partitionsWithState(topic: string): Promise<number[]> {
+    const found = new Set<number>();
+    let cursor = '0';
+    do {
+      const [next, keys] = await this.redis.scan(cursor, 'MATCH', metaKeyPattern(this.prefix, topic), 'COUNT', 1000);
+      cursor = next;
+      for (const key of keys) {
+        const partition = partitionOfMetaKey(key);
+        if (partition !== null) found.add(partition);
+      }
+    } while (cursor !== '0');
+    return [...found].sort((a, b) => a - b);
   }
 
   /** Outbox entries of a partition after `afterId` (exclusive; '-' or omitted: from the start). */
@@ -242,15 +480,10 @@ export class StateStore {
     }
   }
 
-  private async run(script: LuaScript, keys: string[], args: (string | number)[]): Promise<number[]> {
-    return checkScriptReply(script.name, await this.runRaw(script, keys, args));
-  }
-
-  private async runRaw(script: LuaScript, keys: string[], args: (string | number)[]): Promise<unknown> {
+  private async run(script: LuaScript, keys: string[], args: (string | number)[]): Promise<unknown> {
     const started = performance.now();
     try {
       const reply = await runScript(this.redis, script, keys, args);
-      if (Array.isArray(reply) && typeof reply[0] === 'number' && reply[0] < 0) checkScriptReply(script.name, reply);
       this.instrumentation?.emit('state.script', { script: script.name, seconds: (performance.now() - started) / 1000, ok: true });
       return reply;
     } catch (err) {
@@ -259,37 +492,5 @@ export class StateStore {
       this.logger.error({ err: error, script: script.name, key: keys[0] }, 'state script failed');
       throw error;
     }
-  }
-
-  private toInspection(topic: string, partition: number, customerId: string, r: string[]): CustomerInspection {
-    const num = (i: number): number => Number(r[i]);
-    const opt = (i: number): number | null => (r[i] === '' || r[i] === undefined ? null : Number(r[i]));
-    const ruleCode = num(11);
-    let rule: MatchedRule;
-    if (ruleCode === 0) rule = { kind: 'inactive' };
-    else if (ruleCode < 0) rule = { kind: 'fallback' };
-    else rule = { kind: 'tier', tier: this.policy.tiers[ruleCode - 1]?.name ?? '' };
-    const now = num(0);
-    const lastPurchaseAt = opt(5);
-    return {
-      customerId,
-      topic,
-      partition,
-      now,
-      tier: r[1] ?? '',
-      tierSince: num(2),
-      seq: num(3),
-      pendingDowngradeSince: opt(4),
-      lastPurchaseAt,
-      buckets: decodeBuckets(r[6], r[7]),
-      monetary: num(8),
-      frequency: num(9),
-      recencyMs: lastPurchaseAt === null ? null : now - lastPurchaseAt,
-      rawTier: r[10] ?? '',
-      rule,
-      dueAt: opt(12),
-      headroom: { toNextTierUp: opt(13), toDowngrade: opt(14) },
-      timerAt: opt(15),
-    };
   }
 }

@@ -1,8 +1,9 @@
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { startDevStack, type DevStackHandle } from '../../src/devstack/index.js';
+import { inspectCustomer } from '../../src/pipeline/inspect.js';
 import { loadPolicyFile } from '../../src/policy/load.js';
-import { scanCustomers } from '../../src/state/customer-hash.js';
+import type { CompiledPolicy } from '../../src/policy/types.js';
 import { StateStore } from '../../src/state/store.js';
 import { runSimulator } from '../../src/simulator/run.js';
 import { createTopics, DEFAULT_POLICY, testKafka, uniqueNames, waitFor } from '../e2e/support.js';
@@ -18,7 +19,9 @@ describe('pyramid run / inspect / report / replay', () => {
   const names = uniqueNames('cli');
   let env: Record<string, string>;
   let store: StateStore;
+  let policy: CompiledPolicy;
   const customers = new Set<string>();
+  const inspect = (on: StateStore, customerId: string) => inspectCustomer({ store: on, policy, clock: 'event', topic: names.transactions, customerId });
 
   beforeAll(async () => {
     stack = await startDevStack({ brokerPort: 0, registryPort: 0 });
@@ -27,7 +30,8 @@ describe('pyramid run / inspect / report / replay', () => {
     await runSimulator({ producer, topic: names.transactions, format: 'json', seed: 3, customers: 80, count: EVENTS, startTime: Date.now() - 100 * 86_400_000, spacingMs: 3_600_000 });
     await producer.disconnect();
     env = cliEnv({ brokers: stack.brokers, redisUrl: inject('redisUrl'), names, extra: { PYRAMID_CLOCK: 'event' } });
-    store = new StateStore({ redis, policy: await loadPolicyFile(DEFAULT_POLICY), clock: 'event', prefix: names.keyPrefix, partitionCount: PARTITIONS });
+    policy = await loadPolicyFile(DEFAULT_POLICY);
+    store = new StateStore({ redis, prefix: names.keyPrefix, partitionCount: PARTITIONS });
   });
   afterAll(async () => {
     await stack.close();
@@ -39,8 +43,8 @@ describe('pyramid run / inspect / report / replay', () => {
     const run = startCli(['run'], { ...env, PYRAMID_HTTP_PORT: String(port) });
     const caughtUp = await waitFor(async () => {
       for (let p = 0; p < PARTITIONS; p++) {
-        const wm = await store.readWatermark(names.transactions, p);
-        if (wm.offset === null) return false;
+        const meta = await store.readMeta(names.transactions, p);
+        if (meta?.lastOffset == null) return false;
       }
       const applied = await Promise.all([0, 1].map((p) => redis.hget(store.keys(names.transactions, p).meta, 'wo')));
       const admin = testKafka(stack.brokers).createAdmin();
@@ -61,7 +65,7 @@ describe('pyramid run / inspect / report / replay', () => {
     expect(await run.exited, run.stderr()).toBe(0);
     for (let p = 0; p < PARTITIONS; p++) expect(await redis.xlen(store.keys(names.transactions, p).outbox)).toBe(0);
     for (let p = 0; p < PARTITIONS; p++) {
-      for await (const { customerId } of scanCustomers(redis, store.keys(names.transactions, p))) customers.add(customerId);
+      for await (const { customerId } of store.scanCustomers(names.transactions, p)) customers.add(customerId);
     }
     expect(customers.size).toBeGreaterThan(50);
   });
@@ -82,7 +86,7 @@ describe('pyramid run / inspect / report / replay', () => {
 
   it('inspect prints the stored tier; an unknown customer exits 2', async () => {
     const [customerId] = [...customers];
-    const expected = await store.inspect(names.transactions, customerId!);
+    const expected = await inspect(store, customerId!);
     const human = await runCli(['inspect', customerId!], env);
     expect(human.code, human.stderr).toBe(0);
     expect(human.stdout).toContain(`tier            ${expected!.tier} since`);
@@ -109,7 +113,7 @@ describe('pyramid run / inspect / report / replay', () => {
     expect(census.tiers.reduce((s, t) => s + t.customers, 0)).toBe(customers.size);
     const byTier = new Map<string, { customers: number; revenueMinor: number }>();
     for (const id of customers) {
-      const c = (await store.inspect(names.transactions, id))!;
+      const c = (await inspect(store, id))!;
       const entry = byTier.get(c.tier) ?? { customers: 0, revenueMinor: 0 };
       entry.customers += 1;
       entry.revenueMinor += c.monetary;
@@ -125,10 +129,10 @@ describe('pyramid run / inspect / report / replay', () => {
     const result = await runCli(['replay', '--prefix', prefix, '--progress-every', '1'], env, 120_000);
     expect(result.code, result.stderr).toBe(0);
     expect(result.stdout).toMatch(/replay: 2000\/2000 records \(100\.0%\)/);
-    const replayed = new StateStore({ redis, policy: await loadPolicyFile(DEFAULT_POLICY), clock: 'event', prefix, partitionCount: PARTITIONS });
+    const replayed = new StateStore({ redis, prefix, partitionCount: PARTITIONS });
     for (const id of customers) {
-      const a = await store.inspect(names.transactions, id);
-      const b = await replayed.inspect(names.transactions, id);
+      const a = await inspect(store, id);
+      const b = await inspect(replayed, id);
       expect({ id, tier: b?.tier, seq: b?.seq, monetary: b?.monetary }).toEqual({ id, tier: a?.tier, seq: a?.seq, monetary: a?.monetary });
     }
     const again = await runCli(['replay', '--prefix', prefix], env);

@@ -45,7 +45,9 @@ describe('loadConfig from the environment', () => {
     expect(config.http.port).toBe(9464);
     expect(config.clock).toBe('wall');
     expect(config.inputFormat).toBe('avro');
-    expect(config.dedupeHorizon).toBe(7 * 86_400_000);
+    // Claims live as long as their transaction counts unless a shorter horizon is opted into.
+    expect(config.dedupeHorizon).toBeUndefined();
+    expect(config.cacheMaxCustomers).toBe(500_000);
     expect(config.validation).toEqual({ maxAmountMinor: 1e13, maxFutureSkew: 300_000 });
   });
 

@@ -1,15 +1,14 @@
 import type { Redis } from 'ioredis';
 import type { KafkaRecord } from '../../src/kafka/types.js';
-import { scanCustomers } from '../../src/state/customer-hash.js';
 import type { StateStore } from '../../src/state/store.js';
 
-/** Every stored customer (packed state decoded) and due time of one prefix, keyed by `<partition>/<customerId>`. */
+/** Every stored customer (decoded) and timer of one prefix, keyed by `<partition>/<customerId>`. */
 export async function snapshotState(redis: Redis, store: StateStore, topic: string, partitions: number): Promise<Map<string, string>> {
   const state = new Map<string, string>();
   for (let p = 0; p < partitions; p++) {
     const keys = store.keys(topic, p);
-    for await (const { customerId, state: stored } of scanCustomers(redis, keys)) {
-      // The due set's score too, not only the engine's copy of it: the timer is what fires.
+    for await (const { customerId, state: stored } of store.scanCustomers(topic, p)) {
+      // The timer set's score too, not only the customer's copy of it: the timer set is what fires.
       state.set(`${p}/${customerId}`, JSON.stringify({ ...stored, due: await redis.zscore(keys.due, customerId) }));
     }
   }
@@ -38,8 +37,8 @@ export function indexChanges(records: KafkaRecord[]): { byId: Map<string, string
 export async function appliedPosition(redis: Redis, store: StateStore, topic: string, partitions: number): Promise<number> {
   let total = 0;
   for (let p = 0; p < partitions; p++) {
-    const wo = await redis.hget(store.keys(topic, p).meta, 'wo');
-    total += wo === null ? 0 : Number(wo) + 1;
+    const lastOffset = (await store.readMeta(topic, p))?.lastOffset ?? null;
+    total += lastOffset === null ? 0 : lastOffset + 1;
   }
   return total;
 }

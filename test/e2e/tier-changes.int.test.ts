@@ -1,5 +1,6 @@
 import { describe, expect, inject, it } from 'vitest';
 import { Instrumentation } from '../../src/instrumentation.js';
+import { inspectCustomer } from '../../src/pipeline/inspect.js';
 import { createScorer } from '../../src/pipeline/scorer.js';
 import { runSimulator } from '../../src/simulator/run.js';
 import { createTopics, readTopic, testConfig, testKafka, uniqueNames, useE2eStack, waitFor } from './support.js';
@@ -39,7 +40,7 @@ describe('simulator → pyramid → tier-change topic', () => {
 
     // Every change the engine appended, across partitions, must reach the topic.
     let appended = 0;
-    for (let p = 0; p < PARTITIONS; p++) appended += Number((await e2e.redis.hget(scorer.store.keys(names.transactions, p).meta, 'changes')) ?? 0);
+    for (let p = 0; p < PARTITIONS; p++) appended += (await scorer.store.readMeta(names.transactions, p))?.outboxSeq ?? 0;
     expect(appended).toBeGreaterThan(300);
     expect(await waitFor(async () => (await e2e.redis.xlen(scorer.store.keys(names.transactions, 0).outbox)) === 0)).toBe(true);
     const records = await readTopic(e2e.stack.brokers, names.tierChanges, (r) => r.length >= appended);
@@ -58,7 +59,7 @@ describe('simulator → pyramid → tier-change topic', () => {
     expect(census.tiers.reduce((sum, t) => sum + t.customers, 0)).toBe(latest.size);
     expect(latest.size).toBeGreaterThan(250);
     for (const [customerId, { seq, tier }] of latest) {
-      const inspection = await scorer.store.inspect(names.transactions, customerId);
+      const inspection = await inspectCustomer({ store: scorer.store, policy: scorer.policy, clock: 'wall', topic: names.transactions, customerId });
       expect({ customerId, tier: inspection?.tier, seq: inspection?.seq }).toEqual({ customerId, tier, seq });
     }
   });

@@ -1,14 +1,15 @@
 import { describe, expect, it } from 'vitest';
+import type { EngineRecord } from '../../src/engine/types.js';
 import { createCensus } from '../../src/pipeline/census.js';
-import { StateStore } from '../../src/state/store.js';
-import type { TransactionRecord } from '../../src/state/types.js';
+import type { StateStore } from '../../src/state/store.js';
 import { testPolicy } from '../state/fixtures.js';
 import { useStateRedis } from '../state/store-helpers.js';
+import { ownedPartition } from './owned-partition-fixture.js';
 
 const TOPIC = 'tx';
 const NOW = 10_000;
 
-function purchases(fromOffset: number, count: number): TransactionRecord[] {
+function purchases(fromOffset: number, count: number): EngineRecord[] {
   return Array.from({ length: count }, (_, i) => ({
     offset: fromOffset + i,
     transactionId: `t${fromOffset + i}`,
@@ -24,29 +25,17 @@ describe('census', () => {
   const policy = testPolicy();
 
   const censusOf = (store: StateStore, method: 'counters' | 'scan') =>
-    createCensus({ redis, store, policy, topic: TOPIC, clock: 'wall', partitions: () => [0, 1], now: () => NOW, method }).census();
+    createCensus({ store, policy, topic: TOPIC, clock: 'wall', partitions: () => [0, 1], now: () => NOW, method }).census();
 
   it('reads the per-tier counters: the same pyramid as counting every customer', async () => {
-    const store = new StateStore({ redis, policy, clock: 'wall', prefix: newPrefix('census') });
-    await store.applyPartitionBatch(TOPIC, 0, purchases(0, 40), NOW);
-    await store.applyPartitionBatch(TOPIC, 1, purchases(100, 25), NOW);
+    const prefix = newPrefix('census');
+    const parts = await Promise.all([0, 1].map((partition) => ownedPartition({ redis, prefix, policy, clock: 'wall', partition, partitionCount: 2 })));
+    await parts[0]?.owned.apply(purchases(0, 40), NOW);
+    await parts[1]?.owned.apply(purchases(100, 25), NOW);
+    for (const part of parts) await part.owned.settled();
+    const store = parts[0]?.store as StateStore;
     const counted = await censusOf(store, 'counters');
     expect(counted).toEqual(await censusOf(store, 'scan'));
     expect(counted.tiers.reduce((sum, t) => sum + t.customers, 0)).toBe(14);
-    expect(await redis.hget(store.keys(TOPIC, 0).meta, 'cv')).toBe('1');
-  });
-
-  it('counts customer by customer for a partition written before counters existed, and never starts half-way', async () => {
-    const store = new StateStore({ redis, policy, clock: 'wall', prefix: newPrefix('census-legacy') });
-    await store.applyPartitionBatch(TOPIC, 0, purchases(0, 20), NOW);
-    await store.applyPartitionBatch(TOPIC, 1, purchases(100, 20), NOW);
-    // Partition 0 as an older version left it: a watermark, no counters.
-    const meta = store.keys(TOPIC, 0).meta;
-    const fields = Object.keys(await redis.hgetall(meta)).filter((f) => f === 'cv' || f.startsWith('n:') || f.startsWith('r:'));
-    await redis.hdel(meta, ...fields);
-    await store.applyPartitionBatch(TOPIC, 0, purchases(20, 30), NOW);
-    const after = Object.keys(await redis.hgetall(meta));
-    expect(after.filter((f) => f === 'cv' || f.startsWith('n:') || f.startsWith('r:'))).toEqual([]);
-    expect(await censusOf(store, 'counters')).toEqual(await censusOf(store, 'scan'));
   });
 });

@@ -14,17 +14,22 @@ import { createBatchHandler } from '../../src/pipeline/partition-batch.js';
 import { PartitionPositions } from '../../src/pipeline/partition-positions.js';
 import { createJsonTierChangeEncoder } from '../../src/pipeline/tier-change-encoder.js';
 import { createTransactionValidator } from '../../src/pipeline/validate.js';
+import { inspectCustomer } from '../../src/pipeline/inspect.js';
+import type { OwnedPartition } from '../../src/pipeline/owned-partition.js';
+import { Ownership } from '../../src/pipeline/ownership.js';
 import { loadPolicyFile } from '../../src/policy/load.js';
-import { StateStore } from '../../src/state/store.js';
+import type { CompiledPolicy } from '../../src/policy/types.js';
+import type { StateStore } from '../../src/state/store.js';
 import { createTopics, DEFAULT_POLICY, testKafka, uniqueNames } from '../e2e/support.js';
+import { ownedPartition } from './owned-partition-fixture.js';
 
 /** A batch as the consumer wrapper hands it over, with JSON purchases at `offsets`. */
-function batchOf(topic: string, offsets: number[], fetchedOffset = offsets[0] ?? 0): PartitionBatch {
+function batchOf(topic: string, offsets: number[], fetchedOffset = offsets[0] ?? 0, key: (offset: number) => Buffer | null = () => Buffer.from('c-1')): PartitionBatch {
   const records: KafkaRecord[] = offsets.map((offset) => ({
     topic,
     partition: 0,
     offset: String(offset),
-    key: Buffer.from('c-1'),
+    key: key(offset),
     value: Buffer.from(JSON.stringify({ transactionId: `t-${offset}`, customerId: 'c-1', kind: 'PURCHASE', amountMinor: 1_000, currency: 'CNY', eventTime: Date.now() - 1_000 })),
     headers: {},
     timestamp: Date.now(),
@@ -64,22 +69,28 @@ describe('partition batch handler', () => {
   });
 
   /**
-   * `applyChunk`: records per Lua call. `beforeApply(call)`: runs before the handler's n-th apply
-   * call reaches Redis; throwing there fails that call without it running.
+   * `applyChunk`: records per engine call and commit. `beforeCommit(call, store)`: runs before the
+   * handler's n-th commit reaches Redis; throwing there fails that commit without it running.
    */
-  async function setup(options: { stopping?: boolean; applyChunk?: number; beforeApply?: (call: number, store: StateStore) => Promise<void> } = {}) {
+  async function setup(options: { stopping?: boolean; applyChunk?: number; beforeCommit?: (call: number, store: StateStore) => Promise<void> } = {}) {
     const names = uniqueNames('batch');
     await createTopics(stack.brokers, [names.tierChanges, names.dlq], 1);
     const instrumentation = new Instrumentation();
     const outcomes: string[] = [];
     instrumentation.on('consumer.records', (e) => outcomes.push(...Array<string>(e.count).fill(e.outcome)));
-    const store = new StateStore({ redis, policy: await loadPolicyFile(DEFAULT_POLICY), clock: 'wall', prefix: names.keyPrefix });
-    let applyCalls = 0;
-    const handlerStore = Object.create(store) as StateStore;
-    handlerStore.applyPartitionBatch = async (...args) => {
-      await options.beforeApply?.(++applyCalls, store);
-      return store.applyPartitionBatch(...args);
+    const dlqReasons: string[] = [];
+    instrumentation.on('consumer.dlq', (e) => dlqReasons.push(e.reason));
+    const policy: CompiledPolicy = await loadPolicyFile(DEFAULT_POLICY);
+    const { store, owned } = await ownedPartition({ redis, prefix: names.keyPrefix, policy, clock: 'wall', topic: names.transactions });
+    let commits = 0;
+    const commit = store.commit.bind(store);
+    store.commit = async (...args) => {
+      await options.beforeCommit?.(++commits, store);
+      return commit(...args);
     };
+    const ownership = new Ownership();
+    ownership.startGeneration(1);
+    ownership.adopt(owned);
     const positions = new PartitionPositions();
     const seeks: Array<{ tp: TopicPartition; offset: string }> = [];
     const handler = createBatchHandler({
@@ -87,7 +98,7 @@ describe('partition batch handler', () => {
       validate: createTransactionValidator({ maxAmountMinor: 10 ** 13, maxFutureSkewMs: 300_000 }),
       currency: 'CNY',
       dlq: createDlqPublisher({ producer, topic: names.dlq, instrumentation }),
-      store: handlerStore,
+      ownership,
       relay: createOutboxRelay({ store, producer, topic: names.tierChanges, encoder: createJsonTierChangeEncoder(), instrumentation }),
       positions,
       seek: (tp, offset) => seeks.push({ tp, offset }),
@@ -99,8 +110,10 @@ describe('partition batch handler', () => {
       retry: { initialMs: 1, maxMs: 5, factor: 2, jitter: 0 },
       ...(options.applyChunk === undefined ? {} : { applyChunk: options.applyChunk }),
     });
-    const watermark = async (): Promise<number | null> => (await store.readWatermark(names.transactions, 0)).offset;
-    return { names, handler, positions, seeks, outcomes, watermark, store };
+    const watermark = async (): Promise<number | null> => (await store.readMeta(names.transactions, 0))?.lastOffset ?? null;
+    const frequency = async (): Promise<number | undefined> =>
+      (await inspectCustomer({ store, policy, clock: 'wall', topic: names.transactions, customerId: 'c-1', partition: 0 }))?.frequency;
+    return { names, handler, positions, seeks, outcomes, dlqReasons, watermark, frequency, store, owned, policy };
   }
 
   it('refuses a batch fetched beyond the next offset to process: seeks back, applies nothing', async () => {
@@ -143,41 +156,60 @@ describe('partition batch handler', () => {
     expect(await watermark()).toBeNull();
   });
 
-  it('sends chunks without waiting; after a failed one the rest apply in order, none skipped', async () => {
-    // Call 2 (offsets 3-5) fails before reaching Redis; calls 3 and 4 were sent right behind it
-    // and must refuse, since the watermark never reached offset 5 and 8.
+  it('a commit that fails mid-batch (a dropped connection): the chunks behind it are refused, the partition is re-read and the batch resumes at its watermark, none skipped', async () => {
     const retriable = new PyramidError('REDIS_UNAVAILABLE', 'connection dropped', { retriable: true });
-    const { names, handler, positions, seeks, outcomes, watermark, store } = await setup({
+    const { names, handler, positions, seeks, outcomes, watermark, frequency } = await setup({
       applyChunk: 3,
-      beforeApply: (call) => (call === 2 ? Promise.reject(retriable) : Promise.resolve()),
+      beforeCommit: (call) => (call === 2 ? Promise.reject(retriable) : Promise.resolve()),
     });
     const c = control();
     await handler(batchOf(names.transactions, [0, 1, 2, 3, 4, 5, 6, 7, 8, 9]), c);
+    // Chunk 1 (0-2) committed; chunk 2 failed; chunks 3 and 4, sent behind it, were refused.
+    expect(await watermark()).toBe(2);
+    expect(seeks).toEqual([{ tp: { topic: names.transactions, partition: 0 }, offset: '3' }]);
+    expect(positions.next(names.transactions, 0)).toBe(3n);
+    expect(c.commits).toBe(0);
+    // The consumer fetches again from 3.
+    await handler(batchOf(names.transactions, [3, 4, 5, 6, 7, 8, 9]), control());
     expect(await watermark()).toBe(9);
-    expect(outcomes.filter((o) => o === 'scored')).toHaveLength(10);
-    expect(outcomes.filter((o) => o !== 'scored')).toEqual([]);
-    expect((await store.inspect(names.transactions, 'c-1', { partition: 0 }))?.frequency).toBe(10);
-    expect(seeks).toEqual([]);
-    expect(positions.next(names.transactions, 0)).toBe(10n);
-    expect(c.commits).toBe(1);
+    expect(await frequency()).toBe(10);
+    expect(outcomes.filter((o) => o !== 'scored' && o !== 'stale')).toEqual([]);
   });
 
-  it('seeks back to the Redis watermark when the state is behind what the batch applied', async () => {
-    // Between chunk 1 and its successor, the partition's state disappears (a Redis without
-    // persistence restarted): the successor must not apply on top of nothing.
-    const { names, handler, positions, seeks, watermark } = await setup({
+  it('seeks back to the start when the partition state is gone (a Redis restarted without persistence)', async () => {
+    const { names, handler, positions, seeks, watermark, store } = await setup({
       applyChunk: 2,
-      beforeApply: async (call, store) => {
+      beforeCommit: async (call, store) => {
         if (call !== 2) return;
-        await redis.del(store.keys(names.transactions, 0).meta);
-        throw new PyramidError('REDIS_UNAVAILABLE', 'connection dropped', { retriable: true });
+        const keys = store.keys(names.transactions, 0);
+        await redis.del(keys.meta, keys.due, keys.tx, keys.outbox, ...Array.from({ length: keys.customerShards }, (_, s) => keys.customerShardPrefix + s));
       },
     });
     const c = control();
     await handler(batchOf(names.transactions, [0, 1, 2, 3]), c);
     expect(seeks).toEqual([{ tp: { topic: names.transactions, partition: 0 }, offset: '0' }]);
-    expect(positions.next(names.transactions, 0)).toBe(0n);
+    expect(positions.next(names.transactions, 0)).toBeUndefined();
     expect(await watermark()).toBeNull();
+    expect((await store.readMeta(names.transactions, 0))?.formatVersion).toBe(1);
     expect(c.commits).toBe(0);
+  });
+
+  it('a zombie batch (another instance claimed the partition meanwhile) writes nothing and gives the partition up', async () => {
+    const { names, handler, seeks, watermark, store, owned, policy } = await setup();
+    await handler(batchOf(names.transactions, [0, 1]), control());
+    await ownedPartition({ redis, prefix: store.prefix, policy, clock: 'wall', topic: names.transactions });
+    await handler(batchOf(names.transactions, [2, 3]), control());
+    expect(await watermark()).toBe(1);
+    expect(seeks).toEqual([]);
+    expect((owned as OwnedPartition).owned).toBe(false);
+  });
+
+  it('sends a record whose key is not its customerId (or missing) to the DLQ with its reason', async () => {
+    const { names, handler, dlqReasons, outcomes, frequency } = await setup();
+    const keys: Record<number, Buffer | null> = { 1: Buffer.from('someone-else'), 2: null };
+    await handler(batchOf(names.transactions, [0, 1, 2, 3], 0, (offset) => (offset in keys ? (keys[offset] as Buffer | null) : Buffer.from('c-1'))), control());
+    expect(dlqReasons).toEqual(['KEY_MISMATCH', 'KEY_MISMATCH']);
+    expect(outcomes.filter((o) => o === 'scored')).toHaveLength(2);
+    expect(await frequency()).toBe(2);
   });
 });

@@ -1,12 +1,13 @@
 import fc from 'fast-check';
-import type { BucketMap } from '../../src/policy/aggregates.js';
-import type { PriorTier } from '../../src/policy/evaluate.js';
+import type { Bucket } from '../../src/engine/types.js';
+import { bucketsOf } from './fixtures.js';
+import type { PriorTier } from '../../src/engine/evaluate.js';
 import type { Comparison, CompiledPolicy, Condition } from '../../src/policy/types.js';
 
 /** One generated evaluation input: a small random policy and a customer at `now`. */
 export interface EvaluationCase {
   policy: CompiledPolicy;
-  buckets: BucketMap;
+  buckets: Bucket[];
   lastPurchaseAt: number | null;
   now: number;
   prior: PriorTier;
@@ -59,7 +60,7 @@ export const evaluationCase: fc.Arbitrary<EvaluationCase> = fc
     const tier = s.priorIndex === null ? null : (names[s.priorIndex % names.length] ?? null);
     return {
       policy,
-      buckets: new Map(s.buckets.map(([index, m, f]) => [index, { m, f }])),
+      buckets: bucketsOf(...s.buckets),
       lastPurchaseAt: s.lastPurchaseAt,
       now: s.now,
       prior: { tier, pendingDowngradeSince: tier === null || s.pendingAgo === null || s.graceMs === 0 ? null : s.now - s.pendingAgo },

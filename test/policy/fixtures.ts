@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
-import type { BucketMap } from '../../src/policy/aggregates.js';
+import type { Bucket } from '../../src/engine/types.js';
 import { parsePolicy } from '../../src/policy/parse.js';
 import type { CompiledPolicy } from '../../src/policy/types.js';
 
@@ -22,7 +22,12 @@ export function withHysteresis(policy: CompiledPolicy, graceMs = 0, marginBps = 
   return { ...policy, hysteresis: { downgradeGraceMs: graceMs, downgradeMarginBps: marginBps } };
 }
 
-/** Buckets from `[index, m, f]` triples. */
-export function bucketsOf(...entries: [number, number, number][]): BucketMap {
-  return new Map(entries.map(([index, m, f]) => [index, { m, f }]));
+/** Buckets from `[index, m, f]` triples, ascending as the engine keeps them (same index: summed). */
+export function bucketsOf(...entries: [number, number, number][]): Bucket[] {
+  const byIndex = new Map<number, Bucket>();
+  for (const [index, monetary, frequency] of entries) {
+    const b = byIndex.get(index);
+    byIndex.set(index, b === undefined ? { index, monetary, frequency } : { index, monetary: b.monetary + monetary, frequency: b.frequency + frequency });
+  }
+  return [...byIndex.values()].sort((a, b) => a.index - b.index);
 }

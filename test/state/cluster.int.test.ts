@@ -3,17 +3,17 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Cluster, Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { customerKey, customerShardKey, partitionKeys } from '../../src/state/keys.js';
-import { StateStore } from '../../src/state/store.js';
+import { inspectCustomer } from '../../src/pipeline/inspect.js';
+import { customerKey, customerShardKey, partitionKeys } from '../../src/state/layout.js';
 import { startRedisServer, type RedisServerHandle } from '../helpers/redis-server.js';
+import { outboxChanges, ownedPartition, sweepAll } from '../pipeline/owned-partition-fixture.js';
 import { testPolicy } from './fixtures.js';
-import { readWholeOutbox } from './store-helpers.js';
 
 /**
  * A real single-node Redis Cluster: Redis refuses a script that touches keys of more than one
  * hash slot, so running the engine here proves every key of one call shares the partition's slot.
  */
-describe('StateStore on Redis Cluster', () => {
+describe('the state store on Redis Cluster', () => {
   let server: RedisServerHandle;
   let dir: string;
   let admin: Redis;
@@ -58,26 +58,28 @@ describe('StateStore on Redis Cluster', () => {
     }
   });
 
-  it('applies, sweeps, inspects and relays through a cluster client', async () => {
+  it('claims, applies, sweeps, inspects and relays through a cluster client', async () => {
     const policy = testPolicy();
-    const store = new StateStore({ redis: cluster, policy, clock: 'wall', prefix: 'clu', partitionCount: 3 });
+    let store;
     for (const partition of [0, 1, 2]) {
-      const counts = await store.applyPartitionBatch(
-        'tx',
-        partition,
+      const fixture = await ownedPartition({ redis: cluster, prefix: 'clu', policy, clock: 'wall', partition, partitionCount: 3 });
+      store = fixture.store;
+      const counts = await fixture.owned.apply(
         [
           { offset: 0, transactionId: `p${partition}a`, customerId: `c${partition}`, kind: 'purchase', amountMinor: 1500, eventTime: 1000 },
           { offset: 1, transactionId: `p${partition}b`, customerId: `c${partition}`, kind: 'refund', amountMinor: 200, eventTime: 1001 },
         ],
         1005,
       );
+      await fixture.owned.settled();
       expect(counts).toMatchObject({ applied: 2, changes: 1 });
-      const sweep = await store.sweepPartition('tx', partition, 2000);
-      expect(sweep.changes).toBeGreaterThan(0);
+      expect(await sweepAll(fixture.owned, 2000)).toBeGreaterThan(0);
     }
-    expect(await store.inspect('tx', 'c2', { now: 2000 })).toMatchObject({ partition: 2, tier: 'inactive', seq: 3 });
-    const outbox = await readWholeOutbox(store, 'tx', 1);
-    expect(outbox.map((e) => e.change.newTier)).toEqual(['vip', 'small', 'inactive']);
-    expect((await store.trimOutbox('tx', 1, outbox[2]?.id ?? '')).trimmed).toBe(3);
+    if (store === undefined) throw new Error('no store');
+    expect(await inspectCustomer({ store, policy, clock: 'wall', topic: 'tx', customerId: 'c2', now: 2000 })).toMatchObject({ partition: 2, tier: 'inactive', seq: 3 });
+    const outbox = await outboxChanges(store, 'tx', 1);
+    expect(outbox.map((c) => c.newTier)).toEqual(['vip', 'small', 'inactive']);
+    const entries = await store.readOutbox('tx', 1);
+    expect((await store.trimOutbox('tx', 1, entries[2]?.id ?? '')).trimmed).toBe(3);
   });
 });

@@ -1,5 +1,6 @@
 import type { Command } from 'commander';
 import { loadStateConfig } from '../../config/load.js';
+import { inspectCustomer } from '../../pipeline/inspect.js';
 import { formatMinor } from '../format.js';
 import { openState } from '../state-access.js';
 
@@ -26,7 +27,7 @@ async function inspect(customerId: string, opts: InspectOptions): Promise<void> 
   const state = await openState(config);
   try {
     const topic = config.topics.transactions;
-    const found = state.partitions.length === 0 ? null : await state.store.inspect(topic, customerId);
+    const found = state.partitions.length === 0 ? null : await inspectCustomer({ store: state.store, policy: state.policy, clock: config.clock, topic, customerId });
     if (found === null) {
       console.error(`pyramid inspect: no state for customer ${customerId} under key prefix ${config.keyPrefix} (topic ${topic})`);
       process.exitCode = 2;

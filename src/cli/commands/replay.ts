@@ -101,7 +101,7 @@ async function replay(opts: ReplayOptions): Promise<void> {
   }
   const state = await openState(config);
   try {
-    const census = await createCensus({ redis: state.redis, store: state.store, policy: state.policy, topic: config.topics.transactions, clock: 'event', partitions: () => state.partitions }).census();
+    const census = await createCensus({ store: state.store, policy: state.policy, topic: config.topics.transactions, clock: 'event', partitions: () => state.partitions }).census();
     console.log(formatPyramid(census));
   } finally {
     state.close();

@@ -33,7 +33,6 @@ async function report(opts: ReportOptions): Promise<void> {
   const state = await openState(config);
   try {
     const census = await createCensus({
-      redis: state.redis,
       store: state.store,
       policy: state.policy,
       topic: config.topics.transactions,

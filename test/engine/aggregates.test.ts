@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { bucketExitTime, conditionHolds, firstCountedBucket, rollingAggregates } from '../../src/policy/aggregates.js';
-import { DAY, bucketsOf, shippedPolicy } from './fixtures.js';
+import { bucketExitTime, conditionHolds, firstCountedBucket, rollingAggregates } from '../../src/engine/aggregates.js';
+import { DAY, bucketsOf, shippedPolicy } from '../policy/fixtures.js';
 
 const policy = shippedPolicy('default'); // 365 buckets of 1 day
 const now = 1000 * DAY + 5;

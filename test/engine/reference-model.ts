@@ -1,9 +1,10 @@
 import type { CompiledPolicy, Condition } from '../../src/policy/types.js';
 
 /**
- * A plain in-memory model of the scoring semantics (src/policy/SEMANTICS.md), written for the
- * tests independently of the Lua engine and of src/policy: maps and loops, no due set (timers are
- * found by scanning every customer). The property tests compare the Redis engine against it.
+ * A plain in-memory model of the scoring semantics (src/engine/SEMANTICS.md), written for the
+ * tests independently of src/engine: maps and loops, no timer queue (timers are found by scanning
+ * every customer), no caching, no early timers. The property tests compare the engine, and the
+ * engine behind the Redis store, against it.
  */
 
 export interface ModelRecord {
@@ -60,14 +61,16 @@ export class ReferenceModel {
   readonly customers = new Map<string, ModelCustomer>();
   readonly changes: ModelChange[] = [];
   readonly counts: ModelCounts = { applied: 0, duplicate: 0, late: 0, stale: 0, changes: 0 };
-  private readonly seenTx = new Map<string, number>();
+  /** Transaction id -> when its claim expires. */
+  private readonly claims = new Map<string, number>();
   private lastOffset = -1;
   private eventWatermark: number | null = null;
 
   constructor(
     private readonly policy: CompiledPolicy,
     private readonly mode: 'event' | 'wall',
-    private readonly horizonMs: number,
+    /** An opted-in dedupe horizon; null: a claim lives as long as its transaction's bucket counts. */
+    private readonly horizonMs: number | null = null,
   ) {}
 
   /** Listed tiers carry their rank; the fallback ranks 1 and the inactive tier 0 (types.ts). */
@@ -247,8 +250,8 @@ export class ReferenceModel {
       }
       this.lastOffset = r.offset;
       const now = this.mode === 'event' ? Math.max(this.eventWatermark ?? -Infinity, r.eventTime) : (wallNow as number);
-      const seen = this.seenTx.get(r.transactionId);
-      if (seen !== undefined && seen >= now - this.horizonMs) {
+      const claim = this.claims.get(r.transactionId);
+      if (claim !== undefined && claim > now) {
         this.counts.duplicate += 1;
         continue;
       }
@@ -259,8 +262,16 @@ export class ReferenceModel {
         while (existing.due !== null && existing.due <= now) this.fire(r.customerId, existing);
       }
       const idx = Math.floor(r.eventTime / this.policy.bucketMs);
+      const cause = r.kind === 'purchase' ? 'TRANSACTION' : 'REFUND';
       if (idx < this.windowStart(now)) {
+        // Older than the window: no amounts, but a purchase makes (or keeps) a customer whose
+        // last purchase time counts.
         this.counts.late += 1;
+        if (r.kind === 'refund') continue;
+        const c = this.customer(r.customerId);
+        const { oldest: _o, ...before } = this.snapshot(c, now);
+        c.lastPurchaseAt = Math.max(c.lastPurchaseAt ?? -Infinity, r.eventTime);
+        this.evaluate(r.customerId, c, now, cause, r.transactionId, before);
         continue;
       }
       const c = this.customer(r.customerId);
@@ -274,9 +285,10 @@ export class ReferenceModel {
       } else {
         bucket.m -= r.amountMinor;
       }
-      this.seenTx.set(r.transactionId, now);
+      const exit = idx * this.policy.bucketMs + this.policy.windowMs;
+      this.claims.set(r.transactionId, this.horizonMs === null ? exit : Math.min(exit, now + this.horizonMs));
       this.counts.applied += 1;
-      this.evaluate(r.customerId, c, now, r.kind === 'purchase' ? 'TRANSACTION' : 'REFUND', r.transactionId, before);
+      this.evaluate(r.customerId, c, now, cause, r.transactionId, before);
     }
   }
 }

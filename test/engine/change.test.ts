@@ -1,8 +1,8 @@
 import { describe, expect, it } from 'vitest';
-import { rollingAggregates } from '../../src/policy/aggregates.js';
-import { decideTierChange, type CustomerTierState } from '../../src/policy/change.js';
-import { nextDueTime } from '../../src/policy/due.js';
-import { DAY, bucketsOf, shippedPolicy } from './fixtures.js';
+import { rollingAggregates } from '../../src/engine/aggregates.js';
+import { decideTierChange, type CustomerTierState } from '../../src/engine/change.js';
+import { nextDueTime } from '../../src/engine/due.js';
+import { DAY, bucketsOf, shippedPolicy } from '../policy/fixtures.js';
 
 const pyramid = shippedPolicy('default');
 const fresh: CustomerTierState = { tier: null, tierSince: null, pendingDowngradeSince: null, seq: 0 };
@@ -54,7 +54,7 @@ describe('decideTierChange', () => {
   // sweeper would): each timer evaluates at its due time and reschedules.
   it('walks a vip through grace, inactivity and nothing further, firing only at due times', () => {
     const t0 = 1000 * DAY;
-    const buckets = new Map([[1000, { m: 6_000_000, f: 1 }]]);
+    const buckets = bucketsOf([1000, 6_000_000, 1]);
     const lastPurchaseAt = t0;
     let state = fresh;
     const changes: string[] = [];
@@ -74,7 +74,7 @@ describe('decideTierChange', () => {
     apply(t0, 'TRANSACTION', 'buy-1');
     // A refund of 10 000 on day 10: 50 000 is below the relaxed vip bound (55 955), grace starts.
     const before = rollingAggregates(pyramid, buckets, lastPurchaseAt, t0 + 10 * DAY);
-    buckets.set(1010, { m: -1_000_000, f: 0 });
+    buckets.push({ index: 1010, monetary: -1_000_000, frequency: 0 });
     apply(t0 + 10 * DAY, 'REFUND', 'refund-1', before);
     expect(state).toMatchObject({ tier: 'vip', pendingDowngradeSince: t0 + 10 * DAY });
     fireTimersBetween(t0 + 10 * DAY, t0 + 400 * DAY);

@@ -1,9 +1,9 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { rollingAggregates, type RfmSnapshot } from '../../src/policy/aggregates.js';
-import { evaluateTier, rankOf, rawTier, relaxedBound } from '../../src/policy/evaluate.js';
-import { evaluationCase } from './arbitraries.js';
-import { DAY, shippedPolicy, withHysteresis } from './fixtures.js';
+import { rollingAggregates, type RfmSnapshot } from '../../src/engine/aggregates.js';
+import { evaluateTier, rankOf, rawTier, relaxedBound } from '../../src/engine/evaluate.js';
+import { evaluationCase } from '../policy/arbitraries.js';
+import { DAY, shippedPolicy, withHysteresis } from '../policy/fixtures.js';
 
 const pyramid = shippedPolicy('default'); // margin 5 %, grace 7d, inactive after 180d
 const plain = withHysteresis(pyramid);

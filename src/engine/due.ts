@@ -1,12 +1,9 @@
-import { bucketExitTime, firstCountedBucket, type BucketMap } from './aggregates.js';
-import type { CompiledPolicy } from './types.js';
+import { bucketExitTime, firstCountedBucket } from './aggregates.js';
+import type { CompiledPolicy } from '../policy/types.js';
+import type { CustomerState } from './types.js';
 
 /** The parts of a customer's state that decide when its tier can next change on its own. */
-export interface DueInputs {
-  buckets: BucketMap;
-  lastPurchaseAt: number | null;
-  pendingDowngradeSince: number | null;
-}
+export type DueInputs = Pick<CustomerState, 'buckets' | 'lastPurchaseAt' | 'pendingDowngradeSince'>;
 
 /**
  * The next instant, strictly after `now`, at which the customer's tier could change without a new
@@ -26,11 +23,9 @@ export function nextDueTime(policy: CompiledPolicy, state: DueInputs, now: numbe
   };
 
   const first = firstCountedBucket(policy, now);
-  let oldest = Infinity;
-  for (const index of state.buckets.keys()) {
-    if (index >= first && index < oldest) oldest = index;
-  }
-  if (oldest !== Infinity) consider(bucketExitTime(policy, oldest));
+  // Buckets are ascending: the first that counts is the oldest.
+  const oldest = state.buckets.find((bucket) => bucket.index >= first);
+  if (oldest !== undefined) consider(bucketExitTime(policy, oldest.index));
 
   if (state.lastPurchaseAt !== null) {
     if (policy.inactivityMs !== null) consider(state.lastPurchaseAt + policy.inactivityMs);

@@ -1,13 +1,5 @@
-import type { CompiledPolicy, Condition } from './types.js';
-
-/** One rolling bucket: net monetary (minor units; refunds subtract) and purchase count. */
-export interface BucketTotals {
-  m: number;
-  f: number;
-}
-
-/** A customer's buckets by bucket index (`floor(eventTime / bucketMs)`). */
-export type BucketMap = ReadonlyMap<number, BucketTotals>;
+import type { CompiledPolicy, Condition } from '../policy/types.js';
+import type { Bucket } from './types.js';
 
 /**
  * The R/F/M view of a customer at one instant; also the `before` / `after` snapshot of a tier
@@ -30,30 +22,25 @@ export function bucketExitTime(policy: CompiledPolicy, index: number): number {
   return (index + policy.windowMs / policy.bucketMs) * policy.bucketMs;
 }
 
+/** Monetary and frequency of the buckets that count from bucket `firstCounted` on. */
+export function windowTotals(buckets: readonly Bucket[], firstCounted: number): { monetary: number; frequency: number } {
+  let monetary = 0;
+  let frequency = 0;
+  for (const bucket of buckets) {
+    if (bucket.index < firstCounted) continue;
+    monetary += bucket.monetary;
+    frequency += bucket.frequency;
+  }
+  return { monetary, frequency };
+}
+
 /**
  * Sums the buckets that count at `now` (index >= floor(now / bucketMs) − windowBuckets + 1; there
  * is no upper bound, so a bucket ahead of `now` counts) into the R/F/M snapshot.
  */
-export function rollingAggregates(
-  policy: CompiledPolicy,
-  buckets: BucketMap,
-  lastPurchaseAt: number | null,
-  now: number,
-): RfmSnapshot {
-  const first = firstCountedBucket(policy, now);
-  let monetary = 0;
-  let frequency = 0;
-  for (const [index, totals] of buckets) {
-    if (index < first) continue;
-    monetary += totals.m;
-    frequency += totals.f;
-  }
-  return {
-    monetary,
-    frequency,
-    recencyMs: lastPurchaseAt === null ? null : now - lastPurchaseAt,
-    lastPurchaseAt,
-  };
+export function rollingAggregates(policy: CompiledPolicy, buckets: readonly Bucket[], lastPurchaseAt: number | null, now: number): RfmSnapshot {
+  const { monetary, frequency } = windowTotals(buckets, firstCountedBucket(policy, now));
+  return { monetary, frequency, recencyMs: lastPurchaseAt === null ? null : now - lastPurchaseAt, lastPurchaseAt };
 }
 
 /**

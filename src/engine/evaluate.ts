@@ -1,6 +1,6 @@
 import { conditionHolds, type RfmSnapshot } from './aggregates.js';
-import { ruleText } from './describe.js';
-import { FALLBACK_RANK, INACTIVE_RANK, type CompiledPolicy, type CompiledTier, type Condition } from './types.js';
+import { ruleText } from '../policy/describe.js';
+import { FALLBACK_RANK, INACTIVE_RANK, type CompiledPolicy, type CompiledTier, type Condition } from '../policy/types.js';
 
 /** Direction of a tier change; NEW is the first classification of a customer. */
 export type ChangeDirection = 'UP' | 'DOWN' | 'NEW';

@@ -1,7 +1,7 @@
 import type { RfmSnapshot } from './aggregates.js';
 import { evaluateTier, type Boundary, type ChangeDirection, type TierDecision } from './evaluate.js';
 import { headroom, type Headroom } from './headroom.js';
-import type { CompiledPolicy } from './types.js';
+import type { CompiledPolicy } from '../policy/types.js';
 
 /**
  * What caused an evaluation. TRANSACTION / REFUND / TIME come from the state engine; BOUNDARY

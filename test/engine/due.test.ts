@@ -1,11 +1,11 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { rollingAggregates } from '../../src/policy/aggregates.js';
-import { nextDueTime } from '../../src/policy/due.js';
-import { evaluateTier } from '../../src/policy/evaluate.js';
+import { rollingAggregates } from '../../src/engine/aggregates.js';
+import { nextDueTime } from '../../src/engine/due.js';
+import { evaluateTier } from '../../src/engine/evaluate.js';
 import type { CompiledPolicy } from '../../src/policy/types.js';
-import { evaluationCase } from './arbitraries.js';
-import { DAY, bucketsOf, shippedPolicy } from './fixtures.js';
+import { evaluationCase } from '../policy/arbitraries.js';
+import { DAY, bucketsOf, shippedPolicy } from '../policy/fixtures.js';
 
 const pyramid = shippedPolicy('default'); // 365 × 1d, inactive after 180d, grace 7d
 const now = 1000 * DAY + 123;

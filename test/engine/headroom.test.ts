@@ -1,8 +1,8 @@
 import { describe, expect, it } from 'vitest';
-import type { RfmSnapshot } from '../../src/policy/aggregates.js';
-import { headroom } from '../../src/policy/headroom.js';
+import type { RfmSnapshot } from '../../src/engine/aggregates.js';
+import { headroom } from '../../src/engine/headroom.js';
 import type { CompiledPolicy } from '../../src/policy/types.js';
-import { shippedPolicy, withHysteresis } from './fixtures.js';
+import { shippedPolicy, withHysteresis } from '../policy/fixtures.js';
 
 const pyramid = shippedPolicy('default'); // margin 5 %
 const spend = (monetary: number, frequency = 1): RfmSnapshot => ({ monetary, frequency, recencyMs: 0, lastPurchaseAt: 0 });

@@ -1,6 +1,6 @@
 import type { RfmSnapshot } from './aggregates.js';
 import { relaxedBound } from './evaluate.js';
-import type { CompiledPolicy, CompiledTier } from './types.js';
+import type { CompiledPolicy, CompiledTier } from '../policy/types.js';
 
 /** How far a customer is from the neighbouring boundaries, in minor units. */
 export interface Headroom {

@@ -1,0 +1,334 @@
+import type { CompiledPolicy } from '../policy/types.js';
+import { bucketExitTime, firstCountedBucket, rollingAggregates, type RfmSnapshot } from './aggregates.js';
+import { decideTierChange, type ChangeCause, type TierChange } from './change.js';
+import { nextDueTime } from './due.js';
+import { TimerQueue } from './timer-queue.js';
+import type { Bucket, CustomerState, DedupeClaim, DueTimer, EngineCounts, EngineRecord } from './types.js';
+
+/** Which clock evaluates a partition: the wall clock (live) or its event-time watermark (replay). */
+export type ClockMode = 'event' | 'wall';
+
+/** Where a partition stands before an engine call. */
+export interface PartitionPosition {
+  /** Last applied Kafka offset; -1 before the first. */
+  lastOffset: number;
+  /** Max event time applied so far; null before the first applied event. */
+  eventWatermark: number | null;
+}
+
+/** What an engine call works on. Nothing in it is modified. */
+export interface EngineInput {
+  policy: CompiledPolicy;
+  clock: ClockMode;
+  position: PartitionPosition;
+  /**
+   * The stored state of every customer the call may touch: the records' customers and the
+   * customers of `timers`. A customer absent from the map is new.
+   */
+  customers: ReadonlyMap<string, CustomerState>;
+  /**
+   * The partition's timers known to be due at or before {@link EngineInput.timersKnownThrough}
+   * (any order; an entry whose customer's `timerAt` differs is outdated and ignored). Event clock
+   * and sweeps only: in wall clock a record fires only its own customer's timers.
+   */
+  timers: readonly DueTimer[];
+  /** Every partition timer due at or before this instant is in `timers`. */
+  timersKnownThrough: number;
+  /**
+   * The stored expiry of the dedupe claim of (at least) every transaction id of the records;
+   * an id absent from the map is unclaimed.
+   */
+  claims: ReadonlyMap<string, number>;
+  /**
+   * An opted-in dedupe horizon, ms: a claim then expires at the earlier of its transaction's
+   * bucket leaving the window and `now + horizon`. Null (the default): claims live exactly as
+   * long as their transaction counts, so a copy is never counted twice.
+   */
+  dedupeHorizonMs: number | null;
+}
+
+/** What an engine call produced: what the state layer must commit together. */
+export interface EngineResult {
+  /** New state of every customer the call changed. */
+  customers: Map<string, CustomerState>;
+  /** New `timerAt` of every customer whose timer moved (null: no timer). */
+  timers: Map<string, number | null>;
+  /** Claims made by applied records. */
+  claims: DedupeClaim[];
+  /** Tier changes, in the order they happened. */
+  changes: TierChange[];
+  counts: EngineCounts;
+  position: PartitionPosition;
+  /** How many records (a prefix of the input) were handled; see {@link applyRecords}. */
+  consumed: number;
+  /** The latest evaluation instant of the call (null when none): claims expired by then can go. */
+  clock: number | null;
+}
+
+/**
+ * The working state of one engine call: copies of the customers it touched, the timer queue
+ * and the outputs. Every rule of the engine is a method here, so the two entry points below
+ * share them.
+ */
+class EngineRun {
+  readonly working = new Map<string, CustomerState>();
+  readonly timerChanges = new Map<string, number | null>();
+  readonly claimsMade: DedupeClaim[] = [];
+  readonly claimed = new Map<string, number>();
+  readonly changes: TierChange[] = [];
+  readonly counts: EngineCounts = { applied: 0, duplicate: 0, late: 0, stale: 0, changes: 0, timersFired: 0, claimsShortened: 0 };
+  readonly queue = new TimerQueue();
+  lastOffset: number;
+  eventWatermark: number | null;
+  clock: number | null = null;
+
+  /**
+   * @param queueTimers whether timers set during the call go into the queue: in event clock and
+   *   in sweeps they may fire within the same call; in a wall clock batch only a record's own
+   *   customer's timers fire, so queueing them would be wasted work.
+   */
+  constructor(
+    readonly input: EngineInput,
+    private readonly queueTimers: boolean,
+  ) {
+    this.lastOffset = input.position.lastOffset;
+    this.eventWatermark = input.position.eventWatermark;
+    for (const timer of input.timers) {
+      if (timer.at <= input.timersKnownThrough) this.queue.push(timer.at, timer.customerId);
+    }
+  }
+
+  /** The customer's working copy, made on first touch (new customers start empty). */
+  customer(id: string): CustomerState {
+    let c = this.working.get(id);
+    if (c === undefined) {
+      const stored = this.input.customers.get(id);
+      c = stored === undefined ? emptyCustomer() : { ...stored, buckets: stored.buckets.slice() };
+      this.working.set(id, c);
+    }
+    return c;
+  }
+
+  /** Whether the customer exists (stored, or created by this call). */
+  exists(id: string): boolean {
+    return this.working.has(id) || this.input.customers.has(id);
+  }
+
+  /** The current timer of a customer, as this call left it. */
+  timerOf(id: string): number | null {
+    return (this.working.get(id) ?? this.input.customers.get(id))?.timerAt ?? null;
+  }
+
+  claimOf(transactionId: string): number | undefined {
+    return this.claimed.get(transactionId) ?? this.input.claims.get(transactionId);
+  }
+
+  noteClock(now: number): void {
+    if (this.clock === null || now > this.clock) this.clock = now;
+  }
+
+  /** Fire the partition timers due at or before `upTo` (and known), in (due, customerId) order. */
+  firePartitionTimers(upTo: number): void {
+    const limit = Math.min(upTo, this.input.timersKnownThrough);
+    for (;;) {
+      const next = this.queue.peek();
+      if (next === undefined || next.at > limit) return;
+      this.queue.pop();
+      // An entry the customer's timer has since moved away from is outdated.
+      if (this.timerOf(next.customerId) !== next.at) continue;
+      this.fireTimer(next.customerId, this.customer(next.customerId), next.at);
+    }
+  }
+
+  /** A timer fires at its due time `at`: the evaluation runs at now = at (exact effective times). */
+  fireTimer(id: string, c: CustomerState, at: number): void {
+    this.counts.timersFired += 1;
+    this.noteClock(at);
+    const snapshot = this.snapshot(c, at);
+    this.evaluate(id, c, at, 'TIME', null, snapshot, snapshot);
+  }
+
+  /** R/F/M at `now`, dropping the buckets that no longer count (the clock only moves forward). */
+  snapshot(c: CustomerState, now: number): RfmSnapshot {
+    const first = firstCountedBucket(this.input.policy, now);
+    let expired = 0;
+    while (expired < c.buckets.length && (c.buckets[expired] as Bucket).index < first) expired++;
+    if (expired > 0) c.buckets.splice(0, expired);
+    return rollingAggregates(this.input.policy, c.buckets, c.lastPurchaseAt, now);
+  }
+
+  /** Evaluate `c` at `now`, record a change when its tier moves, and set its timer. */
+  evaluate(id: string, c: CustomerState, now: number, cause: ChangeCause, transactionId: string | null, before: RfmSnapshot, after: RfmSnapshot): void {
+    const { policy } = this.input;
+    const outcome = decideTierChange({ policy, customerId: id, state: c, before, after, now, cause, transactionId });
+    c.tier = outcome.state.tier;
+    c.tierSince = outcome.state.tierSince;
+    c.pendingDowngradeSince = outcome.state.pendingDowngradeSince;
+    c.seq = outcome.state.seq;
+    if (outcome.change !== null) {
+      this.changes.push(outcome.change);
+      this.counts.changes += 1;
+    }
+    this.schedule(id, c, nextDueTime(policy, c, now), now);
+  }
+
+  /**
+   * Set the customer's timer for due time `due`. A timer still pending after `now` that is
+   * earlier than `due` is kept: firing early is harmless (the firing finds no change and
+   * reschedules exactly), and most purchases only push the inactivity horizon out, so this saves
+   * a due-set write on most events.
+   */
+  schedule(id: string, c: CustomerState, due: number | null, now: number): void {
+    const current = c.timerAt;
+    if (due === current) return;
+    if (current !== null && current > now && (due === null || current < due)) return;
+    c.timerAt = due;
+    this.timerChanges.set(id, due);
+    if (due !== null && this.queueTimers) this.queue.push(due, id);
+  }
+
+  /**
+   * Apply one transaction at evaluation time `now` (in wall clock, after the customer's own due
+   * timers fired).
+   */
+  applyTransaction(record: EngineRecord, now: number): void {
+    const { policy } = this.input;
+    const id = record.customerId;
+    const index = Math.floor(record.eventTime / policy.bucketMs);
+    const late = index < firstCountedBucket(policy, now);
+    // A refund older than the window touches nothing, so it needs no customer.
+    if (late && record.kind === 'refund') {
+      this.counts.late += 1;
+      if (this.exists(id)) this.fireOwnTimers(id, now);
+      return;
+    }
+    const c = this.fireOwnTimers(id, now);
+    const before = this.snapshot(c, now);
+    const cause: ChangeCause = record.kind === 'purchase' ? 'TRANSACTION' : 'REFUND';
+    if (late) {
+      // Older than the window: nothing to add up, but a purchase still says the customer exists
+      // and when they last bought (a bank's history yields its lapsed customers).
+      this.counts.late += 1;
+      if (c.lastPurchaseAt === null || record.eventTime > c.lastPurchaseAt) c.lastPurchaseAt = record.eventTime;
+      this.evaluate(id, c, now, cause, record.transactionId, before, this.snapshot(c, now));
+      return;
+    }
+    this.counts.applied += 1;
+    const purchase = record.kind === 'purchase';
+    addToBucket(c.buckets, index, purchase ? record.amountMinor : -record.amountMinor, purchase ? 1 : 0);
+    if (purchase && (c.lastPurchaseAt === null || record.eventTime > c.lastPurchaseAt)) c.lastPurchaseAt = record.eventTime;
+    this.claim(record.transactionId, bucketExitTime(policy, index), now);
+    this.evaluate(id, c, now, cause, record.transactionId, before, this.snapshot(c, now));
+  }
+
+  /**
+   * The customer's working copy, after firing its own timers due at or before `now` (wall clock:
+   * a record's customer is brought up to date before the record applies; in event clock the
+   * partition timers already fired).
+   */
+  fireOwnTimers(id: string, now: number): CustomerState {
+    const c = this.customer(id);
+    if (this.input.clock === 'wall') {
+      while (c.timerAt !== null && c.timerAt <= now) this.fireTimer(id, c, c.timerAt);
+    }
+    return c;
+  }
+
+  /** Claim a transaction id until its bucket leaves the window (or an opted-in shorter horizon). */
+  claim(transactionId: string, bucketExit: number, now: number): void {
+    let expiresAt = bucketExit;
+    const horizon = this.input.dedupeHorizonMs;
+    if (horizon !== null && now + horizon < bucketExit) {
+      expiresAt = now + horizon;
+      this.counts.claimsShortened += 1;
+    }
+    this.claimed.set(transactionId, expiresAt);
+    this.claimsMade.push({ transactionId, expiresAt });
+  }
+
+  result(consumed: number): EngineResult {
+    return {
+      customers: this.working,
+      timers: this.timerChanges,
+      claims: this.claimsMade,
+      changes: this.changes,
+      counts: this.counts,
+      position: { lastOffset: this.lastOffset, eventWatermark: this.eventWatermark },
+      consumed,
+      clock: this.clock,
+    };
+  }
+}
+
+function emptyCustomer(): CustomerState {
+  return { buckets: [], lastPurchaseAt: null, tier: null, tierSince: null, pendingDowngradeSince: null, seq: 0, timerAt: null };
+}
+
+/** Add (monetary, frequency) to bucket `index` of an ascending bucket list, in place. */
+function addToBucket(buckets: Bucket[], index: number, monetary: number, frequency: number): void {
+  let at = buckets.length;
+  // Events mostly land in the newest bucket or a new one: search from the end.
+  while (at > 0 && (buckets[at - 1] as Bucket).index > index) at--;
+  const existing = buckets[at - 1];
+  if (existing !== undefined && existing.index === index) {
+    buckets[at - 1] = { index, monetary: existing.monetary + monetary, frequency: existing.frequency + frequency };
+  } else {
+    buckets.splice(at, 0, { index, monetary, frequency });
+  }
+}
+
+/**
+ * Applies one partition's records, in offset order (docs: src/engine/SEMANTICS.md). Pure: no
+ * I/O, no clock of its own; `now` is the wall clock in wall mode and unused in event mode.
+ *
+ * Per record: an offset at or below the partition watermark is stale; a transaction id whose
+ * claim has not expired is a duplicate (fires no timers, moves no watermark); in event clock every
+ * partition timer due at or before the record's event time fires first, and the record is
+ * evaluated at max(event watermark, event time); in wall clock the record's own customer's timers
+ * due at or before `now` fire first.
+ *
+ * Event clock needs every timer a record may fire: the call stops before the first record whose
+ * event time is past {@link EngineInput.timersKnownThrough}, and `consumed` says how far it got
+ * (the caller loads the next timers and calls again with the rest).
+ */
+export function applyRecords(input: EngineInput, records: readonly EngineRecord[], now?: number): EngineResult {
+  const eventClock = input.clock === 'event';
+  const run = new EngineRun(input, eventClock);
+  if (!eventClock && now === undefined) throw new TypeError('applyRecords needs the wall clock `now` in wall clock mode');
+  for (let i = 0; i < records.length; i++) {
+    const record = records[i] as EngineRecord;
+    if (record.offset <= run.lastOffset) {
+      run.counts.stale += 1;
+      continue;
+    }
+    const at = eventClock ? Math.max(run.eventWatermark ?? -Infinity, record.eventTime) : (now as number);
+    const claim = run.claimOf(record.transactionId);
+    if (claim !== undefined && claim > at) {
+      run.lastOffset = record.offset;
+      run.counts.duplicate += 1;
+      continue;
+    }
+    if (eventClock && record.eventTime > input.timersKnownThrough) {
+      // Fire what is known (all of it is due before this record), so the next call starts past it.
+      run.firePartitionTimers(input.timersKnownThrough);
+      return run.result(i);
+    }
+    run.lastOffset = record.offset;
+    run.noteClock(at);
+    if (eventClock) run.firePartitionTimers(record.eventTime);
+    if (run.eventWatermark === null || record.eventTime > run.eventWatermark) run.eventWatermark = record.eventTime;
+    run.applyTransaction(record, at);
+  }
+  return run.result(records.length);
+}
+
+/**
+ * Fires the partition's timers due at or before `upTo` (wall clock sweeps), each evaluated at its
+ * own due time, in (due, customerId) order, including timers the firings themselves set at or
+ * before `upTo`. Only timers at or before {@link EngineInput.timersKnownThrough} fire.
+ */
+export function fireTimers(input: EngineInput, upTo: number): EngineResult {
+  const run = new EngineRun(input, true);
+  run.firePartitionTimers(upTo);
+  return run.result(0);
+}

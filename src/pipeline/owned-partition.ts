@@ -1,0 +1,344 @@
+import { applyRecords, fireTimers, type ClockMode, type EngineInput, type EngineResult } from '../engine/apply.js';
+import type { CustomerState, EngineCounts, EngineRecord } from '../engine/types.js';
+import { isPyramidError, PyramidError } from '../errors.js';
+import type { Instrumentation } from '../instrumentation.js';
+import type { Logger } from '../logger.js';
+import type { CompiledPolicy } from '../policy/types.js';
+import { outboxId, type OutboxEntry } from '../state/outbox-codec.js';
+import { DEFAULT_TIMER_LIMIT, type PartitionClaim, type StateStore, type TierCounters } from '../state/store.js';
+import type { CacheBudget } from './customer-cache.js';
+import { PartitionCache } from './customer-cache.js';
+
+/** What an owned partition needs to score. */
+export interface OwnedPartitionOptions {
+  store: StateStore;
+  topic: string;
+  partition: number;
+  policy: CompiledPolicy;
+  /** The policy's content hash (stored with the state, checked by every claim). */
+  policyHash: string;
+  clock: ClockMode;
+  /** Opted-in shorter dedupe horizon (ms); null: claims live as long as their transaction counts. */
+  dedupeHorizonMs: number | null;
+  budget: CacheBudget;
+  /** Timers one load reads at most, in event clock (default the store's {@link DEFAULT_TIMER_LIMIT}). */
+  timerLoadLimit?: number;
+  logger: Logger;
+  instrumentation?: Instrumentation;
+}
+
+/** What a sweep did. */
+export interface SweepOutcome {
+  timersFired: number;
+  changes: number;
+  /** True when timers due at or before `now` remain (the call stopped at its limit). */
+  more: boolean;
+}
+
+/**
+ * Why a partition was re-read from Redis: its commit was refused (`lost`: the state is gone,
+ * `commit`: a commit was lost, `format`) or a commit's outcome is unknown (`unknown`).
+ */
+export type ResyncReason = 'lost' | 'commit' | 'format' | 'unknown';
+
+const zeroCounts = (): EngineCounts => ({ applied: 0, duplicate: 0, late: 0, stale: 0, changes: 0, timersFired: 0, claimsShortened: 0 });
+
+function addCounts(into: EngineCounts, add: EngineCounts): void {
+  for (const key of Object.keys(into) as (keyof EngineCounts)[]) into[key] += add[key];
+}
+
+const storedMonetary = (state: CustomerState): number => state.buckets.reduce((sum, bucket) => sum + bucket.monetary, 0);
+
+/**
+ * One input partition this scorer owns: the customers it caches, the fence of its claim and where
+ * it stands, and the one path every state change takes: load what the cache lacks (one round
+ * trip), run the engine, commit the result fenced. The batch handler and the sweeper both go
+ * through it (one at a time: the caller serialises them per partition).
+ *
+ * Commits are pipelined: `apply` sends its commit and returns without waiting for the reply, so
+ * the next chunk is loaded and scored while Redis writes this one. Each commit requires the commit
+ * number the previous one will leave, so after a failed commit every later one is refused too;
+ * the caller then awaits `committed`, sees the failure and calls `resync`, which drops the cache
+ * and reads the partition back from Redis (the consumer then seeks to `nextOffset`).
+ */
+export class OwnedPartition {
+  readonly topic: string;
+  readonly partition: number;
+  private readonly cache: PartitionCache;
+  private owner = '';
+  /** The commit number the next commit requires (the last one sent leaves it). */
+  private commitNumber = 0;
+  private lastOffset: number | null = null;
+  private eventWatermark: number | null = null;
+  private outboxSeq = 0;
+  private counters: TierCounters = new Map();
+  /** Set once a commit failed: nothing is applied until `resync`. */
+  private failure: unknown;
+  private inFlight: Promise<void>[] = [];
+  /** True once another owner has claimed the partition: this instance is a zombie for it. */
+  private fenced = false;
+
+  constructor(private readonly options: OwnedPartitionOptions) {
+    this.topic = options.topic;
+    this.partition = options.partition;
+    this.cache = new PartitionCache(options.budget);
+  }
+
+  /** Claims the partition (fencing any earlier owner) and starts from what Redis holds. */
+  async claim(): Promise<void> {
+    const { store, policy, policyHash } = this.options;
+    this.adopt(await store.claim(this.topic, this.partition, { version: policy.version, hash: policyHash }));
+  }
+
+  /**
+   * The next offset to apply: past the stored watermark; undefined for a partition without state
+   * (Kafka's own position, committed or earliest, is right then).
+   */
+  get nextOffset(): bigint | undefined {
+    return this.lastOffset === null ? undefined : BigInt(this.lastOffset) + 1n;
+  }
+
+  /** False once another owner claimed the partition (a commit was refused for its owner token). */
+  get owned(): boolean {
+    return !this.fenced;
+  }
+
+  /** Customers cached for this partition. */
+  get cachedCustomers(): number {
+    return this.cache.size;
+  }
+
+  /**
+   * Applies records of this partition (in offset order): records at or below the watermark are
+   * skipped, the rest loaded, scored and their commit sent (not awaited: see {@link settled}).
+   * Wall clock evaluates at `now`.
+   *
+   * @throws the failure of an earlier commit until `resync` (nothing is applied on top of state
+   *   that may not be in Redis).
+   */
+  async apply(records: readonly EngineRecord[], now?: number): Promise<EngineCounts> {
+    this.assertUsable();
+    const counts = zeroCounts();
+    let rest = records;
+    for (;;) {
+      const fresh = this.lastOffset === null ? rest : rest.filter((r) => r.offset > (this.lastOffset as number));
+      if (fresh.length === 0) {
+        counts.stale += rest.length;
+        break;
+      }
+      const timersThrough = this.options.clock === 'event' ? Math.max(...fresh.map((r) => r.eventTime)) : undefined;
+      const input = await this.engineInput(
+        fresh.map((r) => r.customerId),
+        fresh.map((r) => r.transactionId),
+        timersThrough,
+        this.options.timerLoadLimit ?? DEFAULT_TIMER_LIMIT,
+      );
+      this.assertUsable();
+      const result = applyRecords(input, rest, now);
+      addCounts(counts, result.counts);
+      void this.commit(input, result);
+      if (result.consumed >= rest.length) break;
+      if (result.consumed === 0 && result.counts.timersFired === 0) {
+        // Cannot happen while the cache and Redis agree; looping would never end.
+        throw new PyramidError('STATE_SCRIPT_FAILED', `partition ${this.partition} of ${this.topic}: the loaded timers made no progress`);
+      }
+      // Event clock: the records from here on need timers beyond those loaded.
+      rest = rest.slice(result.consumed);
+    }
+    return counts;
+  }
+
+  /** Fires the timers due at or before `now` (wall clock), at most about `limit` of them. */
+  async sweep(now: number, limit: number): Promise<SweepOutcome> {
+    this.assertUsable();
+    const input = await this.engineInput([], [], now, limit);
+    this.assertUsable();
+    const result = fireTimers(input, now);
+    const more = input.timersKnownThrough < now;
+    if (result.counts.timersFired === 0 && result.customers.size === 0) return { timersFired: 0, changes: 0, more };
+    await this.commit(input, result);
+    this.assertUsable();
+    return { timersFired: result.counts.timersFired, changes: result.counts.changes, more };
+  }
+
+  /**
+   * Settles when every commit sent so far is acknowledged.
+   *
+   * @throws PyramidError STATE_FENCED when one was refused or failed (see {@link resync}).
+   */
+  async settled(): Promise<void> {
+    const pending = this.inFlight;
+    this.inFlight = [];
+    await Promise.all(pending);
+    this.assertUsable();
+  }
+
+  /**
+   * After a failed commit: waits for the commits in flight, drops the cache and re-reads the
+   * partition from Redis. A partition whose state is gone is claimed afresh (it then resumes
+   * from Kafka's start); one claimed by another owner is given up (`owned` turns false).
+   * Returns why it resynced.
+   */
+  async resync(): Promise<ResyncReason | 'owner'> {
+    await Promise.all(this.inFlight);
+    this.inFlight = [];
+    const failure = this.failure;
+    const refusal = isPyramidError(failure, 'STATE_FENCED') ? (failure.details?.reason as ResyncReason | 'owner' | undefined) : undefined;
+    const reason = refusal ?? 'unknown';
+    this.cache.clear();
+    const meta = await this.options.store.readMeta(this.topic, this.partition);
+    if (meta === null) {
+      await this.claim();
+      this.failure = undefined;
+      return reason === 'unknown' ? 'lost' : reason;
+    }
+    if (meta.owner !== this.owner) {
+      this.fenced = true;
+      return 'owner';
+    }
+    this.adopt({ ...meta, owner: this.owner });
+    this.failure = undefined;
+    return reason;
+  }
+
+  /** Drop everything cached (the partition is no longer owned). */
+  release(): void {
+    this.cache.clear();
+    this.fenced = true;
+  }
+
+  /**
+   * Nothing is applied on top of state that may not be in Redis: after a failed commit every call
+   * throws STATE_FENCED (never retriable: retrying cannot help, only {@link resync} can).
+   */
+  private assertUsable(): void {
+    if (this.fenced) throw new PyramidError('STATE_FENCED', `partition ${this.partition} of ${this.topic} is owned by another instance now`, { details: { reason: 'owner' } });
+    const failure = this.failure;
+    if (failure === undefined) return;
+    if (isPyramidError(failure, 'STATE_FENCED')) throw failure;
+    throw new PyramidError('STATE_FENCED', `a commit to partition ${this.partition} of ${this.topic} failed; whether it was applied is unknown`, { cause: failure, details: { reason: 'unknown' } });
+  }
+
+  private adopt(claim: PartitionClaim): void {
+    this.owner = claim.owner;
+    this.commitNumber = claim.commit;
+    this.lastOffset = claim.lastOffset;
+    this.eventWatermark = claim.eventWatermark;
+    this.outboxSeq = claim.outboxSeq;
+    this.counters = claim.counters;
+    this.cache.clear();
+  }
+
+  /**
+   * The engine's input: the cached customers, plus (one round trip) what the cache lacks, the
+   * claims of `transactionIds` and, for event clock and sweeps, the timers due by `timersThrough`.
+   */
+  private async engineInput(customerIds: string[], transactionIds: string[], timersThrough: number | undefined, timerLimit?: number): Promise<EngineInput> {
+    const { store, policy, clock, dedupeHorizonMs } = this.options;
+    const customers = new Map<string, CustomerState>();
+    const missing = new Set<string>();
+    for (const id of customerIds) {
+      const cached = this.cache.get(id);
+      if (cached !== undefined) customers.set(id, cached);
+      else missing.add(id);
+    }
+    const loaded = await store.load(this.topic, this.partition, {
+      customers: [...missing],
+      transactionIds,
+      ...(timersThrough === undefined ? {} : { timersThrough }),
+      ...(timerLimit === undefined ? {} : { timerLimit }),
+    });
+    this.remember(loaded.customers, customers);
+    // Customers of due timers that neither the cache nor the first read had: one more read.
+    const timerMisses = loaded.timers.map((t) => t.customerId).filter((id) => !customers.has(id) && !missing.has(id) && !this.cache.has(id));
+    for (const timer of loaded.timers) {
+      const cached = this.cache.get(timer.customerId);
+      if (cached !== undefined) customers.set(timer.customerId, cached);
+    }
+    if (timerMisses.length > 0) this.remember((await store.load(this.topic, this.partition, { customers: timerMisses })).customers, customers);
+    return {
+      policy,
+      clock,
+      position: { lastOffset: this.lastOffset ?? -1, eventWatermark: this.eventWatermark },
+      customers,
+      timers: loaded.timers,
+      timersKnownThrough: timersThrough === undefined ? -Infinity : loaded.timersKnownThrough,
+      claims: loaded.claims,
+      dedupeHorizonMs,
+    };
+  }
+
+  private remember(loaded: Map<string, CustomerState>, into: Map<string, CustomerState>): void {
+    for (const [id, state] of loaded) {
+      this.cache.putCommitted(id, state);
+      into.set(id, state);
+    }
+  }
+
+  /**
+   * Sends the commit of one engine result (fenced) and tracks its acknowledgement; the returned
+   * promise never rejects (a failure is kept for {@link settled} and blocks further applies).
+   */
+  private commit(input: EngineInput, result: EngineResult): Promise<void> {
+    const commit = this.commitNumber;
+    const changedCounters = this.moveCounters(input.customers, result.customers);
+    for (const [id, state] of result.customers) this.cache.putPending(id, state, commit);
+    const outbox: OutboxEntry[] = result.changes.map((change) => ({ id: outboxId(++this.outboxSeq), change }));
+    this.lastOffset = result.position.lastOffset < 0 ? null : result.position.lastOffset;
+    this.eventWatermark = result.position.eventWatermark;
+    this.commitNumber = commit + 1;
+    const sent = this.options.store
+      .commit(
+        this.topic,
+        this.partition,
+        { owner: this.owner, commit },
+        {
+          lastOffset: this.lastOffset,
+          eventWatermark: this.eventWatermark,
+          outboxSeq: this.outboxSeq,
+          counters: changedCounters,
+          customers: result.customers,
+          timers: result.timers,
+          claims: result.claims,
+          outbox,
+          pruneClaimsThrough: result.clock,
+        },
+      )
+      .then(
+        () => this.cache.committed(commit, result.customers.keys()),
+        (err: unknown) => {
+          this.failure ??= err;
+        },
+      );
+    if (result.counts.claimsShortened > 0) {
+      this.options.instrumentation?.emit('dedupe.claims_shortened', { topic: this.topic, partition: this.partition, count: result.counts.claimsShortened });
+    }
+    this.inFlight.push(sent);
+    return sent;
+  }
+
+  /** Moves the per-tier counters by the customers' old and new states; returns the tiers that moved. */
+  private moveCounters(previous: ReadonlyMap<string, CustomerState>, customers: Map<string, CustomerState>): TierCounters {
+    const changed: TierCounters = new Map();
+    const move = (tier: string | null, customers: number, revenueMinor: number): void => {
+      if (tier === null || (customers === 0 && revenueMinor === 0)) return;
+      const entry = this.counters.get(tier) ?? { customers: 0, revenueMinor: 0 };
+      entry.customers += customers;
+      entry.revenueMinor += revenueMinor;
+      this.counters.set(tier, entry);
+      changed.set(tier, entry);
+    };
+    for (const [id, after] of customers) {
+      const before = previous.get(id);
+      const beforeMonetary = before === undefined ? 0 : storedMonetary(before);
+      const afterMonetary = storedMonetary(after);
+      if (before?.tier === after.tier) {
+        move(after.tier, 0, afterMonetary - beforeMonetary);
+      } else {
+        move(before?.tier ?? null, -1, -beforeMonetary);
+        move(after.tier, 1, afterMonetary);
+      }
+    }
+    return new Map([...changed].map(([tier, entry]) => [tier, { ...entry }]));
+  }
+}

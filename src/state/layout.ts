@@ -1,0 +1,187 @@
+import { PyramidError } from '../errors.js';
+import type { Bucket, CustomerState } from '../engine/types.js';
+
+/**
+ * The Redis layout of pyramid's state: every key name, every meta field and the stored customer
+ * encoding live here, so the layout can be read (and changed) in one place. The architecture
+ * document (docs/ARCHITECTURE.md, "State layout") explains why it is shaped this way.
+ *
+ * All keys of partition `p` of topic `t` carry the hash tag `{t:p}`: Redis Cluster hashes only
+ * the tagged part, so one script can write a partition's customers, timers, dedupe claims,
+ * outbox and meta atomically, on a cluster too.
+ *
+ * Layout of partition `p` (base = `${prefix}:{${topic}:${p}}`):
+ * - `base:meta`   hash: the fields of {@link META}
+ * - `base:cs:<s>` hash, for s in 0..S-1: field = customer id, value = {@link encodeCustomer}, for
+ *   the customers whose {@link customerShard} is s. S sub-hashes rather than a hash per customer
+ *   (a chunk loads and writes its customers with one command per touched sub-hash) and rather than
+ *   one hash per partition (no single unbounded key: moving a slot or deleting a huge key blocks
+ *   Redis).
+ * - `base:due`    sorted set: customer id -> when its timer fires
+ * - `base:tx`     sorted set: transaction id -> when its dedupe claim expires
+ * - `base:outbox` stream of tier-change records (outbox-codec.ts), ids `0-<n>`, n = outbox sequence
+ */
+
+/**
+ * The layout version, stored in every partition meta ({@link META.formatVersion}) and at the head
+ * of every customer value. State of any other version is refused, never guessed at.
+ */
+export const FORMAT_VERSION = 1;
+
+/** The default first segment of every key; several deployments can share a Redis by changing it. */
+export const DEFAULT_KEY_PREFIX = 'pyr';
+
+/**
+ * Customer sub-hashes per partition by default. Part of the state layout (stored in the partition
+ * meta and checked on every claim): changing it for existing state needs a migration.
+ */
+export const DEFAULT_CUSTOMER_SHARDS = 64;
+
+/** Field names of the partition meta hash. */
+export const META = {
+  formatVersion: 'fv',
+  /** Partition count of the input topic the state was built for (part of the layout). */
+  partitionCount: 'pc',
+  /** Customer sub-hash count S (part of the layout). */
+  customerShards: 'ns',
+  policyVersion: 'pv',
+  /** Hash of the compiled policy's content: the same version with other rules is refused. */
+  policyHash: 'ph',
+  /** Token of the partition's current owner, set by each claim: the fence against zombies. */
+  owner: 'ow',
+  /** Commits since the partition was created; every commit requires the one it read. */
+  commit: 'cn',
+  /** Last applied Kafka offset. */
+  lastOffset: 'wo',
+  /** Event-time watermark: max event time applied. */
+  eventWatermark: 'ew',
+  /** Last outbox sequence number used. */
+  outboxSeq: 'os',
+} as const;
+
+/** Prefix of the per-tier customer counter fields (`n:<tier>`). */
+export const TIER_CUSTOMERS_PREFIX = 'n:';
+/** Prefix of the per-tier revenue counter fields (`r:<tier>`): their stored rolling monetary. */
+export const TIER_REVENUE_PREFIX = 'r:';
+
+/** The keys of one topic partition. */
+export interface PartitionKeys {
+  meta: string;
+  due: string;
+  tx: string;
+  outbox: string;
+  /** Sub-hash `s` is `customerShardPrefix + s`; the commit script appends the shard itself. */
+  customerShardPrefix: string;
+  /** How many customer sub-hashes the partition has (S). */
+  customerShards: number;
+}
+
+/** The keys of partition `partition` of `topic` under `prefix`, with `customerShards` customer sub-hashes. */
+export function partitionKeys(prefix: string, topic: string, partition: number, customerShards = DEFAULT_CUSTOMER_SHARDS): PartitionKeys {
+  const base = `${prefix}:{${topic}:${partition}}`;
+  return {
+    meta: `${base}:meta`,
+    due: `${base}:due`,
+    tx: `${base}:tx`,
+    outbox: `${base}:outbox`,
+    customerShardPrefix: `${base}:cs:`,
+    customerShards,
+  };
+}
+
+/** The glob matching the meta key of every partition of `topic` under `prefix`. */
+export function metaKeyPattern(prefix: string, topic: string): string {
+  return `${prefix}:{${topic}:*}:meta`;
+}
+
+/** The partition of a meta key matched by {@link metaKeyPattern}; null for any other key. */
+export function partitionOfMetaKey(key: string): number | null {
+  const match = /\{.*:(\d+)\}:meta$/.exec(key);
+  return match?.[1] === undefined ? null : Number(match[1]);
+}
+
+const MODULUS = 2147483647;
+
+/**
+ * The customer sub-hash of `customerId` among `shards`: h = (h * 31 + unit) mod (2^31 - 1) over
+ * the id's UTF-16 code units, then (h * 48271 mod (2^31 - 1)) mod shards. Every intermediate stays
+ * below 2^47, exact in a double. The multiplicative step matters: 31^2 = 1 (mod 64), so h alone
+ * spreads ids that differ in a few trailing digits badly over a power-of-two S (measured
+ * 124..2018 customers per sub-hash for cust-000000..063999 over 64, 980..1015 with the step).
+ */
+export function customerShard(customerId: string, shards: number): number {
+  let h = 0;
+  for (let i = 0; i < customerId.length; i++) h = (h * 31 + customerId.charCodeAt(i)) % MODULUS;
+  return ((h * 48271) % MODULUS) % shards;
+}
+
+/** Customer sub-hash `shard` of a partition. */
+export function customerShardKey(keys: PartitionKeys, shard: number): string {
+  return keys.customerShardPrefix + shard;
+}
+
+/** The sub-hash holding customer `customerId` (field = the id) in one partition. */
+export function customerKey(keys: PartitionKeys, customerId: string): string {
+  return customerShardKey(keys, customerShard(customerId, keys.customerShards));
+}
+
+const optional = (n: number | null): string => (n === null ? '' : String(n));
+
+/**
+ * The stored value of a customer, version {@link FORMAT_VERSION}:
+ * `1|seq|tierSince|pendingDowngradeSince|lastPurchaseAt|timerAt|buckets|tier`, buckets as
+ * `index:monetary:frequency` joined by `,` (ascending), absent numbers empty, the tier last so it
+ * may hold any character (empty before the first classification). Integers in decimal: every
+ * value is exact (minor units and epoch ms stay far below 2^53).
+ */
+export function encodeCustomer(state: CustomerState): string {
+  let buckets = '';
+  for (const b of state.buckets) buckets += (buckets === '' ? '' : ',') + b.index + ':' + b.monetary + ':' + b.frequency;
+  return `${FORMAT_VERSION}|${state.seq}|${optional(state.tierSince)}|${optional(state.pendingDowngradeSince)}|${optional(state.lastPurchaseAt)}|${optional(state.timerAt)}|${buckets}|${state.tier ?? ''}`;
+}
+
+const FIELDS_BEFORE_TIER = 7;
+
+/**
+ * A stored customer value decoded.
+ *
+ * @throws PyramidError `STATE_LAYOUT_MISMATCH` when the value is not of this format version; the
+ *   message gives its length and version, never its content (a customer's amounts and tier).
+ */
+export function decodeCustomer(value: string): CustomerState {
+  const parts: string[] = [];
+  let from = 0;
+  for (let i = 0; i < FIELDS_BEFORE_TIER; i++) {
+    const bar = value.indexOf('|', from);
+    if (bar < 0) break;
+    parts.push(value.slice(from, bar));
+    from = bar + 1;
+  }
+  const [version, seq = '', tierSince = '', pending = '', lastPurchase = '', timer = '', buckets = ''] = parts;
+  if (parts.length !== FIELDS_BEFORE_TIER || version !== String(FORMAT_VERSION)) {
+    throw new PyramidError(
+      'STATE_LAYOUT_MISMATCH',
+      `a stored customer value is not of format version ${FORMAT_VERSION} (${value.length} characters, version field ${JSON.stringify((version ?? '').slice(0, 8))})`,
+    );
+  }
+  const opt = (text: string): number | null => (text === '' ? null : Number(text));
+  const tier = value.slice(from);
+  return {
+    buckets: decodeBuckets(buckets),
+    lastPurchaseAt: opt(lastPurchase),
+    tier: tier === '' ? null : tier,
+    tierSince: opt(tierSince),
+    pendingDowngradeSince: opt(pending),
+    seq: Number(seq),
+    timerAt: opt(timer),
+  };
+}
+
+function decodeBuckets(text: string): Bucket[] {
+  if (text === '') return [];
+  return text.split(',').map((part) => {
+    const first = part.indexOf(':');
+    const second = part.indexOf(':', first + 1);
+    return { index: Number(part.slice(0, first)), monetary: Number(part.slice(first + 1, second)), frequency: Number(part.slice(second + 1)) };
+  });
+}

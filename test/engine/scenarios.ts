@@ -1,0 +1,101 @@
+import fc from 'fast-check';
+import type { CompiledPolicy } from '../../src/policy/types.js';
+import { testPolicy } from '../state/fixtures.js';
+import type { ModelRecord } from './reference-model.js';
+
+/**
+ * Generated partition histories for the property tests of the engine (pure) and of the engine
+ * behind the Redis store: purchases, refunds, duplicates near and far apart, out-of-order, late
+ * and ancient events, long silences, batch cuts and replays.
+ */
+
+export const CUSTOMERS = ['a', 'b', 'c', 'd'];
+
+export const POLICIES: Record<string, CompiledPolicy> = {
+  plain: testPolicy(),
+  grace: testPolicy({ version: 't-grace', hysteresis: { downgradeGraceMs: 30, downgradeMarginBps: 0 } }),
+  margin: testPolicy({ version: 't-margin', hysteresis: { downgradeGraceMs: 0, downgradeMarginBps: 2500 } }),
+  both: testPolicy({ version: 't-both', hysteresis: { downgradeGraceMs: 25, downgradeMarginBps: 1000 } }),
+  'no-inactivity': testPolicy({ version: 't-noinact', inactivityMs: null, inactiveTier: null }),
+};
+
+/** One generated step: a new transaction (or a re-sent id) some time after the previous one. */
+const step = fc.record({
+  customer: fc.constantFrom(...CUSTOMERS),
+  kind: fc.constantFrom('purchase', 'purchase', 'purchase', 'refund') as fc.Arbitrary<'purchase' | 'refund'>,
+  amount: fc.oneof(fc.integer({ min: 1, max: 300 }), fc.integer({ min: 300, max: 1500 })),
+  // Mostly small advances, sometimes a long silence past window, grace and inactivity.
+  advance: fc.oneof({ weight: 6, arbitrary: fc.integer({ min: 0, max: 20 }) }, { weight: 1, arbitrary: fc.integer({ min: 50, max: 450 }) }),
+  // Out of order (inside the window), late (beyond it) or ancient (far before it).
+  lateBy: fc.oneof(
+    { weight: 5, arbitrary: fc.constant(0) },
+    { weight: 2, arbitrary: fc.integer({ min: 1, max: 60 }) },
+    { weight: 1, arbitrary: fc.integer({ min: 90, max: 200 }) },
+    { weight: 1, arbitrary: fc.integer({ min: 300, max: 2000 }) },
+  ),
+  // Re-send an earlier transaction: the same record again, or the same id much later.
+  duplicateOf: fc.oneof({ weight: 5, arbitrary: fc.constant(null) }, { weight: 1, arbitrary: fc.nat() }),
+  sameCopy: fc.boolean(),
+});
+
+export const scenario = fc.record({
+  policy: fc.constantFrom(...Object.keys(POLICIES)),
+  steps: fc.array(step, { minLength: 1, maxLength: 40 }),
+  cuts: fc.array(fc.nat(), { maxLength: 8 }),
+  replays: fc.array(fc.record({ batch: fc.nat(), from: fc.nat(), extend: fc.boolean() }), { maxLength: 4 }),
+  sweepLimit: fc.integer({ min: 1, max: 4 }),
+  wallLag: fc.array(fc.integer({ min: 0, max: 40 }), { minLength: 1, maxLength: 8 }),
+});
+
+export type Scenario = typeof scenario extends fc.Arbitrary<infer T> ? T : never;
+
+/** The scenario's records in offset order (the clock starts well past 0, so ancient events stay >= 0). */
+export function buildRecords(s: Scenario): ModelRecord[] {
+  const records: ModelRecord[] = [];
+  let clock = 10_000;
+  s.steps.forEach((st, i) => {
+    clock += st.advance;
+    const dupSource = st.duplicateOf === null || records.length === 0 ? undefined : records[st.duplicateOf % records.length];
+    if (dupSource !== undefined && st.sameCopy) {
+      // The same transaction re-sent as a new record (a producer retry), however much later.
+      records.push({ ...dupSource, offset: i });
+      return;
+    }
+    records.push({
+      offset: i,
+      transactionId: dupSource?.transactionId ?? `t${i}`,
+      customerId: dupSource?.customerId ?? st.customer,
+      kind: dupSource?.kind ?? st.kind,
+      amountMinor: st.amount,
+      eventTime: Math.max(0, clock - st.lateBy),
+    });
+  });
+  return records;
+}
+
+/** Cut the records into batches; then insert replays of earlier ranges (crash / rebalance). */
+export function buildCalls(records: ModelRecord[], s: Scenario): ModelRecord[][] {
+  const cuts = [...new Set(s.cuts.map((c) => c % (records.length + 1)))].sort((a, b) => a - b);
+  const bounds = [0, ...cuts.filter((c) => c > 0 && c < records.length), records.length];
+  const batches: ModelRecord[][] = [];
+  for (let i = 0; i + 1 < bounds.length; i++) batches.push(records.slice(bounds[i], bounds[i + 1]));
+  const calls: ModelRecord[][] = [];
+  batches.forEach((batch, i) => {
+    for (const replay of s.replays.filter((r) => r.batch % batches.length === i)) {
+      const end = records.indexOf(batch[0] as ModelRecord);
+      const from = end === 0 ? 0 : replay.from % (end + 1);
+      // extend: the replay runs on into the new batch (a consumer restarting from an old commit).
+      calls.push(replay.extend ? records.slice(from, end + batch.length) : records.slice(from, end));
+    }
+    calls.push(batch);
+  });
+  return calls.filter((c) => c.length > 0);
+}
+
+/** A change as the model writes it, from an engine TierChange. */
+export function comparable<T extends { boundary: { tier: string } }>(changes: readonly T[]) {
+  return changes.map(({ boundary, ...rest }) => {
+    const { eventId, customerId, previousTier, newTier, direction, cause, transactionId, effectiveAt, policyVersion, before, after, headroom } = rest as unknown as Record<string, unknown>;
+    return { eventId, customerId, previousTier, newTier, direction, cause, transactionId, effectiveAt, policyVersion, before, after, boundaryTier: boundary.tier, headroom };
+  });
+}
