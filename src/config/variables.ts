@@ -62,7 +62,7 @@ export const VARIABLE_PREFIX = 'PYRAMID_';
 /**
  * Every `PYRAMID_*` name pyramid reads: the settings above plus the one that names the config
  * file. A variable with the prefix that is not here is refused at start-up, so a misspelt name
- * (`PYRAMID_CLOCKK`) cannot silently leave its setting at the default.
+ * cannot silently leave its setting at the default.
  */
 export const KNOWN_VARIABLES: readonly string[] = [...CONFIG_VARIABLES.map((variable) => variable.env), CONFIG_FILE_VARIABLE];
 
