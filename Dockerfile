@@ -27,6 +27,9 @@ COPY policies ./policies
 ENV NODE_OPTIONS="--max-semi-space-size=64"
 # Never root: pyramid needs no privilege, only outbound connections and its HTTP port.
 USER node
+# pyramid binds its ops server to loopback unless told otherwise; in a container, loopback is the
+# container itself, and Prometheus, the kubelet and the published port come from outside.
+ENV PYRAMID_HTTP_HOST=0.0.0.0
 EXPOSE 9464
 HEALTHCHECK --interval=10s --timeout=3s --start-period=30s --retries=3 \
   CMD ["node", "-e", "fetch('http://127.0.0.1:' + (process.env.PYRAMID_HTTP_PORT || 9464) + '/healthz').then((r) => process.exit(r.ok ? 0 : 1), () => process.exit(1))"]

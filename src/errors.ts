@@ -21,6 +21,8 @@ export const ERROR_CODES = [
   'SCHEMA_REJECTED',
   'KAFKA_UNAVAILABLE',
   'PREREQUISITE_MISSING',
+  /** The ops HTTP server could not bind its host and port (taken, privileged, not local). */
+  'HTTP_LISTEN_FAILED',
 ] as const;
 
 /** One of {@link ERROR_CODES}. */

@@ -1,6 +1,7 @@
 #!/usr/bin/env node
 import { Command } from 'commander';
 import { commands } from './commands/index.js';
+import { failureReport } from './failure-report.js';
 
 /** Entry point of the `pyramid` CLI. Each sub-command lives in its own file under ./commands. */
 export function buildProgram(): Command {
@@ -14,6 +15,7 @@ export function buildProgram(): Command {
 buildProgram()
   .parseAsync(process.argv)
   .catch((err: unknown) => {
-    console.error(err instanceof Error ? `pyramid: ${err.message}` : err);
+    // PYRAMID_LOG_LEVEL, not the loaded config: the failure may be that the config did not load.
+    console.error(failureReport(err, process.env.PYRAMID_LOG_LEVEL));
     process.exitCode = 1;
   });

@@ -4,6 +4,7 @@ import { parse as parseYaml } from 'yaml';
 import { z } from 'zod';
 import { PyramidError } from '../errors.js';
 import { configSchema, type PyramidConfig } from './schema.js';
+import { takeUnknownFileKeys, unknownVariableProblems } from './unknown-names.js';
 import { CONFIG_FILE_VARIABLE, CONFIG_VARIABLES, coerceEnvValue, type ConfigVariable } from './variables.js';
 
 type Source = 'env' | 'file';
@@ -71,6 +72,8 @@ interface Origin {
   file: string | undefined;
   sources: Map<string, Source>;
   merged: Tree;
+  /** Unknown variables and file keys: reported with the schema's problems, never ignored. */
+  unknown: string[];
 }
 
 /** Where to fix a problem: the environment variable if it was set there, else the file field. */
@@ -85,11 +88,6 @@ function describeLocation(path: readonly PropertyKey[], origin: Origin): string 
 }
 
 function describeIssue(issue: z.core.$ZodIssue, origin: Origin): string {
-  if (issue.code === 'unrecognized_keys') {
-    return issue.keys
-      .map((key) => `${describeLocation([...issue.path, key], origin)}: unknown setting (check the spelling)`)
-      .join('; ');
-  }
   const missing = issue.code === 'invalid_type' && getAt(origin.merged, issue.path) === undefined;
   return `${describeLocation(issue.path, origin)}: ${missing ? 'is required' : issue.message}`;
 }
@@ -98,6 +96,7 @@ function describeIssue(issue: z.core.$ZodIssue, origin: Origin): string {
 function mergeSources(env: NodeJS.ProcessEnv, file: string | undefined): Origin {
   const configFile = file ?? (env[CONFIG_FILE_VARIABLE] || undefined);
   const merged: Tree = configFile === undefined ? {} : readConfigFile(configFile);
+  const unknown = [...unknownVariableProblems(env), ...(configFile === undefined ? [] : takeUnknownFileKeys(merged, configFile))];
   const sources = new Map<string, Source>();
   for (const variable of CONFIG_VARIABLES) {
     const key = variable.path.join('.');
@@ -114,7 +113,7 @@ function mergeSources(env: NodeJS.ProcessEnv, file: string | undefined): Origin 
       sources.set(key, 'env');
     }
   }
-  return { file: configFile, sources, merged };
+  return { file: configFile, sources, merged, unknown };
 }
 
 function parseOrExplain<T extends z.ZodType>(schema: T, origin: Origin): z.output<T> {
@@ -129,8 +128,8 @@ function parseOrExplain<T extends z.ZodType>(schema: T, origin: Origin): z.outpu
     for (const issue of missingSections) setAt(origin.merged, issue.path.map(String), {});
     result = schema.safeParse(origin.merged);
   }
-  if (result.success) return result.data;
-  const problems = result.error.issues.map((issue) => describeIssue(issue, origin));
+  if (result.success && origin.unknown.length === 0) return result.data;
+  const problems = [...origin.unknown, ...(result.success ? [] : result.error.issues.map((issue) => describeIssue(issue, origin)))];
   throw new PyramidError('CONFIG_INVALID', `invalid configuration:\n  - ${problems.join('\n  - ')}`, {
     details: { problems },
   });
@@ -143,7 +142,8 @@ function parseOrExplain<T extends z.ZodType>(schema: T, origin: Origin): z.outpu
  * unset, as container runtimes often pass them.
  *
  * @throws PyramidError `CONFIG_INVALID` listing every problem, each naming the environment variable
- *   or file field to fix; values are never echoed, since they may be secrets.
+ *   or file field to fix; values are never echoed, since they may be secrets. An unknown
+ *   `PYRAMID_*` variable or file key is a problem too, named with the closest known name.
  */
 export function loadConfig(env: NodeJS.ProcessEnv = process.env, file?: string): PyramidConfig {
   return parseOrExplain(configSchema, mergeSources(env, file));
@@ -181,4 +181,16 @@ export type StateConfig = z.output<typeof stateSchema>;
  */
 export function loadStateConfig(env: NodeJS.ProcessEnv = process.env, file?: string): StateConfig {
   return parseOrExplain(stateSchema, mergeSources(env, file));
+}
+
+/**
+ * For commands that take no configuration beyond a variable or two (`pyramid demo`): refuses
+ * unknown `PYRAMID_*` variables the way the loaders above do.
+ * @throws PyramidError `CONFIG_INVALID` naming each unknown variable and the closest known one.
+ */
+export function assertKnownVariables(env: NodeJS.ProcessEnv = process.env): void {
+  const problems = unknownVariableProblems(env);
+  if (problems.length > 0) {
+    throw new PyramidError('CONFIG_INVALID', `invalid configuration:\n  - ${problems.join('\n  - ')}`, { details: { problems } });
+  }
 }

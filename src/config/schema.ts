@@ -1,4 +1,5 @@
 import { existsSync } from 'node:fs';
+import { isIP } from 'node:net';
 import { z } from 'zod';
 import { parseConfigDuration } from './duration.js';
 
@@ -38,8 +39,21 @@ const redisUrl = z.string().superRefine((value, ctx) => {
     ctx.addIssue({ code: 'custom', message: 'must use redis:// (plain) or rediss:// (TLS)' });
   } else if (url.hostname === '') {
     ctx.addIssue({ code: 'custom', message: 'must name a host' });
+  } else if (!REDIS_DB_PATH.test(url.pathname)) {
+    ctx.addIssue({ code: 'custom', message: 'the path must be a database number, as in redis://host:6379/2' });
   }
 });
+
+/**
+ * The database index a Redis URL selects (`/3`), if any. ioredis reads the path with parseInt and
+ * would take `/abc` as database 0, so anything but digits is refused here.
+ */
+const REDIS_DB_PATH = /^\/?(\d*)$/;
+
+/** The interface the ops server binds: an IP address or a host name, never a URL or a port. */
+const listenHost = z
+  .string()
+  .refine((value) => isIP(value) !== 0 || /^[A-Za-z0-9]([A-Za-z0-9-]{0,62})(\.[A-Za-z0-9]([A-Za-z0-9-]{0,62}))*$/.test(value), 'must be an IP address (127.0.0.1, 0.0.0.0, ::) or a host name');
 
 const httpUrl = z.string().refine((value) => {
   try {
@@ -117,7 +131,17 @@ export const configSchema = z
         maxBytesPerPartition: z.int().min(1024).default(1_048_576),
       })
       .default({ sessionTimeout: 30_000, heartbeatInterval: 3_000, concurrency: 4, maxBytesPerPartition: 1_048_576 }),
-    http: z.strictObject({ port: z.int().min(0).max(65_535).default(9464) }).default({ port: 9464 }),
+    http: z
+      .strictObject({
+        port: z.int().min(0).max(65_535).default(9464),
+        /**
+         * Interface of the ops server. Loopback by default: /metrics and the status page show
+         * customer counts and revenue, so exposing them is the deployment's choice (containers
+         * set 0.0.0.0 so Prometheus and the kubelet reach them).
+         */
+        host: listenHost.default('127.0.0.1'),
+      })
+      .default({ port: 9464, host: '127.0.0.1' }),
     /** First segment of every Redis key, so several deployments can share one Redis. */
     keyPrefix: z.string().regex(/^[A-Za-z0-9_.-]{1,64}$/, 'must be 1..64 characters of [A-Za-z0-9_.-]').default('pyr'),
     /**

@@ -45,6 +45,7 @@ export const CONFIG_VARIABLES: readonly ConfigVariable[] = [
   { env: 'PYRAMID_CONSUMER_CONCURRENCY', path: ['consumer', 'concurrency'], kind: 'integer' },
   { env: 'PYRAMID_CONSUMER_MAX_BYTES_PER_PARTITION', path: ['consumer', 'maxBytesPerPartition'], kind: 'integer' },
   { env: 'PYRAMID_HTTP_PORT', path: ['http', 'port'], kind: 'integer' },
+  { env: 'PYRAMID_HTTP_HOST', path: ['http', 'host'], kind: 'string' },
   { env: 'PYRAMID_KEY_PREFIX', path: ['keyPrefix'], kind: 'string' },
   { env: 'PYRAMID_DEDUPE_HORIZON', path: ['dedupeHorizon'], kind: 'string' },
   { env: 'PYRAMID_CACHE_MAX_CUSTOMERS', path: ['cacheMaxCustomers'], kind: 'integer' },
@@ -55,6 +56,16 @@ export const CONFIG_VARIABLES: readonly ConfigVariable[] = [
 
 /** Names the config file to read when `loadConfig` is not given one explicitly. */
 export const CONFIG_FILE_VARIABLE = 'PYRAMID_CONFIG_FILE';
+
+/** The prefix that marks a variable as pyramid's: any other name with it is a mistake. */
+export const VARIABLE_PREFIX = 'PYRAMID_';
+
+/**
+ * Every `PYRAMID_*` name pyramid reads: the settings above plus the one that names the config
+ * file. A variable with the prefix that is not here is refused at start-up, so a misspelt name
+ * cannot silently leave its setting at the default.
+ */
+export const KNOWN_VARIABLES: readonly string[] = [...CONFIG_VARIABLES.map((variable) => variable.env), CONFIG_FILE_VARIABLE];
 
 /**
  * Turns an environment string into the value zod expects. Text that does not parse is passed on

@@ -1,13 +1,31 @@
 import { PyramidError } from '../errors.js';
 
 /**
+ * Whether the failure at the root of a kafkajs error is worth another try. kafkajs wraps a
+ * retriable error it gave up on (its retry budget ran out, maybe in a nested retrier: a send
+ * retrying a broker connect) in `KafkaJSNumberOfRetriesExceeded` or `KafkaJSNonRetriableError`,
+ * both marked not retriable, with the original as `cause`. For a caller with its own, longer
+ * patience (a broker restarting takes longer than kafkajs's budget) the original's verdict counts.
+ */
+function rootVerdict(err: unknown): boolean | undefined {
+  let verdict: boolean | undefined;
+  let current: unknown = err;
+  for (let depth = 0; depth < 8 && current instanceof Error; depth++) {
+    const retriable = (current as { retriable?: unknown }).retriable;
+    if (typeof retriable === 'boolean') verdict = retriable;
+    current = current.cause;
+  }
+  return verdict;
+}
+
+/**
  * Wraps a client error as `KAFKA_UNAVAILABLE`, keeping the client's own verdict on whether a retry
- * can help (kafkajs marks its errors `retriable`); anything unknown counts as retriable, since a
- * broker that is restarting looks the same as one that is gone.
+ * can help, as given for the original failure (see `rootVerdict`); anything unknown counts as
+ * retriable, since a broker that is restarting looks the same as one that is gone.
  */
 export function kafkaError(action: string, err: unknown): PyramidError {
   if (err instanceof PyramidError) return err;
-  const retriable = (err as { retriable?: unknown } | null)?.retriable;
+  const retriable = rootVerdict(err);
   const message = err instanceof Error ? err.message : String(err);
   return new PyramidError('KAFKA_UNAVAILABLE', `kafka ${action} failed: ${message}`, {
     retriable: typeof retriable === 'boolean' ? retriable : true,

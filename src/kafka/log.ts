@@ -32,8 +32,10 @@ export function createKafkaLogCreator(logger: Logger): logCreator {
   const base = logger.child({ component: 'kafkajs' });
   return () =>
     ({ namespace, level, log }: LogEntry) => {
-      const { message, timestamp: _timestamp, logger: _origin, ...extra } = log;
-      const fields = { namespace, ...extra };
+      const { message, timestamp: _timestamp, logger: _origin, stack, ...extra } = log;
+      // kafkajs attaches a stack to every retried connection error; the message says what
+      // failed, and where in kafkajs only matters to someone debugging (as for pyramid's own).
+      const fields = { namespace, ...extra, ...(stack !== undefined && base.isLevelEnabled('debug') ? { stack } : {}) };
       switch (level) {
         case KafkaLogLevel.ERROR:
           base.error(fields, message);

@@ -3,7 +3,11 @@ import type { Logger } from '../logger.js';
 
 /** Whatever can count customers and revenue per tier (the state store, across partitions). */
 export interface CensusSource {
-  census(): Promise<InstrumentationEvents['pyramid.census']>;
+  /**
+   * Undefined: there is nothing to count, and never was (a scorer whose start failed or was
+   * stopped); the poller emits nothing and logs nothing.
+   */
+  census(): Promise<InstrumentationEvents['pyramid.census'] | undefined>;
 }
 
 export interface CensusPollerOptions {
@@ -27,10 +31,10 @@ export function startCensusPoller(options: CensusPollerOptions): { stop(): Promi
   const tick = async (): Promise<void> => {
     try {
       const census = await options.source.census();
-      if (!stopped) options.instrumentation.emit('pyramid.census', census);
+      if (!stopped && census !== undefined) options.instrumentation.emit('pyramid.census', census);
     } catch (err) {
       // The page keeps the previous census; the next tick retries. A census failing after stop()
-      // is the owner closing what it counts (e.g. a scorer whose start failed): not news.
+      // is the owner closing what it counts: not news.
       if (!stopped) options.logger.warn({ err }, 'pyramid census failed');
     }
     if (!stopped) timer = setTimeout(() => (running = tick()), intervalMs);

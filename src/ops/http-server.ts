@@ -1,5 +1,6 @@
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { PyramidError } from '../errors.js';
 import type { Logger } from '../logger.js';
 import type { Health } from './health.js';
 import type { Metrics } from './metrics.js';
@@ -9,10 +10,37 @@ import { renderStatusPage } from './status-page.js';
 /** 9464: the port the OpenTelemetry Prometheus exporter uses by default, so scrape configs look familiar. */
 export const DEFAULT_OPS_PORT = 9464;
 
+/**
+ * Loopback: the status page and /metrics show customer counts and revenue per tier, so listening
+ * on other interfaces is a deployment decision (containers pass 0.0.0.0), not a default.
+ */
+export const DEFAULT_OPS_HOST = '127.0.0.1';
+
+/** Words for the listen errors an operator meets; anything else keeps Node's own message. */
+const LISTEN_ERRORS: Record<string, string> = {
+  EADDRINUSE: 'address already in use',
+  EACCES: 'permission denied (ports below 1024 need privileges)',
+  EADDRNOTAVAIL: 'address not available on this host',
+  ENOTFOUND: 'host name not found',
+  EAI_AGAIN: 'host name not resolvable now',
+};
+
+/**
+ * Why the server could not listen, as one sentence. `details.errno` keeps Node's code so callers
+ * can tell which setting to name (the port for EADDRINUSE/EACCES, the host for the others).
+ */
+function listenError(host: string, port: number, err: NodeJS.ErrnoException): PyramidError {
+  const reason = (err.code !== undefined ? LISTEN_ERRORS[err.code] : undefined) ?? err.message;
+  return new PyramidError('HTTP_LISTEN_FAILED', `cannot listen on ${host.includes(':') ? `[${host}]` : host}:${port}: ${reason}`, {
+    cause: err,
+    details: { errno: err.code, host, port },
+  });
+}
+
 export interface OpsServerOptions {
   /** Default 9464; 0 picks a free port (tests). */
   port?: number;
-  /** Default 0.0.0.0, so Prometheus and the kubelet can reach it. */
+  /** Default {@link DEFAULT_OPS_HOST} (loopback); 0.0.0.0 lets Prometheus and the kubelet reach it. */
   host?: string;
   metrics: Pick<Metrics, 'registry'>;
   health: Health;
@@ -23,6 +51,8 @@ export interface OpsServerOptions {
 export interface OpsServer {
   /** The bound port (useful with port 0). */
   port: number;
+  /** The bound address, as the socket reports it (`127.0.0.1`, `0.0.0.0`, `::`). */
+  host: string;
   /** Stop listening and drop open keep-alive connections (the status page polls every second). */
   close(): Promise<void>;
 }
@@ -36,6 +66,7 @@ function sendJson(res: ServerResponse, status: number, body: unknown): void {
 /**
  * The operator surface of one scorer: `/metrics`, `/healthz`, `/readyz`, `/` (status page) and
  * `/status.json` (its data). Plain node:http, GET and HEAD only.
+ * @throws PyramidError `HTTP_LISTEN_FAILED` (`cannot listen on 127.0.0.1:9464: address already in use`).
  */
 export async function startOpsServer(options: OpsServerOptions): Promise<OpsServer> {
   const page = renderStatusPage();
@@ -78,18 +109,22 @@ export async function startOpsServer(options: OpsServerOptions): Promise<OpsServ
     });
   });
 
+  const host = options.host ?? DEFAULT_OPS_HOST;
+  const wantedPort = options.port ?? DEFAULT_OPS_PORT;
   await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(options.port ?? DEFAULT_OPS_PORT, options.host ?? '0.0.0.0', () => {
-      server.off('error', reject);
+    const onError = (err: NodeJS.ErrnoException): void => reject(listenError(host, wantedPort, err));
+    server.once('error', onError);
+    server.listen(wantedPort, host, () => {
+      server.off('error', onError);
       resolve();
     });
   });
-  const port = (server.address() as AddressInfo).port;
-  options.logger.info({ port }, 'ops server listening (/metrics /healthz /readyz /)');
+  const { port, address } = server.address() as AddressInfo;
+  options.logger.info({ host: address, port }, 'ops server listening (/metrics /healthz /readyz /)');
 
   return {
     port,
+    host: address,
     close: () =>
       new Promise<void>((resolve, reject) => {
         server.close((err) => (err ? reject(err) : resolve()));

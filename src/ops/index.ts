@@ -7,7 +7,7 @@ import { startLagMonitor, type LagMonitor, type LagSource } from './lag-monitor.
 import { createMetrics, type Metrics } from './metrics.js';
 import { createStatusTracker } from './status.js';
 
-export { DEFAULT_OPS_PORT } from './http-server.js';
+export { DEFAULT_OPS_HOST, DEFAULT_OPS_PORT } from './http-server.js';
 export { kafkaGroupProbe, redisProbe, registryProbe, type HealthProbe, type ProbeResult } from './health.js';
 export type { CensusSource } from './census.js';
 export type { LagSource } from './lag-monitor.js';
@@ -18,6 +18,7 @@ export interface StartOpsOptions {
   logger: Logger;
   /** Default 9464; 0 picks a free port. */
   port?: number;
+  /** Default loopback (see `DEFAULT_OPS_HOST`). */
   host?: string;
   /** Readiness checks; build them with `kafkaGroupProbe`, `redisProbe`, `registryProbe`. */
   probes: HealthProbe[];
@@ -31,6 +32,8 @@ export interface StartOpsOptions {
 /** A running operator surface. */
 export interface Ops {
   port: number;
+  /** The address the server is bound to. */
+  host: string;
   metrics: Metrics;
   /** Present when `lag` was configured: tests and the CLI can force a measurement. */
   lagMonitor: LagMonitor | undefined;
@@ -39,29 +42,30 @@ export interface Ops {
 
 /**
  * Everything a scorer needs for operators in one call: metrics, status tracker, readiness, the
- * optional lag monitor and census poller, and the HTTP server. Closing stops them in reverse.
+ * HTTP server, then the optional lag monitor and census poller. Closing stops them in reverse.
+ * @throws PyramidError `HTTP_LISTEN_FAILED` when the server cannot listen; nothing is left running.
  */
 export async function startOps(options: StartOpsOptions): Promise<Ops> {
   const { instrumentation, logger } = options;
   const metrics = createMetrics(instrumentation);
   const status = createStatusTracker(instrumentation);
   const health = createHealth({ probes: options.probes, timeoutMs: options.probeTimeoutMs });
-  const lagMonitor = options.lag ? startLagMonitor({ instrumentation, logger, source: options.lag.source, intervalMs: options.lag.intervalMs }) : undefined;
-  const census = options.census ? startCensusPoller({ instrumentation, logger, source: options.census.source, intervalMs: options.census.intervalMs }) : undefined;
-  let server;
+  let listening;
   try {
-    server = await startOpsServer({ port: options.port, host: options.host, metrics, health, status, logger });
+    listening = await startOpsServer({ port: options.port, host: options.host, metrics, health, status, logger });
   } catch (err) {
-    // A taken port must not leave timers running behind the error.
-    await census?.stop();
-    await lagMonitor?.stop();
     status.close();
     metrics.close();
     throw err;
   }
-  const listening = server;
+  // Timers start only once the port is ours: a poller started before a failed listen had to be
+  // stopped, and stopping waited on a census that could never come, so `pyramid run` with a taken
+  // port ended silently with status 0 (nothing left on the event loop, the error never thrown).
+  const lagMonitor = options.lag ? startLagMonitor({ instrumentation, logger, source: options.lag.source, intervalMs: options.lag.intervalMs }) : undefined;
+  const census = options.census ? startCensusPoller({ instrumentation, logger, source: options.census.source, intervalMs: options.census.intervalMs }) : undefined;
   return {
     port: listening.port,
+    host: listening.host,
     metrics,
     lagMonitor,
     async close() {

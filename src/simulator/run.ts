@@ -4,6 +4,7 @@ import type { SchemaRegistryClient } from '../kafka/schema-registry.js';
 import type { OutgoingRecord } from '../kafka/types.js';
 import { writeSchemaFrame } from '../kafka/wire-format.js';
 import { loadContract, valueSubject } from '../pipeline/decode-schemas.js';
+import { retrying, type RetryOptions } from '../pipeline/retry.js';
 import type { Transaction } from '../pipeline/validate.js';
 import { generateTransactions, type SimulationOptions } from './generate.js';
 
@@ -25,6 +26,14 @@ export interface RunSimulatorOptions extends SimulationOptions {
   signal?: AbortSignal;
   /** Called after every produce request with the running total. */
   onProgress?: (sent: number) => void;
+  /**
+   * Backoff for a produce request that failed with a retriable error (a broker down or
+   * restarting); default `DEFAULT_RETRY`. Requests are retried until they succeed, `signal`
+   * aborts, or an error is not retriable (that one is thrown).
+   */
+  retry?: RetryOptions;
+  /** Called after each failed attempt of a produce request, before waiting `delayMs` for the next. */
+  onRetry?: (err: unknown, attempt: number, delayMs: number) => void;
 }
 
 export interface SimulatorResult {
@@ -79,6 +88,7 @@ function sleep(ms: number, signal?: AbortSignal): Promise<void> {
  * Produces the synthetic bank's transactions to a topic, keyed by customerId (so a customer's
  * events stay in one partition, in order), as Avro through the registry or as JSON. Paced to
  * `rate` events per second when given; stops after `count` events or when `signal` aborts.
+ * Retries through broker outages (see `retry`).
  */
 export async function runSimulator(options: RunSimulatorOptions): Promise<SimulatorResult> {
   const encode = await buildEncoder(options);
@@ -90,9 +100,22 @@ export async function runSimulator(options: RunSimulatorOptions): Promise<Simula
 
   const flush = async (): Promise<void> => {
     if (batch.length === 0) return;
-    await options.producer.send(options.topic, batch);
-    result.sent += batch.length;
+    const records = batch;
+    const sent = await retrying(() => options.producer.send(options.topic, records), {
+      shouldStop: () => options.signal?.aborted === true,
+      options: options.retry,
+      onRetry: async (err, attempt, delayMs) => {
+        options.onRetry?.(err, attempt, delayMs);
+        // A request kafkajs gave up on leaves the idempotent producer's sequence numbers ahead of
+        // what the broker has, and every later send fails; a new producer session (a new producer
+        // id) starts them afresh. The price: a request the broker did write before the outage is
+        // written again (at least once, as the simulated bank's own duplicates are anyway).
+        await options.producer.disconnect().catch(() => undefined);
+      },
+    });
     batch = [];
+    if (!sent.done) return;
+    result.sent += records.length;
     options.onProgress?.(result.sent);
     if (options.rate !== undefined) {
       const due = started + (result.sent / options.rate) * 1_000;

@@ -6,11 +6,11 @@ import { runCli } from './spawn-cli.js';
 const ROOT = resolve(import.meta.dirname, '../..');
 
 describe('pyramid demo (README quick start)', () => {
-  it('`npm run demo -- --duration 8` runs the whole pipeline, prints a pyramid and exits 0', async () => {
+  it('`npm run demo -- --duration 8 --port 0` runs the whole pipeline, prints a pyramid and exits 0 (a free port: a taken 9464 is now an error)', async () => {
     // PYRAMID_REDIS_URL is left out, so the demo starts (and stops) its own redis-server.
     const env: Record<string, string> = {};
     for (const [k, v] of Object.entries(process.env)) if (v !== undefined && !k.startsWith('PYRAMID_')) env[k] = v;
-    const child = spawn('npm', ['run', 'demo', '--', '--duration', '8'], { cwd: ROOT, env, stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn('npm', ['run', 'demo', '--', '--duration', '8', '--port', '0'], { cwd: ROOT, env, stdio: ['ignore', 'pipe', 'pipe'] });
     let stdout = '';
     let stderr = '';
     child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));

@@ -2,7 +2,8 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { loadClientConfig, loadConfig } from '../../src/config/load.js';
+import { assertKnownVariables, loadClientConfig, loadConfig, loadStateConfig } from '../../src/config/load.js';
+import { KNOWN_VARIABLES } from '../../src/config/variables.js';
 import { isPyramidError } from '../../src/errors.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'pyramid-config-'));
@@ -42,7 +43,7 @@ describe('loadConfig from the environment', () => {
     const config = loadConfig(minimalEnv);
     expect(config.kafka).toEqual({ brokers: ['localhost:9092'], clientId: 'pyramid', tls: { enabled: false, rejectUnauthorized: true } });
     expect(config.topics).toEqual({ transactions: 'transactions', tierChanges: 'customer-tier-changes', dlq: 'transactions-dlq' });
-    expect(config.http.port).toBe(9464);
+    expect(config.http).toEqual({ port: 9464, host: '127.0.0.1' });
     expect(config.clock).toBe('wall');
     expect(config.inputFormat).toBe('avro');
     // Claims live as long as their transaction counts unless a shorter horizon is opted into.
@@ -116,6 +117,8 @@ describe('loadConfig errors name the variable to fix', () => {
     ['input format unknown', { PYRAMID_INPUT_FORMAT: 'protobuf' }, /PYRAMID_INPUT_FORMAT: /],
     ['port not an integer', { PYRAMID_HTTP_PORT: 'ninety' }, /PYRAMID_HTTP_PORT: /],
     ['port out of range', { PYRAMID_HTTP_PORT: '70000' }, /PYRAMID_HTTP_PORT: /],
+    ['ops host given as a URL', { PYRAMID_HTTP_HOST: 'http://0.0.0.0' }, /PYRAMID_HTTP_HOST: must be an IP address/],
+    ['Redis database not a number', { PYRAMID_REDIS_URL: 'redis://127.0.0.1:6379/cache' }, /PYRAMID_REDIS_URL: the path must be a database number/],
     ['policy file missing', { PYRAMID_POLICY_FILE: '/nonexistent/policy.yaml' }, /PYRAMID_POLICY_FILE: file does not exist: \/nonexistent\/policy\.yaml/],
     ['dedupe horizon not a duration', { PYRAMID_DEDUPE_HORIZON: 'a week' }, /PYRAMID_DEDUPE_HORIZON: must be a duration/],
     ['max amount zero', { PYRAMID_MAX_AMOUNT_MINOR: '0' }, /PYRAMID_MAX_AMOUNT_MINOR: /],
@@ -136,6 +139,36 @@ describe('loadConfig errors name the variable to fix', () => {
   it('never echoes a secret value in an error', () => {
     const message = configError({ ...minimalEnv, PYRAMID_REDIS_URL: 'ftp://user:hunter2@host', PYRAMID_KAFKA_SASL_MECHANISM: 'plain', PYRAMID_KAFKA_SASL_USERNAME: 'u', PYRAMID_KAFKA_SASL_PASSWORD: 'hunter3', PYRAMID_KAFKA_BROKERS: 'x' });
     expect(message).not.toMatch(/hunter/);
+  });
+});
+
+describe('unknown names are refused, naming the closest known one (a typo silently left the default in place)', () => {
+  it('PYRAMID_CLOCKK: did you mean PYRAMID_CLOCK?', () => {
+    expect(configError({ ...minimalEnv, PYRAMID_CLOCKK: 'event' })).toMatch(/PYRAMID_CLOCKK: unknown variable; did you mean PYRAMID_CLOCK\?/);
+  });
+
+  it('is reported with the other problems, by every loader', () => {
+    const message = configError({ ...minimalEnv, PYRAMID_HTTP_PROT: '1', PYRAMID_CLOCK: 'lunar' });
+    expect(message).toMatch(/PYRAMID_HTTP_PROT: unknown variable; did you mean PYRAMID_HTTP_PORT\?/);
+    expect(message).toMatch(/PYRAMID_CLOCK: /);
+    expect(() => loadClientConfig({ PYRAMID_KAFKA_BROKERS: 'k:1', PYRAMID_KAFKA_BROKER: 'k:2' })).toThrow(/PYRAMID_KAFKA_BROKER: unknown variable; did you mean PYRAMID_KAFKA_BROKERS\?/);
+    expect(() => loadStateConfig({ ...minimalEnv, PYRAMID_REDIS_URI: 'redis://x:1' })).toThrow(/PYRAMID_REDIS_URI: unknown variable; did you mean PYRAMID_REDIS_URL\?/);
+    expect(() => assertKnownVariables({ PYRAMID_LOGLEVEL: 'debug' })).toThrow(/PYRAMID_LOGLEVEL: unknown variable; did you mean PYRAMID_LOG_LEVEL\?/);
+  });
+
+  it('knows every name the project reads, including PYRAMID_CONFIG_FILE and PYRAMID_HTTP_HOST', () => {
+    expect(KNOWN_VARIABLES).toEqual(expect.arrayContaining(['PYRAMID_CONFIG_FILE', 'PYRAMID_LOG_LEVEL', 'PYRAMID_HTTP_HOST']));
+    const env = Object.fromEntries(KNOWN_VARIABLES.map((name) => [name, ''] as const));
+    expect(() => assertKnownVariables({ ...env, PYRAMID_CLOCK: 'wall', OTHER_THING: 'x' })).not.toThrow();
+  });
+
+  it('a misspelt config-file key names the closest key at that place', () => {
+    const file = writeFile('typos.yaml', `kafka: { brokers: ['k:1'] }\nredis: { url: 'redis://r:1' }\ninputFormat: json\npolicyFile: ${policyFile}\nclockk: event\nconsumer: { sessionTimeOut: 10s }\n`);
+    const message = configError({}, file);
+    expect(message).toMatch(/clockk in .*typos\.yaml: unknown setting; did you mean clock\?/);
+    expect(message).toMatch(/consumer\.sessionTimeOut in .*: unknown setting; did you mean sessionTimeout\?/);
+    // The client loader reads only the Kafka settings, but a typo anywhere in the file is still one.
+    expect(() => loadClientConfig({}, file)).toThrow(/clockk in .*: unknown setting/);
   });
 });
 
@@ -179,7 +212,7 @@ describe('loadConfig with a config file', () => {
 
   it('rejects a misspelt key instead of ignoring it', () => {
     const file = writeFile('typo.yaml', `kafka: { brokers: ['k:1'], clientID: x }\nredis: { url: 'redis://r:1' }\ninputFormat: json\npolicyFile: ${policyFile}\n`);
-    expect(configError({}, file)).toMatch(/kafka\.clientID in .*: unknown setting/);
+    expect(configError({}, file)).toMatch(/kafka\.clientID in .*: unknown setting; did you mean clientId\?/);
   });
 
   it('reports an unreadable or malformed file by name, without quoting its content', () => {

@@ -1,7 +1,16 @@
+import { createServer, type Server } from 'node:net';
 import { describe, expect, it } from 'vitest';
 import { Instrumentation } from '../../src/instrumentation.js';
 import { silentLogger } from '../../src/logger.js';
-import { kafkaGroupProbe, startOps } from '../../src/ops/index.js';
+import { DEFAULT_OPS_HOST, kafkaGroupProbe, startOps } from '../../src/ops/index.js';
+
+async function holdPort(): Promise<{ server: Server; port: number }> {
+  const server = createServer();
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const address = server.address();
+  if (address === null || typeof address === 'string') throw new Error('no port');
+  return { server, port: address.port };
+}
 
 describe('startOps', () => {
   it('wires metrics, readiness, census and lag into one server, and closes it all', async () => {
@@ -41,9 +50,33 @@ describe('startOps', () => {
   it('fails on a taken port without disturbing the server that holds it', async () => {
     const bus = new Instrumentation();
     const first = await startOps({ instrumentation: bus, logger: silentLogger, port: 0, host: '127.0.0.1', probes: [] });
-    await expect(startOps({ instrumentation: bus, logger: silentLogger, port: first.port, host: '127.0.0.1', probes: [] })).rejects.toThrow(/EADDRINUSE/);
+    await expect(startOps({ instrumentation: bus, logger: silentLogger, port: first.port, host: '127.0.0.1', probes: [] })).rejects.toThrow(`cannot listen on 127.0.0.1:${first.port}: address already in use`);
     // The first server is untouched by the failed attempt.
     expect((await fetch(`http://127.0.0.1:${first.port}/healthz`)).status).toBe(200);
     await first.close();
+  });
+
+  it('a taken port rejects, even with a census waiting for a scorer that never starts (it hung, and `pyramid run` exited 0 in silence)', async () => {
+    const held = await holdPort();
+    try {
+      const never = new Promise<undefined>(() => undefined);
+      const opened = startOps({ instrumentation: new Instrumentation(), logger: silentLogger, port: held.port, probes: [], census: { source: { census: () => never } } });
+      await expect(opened).rejects.toMatchObject({ code: 'HTTP_LISTEN_FAILED', message: `cannot listen on 127.0.0.1:${held.port}: address already in use` });
+    } finally {
+      held.server.close();
+    }
+  });
+
+  it('listens on loopback unless told otherwise', async () => {
+    expect(DEFAULT_OPS_HOST).toBe('127.0.0.1');
+    const ops = await startOps({ instrumentation: new Instrumentation(), logger: silentLogger, port: 0, probes: [] });
+    try {
+      // Whether this machine has another interface to try is up to the machine; the address the
+      // socket is bound to is what proves it (it was 0.0.0.0).
+      expect(ops.host).toBe('127.0.0.1');
+      expect((await fetch(`http://127.0.0.1:${ops.port}/healthz`)).status).toBe(200);
+    } finally {
+      await ops.close();
+    }
   });
 });

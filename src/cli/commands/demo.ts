@@ -1,6 +1,7 @@
 import { InvalidArgumentError, type Command } from 'commander';
 import { resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { assertKnownVariables } from '../../config/load.js';
 import { configSchema } from '../../config/schema.js';
 import { Instrumentation } from '../../instrumentation.js';
 import { createKafkaClient } from '../../kafka/client.js';
@@ -11,7 +12,7 @@ import { runSimulator } from '../../simulator/run.js';
 import { formatPyramid } from '../format.js';
 import { startLocalRedis, type LocalRedis } from '../local-redis.js';
 import { startScorerOps, type ScorerOps } from '../ops-wiring.js';
-import { nextStopSignal } from '../signals.js';
+import { exitStoppedDuringStartUp, nextStopSignal, unlessStopped } from '../signals.js';
 
 interface DemoOptions {
   duration?: number;
@@ -49,6 +50,8 @@ export function register(program: Command): void {
 }
 
 async function demo(opts: DemoOptions): Promise<void> {
+  // The demo reads only PYRAMID_REDIS_URL and PYRAMID_LOG_LEVEL, but a typo there is a typo too.
+  assertKnownVariables(process.env);
   const logger = createLogger({ level: process.env.PYRAMID_LOG_LEVEL ?? 'warn', name: 'pyramid-demo', destination: process.stderr });
   const stop = nextStopSignal();
   const cleanup: Array<() => Promise<void>> = [];
@@ -82,15 +85,17 @@ async function demo(opts: DemoOptions): Promise<void> {
     const instrumentation = new Instrumentation();
     const scorer = createScorer(config, { logger, instrumentation, tuning: { lagIntervalMs: 1_000 } });
     cleanup.unshift(() => scorer.stop());
-    let ops: ScorerOps;
-    try {
-      ops = await startScorerOps({ scorer, port: opts.port, censusIntervalMs: 1_000, logger });
-    } catch {
-      // The default port is taken (another scorer?): any free port does for a demo.
-      ops = await startScorerOps({ scorer, port: 0, censusIntervalMs: 1_000, logger });
-    }
+    // A taken port is an error like any other start-up failure (it used to move silently to a
+    // random port, so the status page a user had bookmarked showed another process); `--port 0`
+    // asks for a free one.
+    const ops: ScorerOps = await startScorerOps({ scorer, port: opts.port, censusIntervalMs: 1_000, logger, settings: { port: '--port' } });
     cleanup.unshift(() => ops.close());
-    await scorer.start();
+    const start = await unlessStopped(scorer.start(), stop.signal);
+    if ('signal' in start) {
+      await exitStoppedDuringStartUp(start.signal, logger, async () => {
+        for (const step of cleanup) await step().catch(() => undefined);
+      });
+    }
     ops.scorerStarted();
     console.log(`pyramid demo: broker ${stack.brokers.join(',')}, registry ${stack.registryUrl}, redis ${redisUrl}`);
     console.log(`status page: http://127.0.0.1:${ops.port}/   metrics: http://127.0.0.1:${ops.port}/metrics`);

@@ -2,10 +2,10 @@ import type { Command } from 'commander';
 import { loadConfig } from '../../config/load.js';
 import { redactedConfig } from '../../config/redact.js';
 import { Instrumentation } from '../../instrumentation.js';
-import { createLogger } from '../../logger.js';
-import { createScorer } from '../../pipeline/scorer.js';
+import { createLogger, type Logger } from '../../logger.js';
+import { createScorer, type Scorer } from '../../pipeline/scorer.js';
 import { startScorerOps } from '../ops-wiring.js';
-import { nextStopSignal } from '../signals.js';
+import { exitStoppedDuringStartUp, nextStopSignal, unlessStopped } from '../signals.js';
 
 interface RunOptions {
   config?: string;
@@ -13,9 +13,12 @@ interface RunOptions {
 
 /**
  * `pyramid run`: the production scorer. Configuration from PYRAMID_* variables over an optional
- * config file; the ops server (/metrics /healthz /readyz and the status page) on PYRAMID_HTTP_PORT
- * (9464). SIGTERM/SIGINT: finish the batches in hand, flush the outboxes, commit, disconnect,
- * exit 0. A fatal error (e.g. state written by another policy version) exits 1.
+ * config file; the ops server (/metrics /healthz /readyz and the status page) on PYRAMID_HTTP_HOST
+ * (127.0.0.1) and PYRAMID_HTTP_PORT (9464). SIGTERM/SIGINT: finish the batches in hand, flush the
+ * outboxes, commit, disconnect, exit 0; during start-up (connecting, joining the group) there is
+ * nothing to finish, so it exits 0 at once. A start-up failure (a taken port, an unreachable
+ * broker, a bad policy) exits 1 with one line naming it; a fatal error later (e.g. state written
+ * by another policy version) is logged and exits 1.
  */
 export function register(program: Command): void {
   program
@@ -34,11 +37,33 @@ async function run(opts: RunOptions): Promise<void> {
   const instrumentation = new Instrumentation();
   const scorer = createScorer(config, { logger, instrumentation });
   const stop = nextStopSignal();
-  const ops = await startScorerOps({ scorer, port: config.http.port, logger });
   try {
-    await scorer.start();
-    ops.scorerStarted();
-    const outcome = await Promise.race([stop.signal.then((signal) => ({ signal })), scorer.done.then(() => ({ signal: undefined }))]);
+    const ops = await startScorerOps({
+      scorer,
+      port: config.http.port,
+      host: config.http.host,
+      logger,
+      settings: { port: 'PYRAMID_HTTP_PORT', host: 'PYRAMID_HTTP_HOST' },
+    });
+    try {
+      // A start-up failure is thrown as it is: main prints it as one line, and the scorer has
+      // already closed what it had opened.
+      const start = await unlessStopped(scorer.start(), stop.signal);
+      if ('signal' in start) await exitStoppedDuringStartUp(start.signal, logger, () => ops.close());
+      ops.scorerStarted();
+      await serve(scorer, stop.signal, logger);
+    } finally {
+      await ops.close();
+    }
+  } finally {
+    stop.dispose();
+  }
+}
+
+/** The running scorer until a stop signal (graceful stop) or a fatal error (logged, rethrown). */
+async function serve(scorer: Scorer, signal: Promise<NodeJS.Signals>, logger: Logger): Promise<void> {
+  try {
+    const outcome = await Promise.race([signal.then((received) => ({ signal: received })), scorer.done.then(() => ({ signal: undefined }))]);
     logger.info({ signal: outcome.signal }, 'stopping: finishing the batches in hand');
     await scorer.stop();
     logger.info('stopped cleanly');
@@ -46,8 +71,5 @@ async function run(opts: RunOptions): Promise<void> {
     logger.fatal({ err }, 'scorer failed');
     await scorer.stop().catch(() => undefined);
     throw err;
-  } finally {
-    await ops.close();
-    stop.dispose();
   }
 }

@@ -2,6 +2,7 @@ import { InvalidArgumentError, Option, type Command } from 'commander';
 import { loadClientConfig } from '../../config/load.js';
 import { parseConfigDuration } from '../../config/duration.js';
 import { createLogger } from '../../logger.js';
+import { retrying } from '../../pipeline/retry.js';
 
 interface SimulateCommandOptions {
   brokers?: string;
@@ -69,19 +70,35 @@ async function runSimulate(opts: SimulateCommandOptions): Promise<void> {
     throw new InvalidArgumentError('--format avro needs --registry <url> (or PYRAMID_REGISTRY_URL)');
   }
 
-  const logger = createLogger({ name: 'pyramid-simulate', destination: process.stderr, level: process.env.PYRAMID_LOG_LEVEL || 'warn' });
+  // kafkajs logs each of its own reconnect attempts at level error; the simulator reports what
+  // matters itself (one line per retry, the error that ended it), so kafkajs speaks only when
+  // PYRAMID_LOG_LEVEL asks for logs.
+  const logger = createLogger({ name: 'pyramid-simulate', destination: process.stderr, level: process.env.PYRAMID_LOG_LEVEL || 'fatal' });
   const [{ createKafkaClient }, { createSchemaRegistryClient }, { runSimulator }] = await Promise.all([
     import('../../kafka/client.js'),
     import('../../kafka/schema-registry.js'),
     import('../../simulator/run.js'),
   ]);
   const kafka = createKafkaClient(client.kafka, { logger });
+  const abort = new AbortController();
+  const stop = (): void => abort.abort();
+  process.once('SIGINT', stop);
+  process.once('SIGTERM', stop);
+  // A broker outage is something a load generator lives through: each failed try gets one line.
+  const warnRetry = (err: unknown, attempt: number, delayMs: number): void => {
+    console.error(`pyramid simulate: ${err instanceof Error ? err.message : String(err)}; retrying in ${(delayMs / 1_000).toFixed(1)} s (attempt ${attempt + 1})`);
+  };
   if (opts.partitions !== undefined) {
     const admin = kafka.createAdmin();
-    await admin.connect();
     try {
-      const created = await admin.ensureTopics([{ topic: opts.topic, numPartitions: opts.partitions }]);
-      if (created.length > 0) console.log(`created topic ${opts.topic} with ${opts.partitions} partitions`);
+      const ensured = await retrying(
+        async () => {
+          await admin.connect();
+          return admin.ensureTopics([{ topic: opts.topic, numPartitions: opts.partitions ?? 1 }]);
+        },
+        { shouldStop: () => abort.signal.aborted, onRetry: warnRetry },
+      );
+      if (ensured.done && ensured.value.length > 0) console.log(`created topic ${opts.topic} with ${opts.partitions} partitions`);
     } finally {
       await admin.disconnect();
     }
@@ -89,10 +106,6 @@ async function runSimulate(opts: SimulateCommandOptions): Promise<void> {
 
   const now = Date.now();
   const spacingMs = opts.span !== undefined && opts.count !== undefined ? Math.max(1, Math.floor(opts.span / opts.count)) : opts.rate !== undefined ? 1_000 / opts.rate : 1;
-  const abort = new AbortController();
-  const stop = (): void => abort.abort();
-  process.once('SIGINT', stop);
-  process.once('SIGTERM', stop);
 
   const producer = kafka.createProducer();
   let lastReport = 0;
@@ -116,6 +129,7 @@ async function runSimulate(opts: SimulateCommandOptions): Promise<void> {
       schemaVersion: opts.schema,
       rate: opts.rate,
       signal: abort.signal,
+      onRetry: warnRetry,
       onProgress: (sent) => {
         if (Date.now() - lastReport >= 5_000) {
           lastReport = Date.now();
