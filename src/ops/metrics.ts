@@ -32,7 +32,7 @@ const LATENCY_BUCKETS = [0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300,
 /**
  * Register every pyramid metric on a registry and keep it current from instrumentation events.
  * This is the only place that knows about prom-client. Labels are topic, partition, outcome,
- * reason, tier, cause, stage, script and group: bounded sets, never a customer id.
+ * reason, tier, cause, stage, script, group and restarting: bounded sets, never a customer id.
  */
 export function createMetrics(instrumentation: Instrumentation, options: CreateMetricsOptions = {}): Metrics {
   const registry = options.registry ?? new Registry();
@@ -105,8 +105,14 @@ export function createMetrics(instrumentation: Instrumentation, options: CreateM
   });
   const groupMember = new Gauge({
     name: `${p}consumer_group_member`,
-    help: '1 while this instance is a member of its consumer group, else 0.',
+    help: '1 from joining the consumer group until the member leaves, crashes, stops or disconnects, else 0 (a rebalance keeps 1: the member is rejoining).',
     labelNames: ['group'],
+    registers,
+  });
+  const crashes = new Counter({
+    name: `${p}consumer_crashes_total`,
+    help: 'Consumer crashes, by whether kafkajs restarts the consumer itself (restarting="true": a restart) or it stays down.',
+    labelNames: ['group', 'restarting'],
     registers,
   });
   const tierChanges = new Counter({
@@ -176,6 +182,10 @@ export function createMetrics(instrumentation: Instrumentation, options: CreateM
     }),
     instrumentation.on('consumer.group_joined', (e) => groupMember.set({ group: e.groupId }, 1)),
     instrumentation.on('consumer.group_left', (e) => groupMember.set({ group: e.groupId }, 0)),
+    instrumentation.on('consumer.crash', (e) => {
+      crashes.inc({ group: e.groupId, restarting: String(e.restarting) });
+      groupMember.set({ group: e.groupId }, 0);
+    }),
     instrumentation.on('tier.change', (e) => tierChanges.inc({ from: e.from ?? NO_PREVIOUS_TIER, to: e.to, cause: e.cause })),
     instrumentation.on('outbox.pending', (e) => outboxPending.set(part(e.topic, e.partition), e.pending)),
     instrumentation.on('state.script', (e) => {

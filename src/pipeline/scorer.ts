@@ -187,7 +187,6 @@ export function createScorer(config: PyramidConfig, options: ScorerOptions = {})
       logger.info({ partitions: partitions.map((tp) => tp.partition) }, 'partitions revoked');
       return;
     }
-    instrumentation.emit('consumer.group_joined', { groupId: config.groupId, memberId: change.memberId });
     logger.info({ partitions: partitions.map((tp) => tp.partition), memberId: change.memberId }, 'partitions assigned');
     if (partitions.length === 0) return;
     // Paused until each partition is sought to its watermark, so no fetch runs from a stale position.
@@ -263,6 +262,7 @@ export function createScorer(config: PyramidConfig, options: ScorerOptions = {})
       // The next batch is fetched while this one is applied: the round trip to the broker and
       // kafkajs's decoding no longer leave Redis idle between fetches.
       readAhead: true,
+      instrumentation,
     });
     const census = createCensus({
       redis,
@@ -297,7 +297,7 @@ export function createScorer(config: PyramidConfig, options: ScorerOptions = {})
       sweeper: undefined,
       lag,
       census: census.census,
-      groupProbe: kafkaGroupProbe(instrumentation),
+      groupProbe: kafkaGroupProbe(instrumentation, { topic: inputTopic, partitionCount, describeGroup: () => admin.describeGroup(config.groupId) }),
       registry,
     };
   }
@@ -332,7 +332,6 @@ export function createScorer(config: PyramidConfig, options: ScorerOptions = {})
     r.consumer.onCrash((error, restarting) => {
       logger.error({ err: error, restarting }, 'consumer crashed');
       if (restarting) return;
-      instrumentation.emit('consumer.group_left', { groupId: config.groupId, reason: error.message });
       aborted = true;
       void shutdown().finally(() => settle.reject(error));
     });
@@ -376,7 +375,6 @@ export function createScorer(config: PyramidConfig, options: ScorerOptions = {})
       });
       await r.consumer.commitOffsets(finalOffsets).catch((err: unknown) => logger.warn({ err }, 'final offset commit failed (informational)'));
       await r.consumer.stop().catch((err: unknown) => logger.warn({ err }, 'consumer stop failed'));
-      instrumentation.emit('consumer.group_left', { groupId: config.groupId, reason: 'stopped' });
       await r.consumer.disconnect().catch((err: unknown) => logger.warn({ err }, 'consumer disconnect failed'));
       await r.producer.disconnect().catch((err: unknown) => logger.warn({ err }, 'producer disconnect failed'));
       await r.admin.disconnect().catch((err: unknown) => logger.warn({ err }, 'admin disconnect failed'));

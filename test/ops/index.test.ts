@@ -2,11 +2,12 @@ import { describe, expect, it } from 'vitest';
 import { Instrumentation } from '../../src/instrumentation.js';
 import { silentLogger } from '../../src/logger.js';
 import { kafkaGroupProbe, startOps } from '../../src/ops/index.js';
+import { HOLDS_PARTITIONS } from '../helpers/group-probe.js';
 
 describe('startOps', () => {
   it('wires metrics, readiness, census and lag into one server, and closes it all', async () => {
     const bus = new Instrumentation();
-    const group = kafkaGroupProbe(bus);
+    const group = kafkaGroupProbe(bus, HOLDS_PARTITIONS);
     const ops = await startOps({
       instrumentation: bus,
       logger: silentLogger,
@@ -26,7 +27,7 @@ describe('startOps', () => {
     });
     const base = `http://127.0.0.1:${ops.port}`;
     await ops.lagMonitor?.refresh();
-    bus.emit('consumer.group_joined', { groupId: 'g', memberId: 'm' });
+    bus.emit('consumer.group_joined', { groupId: 'g', memberId: 'm', partitions: 4 });
 
     const text = await (await fetch(`${base}/metrics`)).text();
     expect(text).toContain('pyramid_consumer_lag_messages{topic="tx",partition="0"} 2');
