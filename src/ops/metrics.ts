@@ -87,13 +87,25 @@ export function createMetrics(instrumentation: Instrumentation, options: CreateM
   });
   const lagMessages = new Gauge({
     name: `${p}consumer_lag_messages`,
-    help: 'High watermark minus the next offset to process, per partition.',
+    help: 'Log end offset minus the next offset the scorer will apply, per partition: records not applied yet.',
     labelNames: ['topic', 'partition'],
     registers,
   });
   const lagSeconds = new Gauge({
     name: `${p}consumer_lag_seconds`,
-    help: 'Age of the oldest unprocessed record per partition (0 when caught up).',
+    help: 'Age of the oldest record not applied yet, per partition (0 when caught up).',
+    labelNames: ['topic', 'partition'],
+    registers,
+  });
+  const committedLagMessages = new Gauge({
+    name: `${p}consumer_committed_lag_messages`,
+    help: "Log end offset minus the group's committed offset, per partition: Kafka's own view of the lag (kafka-consumer-groups).",
+    labelNames: ['topic', 'partition'],
+    registers,
+  });
+  const committedLagSeconds = new Gauge({
+    name: `${p}consumer_committed_lag_seconds`,
+    help: 'Age of the record at the committed offset, per partition (0 when the commit is at the log end).',
     labelNames: ['topic', 'partition'],
     registers,
   });
@@ -169,6 +181,10 @@ export function createMetrics(instrumentation: Instrumentation, options: CreateM
       lagMessages.set(part(e.topic, e.partition), e.messages);
       lagSeconds.set(part(e.topic, e.partition), e.seconds);
     }),
+    instrumentation.on('consumer.committed_lag', (e) => {
+      committedLagMessages.set(part(e.topic, e.partition), e.messages);
+      committedLagSeconds.set(part(e.topic, e.partition), e.seconds);
+    }),
     instrumentation.on('consumer.rebalance', (e) => {
       rebalances.inc({ group: e.groupId, kind: e.kind });
       if (e.kind !== 'revoked') return;
@@ -177,6 +193,8 @@ export function createMetrics(instrumentation: Instrumentation, options: CreateM
       for (const tp of e.topicPartitions ?? []) {
         lagMessages.remove(part(tp.topic, tp.partition));
         lagSeconds.remove(part(tp.topic, tp.partition));
+        committedLagMessages.remove(part(tp.topic, tp.partition));
+        committedLagSeconds.remove(part(tp.topic, tp.partition));
         outboxPending.remove(part(tp.topic, tp.partition));
       }
     }),

@@ -19,6 +19,7 @@ import { createDecoder } from './decode.js';
 import { createDlqPublisher } from './dlq-publisher.js';
 import { createOutboxRelay, DEFAULT_RELAY_CHUNK, type OutboxRelay } from './outbox-relay.js';
 import { createBatchHandler, DEFAULT_APPLY_CHUNK } from './partition-batch.js';
+import { createLagSource } from './lag-source.js';
 import { PartitionPositions } from './partition-positions.js';
 import { connectRedis } from './redis-connection.js';
 import { DEFAULT_RETRY, retrying, type RetryOptions } from './retry.js';
@@ -277,14 +278,13 @@ export function createScorer(config: PyramidConfig, options: ScorerOptions = {})
       instrumentation,
       logger,
       intervalMs: tuning.lagIntervalMs,
-      source: {
-        assignments: owned,
-        async logEndOffsets(topic) {
-          return new Map((await admin.topicOffsets(topic)).map((o) => [o.partition, o.high] as const));
-        },
-        nextOffset: (topic, partition) => nextOffset(store, topic, partition),
-        recordTimestamp: (topic, partition, offset) => Promise.resolve(positions.timestampAt(topic, partition, offset)),
-      },
+      source: createLagSource({
+        admin,
+        groupId: config.groupId,
+        owned,
+        nextOffsetToApply: (topic, partition) => positions.next(topic, partition)?.toString(),
+        recordTimestamp: (topic, partition, offset) => positions.timestampAt(topic, partition, offset),
+      }),
     });
     return {
       redis,

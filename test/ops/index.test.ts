@@ -18,9 +18,10 @@ describe('startOps', () => {
       lag: {
         source: {
           assignments: () => [{ topic: 'tx', partition: 0 }],
-          logEndOffsets: async () => new Map([[0, '42']]),
-          nextOffset: async () => '40',
-          recordTimestamp: async () => Date.now() - 3000,
+          logOffsets: async () => new Map([[0, { start: '0', end: '42' }]]),
+          committedOffsets: async () => new Map([[0, '30']]),
+          nextOffsetToApply: () => '40',
+          recordTimestamp: () => Date.now() - 3000,
         },
         intervalMs: 60_000,
       },
@@ -31,6 +32,7 @@ describe('startOps', () => {
 
     const text = await (await fetch(`${base}/metrics`)).text();
     expect(text).toContain('pyramid_consumer_lag_messages{topic="tx",partition="0"} 2');
+    expect(text).toContain('pyramid_consumer_committed_lag_messages{topic="tx",partition="0"} 12');
     expect(text).toContain('pyramid_tier_customers{tier="gold"} 3');
     expect((await fetch(`${base}/readyz`)).status).toBe(200);
 
