@@ -1,5 +1,10 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { startBroker } from '../../src/devstack/broker/index.js';
 import { Instrumentation } from '../../src/instrumentation.js';
+import { createKafkaClient } from '../../src/kafka/client.js';
 import type { PyramidConsumer } from '../../src/kafka/consumer.js';
 import { kafkaGroupProbe, type ProbeResult } from '../../src/ops/health.js';
 import { createMetrics } from '../../src/ops/metrics.js';
@@ -87,6 +92,49 @@ describe('readiness follows the consumer (regression: /readyz said "member of th
     expect(await probe.check()).toEqual({ ok: false, detail: `left ${groupId}: stopped` });
     expect(await metrics.registry.metrics()).toContain(`pyramid_consumer_group_member{group="${groupId}"} 0`);
   }, 60_000);
+
+  it('is not ready while the broker is down (kafkajs crashes and restarts the consumer), and ready again once it is back', async () => {
+    const dataDir = mkdtempSync(join(tmpdir(), 'ready-outage-'));
+    cleanups.push(async () => rmSync(dataDir, { recursive: true, force: true }));
+    let broker = await startBroker({ port: 0, dataDir, autoCreateTopics: false });
+    const port = broker.port;
+    cleanups.push(() => broker.close());
+    const kafka = createKafkaClient({ brokers: [broker.address], clientId: uniqueName('ready-outage'), tls: { enabled: false, rejectUnauthorized: true } });
+    const topic = uniqueName('ready-tx');
+    const groupId = uniqueName('ready-group');
+    const admin = kafka.createAdmin();
+    await admin.connect();
+    cleanups.push(() => admin.disconnect());
+    await admin.ensureTopics([{ topic, numPartitions: 2 }]);
+    const bus = new Instrumentation();
+    const metrics = createMetrics(bus, { collectDefaults: false });
+    cleanups.push(async () => metrics.close());
+    const consumer = kafka.createConsumer({ groupId, heartbeatIntervalMs: 200, sessionTimeoutMs: 10_000, rebalanceTimeoutMs: 10_000, instrumentation: bus });
+    cleanups.push(() => consumer.disconnect());
+    const probe = kafkaGroupProbe(bus, { topic, partitionCount: 2, describeGroup: () => admin.describeGroup(groupId) });
+    cleanups.push(async () => probe.close());
+    const crashes: boolean[] = [];
+    bus.on('consumer.crash', (e) => crashes.push(e.restarting));
+    await consumer.connect();
+    await consumer.subscribe([topic]);
+    await consumer.run(() => Promise.resolve());
+    expect(await waitFor(async () => (await probe.check()).ok, 30_000, 50)).toBe(true);
+
+    await broker.close();
+    expect(await waitFor(() => crashes.length > 0, 60_000, 50)).toBe(true);
+    expect(crashes[0]).toBe(true);
+    const down = await probe.check();
+    expect(down.ok).toBe(false);
+    expect(down.detail).toMatch(/^consumer crashed, kafkajs is restarting it: /);
+    expect(await metrics.registry.metrics()).toContain(`pyramid_consumer_group_member{group="${groupId}"} 0`);
+
+    broker = await startBroker({ port, dataDir, autoCreateTopics: false });
+    expect(await waitFor(async () => (await probe.check()).ok, 90_000, 100)).toBe(true);
+    expect(await probe.check()).toEqual({ ok: true, detail: `member of ${groupId}, 2 partitions` });
+    const text = await metrics.registry.metrics();
+    expect(text).toMatch(new RegExp(`pyramid_consumer_crashes_total\\{group="${groupId}",restarting="true"\\} [1-9]`));
+    expect(text).toContain(`pyramid_consumer_group_member{group="${groupId}"} 1`);
+  }, 180_000);
 
   it('keeps an idle member of a group with more members than partitions ready, and says so', async () => {
     const topic = await topicWithRecords(1);
