@@ -265,7 +265,6 @@ export function wrapConsumer(consumer: Consumer, options: ConsumerOptions): Pyra
     else next();
   };
 
-
   async function runBatch(handler: PartitionBatchHandler, payload: EachBatchPayload): Promise<void> {
     const { batch } = payload;
     const batchGeneration = generation;
