@@ -22,8 +22,16 @@ export interface InstrumentationEvents {
   };
   /** now − event time of a scored record, in seconds. */
   'consumer.end_to_end_latency': { topic: string; seconds: number };
-  /** Consumer position vs. high watermark, refreshed periodically. */
+  /**
+   * How far the scorer's applied position is behind the log end (records, and the age in seconds
+   * of the oldest record not applied yet), refreshed periodically.
+   */
   'consumer.lag': { topic: string; partition: number; messages: number; seconds: number };
+  /**
+   * How far the group's committed offset is behind the log end: Kafka's own view of the group's
+   * lag (what `kafka-consumer-groups --describe` shows), refreshed with `consumer.lag`.
+   */
+  'consumer.committed_lag': { topic: string; partition: number; messages: number; seconds: number };
   'consumer.rebalance': {
     groupId: string;
     kind: 'assigned' | 'revoked';
@@ -34,12 +42,20 @@ export interface InstrumentationEvents {
      */
     topicPartitions?: { topic: string; partition: number }[];
   };
-  'consumer.group_joined': { groupId: string; memberId: string };
+  /** The member joined (or rejoined) its group and was given `partitions` partitions, maybe none. */
+  'consumer.group_joined': { groupId: string; memberId: string; partitions: number };
+  /** A rebalance started: the member holds nothing until the next `consumer.group_joined`. */
+  'consumer.group_rebalancing': { groupId: string; memberId: string };
   /**
    * The consumer is no longer a group member (stopped, crashed, disconnected); readiness turns
    * false until the next `consumer.group_joined`.
    */
   'consumer.group_left': { groupId: string; reason: string };
+  /**
+   * The consumer gave up on an error. `restarting`: kafkajs starts it again by itself (it rejoins
+   * the group, announced by `consumer.group_joined`); otherwise it stays down.
+   */
+  'consumer.crash': { groupId: string; error: string; restarting: boolean };
   /**
    * A tier change was published downstream. The optional fields feed the status page's latest
    * changes list; like every payload here they carry no customer id (the ops page is not a place

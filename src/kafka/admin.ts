@@ -1,5 +1,7 @@
+import kafkajs from 'kafkajs';
 import type { Admin } from 'kafkajs';
 import { kafkaError } from './errors.js';
+import type { TopicPartition } from './types.js';
 
 /** A topic pyramid needs, with the settings to create it with when it is missing. */
 export interface TopicSpec {
@@ -18,7 +20,15 @@ export interface PartitionOffsets {
   high: string;
 }
 
-/** The admin operations pyramid uses (topic set-up, partition counts, lag). */
+/** A consumer group as its coordinator describes it (DescribeGroups). */
+export interface GroupDescription {
+  /** Kafka's group state: Stable, PreparingRebalance, CompletingRebalance, Empty or Dead. */
+  state: string;
+  /** Every member the coordinator knows, with the partitions of its current assignment. */
+  members: Array<{ memberId: string; partitions: TopicPartition[] }>;
+}
+
+/** The admin operations pyramid uses (topic set-up, partition counts, lag, readiness). */
 export interface PyramidAdmin {
   connect(): Promise<void>;
   /** Creates the missing topics; existing ones are left as they are. Returns the names created. */
@@ -28,6 +38,8 @@ export interface PyramidAdmin {
   topicOffsets(topic: string): Promise<PartitionOffsets[]>;
   /** The group's committed offsets for a topic; '-1' where nothing is committed. */
   committedOffsets(groupId: string, topic: string): Promise<Array<{ partition: number; offset: string }>>;
+  /** The group's state and members; an unknown group is `Dead` with no members. */
+  describeGroup(groupId: string): Promise<GroupDescription>;
   disconnect(): Promise<void>;
 }
 
@@ -75,6 +87,24 @@ export function wrapAdmin(admin: Admin): PyramidAdmin {
         const [entry] = await admin.fetchOffsets({ groupId, topics: [topic] });
         return (entry?.partitions ?? []).map(({ partition, offset }) => ({ partition, offset }));
       }),
+    describeGroup: (groupId) =>
+      guarded(`describe group ${groupId}`, async () => {
+        const { groups } = await admin.describeGroups([groupId]);
+        const group = groups.find((g) => g.groupId === groupId);
+        if (group === undefined) return { state: 'Dead', members: [] };
+        return { state: group.state, members: group.members.map((m) => ({ memberId: m.memberId, partitions: assignedPartitions(m.memberAssignment) })) };
+      }),
     disconnect: () => admin.disconnect(),
   };
+}
+
+/**
+ * The partitions in a member's assignment, as the consumer protocol encodes it (empty while a
+ * rebalance has not handed out assignments yet).
+ */
+function assignedPartitions(bytes: Buffer): TopicPartition[] {
+  if (bytes.length === 0) return [];
+  const decoded = kafkajs.AssignerProtocol.MemberAssignment.decode(bytes);
+  if (decoded === null) return [];
+  return Object.entries(decoded.assignment).flatMap(([topic, partitions]) => partitions.map((partition) => ({ topic, partition })));
 }

@@ -1,5 +1,6 @@
 import type { Consumer, EachBatchPayload, IHeaders, KafkaMessage } from 'kafkajs';
 import { isRetriable, type PyramidError } from '../errors.js';
+import type { Instrumentation } from '../instrumentation.js';
 import { kafkaError } from './errors.js';
 import { partitionKey, type KafkaRecord, type PartitionBatch, type TopicPartition } from './types.js';
 
@@ -27,6 +28,13 @@ export interface ConsumerOptions {
    * skipped.
    */
   readAhead?: boolean;
+  /**
+   * Where the member's group life is announced: `consumer.group_joined`, `consumer.group_rebalancing`,
+   * `consumer.group_left` and `consumer.crash` (readiness and metrics follow them). Emitted here,
+   * from kafkajs's own events, so no caller can forget one (a crash that kafkajs restarts used to
+   * leave readiness at "member of the group" while the member held nothing).
+   */
+  instrumentation?: Instrumentation;
 }
 
 /** A change of this member's partitions. Eager rebalancing: every rebalance revokes everything first. */
@@ -181,9 +189,24 @@ export function wrapConsumer(consumer: Consumer, options: ConsumerOptions): Pyra
     if (partitions.length > 0) announce({ kind: 'revoked', partitions, generation, memberId, isLeader: false });
   }
 
+  // Whether the last announcement was a join; a crash is preceded by kafkajs's own STOP and
+  // DISCONNECT, and only the first of them is news.
+  let member = false;
+  const leave = (reason: string): void => {
+    if (!member) return;
+    member = false;
+    options.instrumentation?.emit('consumer.group_left', { groupId: options.groupId, reason });
+  };
+  const reportCrash = (error: PyramidError, restarting: boolean): void => {
+    leave(`crashed: ${error.message}`);
+    options.instrumentation?.emit('consumer.crash', { groupId: options.groupId, error: error.message, restarting });
+    for (const listener of crashListeners) listener(error, restarting);
+  };
+
   consumer.on(consumer.events.REBALANCING, (event) => {
     memberId = event.payload.memberId;
     revokeAll();
+    options.instrumentation?.emit('consumer.group_rebalancing', { groupId: options.groupId, memberId });
   });
   consumer.on(consumer.events.GROUP_JOIN, (event) => {
     revokeAll();
@@ -196,13 +219,21 @@ export function wrapConsumer(consumer: Consumer, options: ConsumerOptions): Pyra
       }
     }
     announce({ kind: 'assigned', partitions, generation, memberId, isLeader: event.payload.isLeader });
+    member = true;
+    options.instrumentation?.emit('consumer.group_joined', { groupId: options.groupId, memberId, partitions: partitions.length });
   });
   consumer.on(consumer.events.CRASH, (event) => {
     revokeAll();
-    const error = kafkaError('consumer', event.payload.error);
-    for (const listener of crashListeners) listener(error, event.payload.restart);
+    reportCrash(kafkaError('consumer', event.payload.error), event.payload.restart);
   });
-  consumer.on(consumer.events.STOP, () => revokeAll());
+  consumer.on(consumer.events.STOP, () => {
+    revokeAll();
+    leave('stopped');
+  });
+  consumer.on(consumer.events.DISCONNECT, () => {
+    revokeAll();
+    leave('disconnected');
+  });
 
   // Per partition, the handling of its latest batch (never rejects; `drain()` waits for them), and,
   // for read-ahead, a bound on how many partitions are handled at once (kafkajs's own bound no
@@ -233,10 +264,6 @@ export function wrapConsumer(consumer: Consumer, options: ConsumerOptions): Pyra
     if (next === undefined) busy -= 1;
     else next();
   };
-
-  function crash(error: PyramidError): void {
-    for (const listener of crashListeners) listener(error, false);
-  }
 
   async function runBatch(handler: PartitionBatchHandler, payload: EachBatchPayload): Promise<void> {
     const { batch } = payload;
@@ -309,7 +336,7 @@ export function wrapConsumer(consumer: Consumer, options: ConsumerOptions): Pyra
       } catch (err) {
         // kafkajs's rule for a throwing eachBatch: only an error marked retriable is worth another go.
         if (!isRetriable(err)) {
-          crash(kafkaError('batch handler', err));
+          reportCrash(kafkaError('batch handler', err), false);
           return;
         }
         // Replays are harmless (the handler skips what is applied): start the batch over.

@@ -88,7 +88,11 @@ export function createSchemaRegistryClient(options: SchemaRegistryClientOptions)
     },
 
     async registerAvro(subject, schema) {
-      const { status, json } = await call('POST', `/subjects/${encodeURIComponent(subject)}/versions`, { schema, schemaType: 'AVRO' });
+      // No `schemaType`: AVRO is the type a body without it means to every registry, and
+      // registries before Confluent 5.5 (which added JSON and Protobuf) refuse the field with 422
+      // "Unrecognized field: schemaType". @kafkajs/confluent-schema-registry 3.9.0 leaves it out
+      // for AVRO too; a register call for another type would have to send it.
+      const { status, json } = await call('POST', `/subjects/${encodeURIComponent(subject)}/versions`, { schema });
       const body = json as { id?: unknown; message?: unknown } | null;
       if (status === 200 && typeof body?.id === 'number') return body.id;
       const reason = typeof body?.message === 'string' ? body.message : `status ${status}`;

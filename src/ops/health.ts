@@ -98,28 +98,77 @@ export function redisProbe(redis: PingableRedis): HealthProbe {
   };
 }
 
+/** A consumer group as its coordinator describes it; `PyramidAdmin.describeGroup` returns one. */
+export interface GroupView {
+  /** Kafka's group state: Stable, PreparingRebalance, CompletingRebalance, Empty or Dead. */
+  state: string;
+  members: ReadonlyArray<{ memberId: string; partitions: ReadonlyArray<{ topic: string; partition: number }> }>;
+}
+
+export interface KafkaGroupProbeOptions {
+  /** The subscribed topic and its partition count: what the group must keep owned. */
+  topic: string;
+  partitionCount: number;
+  /** Asks the group coordinator; called only while this member holds no partition. */
+  describeGroup(): Promise<GroupView>;
+}
+
 /**
- * The consumer is a member of its group: true between `consumer.group_joined` and
- * `consumer.group_left`. Before the first join we are not ready, so a load balancer does not
- * count an instance that has not yet taken any partition.
+ * Whether a member that holds no partition is legitimately idle: only when the coordinator lists
+ * it in a Stable group in which every partition of `topic` is held by another member (a group with
+ * more members than partitions leaves some with none). Anything else (a rebalance under way, the
+ * coordinator not knowing this member, a partition nobody holds, an assignment for this member it
+ * has not taken up) means the partitions it should work on are not being worked on.
  */
-export function kafkaGroupProbe(instrumentation: Instrumentation): HealthProbe & { close(): void } {
-  let state: ProbeResult = { ok: false, detail: 'consumer group not joined yet' };
+export function idleMemberVerdict(view: GroupView, memberId: string, topic: string, partitionCount: number): ProbeResult {
+  if (view.state !== 'Stable') return { ok: false, detail: `holds no partitions; the group is ${view.state}` };
+  const me = view.members.find((m) => m.memberId === memberId);
+  if (me === undefined) return { ok: false, detail: `holds no partitions, and the group coordinator does not list member ${memberId}` };
+  if (me.partitions.some((tp) => tp.topic === topic)) return { ok: false, detail: 'the coordinator assigned partitions that this member has not taken up yet' };
+  const held = new Set(view.members.flatMap((m) => m.partitions.filter((tp) => tp.topic === topic).map((tp) => tp.partition)));
+  const unowned = Array.from({ length: partitionCount }, (_, p) => p).filter((p) => !held.has(p));
+  if (unowned.length > 0) return { ok: false, detail: `holds no partitions while partitions ${unowned.join(', ')} of ${topic} have no owner` };
+  return { ok: true, detail: `idle member: all ${partitionCount} partitions of ${topic} are held by the other ${view.members.length - 1} members` };
+}
+
+/**
+ * The consumer is a working member of its group, from the consumer's own events: ready once it
+ * joined and holds partitions (or is legitimately idle, see {@link idleMemberVerdict}); not ready
+ * before the first join, during a rebalance, after a crash (kafkajs restarting the consumer or
+ * not) and once stopped or disconnected. Ready again on its own at the next join.
+ */
+export function kafkaGroupProbe(instrumentation: Instrumentation, options: KafkaGroupProbeOptions): HealthProbe & { close(): void } {
+  type State = { kind: 'down'; result: ProbeResult } | { kind: 'joined'; groupId: string; memberId: string; partitions: number };
+  let state: State = { kind: 'down', result: { ok: false, detail: 'consumer group not joined yet' } };
+  const down = (detail: string): void => {
+    state = { kind: 'down', result: { ok: false, detail } };
+  };
   const off = [
     instrumentation.on('consumer.group_joined', (e) => {
-      state = { ok: true, detail: `member of ${e.groupId}` };
+      state = { kind: 'joined', groupId: e.groupId, memberId: e.memberId, partitions: e.partitions };
     }),
-    instrumentation.on('consumer.group_left', (e) => {
-      state = { ok: false, detail: `left ${e.groupId}: ${e.reason}` };
-    }),
+    instrumentation.on('consumer.group_rebalancing', (e) => down(`${e.groupId} is rebalancing`)),
+    instrumentation.on('consumer.group_left', (e) => down(`left ${e.groupId}: ${e.reason}`)),
+    instrumentation.on('consumer.crash', (e) =>
+      down(e.restarting ? `consumer crashed, kafkajs is restarting it: ${e.error}` : `consumer crashed and stopped: ${e.error}`),
+    ),
   ];
-  return {
-    name: 'kafka-group',
-    check: () => Promise.resolve(state),
+  const probe = {
+    name: 'kafka-group' as const,
+    async check(): Promise<ProbeResult> {
+      const current = state;
+      if (current.kind === 'down') return current.result;
+      if (current.partitions > 0) return { ok: true, detail: `member of ${current.groupId}, ${current.partitions} partitions` };
+      const verdict = idleMemberVerdict(await options.describeGroup(), current.memberId, options.topic, options.partitionCount);
+      // A crash or rebalance while the coordinator answered wins over its answer.
+      if (state !== current) return probe.check();
+      return { ok: verdict.ok, detail: `member of ${current.groupId}: ${verdict.detail}` };
+    },
     close() {
       for (const unsubscribe of off) unsubscribe();
     },
   };
+  return probe;
 }
 
 export interface RegistryProbeOptions {

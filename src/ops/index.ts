@@ -8,7 +8,7 @@ import { createMetrics, type Metrics } from './metrics.js';
 import { createStatusTracker } from './status.js';
 
 export { DEFAULT_OPS_HOST, DEFAULT_OPS_PORT } from './http-server.js';
-export { kafkaGroupProbe, redisProbe, registryProbe, type HealthProbe, type ProbeResult } from './health.js';
+export { kafkaGroupProbe, redisProbe, registryProbe, type GroupView, type HealthProbe, type KafkaGroupProbeOptions, type ProbeResult } from './health.js';
 export type { CensusSource } from './census.js';
 export type { LagSource } from './lag-monitor.js';
 export type { StatusSnapshot } from './status.js';

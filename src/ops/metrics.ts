@@ -32,7 +32,7 @@ const LATENCY_BUCKETS = [0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300,
 /**
  * Register every pyramid metric on a registry and keep it current from instrumentation events.
  * This is the only place that knows about prom-client. Labels are topic, partition, outcome,
- * reason, tier, cause, stage, script and group: bounded sets, never a customer id.
+ * reason, tier, cause, stage, script, group and restarting: bounded sets, never a customer id.
  */
 export function createMetrics(instrumentation: Instrumentation, options: CreateMetricsOptions = {}): Metrics {
   const registry = options.registry ?? new Registry();
@@ -87,13 +87,25 @@ export function createMetrics(instrumentation: Instrumentation, options: CreateM
   });
   const lagMessages = new Gauge({
     name: `${p}consumer_lag_messages`,
-    help: 'High watermark minus the next offset to process, per partition.',
+    help: 'Log end offset minus the next offset the scorer will apply, per partition: records not applied yet.',
     labelNames: ['topic', 'partition'],
     registers,
   });
   const lagSeconds = new Gauge({
     name: `${p}consumer_lag_seconds`,
-    help: 'Age of the oldest unprocessed record per partition (0 when caught up).',
+    help: 'Age of the oldest record not applied yet, per partition (0 when caught up).',
+    labelNames: ['topic', 'partition'],
+    registers,
+  });
+  const committedLagMessages = new Gauge({
+    name: `${p}consumer_committed_lag_messages`,
+    help: "Log end offset minus the group's committed offset, per partition: Kafka's own view of the lag (kafka-consumer-groups).",
+    labelNames: ['topic', 'partition'],
+    registers,
+  });
+  const committedLagSeconds = new Gauge({
+    name: `${p}consumer_committed_lag_seconds`,
+    help: 'Age of the record at the committed offset, per partition (0 when the commit is at the log end).',
     labelNames: ['topic', 'partition'],
     registers,
   });
@@ -105,8 +117,14 @@ export function createMetrics(instrumentation: Instrumentation, options: CreateM
   });
   const groupMember = new Gauge({
     name: `${p}consumer_group_member`,
-    help: '1 while this instance is a member of its consumer group, else 0.',
+    help: '1 from joining the consumer group until the member leaves, crashes, stops or disconnects, else 0 (a rebalance keeps 1: the member is rejoining).',
     labelNames: ['group'],
+    registers,
+  });
+  const crashes = new Counter({
+    name: `${p}consumer_crashes_total`,
+    help: 'Consumer crashes, by whether kafkajs restarts the consumer itself (restarting="true": a restart) or it stays down.',
+    labelNames: ['group', 'restarting'],
     registers,
   });
   const tierChanges = new Counter({
@@ -176,6 +194,10 @@ export function createMetrics(instrumentation: Instrumentation, options: CreateM
       lagMessages.set(part(e.topic, e.partition), e.messages);
       lagSeconds.set(part(e.topic, e.partition), e.seconds);
     }),
+    instrumentation.on('consumer.committed_lag', (e) => {
+      committedLagMessages.set(part(e.topic, e.partition), e.messages);
+      committedLagSeconds.set(part(e.topic, e.partition), e.seconds);
+    }),
     instrumentation.on('consumer.rebalance', (e) => {
       rebalances.inc({ group: e.groupId, kind: e.kind });
       if (e.kind !== 'revoked') return;
@@ -184,11 +206,17 @@ export function createMetrics(instrumentation: Instrumentation, options: CreateM
       for (const tp of e.topicPartitions ?? []) {
         lagMessages.remove(part(tp.topic, tp.partition));
         lagSeconds.remove(part(tp.topic, tp.partition));
+        committedLagMessages.remove(part(tp.topic, tp.partition));
+        committedLagSeconds.remove(part(tp.topic, tp.partition));
         outboxPending.remove(part(tp.topic, tp.partition));
       }
     }),
     instrumentation.on('consumer.group_joined', (e) => groupMember.set({ group: e.groupId }, 1)),
     instrumentation.on('consumer.group_left', (e) => groupMember.set({ group: e.groupId }, 0)),
+    instrumentation.on('consumer.crash', (e) => {
+      crashes.inc({ group: e.groupId, restarting: String(e.restarting) });
+      groupMember.set({ group: e.groupId }, 0);
+    }),
     instrumentation.on('tier.change', (e) => tierChanges.inc({ from: e.from ?? NO_PREVIOUS_TIER, to: e.to, cause: e.cause })),
     instrumentation.on('outbox.pending', (e) => outboxPending.set(part(e.topic, e.partition), e.pending)),
     instrumentation.on('state.script', (e) => {

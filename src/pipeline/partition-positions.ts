@@ -7,7 +7,16 @@ interface PartitionPosition {
   lastTimestamp: number | null;
   /** First record of the batch in hand (not yet processed), for lag in seconds. */
   inHand: { offset: string; timestamp: number } | null;
+  /**
+   * Timestamps of the first records of the last few batches taken, by offset: the group commits
+   * batch ends, so the record at a committed offset is usually one of them (committed lag in
+   * seconds).
+   */
+  heads: Map<string, number>;
 }
+
+/** Batch heads remembered per partition: commits trail the applied position by a batch or two. */
+const REMEMBERED_HEADS = 16;
 
 const key = partitionKey;
 
@@ -22,7 +31,7 @@ export class PartitionPositions {
   private entry(topic: string, partition: number): PartitionPosition {
     let position = this.byPartition.get(key(topic, partition));
     if (position === undefined) {
-      position = { next: undefined, lastTimestamp: null, inHand: null };
+      position = { next: undefined, lastTimestamp: null, inHand: null, heads: new Map() };
       this.byPartition.set(key(topic, partition), position);
     }
     return position;
@@ -42,7 +51,15 @@ export class PartitionPositions {
 
   /** A batch starting with `first` is being processed. */
   taken(topic: string, partition: number, first: KafkaRecord | undefined): void {
-    this.entry(topic, partition).inHand = first === undefined ? null : { offset: first.offset, timestamp: first.timestamp };
+    const position = this.entry(topic, partition);
+    position.inHand = first === undefined ? null : { offset: first.offset, timestamp: first.timestamp };
+    if (first === undefined) return;
+    position.heads.set(first.offset, first.timestamp);
+    // Maps iterate in insertion order: the first key is the oldest head.
+    for (const oldest of position.heads.keys()) {
+      if (position.heads.size <= REMEMBERED_HEADS) break;
+      position.heads.delete(oldest);
+    }
   }
 
   /** A batch was processed up to and including `lastOffset`; `last` is its last record. */
@@ -54,15 +71,20 @@ export class PartitionPositions {
   }
 
   /**
-   * Best known timestamp of the record at `offset`: exact when it heads the batch in hand,
-   * otherwise the last processed record's (a lower bound of it, so lag seconds errs high by at
-   * most the gap between two records); null when nothing was seen yet.
+   * Best known timestamp of the record at `offset`: exact when it heads the batch in hand or one
+   * of the last batches taken; for a record not processed yet, otherwise the last processed
+   * record's (a lower bound of it, so lag seconds errs high by at most the gap between two
+   * records); null when nothing tells (a processed record's timestamp is never guessed from a
+   * later one, which would make the age err low).
    */
   timestampAt(topic: string, partition: number, offset: string): number | null {
     const position = this.byPartition.get(key(topic, partition));
     if (position === undefined) return null;
     if (position.inHand !== null && position.inHand.offset === offset) return position.inHand.timestamp;
-    return position.lastTimestamp;
+    const head = position.heads.get(offset);
+    if (head !== undefined) return head;
+    const unprocessed = position.next === undefined || BigInt(offset) >= position.next;
+    return unprocessed ? position.lastTimestamp : null;
   }
 
   /** Forget a partition (revoked). */

@@ -19,6 +19,7 @@ import { createCensus, type PyramidCensus } from './census.js';
 import { CacheBudget } from './customer-cache.js';
 import { createDecoder } from './decode.js';
 import { createDlqPublisher } from './dlq-publisher.js';
+import { createLagSource } from './lag-source.js';
 import { createOutboxRelay, DEFAULT_RELAY_CHUNK, type OutboxRelay } from './outbox-relay.js';
 import { OwnedPartition } from './owned-partition.js';
 import { Ownership } from './ownership.js';
@@ -218,7 +219,6 @@ export function createScorer(config: PyramidConfig, options: ScorerOptions = {})
       logger.info({ partitions: partitions.map((tp) => tp.partition) }, 'partitions revoked');
       return;
     }
-    instrumentation.emit('consumer.group_joined', { groupId: config.groupId, memberId: change.memberId });
     logger.info({ partitions: partitions.map((tp) => tp.partition), memberId: change.memberId }, 'partitions assigned');
     if (partitions.length === 0) return;
     // Paused until each partition is claimed and sought to its watermark, so no fetch runs from a stale position.
@@ -292,6 +292,7 @@ export function createScorer(config: PyramidConfig, options: ScorerOptions = {})
       // The next batch is fetched while this one is applied: the round trip to the broker and
       // kafkajs's decoding no longer leave Redis idle between fetches.
       readAhead: true,
+      instrumentation,
     });
     const census = createCensus({
       store,
@@ -305,14 +306,13 @@ export function createScorer(config: PyramidConfig, options: ScorerOptions = {})
       instrumentation,
       logger,
       intervalMs: tuning.lagIntervalMs,
-      source: {
-        assignments: owned,
-        async logEndOffsets(topic) {
-          return new Map((await admin.topicOffsets(topic)).map((o) => [o.partition, o.high] as const));
-        },
-        nextOffset: (topic, partition) => nextOffset(store, topic, partition),
-        recordTimestamp: (topic, partition, offset) => Promise.resolve(positions.timestampAt(topic, partition, offset)),
-      },
+      source: createLagSource({
+        admin,
+        groupId: config.groupId,
+        owned,
+        nextOffsetToApply: (topic, partition) => positions.next(topic, partition)?.toString(),
+        recordTimestamp: (topic, partition, offset) => positions.timestampAt(topic, partition, offset),
+      }),
     });
     return {
       redis,
@@ -326,7 +326,7 @@ export function createScorer(config: PyramidConfig, options: ScorerOptions = {})
       sweeper: undefined,
       lag,
       census: census.census,
-      groupProbe: kafkaGroupProbe(instrumentation),
+      groupProbe: kafkaGroupProbe(instrumentation, { topic: inputTopic, partitionCount, describeGroup: () => admin.describeGroup(config.groupId) }),
       registry,
     };
   }
@@ -361,7 +361,6 @@ export function createScorer(config: PyramidConfig, options: ScorerOptions = {})
     r.consumer.onCrash((error, restarting) => {
       logger.error({ err: error, restarting }, 'consumer crashed');
       if (restarting) return;
-      instrumentation.emit('consumer.group_left', { groupId: config.groupId, reason: error.message });
       aborted = true;
       void shutdown().finally(() => settle.reject(error));
     });
@@ -406,7 +405,6 @@ export function createScorer(config: PyramidConfig, options: ScorerOptions = {})
       });
       await r.consumer.commitOffsets(finalOffsets).catch((err: unknown) => logger.warn({ err }, 'final offset commit failed (informational)'));
       await r.consumer.stop().catch((err: unknown) => logger.warn({ err }, 'consumer stop failed'));
-      instrumentation.emit('consumer.group_left', { groupId: config.groupId, reason: 'stopped' });
       await r.consumer.disconnect().catch((err: unknown) => logger.warn({ err }, 'consumer disconnect failed'));
       await r.producer.disconnect().catch((err: unknown) => logger.warn({ err }, 'producer disconnect failed'));
       await r.admin.disconnect().catch((err: unknown) => logger.warn({ err }, 'admin disconnect failed'));

@@ -64,6 +64,9 @@ describe('Grafana dashboard', () => {
     for (const name of [
       'pyramid_consumer_lag_messages',
       'pyramid_consumer_lag_seconds',
+      'pyramid_consumer_committed_lag_messages',
+      'pyramid_consumer_committed_lag_seconds',
+      'pyramid_consumer_crashes_total',
       'pyramid_consumer_records_processed_total',
       'pyramid_consumer_dlq_records_total',
       'pyramid_tier_changes_total',
@@ -96,6 +99,23 @@ describe('Grafana dashboard', () => {
     expect(datasources.datasources.map((d) => d.uid)).toContain(datasourceVar?.current?.value);
     expect(datasources.datasources[0]).toMatchObject({ type: 'prometheus', url: 'http://prometheus:9090' });
     expect(providers.providers[0]).toMatchObject({ type: 'file', options: { path: '/var/lib/grafana/dashboards' } });
+  });
+});
+
+describe('README Operations section', () => {
+  it('documents every pyramid metric the scorer exposes, and no other', async () => {
+    const readme = read('README.md');
+    const section = readme.slice(readme.indexOf('- **Metrics**'), readme.indexOf('- **Health**'));
+    const documented = new Set(
+      section
+        .split('\n')
+        .filter((line) => line.trimStart().startsWith('| `'))
+        .flatMap((line) => [...(line.split('|')[1] ?? '').matchAll(/`([a-z_]+)`/g)].map((m) => `pyramid_${m[1]}`)),
+    );
+    // Node and process metrics (collectDefaultMetrics) are documented as a group.
+    const own = [...exposedFamilies(await exposition()).keys()].filter((name) => !/^pyramid_(process|nodejs)_/.test(name));
+    expect(own.filter((name) => !documented.has(name))).toEqual([]);
+    expect([...documented].filter((name) => !own.includes(name))).toEqual([]);
   });
 });
 

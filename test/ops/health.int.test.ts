@@ -8,6 +8,7 @@ import { startOpsServer } from '../../src/ops/http-server.js';
 import { createMetrics } from '../../src/ops/metrics.js';
 import { createStatusTracker } from '../../src/ops/status.js';
 import { freePort, startRedisServer } from '../helpers/redis-server.js';
+import { HOLDS_PARTITIONS } from '../helpers/group-probe.js';
 
 const cleanups: (() => Promise<void> | void)[] = [];
 afterEach(async () => {
@@ -46,16 +47,16 @@ async function opsServerWith(health: ReturnType<typeof createHealth>) {
 describe('readiness', () => {
   it('is ready with the suite Redis, and answers /readyz 200 with every check', async () => {
     const bus = new Instrumentation();
-    const group = kafkaGroupProbe(bus);
+    const group = kafkaGroupProbe(bus, HOLDS_PARTITIONS);
     cleanups.push(() => group.close());
     const health = createHealth({ probes: [redisProbe(redisClient(inject('redisUrl'))), group] });
     const base = await opsServerWith(health);
 
-    bus.emit('consumer.group_joined', { groupId: 'g1', memberId: 'm1' });
+    bus.emit('consumer.group_joined', { groupId: 'g1', memberId: 'm1', partitions: 4 });
     await readyUntil(() => health.ready(), (r) => r.ok);
     const res = await fetch(`${base}/readyz`);
     expect(res.status).toBe(200);
-    expect(await res.json()).toEqual({ status: 'ready', checks: { redis: { ok: true }, 'kafka-group': { ok: true, detail: 'member of g1' } } });
+    expect(await res.json()).toEqual({ status: 'ready', checks: { redis: { ok: true }, 'kafka-group': { ok: true, detail: 'member of g1, 4 partitions' } } });
 
     const live = await fetch(`${base}/healthz`);
     expect(live.status).toBe(200);
@@ -102,11 +103,11 @@ describe('readiness', () => {
 
   it('follows group membership: not joined, joined, left', async () => {
     const bus = new Instrumentation();
-    const group = kafkaGroupProbe(bus);
+    const group = kafkaGroupProbe(bus, HOLDS_PARTITIONS);
     cleanups.push(() => group.close());
     const health = createHealth({ probes: [group] });
     expect((await health.ready()).body).toEqual({ status: 'not ready', checks: { 'kafka-group': { ok: false, detail: 'consumer group not joined yet' } } });
-    bus.emit('consumer.group_joined', { groupId: 'scorers', memberId: 'm' });
+    bus.emit('consumer.group_joined', { groupId: 'scorers', memberId: 'm', partitions: 4 });
     expect((await health.ready()).ok).toBe(true);
     bus.emit('consumer.group_left', { groupId: 'scorers', reason: 'consumer crashed: KafkaJSNumberOfRetriesExceeded' });
     expect((await health.ready()).body.checks['kafka-group']).toEqual({ ok: false, detail: 'left scorers: consumer crashed: KafkaJSNumberOfRetriesExceeded' });

@@ -3,6 +3,7 @@ import { describe, expect, it } from 'vitest';
 import { Instrumentation } from '../../src/instrumentation.js';
 import { silentLogger } from '../../src/logger.js';
 import { DEFAULT_OPS_HOST, kafkaGroupProbe, startOps } from '../../src/ops/index.js';
+import { HOLDS_PARTITIONS } from '../helpers/group-probe.js';
 
 async function holdPort(): Promise<{ server: Server; port: number }> {
   const server = createServer();
@@ -15,7 +16,7 @@ async function holdPort(): Promise<{ server: Server; port: number }> {
 describe('startOps', () => {
   it('wires metrics, readiness, census and lag into one server, and closes it all', async () => {
     const bus = new Instrumentation();
-    const group = kafkaGroupProbe(bus);
+    const group = kafkaGroupProbe(bus, HOLDS_PARTITIONS);
     const ops = await startOps({
       instrumentation: bus,
       logger: silentLogger,
@@ -26,19 +27,21 @@ describe('startOps', () => {
       lag: {
         source: {
           assignments: () => [{ topic: 'tx', partition: 0 }],
-          logEndOffsets: async () => new Map([[0, '42']]),
-          nextOffset: async () => '40',
-          recordTimestamp: async () => Date.now() - 3000,
+          logOffsets: async () => new Map([[0, { start: '0', end: '42' }]]),
+          committedOffsets: async () => new Map([[0, '30']]),
+          nextOffsetToApply: () => '40',
+          recordTimestamp: () => Date.now() - 3000,
         },
         intervalMs: 60_000,
       },
     });
     const base = `http://127.0.0.1:${ops.port}`;
     await ops.lagMonitor?.refresh();
-    bus.emit('consumer.group_joined', { groupId: 'g', memberId: 'm' });
+    bus.emit('consumer.group_joined', { groupId: 'g', memberId: 'm', partitions: 4 });
 
     const text = await (await fetch(`${base}/metrics`)).text();
     expect(text).toContain('pyramid_consumer_lag_messages{topic="tx",partition="0"} 2');
+    expect(text).toContain('pyramid_consumer_committed_lag_messages{topic="tx",partition="0"} 12');
     expect(text).toContain('pyramid_tier_customers{tier="gold"} 3');
     expect((await fetch(`${base}/readyz`)).status).toBe(200);
 

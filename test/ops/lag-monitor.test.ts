@@ -5,12 +5,19 @@ import { createLogger, silentLogger } from '../../src/logger.js';
 import { startLagMonitor, type LagMonitor, type LagSource } from '../../src/ops/lag-monitor.js';
 import { createMetrics } from '../../src/ops/metrics.js';
 
-/** An in-memory partitioned log with a movable consumer position: the shape of the real thing. */
+/**
+ * An in-memory partitioned log with a group's committed offsets (what Kafka knows) and the
+ * scorer's applied positions (what it knows in memory): the shape of the real thing.
+ */
 class MemoryLog implements LagSource {
   readonly records = new Map<number, number[]>(); // partition → record timestamps, offset = index
+  /** The scorer's next offset to apply; absent = not known yet. */
   readonly positions = new Map<number, bigint>();
-  timestampLookups = 0;
+  readonly committed = new Map<number, bigint>();
+  /** Whether the scorer has seen the records it is asked the timestamp of. */
+  knowsTimestamps = true;
   failNext = false;
+  failCommitted = false;
   constructor(
     readonly topic: string,
     partitions: number,
@@ -30,18 +37,23 @@ class MemoryLog implements LagSource {
   assignments() {
     return [...this.records.keys()].map((partition) => ({ topic: this.topic, partition }));
   }
-  async logEndOffsets(): Promise<Map<number, string>> {
+  async logOffsets(): Promise<Map<number, { start: string; end: string }>> {
     if (this.failNext) {
       this.failNext = false;
       throw new Error('KafkaJSNumberOfRetriesExceeded: broker unavailable');
     }
-    return new Map([...this.records].map(([p, ts]) => [p, String(this.base + BigInt(ts.length))]));
+    return new Map([...this.records].map(([p, ts]) => [p, { start: String(this.base), end: String(this.base + BigInt(ts.length)) }]));
   }
-  async nextOffset(_topic: string, partition: number): Promise<string> {
-    return String(this.positions.get(partition));
+  async committedOffsets(): Promise<Map<number, string>> {
+    if (this.failCommitted) throw new Error('NOT_COORDINATOR');
+    return new Map([...this.committed].map(([p, offset]) => [p, String(offset)]));
   }
-  async recordTimestamp(_topic: string, partition: number, offset: string): Promise<number | null> {
-    this.timestampLookups += 1;
+  nextOffsetToApply(_topic: string, partition: number): string | undefined {
+    const next = this.positions.get(partition);
+    return next === undefined ? undefined : String(next);
+  }
+  recordTimestamp(_topic: string, partition: number, offset: string): number | null {
+    if (!this.knowsTimestamps) return null;
     return this.records.get(partition)?.[Number(BigInt(offset) - this.base)] ?? null;
   }
 }
@@ -100,16 +112,78 @@ describe('startLagMonitor', () => {
     metrics.close();
   });
 
-  it('reads one timestamp per position, not per refresh', async () => {
+  it('grows while the applied position stands still, Redis or no Redis: the source is memory only', async () => {
+    const clock = { t: 1_800_000_000_000 };
     const bus = new Instrumentation();
     const log = new MemoryLog('tx', 1);
-    log.produce(0, 1000);
-    const monitor = start(bus, log, () => 5000);
+    const latest = lastLag(bus);
+    const monitor = start(bus, log, () => clock.t);
+    for (let round = 1; round <= 3; round++) {
+      for (let i = 0; i < 100; i++) log.produce(0, clock.t);
+      clock.t += 10_000;
+      await monitor.refresh();
+      expect(latest.get(0)).toMatchObject({ messages: 100 * round, seconds: 10 * round });
+    }
+  });
+
+  it('takes a timestamp learned after the first measurement, and without one counts from when the position was first seen behind', async () => {
+    const clock = { t: 1_000_000 };
+    const bus = new Instrumentation();
+    const log = new MemoryLog('tx', 1);
+    log.knowsTimestamps = false;
+    const latest = lastLag(bus);
+    const monitor = start(bus, log, () => clock.t);
+    log.produce(0, 400_000);
     await monitor.refresh();
+    expect(latest.get(0)).toEqual({ topic: 'tx', partition: 0, messages: 1, seconds: 0 });
+    // Still nothing known: the age grows from the first sighting, a lower bound, never stuck at 0.
+    clock.t += 7_000;
     await monitor.refresh();
+    expect(latest.get(0)?.seconds).toBe(7);
+    // The scorer has now seen the record (e.g. its batch is in hand): the exact age.
+    log.knowsTimestamps = true;
     await monitor.refresh();
-    // The timer's first run plus three refreshes, all at offset 0.
-    expect(log.timestampLookups).toBe(1);
+    expect(latest.get(0)?.seconds).toBe(607);
+  });
+
+  it("reports Kafka's view too: log end minus the committed offset, the log start when nothing is committed", async () => {
+    const clock = { t: 100_000 };
+    const bus = new Instrumentation();
+    const log = new MemoryLog('tx', 2, 50n);
+    for (let i = 0; i < 10; i++) for (const p of [0, 1]) log.produce(p, 90_000 + i * 1000);
+    log.process(0, 10);
+    log.committed.set(0, 54n);
+    const committed = new Map<number, InstrumentationEvents['consumer.committed_lag']>();
+    bus.on('consumer.committed_lag', (e) => committed.set(e.partition, e));
+    const latest = lastLag(bus);
+    await start(bus, log, () => clock.t).refresh();
+    expect(latest.get(0)).toMatchObject({ messages: 0, seconds: 0 });
+    expect(committed.get(0)).toEqual({ topic: 'tx', partition: 0, messages: 6, seconds: 6 });
+    expect(committed.get(1)).toEqual({ topic: 'tx', partition: 1, messages: 10, seconds: 10 });
+  });
+
+  it('before the scorer knows its position, measures from where Kafka would start it', async () => {
+    const bus = new Instrumentation();
+    const log = new MemoryLog('tx', 2);
+    for (let i = 0; i < 8; i++) for (const p of [0, 1]) log.produce(p, 0);
+    log.positions.clear();
+    log.committed.set(0, 3n);
+    const latest = lastLag(bus);
+    await start(bus, log, () => 0).refresh();
+    expect([latest.get(0)?.messages, latest.get(1)?.messages]).toEqual([5, 8]);
+  });
+
+  it('keeps reporting its own lag when the committed offsets cannot be read', async () => {
+    const bus = new Instrumentation();
+    const log = new MemoryLog('tx', 1);
+    log.produce(0, 0);
+    log.failCommitted = true;
+    const committed: unknown[] = [];
+    bus.on('consumer.committed_lag', (e) => committed.push(e));
+    const latest = lastLag(bus);
+    await start(bus, log, () => 0).refresh();
+    expect(latest.get(0)?.messages).toBe(1);
+    expect(committed).toEqual([]);
   });
 
   it('keeps offsets beyond 2^53 exact', async () => {

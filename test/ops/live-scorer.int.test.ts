@@ -136,6 +136,12 @@ describe('live scorer: lag and readiness over HTTP', () => {
     expect(down.checks.redis?.detail ?? '').not.toBe('');
     expect(down.checks['kafka-group']?.ok).toBe(true);
     expect(scored(await metrics(base), topic, 2)).toBe(20);
+    // Lag is measured without Redis (regression: it read the Redis watermark, so a stalled Redis
+    // showed 0 or nothing): the 15 new records per partition are behind, on both views.
+    await scorer.refreshLag();
+    const stalled = await metrics(base);
+    expect([0, 1].map((p) => stalled.get(`pyramid_consumer_lag_messages{topic="${topic}",partition="${p}"}`))).toEqual([15, 15]);
+    expect([0, 1].map((p) => stalled.get(`pyramid_consumer_committed_lag_messages{topic="${topic}",partition="${p}"}`))).toEqual([15, 15]);
 
     const restarted = await startRedisServer({ port: own.port, dir: own.dir, args: ['--appendonly', 'yes'] });
     cleanup.push(() => restarted.stop());

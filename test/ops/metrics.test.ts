@@ -96,7 +96,7 @@ describe('createMetrics', () => {
     bus.emit('consumer.end_to_end_latency', { topic: 'tx', seconds: 7 });
     bus.emit('state.script', { script: 'applyBatch', seconds: 0.003, ok: true });
     bus.emit('state.script', { script: 'applyBatch', seconds: 0.5, ok: false });
-    bus.emit('consumer.group_joined', { groupId: 'g', memberId: 'm-1' });
+    bus.emit('consumer.group_joined', { groupId: 'g', memberId: 'm-1', partitions: 4 });
     const text = await registry.metrics();
     expect(text).toContain('pyramid_consumer_end_to_end_latency_seconds_count{topic="tx"} 2');
     expect(text).toContain('pyramid_consumer_end_to_end_latency_seconds_bucket{le="0.25",topic="tx"} 1');
@@ -155,7 +155,7 @@ describe('createMetrics', () => {
     const { registry } = open(bus);
     bus.emit('consumer.batch', { topic: 'tx', partition: 0, size: 1, stages: { decode: 0, validate: 0, apply: 0, publish: 0 } });
     bus.emit('tier.change', { from: null, to: 'VIP', cause: 'TRANSACTION', topic: 'tx', partition: 0, effectiveAt: 1, policyVersion: '1' });
-    const allowed = new Set(['topic', 'partition', 'outcome', 'reason', 'stage', 'le', 'group', 'kind', 'from', 'to', 'cause', 'script', 'tier', 'currency', 'version', 'node_version']);
+    const allowed = new Set(['topic', 'partition', 'outcome', 'reason', 'stage', 'le', 'group', 'kind', 'from', 'to', 'cause', 'script', 'tier', 'currency', 'version', 'node_version', 'restarting']);
     const metrics = await registry.getMetricsAsJSON();
     const used = new Set(metrics.flatMap((m) => m.values.flatMap((v) => Object.keys(v.labels))));
     for (const name of metrics.map((m) => m.name)) {

@@ -8,6 +8,7 @@ import { createHealth, kafkaGroupProbe, redisProbe } from '../../src/ops/health.
 import { startOpsServer, type OpsServer } from '../../src/ops/http-server.js';
 import { createMetrics, type Metrics } from '../../src/ops/metrics.js';
 import { createStatusTracker } from '../../src/ops/status.js';
+import { HOLDS_PARTITIONS } from '../helpers/group-probe.js';
 
 /** Debian's chromium; CI installs it (apt-get install chromium). */
 const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
@@ -56,14 +57,14 @@ describe('status page in headless Chromium', () => {
     if (!existsSync(CHROMIUM)) throw new Error(`${CHROMIUM} not found: apt-get install -y chromium (or set CHROMIUM_PATH)`);
     metrics = createMetrics(bus);
     status = createStatusTracker(bus);
-    group = kafkaGroupProbe(bus);
+    group = kafkaGroupProbe(bus, HOLDS_PARTITIONS);
     redis = new Redis(inject('redisUrl'), { maxRetriesPerRequest: 1 });
     const health = createHealth({ probes: [group, redisProbe(redis)] });
     server = await startOpsServer({ port: 0, host: '127.0.0.1', metrics, health, status, logger: silentLogger });
     base = `http://127.0.0.1:${server.port}`;
     browser = await chromium.launch({ executablePath: CHROMIUM, headless: true, args: CHROMIUM_FLAGS });
 
-    bus.emit('consumer.group_joined', { groupId: 'scorers', memberId: 'm-1' });
+    bus.emit('consumer.group_joined', { groupId: 'scorers', memberId: 'm-1', partitions: 4 });
     bus.emit('pyramid.census', CENSUS);
     const lags = [0, 1250, 37, 4];
     lags.forEach((messages, partition) => {
@@ -169,7 +170,7 @@ describe('status page in headless Chromium', () => {
     await page.waitForSelector('#ready.bad');
     expect(await page.locator('#not-ready').textContent()).toContain('kafka-group: left scorers: rebalancing');
     expect(await page.locator('#checks-body tr[data-check="kafka-group"]').getAttribute('data-ok')).toBe('false');
-    bus.emit('consumer.group_joined', { groupId: 'scorers', memberId: 'm-1' });
+    bus.emit('consumer.group_joined', { groupId: 'scorers', memberId: 'm-1', partitions: 4 });
     bus.emit('consumer.lag', { topic: 'transactions', partition: 1, messages: 1250, seconds: 25 });
     await page.waitForSelector('#ready.ok');
     await page.waitForSelector('#partitions-body tr[data-partition="1"] [data-field="lagMessages"][data-value="1250"]');

@@ -25,4 +25,21 @@ describe('PartitionPositions', () => {
     positions.forget('t', 0);
     expect(positions.next('t', 0)).toBeUndefined();
   });
+
+  it('knows the timestamps at recent batch heads (where commits land), and never dates a processed record by a later one', () => {
+    const positions = new PartitionPositions();
+    positions.reset('t', 0, 0n);
+    for (let batch = 0; batch < 20; batch++) {
+      positions.taken('t', 0, record(batch * 10, 1_000 + batch));
+      positions.advance('t', 0, String(batch * 10 + 9), record(batch * 10 + 9, 2_000 + batch));
+    }
+    // The committed offset 190 heads the last batch; 185 is inside it and already processed.
+    expect(positions.timestampAt('t', 0, '190')).toBe(1_019);
+    expect(positions.timestampAt('t', 0, '40')).toBe(1_004);
+    expect(positions.timestampAt('t', 0, '185')).toBeNull();
+    // Only the last 16 heads are kept.
+    expect(positions.timestampAt('t', 0, '30')).toBeNull();
+    // Not processed yet: the last processed record stands in.
+    expect(positions.timestampAt('t', 0, '200')).toBe(2_019);
+  });
 });

@@ -115,6 +115,24 @@ describe('schema registry with the kafkajs registry client', () => {
     expect((await http(registry.url, 'POST', `/subjects/${subject}`, { schema: JSON.stringify(orderV1) })).body).toEqual(latest.body);
     expect((await http(registry.url, 'GET', '/subjects')).body).toContain(subject);
   });
+
+  it('takes both request forms a client may send for Avro: without schemaType (registries before 5.5) and with "AVRO"', async () => {
+    const subject = uniqueName('forms-value');
+    const bare = await http(registry.url, 'POST', `/subjects/${subject}/versions`, { schema: JSON.stringify(orderV1) });
+    const typed = await http(registry.url, 'POST', `/subjects/${subject}/versions`, { schema: JSON.stringify(orderV1), schemaType: 'AVRO' });
+    expect(bare.status).toBe(200);
+    expect(typed.body).toEqual(bare.body);
+    const v2 = await http(registry.url, 'POST', `/subjects/${subject}/versions`, { schema: JSON.stringify(orderV2), schemaType: 'AVRO' });
+    expect(v2.status).toBe(200);
+    expect((await http(registry.url, 'GET', `/subjects/${subject}/versions`)).body).toEqual([1, 2]);
+    // Lookup under the subject takes both forms too.
+    const found = await http(registry.url, 'POST', `/subjects/${subject}`, { schema: JSON.stringify(orderV1), schemaType: 'AVRO' });
+    expect(found.body).toMatchObject({ subject, version: 1, ...(bare.body as object) });
+    expect((await http(registry.url, 'POST', `/subjects/${subject}`, { schema: JSON.stringify(orderV2) })).body).toMatchObject({ version: 2 });
+    // A type this Avro-only registry cannot check is refused, not stored as Avro.
+    const json = await http(registry.url, 'POST', `/subjects/${subject}/versions`, { schema: '{"type":"object"}', schemaType: 'JSON' });
+    expect(json).toMatchObject({ status: 422, body: { error_code: 42201 } });
+  });
 });
 
 describe('compatibility levels', () => {
