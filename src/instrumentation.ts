@@ -68,6 +68,11 @@ export interface InstrumentationEvents {
   };
   'outbox.pending': { topic: string; partition: number; pending: number };
   'state.script': { script: string; seconds: number; ok: boolean };
+  /**
+   * A readiness evaluation (what `/readyz` answers), emitted by `createHealth` each time it runs:
+   * on every `/readyz` request and before every `/metrics` scrape. Feeds the readiness gauges.
+   */
+  'health.readiness': { ok: boolean; checks: { name: string; ok: boolean }[] };
 }
 
 /** The name of an instrumentation event, e.g. `consumer.batch`. */

@@ -45,7 +45,7 @@ export async function startOps(options: StartOpsOptions): Promise<Ops> {
   const { instrumentation, logger } = options;
   const metrics = createMetrics(instrumentation);
   const status = createStatusTracker(instrumentation);
-  const health = createHealth({ probes: options.probes, timeoutMs: options.probeTimeoutMs });
+  const health = createHealth({ probes: options.probes, timeoutMs: options.probeTimeoutMs, instrumentation });
   const lagMonitor = options.lag ? startLagMonitor({ instrumentation, logger, source: options.lag.source, intervalMs: options.lag.intervalMs }) : undefined;
   const census = options.census ? startCensusPoller({ instrumentation, logger, source: options.census.source, intervalMs: options.census.intervalMs }) : undefined;
   let server;
