@@ -26,6 +26,17 @@ if (purpose === 'test' && !onPath('chromium')) {
   problems.push('chromium is not on PATH (the status-page test drives it headless through playwright-core): install it (Debian/Ubuntu: sudo apt-get install chromium).');
 }
 
+if (purpose === 'test' && !(onPath('prometheus') && onPath('promtool'))) {
+  problems.push('prometheus/promtool are not on PATH (the alert-rule and dashboard tests run a real Prometheus): install them (Debian/Ubuntu: sudo apt-get install prometheus).');
+}
+if (purpose === 'test' && !onPath('Burrow')) {
+  problems.push('Burrow is not on PATH (the lag test compares pyramid with Burrow): install it (Debian/Ubuntu: sudo apt-get install burrow).');
+}
+// Burrow 1.2 keeps its own state in ZooKeeper; Debian's zookeeper package has the server jar.
+if (purpose === 'test' && spawnSync('test', ['-r', '/usr/share/java/zookeeper.jar']).status !== 0) {
+  problems.push('the ZooKeeper server jar is missing (Burrow needs a ZooKeeper for its own state): install it (Debian/Ubuntu: sudo apt-get install zookeeper).');
+}
+
 if (problems.length > 0) {
   console.error(`pyramid ${purpose}: missing prerequisites\n  - ${problems.join('\n  - ')}`);
   process.exit(1);

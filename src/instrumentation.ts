@@ -96,6 +96,11 @@ export interface InstrumentationEvents {
    * dedupe horizon was opted into: a copy arriving later than that would be counted again.
    */
   'dedupe.claims_shortened': { topic: string; partition: number; count: number };
+  /**
+   * A readiness evaluation (what `/readyz` answers), emitted by `createHealth` each time it runs:
+   * on every `/readyz` request and before every `/metrics` scrape. Feeds the readiness gauges.
+   */
+  'health.readiness': { ok: boolean; checks: { name: string; ok: boolean }[] };
 }
 
 /** The name of an instrumentation event, e.g. `consumer.batch`. */

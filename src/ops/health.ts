@@ -34,6 +34,8 @@ export interface Health {
 
 export interface CreateHealthOptions {
   probes: HealthProbe[];
+  /** When given, every readiness evaluation is emitted as `health.readiness` (the readiness gauges). */
+  instrumentation?: Instrumentation;
   /** Per probe; default 2000 ms, below the usual 5 s kubelet / load-balancer probe timeout. */
   timeoutMs?: number;
 }
@@ -65,6 +67,7 @@ export function createHealth(options: CreateHealthOptions): Health {
       const checks: ReadinessBody['checks'] = {};
       for (const [name, result] of results) checks[name] = result;
       const ok = results.every(([, result]) => result.ok);
+      options.instrumentation?.emit('health.readiness', { ok, checks: results.map(([name, result]) => ({ name, ok: result.ok })) });
       return { ok, body: { status: ok ? 'ready' : 'not ready', checks } };
     },
   };

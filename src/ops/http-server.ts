@@ -78,6 +78,9 @@ export async function startOpsServer(options: OpsServerOptions): Promise<OpsServ
       res.end(page.body);
     },
     '/metrics': async (res) => {
+      // Readiness is evaluated for the scrape itself, so pyramid_ready is what /readyz answers
+      // now, also where nothing else probes /readyz (the probes are bounded by their timeout).
+      await options.health.ready();
       const text = await registry.metrics();
       res.writeHead(200, { 'content-type': registry.contentType });
       res.end(text);

@@ -49,7 +49,7 @@ export async function startOps(options: StartOpsOptions): Promise<Ops> {
   const { instrumentation, logger } = options;
   const metrics = createMetrics(instrumentation);
   const status = createStatusTracker(instrumentation);
-  const health = createHealth({ probes: options.probes, timeoutMs: options.probeTimeoutMs });
+  const health = createHealth({ probes: options.probes, timeoutMs: options.probeTimeoutMs, instrumentation });
   let listening;
   try {
     listening = await startOpsServer({ port: options.port, host: options.host, metrics, health, status, logger });

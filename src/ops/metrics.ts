@@ -32,7 +32,7 @@ const LATENCY_BUCKETS = [0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300,
 /**
  * Register every pyramid metric on a registry and keep it current from instrumentation events.
  * This is the only place that knows about prom-client. Labels are topic, partition, outcome,
- * reason, tier, cause, stage, script, group and restarting: bounded sets, never a customer id.
+ * reason, tier, cause, stage, script, group, restarting and check: bounded sets, never a customer id.
  */
 export function createMetrics(instrumentation: Instrumentation, options: CreateMetricsOptions = {}): Metrics {
   const registry = options.registry ?? new Registry();
@@ -165,6 +165,18 @@ export function createMetrics(instrumentation: Instrumentation, options: CreateM
     registers,
   });
 
+  const ready = new Gauge({
+    name: `${p}ready`,
+    help: '1 while /readyz answers ready (group joined, Redis answering, registry reachable), else 0; evaluated at each scrape.',
+    registers,
+  });
+  const readinessCheck = new Gauge({
+    name: `${p}readiness_check`,
+    help: 'Each /readyz check at the last evaluation: 1 ok, 0 failing (check: kafka-group, redis, registry).',
+    labelNames: ['check'],
+    registers,
+  });
+
   if (options.collectDefaults !== false) collectDefaultMetrics({ register: registry, prefix: p });
 
   const part = (topic: string, partition: number) => ({ topic, partition: String(partition) });
@@ -225,6 +237,10 @@ export function createMetrics(instrumentation: Instrumentation, options: CreateM
     }),
     instrumentation.on('state.resync', (e) => resyncs.inc({ topic: e.topic, partition: String(e.partition), reason: e.reason })),
     instrumentation.on('dedupe.claims_shortened', (e) => claimsShortened.inc(part(e.topic, e.partition), e.count)),
+    instrumentation.on('health.readiness', (e) => {
+      ready.set(e.ok ? 1 : 0);
+      for (const check of e.checks) readinessCheck.set({ check: check.name }, check.ok ? 1 : 0);
+    }),
     instrumentation.on('pyramid.census', (e) => {
       // A census replaces the previous one: a tier removed by a policy change must disappear.
       tierCustomers.reset();

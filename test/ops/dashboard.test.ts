@@ -128,4 +128,11 @@ describe('Prometheus scrape config', () => {
     expect(job?.metrics_path).toBe('/metrics');
     expect(job?.dns_sd_configs?.[0]).toMatchObject({ names: ['pyramid'], port: 9464 });
   });
+
+  it('loads the shipped alert rules, mounted next to it by docker-compose.yml', () => {
+    const config = parse(read('deploy/prometheus/prometheus.yml')) as { rule_files?: string[] };
+    expect(config.rule_files).toEqual(['alerts.yml']);
+    const compose = parse(read('docker-compose.yml')) as { services: { prometheus: { volumes: string[] } } };
+    expect(compose.services.prometheus.volumes).toContain('./deploy/prometheus/alerts.yml:/etc/prometheus/alerts.yml:ro');
+  });
 });

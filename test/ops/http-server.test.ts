@@ -39,6 +39,26 @@ describe('ops server', () => {
     expect(text).toContain('pyramid_process_resident_memory_bytes');
   });
 
+  it('evaluates readiness for each /metrics scrape, so pyramid_ready follows a failing probe without /readyz being asked', async () => {
+    const bus = new Instrumentation();
+    const metrics = createMetrics(bus, { collectDefaults: false });
+    const status = createStatusTracker(bus);
+    let redisUp = true;
+    const health = createHealth({ probes: [{ name: 'redis', check: () => Promise.resolve({ ok: redisUp }) }], instrumentation: bus });
+    const server = await startOpsServer({ port: 0, host: '127.0.0.1', metrics, health, status, logger: silentLogger });
+    cleanups.push(async () => {
+      await server.close();
+      status.close();
+      metrics.close();
+    });
+    const scrape = async (): Promise<string> => (await fetch(`http://127.0.0.1:${server.port}/metrics`)).text();
+    expect(await scrape()).toMatch(/^pyramid_ready 1$/m);
+    redisUp = false;
+    const down = await scrape();
+    expect(down).toMatch(/^pyramid_ready 0$/m);
+    expect(down).toContain('pyramid_readiness_check{check="redis"} 0');
+  });
+
   it('serves /status.json with what the events said', async () => {
     const { bus, base } = await start();
     bus.emit('consumer.lag', { topic: 'tx', partition: 1, messages: 7, seconds: 2 });

@@ -107,6 +107,17 @@ describe('createMetrics', () => {
     expect(await valueOf(registry, 'pyramid_consumer_group_member', { group: 'g' })).toBe(0);
   });
 
+  it('mirrors each readiness evaluation in pyramid_ready and pyramid_readiness_check{check}', async () => {
+    const bus = new Instrumentation();
+    const { registry } = open(bus);
+    bus.emit('health.readiness', { ok: true, checks: [{ name: 'kafka-group', ok: true }, { name: 'redis', ok: true }] });
+    expect(await valueOf(registry, 'pyramid_ready', {})).toBe(1);
+    bus.emit('health.readiness', { ok: false, checks: [{ name: 'kafka-group', ok: true }, { name: 'redis', ok: false }] });
+    expect(await valueOf(registry, 'pyramid_ready', {})).toBe(0);
+    expect(await valueOf(registry, 'pyramid_readiness_check', { check: 'redis' })).toBe(0);
+    expect(await valueOf(registry, 'pyramid_readiness_check', { check: 'kafka-group' })).toBe(1);
+  });
+
   it('replaces the pyramid gauges with each census, so a removed tier disappears', async () => {
     const bus = new Instrumentation();
     const { registry } = open(bus);
@@ -155,7 +166,7 @@ describe('createMetrics', () => {
     const { registry } = open(bus);
     bus.emit('consumer.batch', { topic: 'tx', partition: 0, size: 1, stages: { decode: 0, validate: 0, apply: 0, publish: 0 } });
     bus.emit('tier.change', { from: null, to: 'VIP', cause: 'TRANSACTION', topic: 'tx', partition: 0, effectiveAt: 1, policyVersion: '1' });
-    const allowed = new Set(['topic', 'partition', 'outcome', 'reason', 'stage', 'le', 'group', 'kind', 'from', 'to', 'cause', 'script', 'tier', 'currency', 'version', 'node_version', 'restarting']);
+    const allowed = new Set(['topic', 'partition', 'outcome', 'reason', 'stage', 'le', 'group', 'kind', 'from', 'to', 'cause', 'script', 'tier', 'currency', 'version', 'node_version', 'restarting', 'check']);
     const metrics = await registry.getMetricsAsJSON();
     const used = new Set(metrics.flatMap((m) => m.values.flatMap((v) => Object.keys(v.labels))));
     for (const name of metrics.map((m) => m.name)) {

@@ -1,6 +1,7 @@
 import type { Logger } from '../../logger.js';
 import type { ApiHandler } from './api-registry.js';
 import type { FsyncPolicy } from './broker-state.js';
+import type { BrokerRecord } from './records/encode-batch.js';
 
 /** Where clients reach this broker: its bound host and actual port (never 0). */
 export interface BrokerEndpoint {
@@ -14,6 +15,25 @@ export interface TopicCatalogView {
   partitionCount(topic: string): number | undefined;
   /** Names of all existing topics. */
   topicNames(): string[];
+}
+
+/**
+ * Appends records to the broker's internal topics, e.g. the group coordinator's offset commits to
+ * `__consumer_offsets`, where Kafka keeps them and tools such as Burrow read them.
+ */
+export interface InternalTopicWriter {
+  /**
+   * Creates `topic` as internal with `partitions` partitions unless it exists; returns the count
+   * it has (an existing topic keeps its own). Throws when a client-created topic has the name or
+   * the disk refuses.
+   */
+  ensure(topic: string, partitions: number): number;
+  /**
+   * Appends `records` as one batch stamped `timestamp` (epoch ms), written (and fdatasync'ed under
+   * `fsync: 'always'`) before returning; Fetch long-polls on the partition are woken. Throws when
+   * the partition does not exist or the write fails.
+   */
+  append(topic: string, partition: number, records: readonly BrokerRecord[], timestamp: number): void;
 }
 
 /**
@@ -41,6 +61,7 @@ export interface BrokerContext {
    */
   readonly fsync: FsyncPolicy;
   readonly topics: TopicCatalogView;
+  readonly internalTopics: InternalTopicWriter;
   readonly logger: Logger;
 }
 

@@ -17,10 +17,11 @@ import type { BrokerContext, BrokerEndpoint, BrokerPlugin, BrokerPluginInstance 
 import { groupCoordinatorPlugin } from './group/plugin.js';
 import { AppendNotifier } from './log/append-notifier.js';
 import { lockDataDir } from '../dir-lock.js';
+import { InternalTopics } from './log/internal-topics.js';
 import { TopicStore } from './log/topic-store.js';
 
 export type { ApiHandler, RequestContext, ConnectionInfo } from './api-registry.js';
-export type { BrokerContext, BrokerEndpoint, BrokerPlugin, BrokerPluginInstance, TopicCatalogView } from './context.js';
+export type { BrokerContext, BrokerEndpoint, BrokerPlugin, BrokerPluginInstance, InternalTopicWriter, TopicCatalogView } from './context.js';
 export type { FsyncPolicy } from './broker-state.js';
 
 export interface StartBrokerOptions {
@@ -123,6 +124,7 @@ export async function startBroker(options: StartBrokerOptions = {}): Promise<Bro
     dataDir,
     fsync,
     topics: store,
+    internalTopics: new InternalTopics(store, state.notifier, fsync),
     logger,
   };
 

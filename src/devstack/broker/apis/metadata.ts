@@ -10,6 +10,7 @@ const OPERATIONS_OMITTED = -2147483648;
 
 interface TopicAnswer {
   readonly name: string;
+  readonly internal: boolean;
   readonly errorCode: KafkaErrorCode;
   readonly partitions: number;
 }
@@ -43,12 +44,12 @@ export function metadataHandler(state: BrokerState): ApiHandler {
         let count = store.partitionCount(name);
         if (count === undefined && allowAutoCreate && config.autoCreateTopics) {
           const err = store.createTopic(name, config.defaultPartitions);
-          if (err !== KafkaErrorCode.NONE) return { name, errorCode: err, partitions: 0 };
+          if (err !== KafkaErrorCode.NONE) return { name, internal: false, errorCode: err, partitions: 0 };
           count = store.partitionCount(name);
         }
         return count === undefined
-          ? { name, errorCode: KafkaErrorCode.UNKNOWN_TOPIC_OR_PARTITION, partitions: 0 }
-          : { name, errorCode: KafkaErrorCode.NONE, partitions: count };
+          ? { name, internal: false, errorCode: KafkaErrorCode.UNKNOWN_TOPIC_OR_PARTITION, partitions: 0 }
+          : { name, internal: store.isInternal(name), errorCode: KafkaErrorCode.NONE, partitions: count };
       });
 
       const { nodeId, clusterId } = ctx.broker;
@@ -62,7 +63,7 @@ export function metadataHandler(state: BrokerState): ApiHandler {
       if (version >= 1) w.writeInt32(nodeId); // controller_id
       w.writeArray(topics, (tw, t) => {
         tw.writeInt16(t.errorCode).writeString(t.name);
-        if (version >= 1) tw.writeBoolean(false); // is_internal
+        if (version >= 1) tw.writeBoolean(t.internal); // is_internal
         tw.writeInt32(t.partitions);
         for (let p = 0; p < t.partitions; p++) {
           tw.writeInt16(KafkaErrorCode.NONE).writeInt32(p).writeInt32(nodeId);

@@ -50,6 +50,9 @@ export function produceHandler(state: BrokerState): ApiHandler {
           if (transactionalId !== null) return fail(KafkaErrorCode.INVALID_REQUEST);
           const log = state.store.partition(topic.name, p.index);
           if (log === undefined) return fail(KafkaErrorCode.UNKNOWN_TOPIC_OR_PARTITION);
+          // Kafka's ReplicaManager refuses client writes to internal topics the same way: only the
+          // coordinator writes __consumer_offsets, so its records always decode.
+          if (state.store.isInternal(topic.name)) return fail(KafkaErrorCode.INVALID_TOPIC_EXCEPTION);
           // Magic sits at byte 16 in both old message sets and record batches; refuse old formats
           // before trying to split them as batches.
           if (p.records !== null && p.records.length > BatchLayout.MAGIC && p.records[BatchLayout.MAGIC] !== 2) {

@@ -2,6 +2,7 @@ import { join } from 'node:path';
 import type { Logger } from '../../../logger.js';
 import type { FsyncPolicy } from '../broker-state.js';
 import { applyLine, OffsetLog, type CommittedOffset, type LogLine, type OffsetTable } from './offset-log.js';
+import type { OffsetsTopicWriter } from './offsets-topic.js';
 
 export type { CommittedOffset } from './offset-log.js';
 
@@ -20,9 +21,15 @@ export interface CommittedPartition extends CommittedOffset {
 }
 
 /**
- * Committed consumer offsets per group, topic and partition, the embedded stand-in for
- * `__consumer_offsets`. With a data directory every change goes through {@link OffsetLog} before
- * the method returns; without one (in-memory broker) offsets live as long as the process.
+ * Committed consumer offsets per group, topic and partition. With a data directory every change
+ * goes through {@link OffsetLog} before the method returns; without one (in-memory broker) offsets
+ * live as long as the process. OffsetFetch reads this table, as Kafka reads its offset cache.
+ *
+ * With a mirror ({@link OffsetsTopicWriter}), every change is then also appended to
+ * `__consumer_offsets` in Kafka's record format, for readers of that topic (Burrow). The offset
+ * log stays the store the broker recovers from: it is compacted and small, where the topic has
+ * no compaction here. A change whose mirror write fails throws like a failed log write, so the
+ * client's retry writes it again (both writes are idempotent for the same offset).
  */
 export class OffsetStore {
   private readonly table: OffsetTable;
@@ -32,11 +39,18 @@ export class OffsetStore {
    */
   private closed = false;
 
+  private mirror: OffsetsTopicWriter | null = null;
+
   private constructor(
     private readonly log: OffsetLog | null,
     table: OffsetTable,
   ) {
     this.table = table;
+  }
+
+  /** From now on, also append every change to the offsets topic. */
+  mirrorTo(writer: OffsetsTopicWriter): void {
+    this.mirror = writer;
   }
 
   /**
@@ -84,6 +98,7 @@ export class OffsetStore {
   commit(groupId: string, entries: readonly OffsetCommitEntry[]): void {
     if (entries.length === 0) return;
     this.apply({ g: groupId, c: entries.map((e) => [e.topic, e.partition, e.offset, e.metadata] as const) });
+    this.mirror?.write(groupId, entries);
   }
 
   /**
@@ -92,9 +107,17 @@ export class OffsetStore {
    * DeleteTopics; persisted (when there is a log) before returning, so it survives a restart.
    */
   deleteTopic(topic: string): void {
-    let present = false;
-    for (const topics of this.table.values()) present ||= topics.has(topic);
-    if (present) this.apply({ dt: topic });
+    // Kafka writes a tombstone per removed offset; collect them before the table forgets them.
+    const removed: [string, number[]][] = [];
+    for (const [groupId, topics] of this.table) {
+      const partitions = topics.get(topic);
+      if (partitions !== undefined) removed.push([groupId, [...partitions.keys()].sort((a, b) => a - b)]);
+    }
+    if (removed.length === 0) return;
+    this.apply({ dt: topic });
+    for (const [groupId, partitions] of removed) {
+      this.mirror?.write(groupId, partitions.map((partition) => ({ topic, partition, offset: null, metadata: '' })));
+    }
   }
 
   private apply(line: LogLine): void {

@@ -12,11 +12,15 @@ import { SegmentFile } from './segment-file.js';
 interface Topic {
   readonly name: string;
   readonly partitions: readonly PartitionLog[];
+  /** Written by the broker itself (`__consumer_offsets`); clients may read it but not produce to it. */
+  readonly internal: boolean;
 }
 
 interface TopicMeta {
   name: string;
   partitions: number;
+  /** Absent in topic.json files written before internal topics existed: those are not internal. */
+  internal?: boolean;
 }
 
 interface ProducerIdsMeta {
@@ -97,7 +101,7 @@ export class TopicStore implements TopicCatalogView {
         maxProducerId = Math.max(maxProducerId, log.producers.maxProducerId());
         partitions.push(log);
       }
-      this.topics.set(meta.name, { name: meta.name, partitions });
+      this.topics.set(meta.name, { name: meta.name, partitions, internal: meta.internal === true });
     }
     const ids = readJsonIfExists(join(dataDir, 'producer-ids.json')) as ProducerIdsMeta | undefined;
     this.nextProducerId = Math.max(ids?.nextProducerId ?? 0, maxProducerId + 1);
@@ -112,12 +116,21 @@ export class TopicStore implements TopicCatalogView {
     return [...this.topics.keys()];
   }
 
+  /** Whether `topic` exists and is internal (created with `{ internal: true }`). */
+  isInternal(topic: string): boolean {
+    return this.topics.get(topic)?.internal === true;
+  }
+
   partition(topic: string, partition: number): PartitionLog | undefined {
     return this.topics.get(topic)?.partitions[partition];
   }
 
-  /** Creates a topic; returns NONE or the error code CreateTopics should answer. */
-  createTopic(name: string, numPartitions: number): KafkaErrorCode {
+  /**
+   * Creates a topic; returns NONE or the error code CreateTopics should answer. `internal` marks a
+   * topic the broker writes itself (persisted in topic.json, so it stays internal after a restart).
+   */
+  createTopic(name: string, numPartitions: number, options: { internal?: boolean } = {}): KafkaErrorCode {
+    const internal = options.internal === true;
     if (!isLegalTopicName(name)) return KafkaErrorCode.INVALID_TOPIC_EXCEPTION;
     if (this.topics.has(name)) return KafkaErrorCode.TOPIC_ALREADY_EXISTS;
     if (!Number.isInteger(numPartitions) || numPartitions < 1 || numPartitions > 10_000) {
@@ -137,7 +150,7 @@ export class TopicStore implements TopicCatalogView {
         }
         const durable = this.options.syncDirectories === true;
         if (durable) for (let p = 0; p < numPartitions; p++) fsyncDirectory(join(dir, String(p)));
-        writeJsonAtomic(join(dir, 'topic.json'), { name, partitions: numPartitions } satisfies TopicMeta);
+        writeJsonAtomic(join(dir, 'topic.json'), (internal ? { name, partitions: numPartitions, internal } : { name, partitions: numPartitions }) satisfies TopicMeta);
         if (durable) fsyncDirectory(topicsDir);
       } catch {
         // The disk refused (full, failing): nothing is registered and no handle stays open, and
@@ -146,8 +159,8 @@ export class TopicStore implements TopicCatalogView {
         return KafkaErrorCode.KAFKA_STORAGE_ERROR;
       }
     }
-    this.topics.set(name, { name, partitions });
-    this.options.logger.info({ topic: name, partitions: numPartitions }, 'topic created');
+    this.topics.set(name, { name, partitions, internal });
+    this.options.logger.info({ topic: name, partitions: numPartitions, internal }, 'topic created');
     return KafkaErrorCode.NONE;
   }
 
