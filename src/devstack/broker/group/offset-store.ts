@@ -1,7 +1,7 @@
 import { join } from 'node:path';
 import type { Logger } from '../../../logger.js';
 import type { FsyncPolicy } from '../broker-state.js';
-import { applyLine, OffsetLog, type CommittedOffset, type LogLine, type OffsetTable } from './offset-log.js';
+import { applyLine, OffsetLog, type CommittedOffset, type LogLine, type OffsetState, type OffsetTable } from './offset-log.js';
 
 export type { CommittedOffset } from './offset-log.js';
 
@@ -25,7 +25,7 @@ export interface CommittedPartition extends CommittedOffset {
  * the method returns; without one (in-memory broker) offsets live as long as the process.
  */
 export class OffsetStore {
-  private readonly table: OffsetTable;
+  private readonly state: OffsetState;
   /**
    * Set by close: a later change must fail loudly rather than write to a closed descriptor number
    * that the process may already have reused for another file.
@@ -34,9 +34,13 @@ export class OffsetStore {
 
   private constructor(
     private readonly log: OffsetLog | null,
-    table: OffsetTable,
+    state: OffsetState,
   ) {
-    this.table = table;
+    this.state = state;
+  }
+
+  private get table(): OffsetTable {
+    return this.state.committed;
   }
 
   /**
@@ -45,9 +49,9 @@ export class OffsetStore {
    * method returns.
    */
   static open(dataDir: string | null, logger: Logger, fsync: FsyncPolicy = 'never'): OffsetStore {
-    if (dataDir === null) return new OffsetStore(null, new Map());
-    const { log, table } = OffsetLog.open(join(dataDir, 'groups'), logger, fsync);
-    return new OffsetStore(log, table);
+    if (dataDir === null) return new OffsetStore(null, { committed: new Map(), pending: new Map() });
+    const { log, state } = OffsetLog.open(join(dataDir, 'groups'), logger, fsync);
+    return new OffsetStore(log, state);
   }
 
   /**
@@ -87,6 +91,25 @@ export class OffsetStore {
   }
 
   /**
+   * Stores the offsets of one TxnOffsetCommit as pending for producer `producerId`: invisible to
+   * OffsetFetch until {@link endTransaction} commits them. Persisted before returning.
+   */
+  commitPending(producerId: number, groupId: string, entries: readonly OffsetCommitEntry[]): void {
+    if (entries.length === 0) return;
+    this.apply({ g: groupId, c: entries.map((e) => [e.topic, e.partition, e.offset, e.metadata] as const), p: producerId });
+  }
+
+  /**
+   * Ends producer `producerId`'s transaction for `groupIds`: its pending offsets of those groups
+   * become committed (`commit`) or are dropped. Persisted before returning; a repeat finds nothing
+   * pending and changes nothing.
+   */
+  endTransaction(producerId: number, groupIds: readonly string[], commit: boolean): void {
+    if (!this.state.pending.has(producerId)) return;
+    this.apply({ te: producerId, ok: commit, gs: groupIds });
+  }
+
+  /**
    * Forgets every group's offsets of a deleted topic, so a re-created topic starts uncommitted
    * (Kafka does the same). Called through the group plugin's `onTopicDeleted` hook from
    * DeleteTopics; persisted (when there is a log) before returning, so it survives a restart.
@@ -94,6 +117,7 @@ export class OffsetStore {
   deleteTopic(topic: string): void {
     let present = false;
     for (const topics of this.table.values()) present ||= topics.has(topic);
+    for (const table of this.state.pending.values()) for (const topics of table.values()) present ||= topics.has(topic);
     if (present) this.apply({ dt: topic });
   }
 
@@ -101,8 +125,8 @@ export class OffsetStore {
     if (this.closed) throw new Error('offset store is closed');
     // Log first: if the write fails, memory must not claim a commit the disk does not have.
     this.log?.append(line);
-    applyLine(line, this.table);
-    this.log?.maybeCompact(this.table);
+    applyLine(line, this.state);
+    this.log?.maybeCompact(this.state);
   }
 
   close(): void {

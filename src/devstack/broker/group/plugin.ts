@@ -8,6 +8,7 @@ import { listGroupsHandler } from './apis/list-groups.js';
 import { offsetCommitHandler } from './apis/offset-commit.js';
 import { offsetFetchHandler } from './apis/offset-fetch.js';
 import { syncGroupHandler } from './apis/sync-group.js';
+import { txnOffsetCommitHandler } from './apis/txn-offset-commit.js';
 import { GroupCoordinator, type GroupCoordinatorOptions } from './coordinator.js';
 import { OffsetStore } from './offset-store.js';
 
@@ -15,10 +16,12 @@ export type { GroupCoordinatorOptions } from './coordinator.js';
 
 /**
  * The group coordinator as a broker plugin: pass it in `startBroker({ plugins: [...] })`. It
- * serves FindCoordinator, JoinGroup, SyncGroup, Heartbeat, LeaveGroup, OffsetCommit, OffsetFetch,
- * DescribeGroups and ListGroups, and keeps committed offsets under `<dataDir>/groups/` (in memory
+ * serves FindCoordinator (for groups and, the node being also the transaction coordinator, for
+ * transactional ids), JoinGroup, SyncGroup, Heartbeat, LeaveGroup, OffsetCommit, OffsetFetch,
+ * TxnOffsetCommit, DescribeGroups and ListGroups, and keeps committed offsets under `<dataDir>/groups/` (in memory
  * when the broker has no data directory), written with the broker's fsync policy. Deleting a topic
- * drops every group's committed offsets of it, durably, before DeleteTopics answers.
+ * drops every group's committed offsets of it, durably, before DeleteTopics answers. A transaction
+ * that committed offsets of a group (TxnOffsetCommit) makes them committed when it commits.
  */
 export function groupCoordinatorPlugin(options: Omit<GroupCoordinatorOptions, 'logger'> = {}): BrokerPlugin {
   return {
@@ -36,12 +39,14 @@ export function groupCoordinatorPlugin(options: Omit<GroupCoordinatorOptions, 'l
           leaveGroupHandler(coordinator),
           offsetCommitHandler(coordinator),
           offsetFetchHandler(coordinator),
+          txnOffsetCommitHandler(coordinator),
           describeGroupsHandler(coordinator),
           listGroupsHandler(coordinator),
         ],
         // Only the offsets are keyed by topic; live members learn of the deletion from Metadata
         // and rejoin, as with Kafka.
         onTopicDeleted: (topic) => offsets.deleteTopic(topic),
+        onTransactionEnd: (end) => coordinator.endTransaction(end.producerId, end.groupIds, end.outcome === 'commit'),
         close: async () => coordinator.close(),
       };
     },
