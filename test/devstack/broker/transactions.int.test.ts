@@ -7,9 +7,13 @@ import { fileURLToPath } from 'node:url';
 import type { Kafka as KafkaClient, Producer } from 'kafkajs';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { startBroker, type BrokerHandle } from '../../../src/devstack/broker/index.js';
+import { ApiKey } from '../../../src/devstack/broker/protocol/api-keys.js';
+import { Writer } from '../../../src/devstack/broker/protocol/writer.js';
 import { kcat } from '../../helpers/kcat.js';
 import { uniqueName } from '../../helpers/unique.js';
+import { call } from './group-wire.js';
 import { consumeAll, kafkaClient, type Consumed } from './kafkajs-helpers.js';
+import { RawConnection } from './raw-client.js';
 
 const REPO_ROOT = fileURLToPath(new URL('../../../', import.meta.url));
 
@@ -83,6 +87,22 @@ const values = (got: readonly Consumed[]): (string | null)[] => got.map((m) => m
 const until = (value: string) => (got: readonly Consumed[]) => got.some((m) => m.value === value);
 
 describe('transactions: kafkajs transactional producer', () => {
+  it('advertises the transactional APIs below their first flexible version (what kafkajs 2.2.4 speaks)', async () => {
+    const conn = await RawConnection.open(broker.port);
+    try {
+      const r = await call(conn, ApiKey.ApiVersions, 0, new Writer());
+      expect(r.readInt16()).toBe(0);
+      const ranges = new Map(r.readArray((a) => [a.readInt16(), [a.readInt16(), a.readInt16()]] as const));
+      expect(ranges.get(ApiKey.InitProducerId)).toEqual([0, 1]);
+      expect(ranges.get(ApiKey.AddPartitionsToTxn)).toEqual([0, 1]);
+      expect(ranges.get(ApiKey.AddOffsetsToTxn)).toEqual([0, 1]);
+      expect(ranges.get(ApiKey.EndTxn)).toEqual([0, 1]);
+      expect(ranges.get(ApiKey.TxnOffsetCommit)).toEqual([0, 2]);
+    } finally {
+      conn.close();
+    }
+  });
+
   it('read_committed consumers see committed transactions only; read_uncommitted see every data record; offsets commit with the transaction', async () => {
     const topic = uniqueName('txn-data');
     const source = uniqueName('txn-src');
