@@ -8,11 +8,13 @@ import type { Kafka as KafkaClient, Producer } from 'kafkajs';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { startBroker, type BrokerHandle } from '../../../src/devstack/broker/index.js';
 import { ApiKey } from '../../../src/devstack/broker/protocol/api-keys.js';
+import { KafkaErrorCode } from '../../../src/devstack/broker/protocol/errors.js';
 import { Writer } from '../../../src/devstack/broker/protocol/writer.js';
 import { kcat } from '../../helpers/kcat.js';
 import { uniqueName } from '../../helpers/unique.js';
 import { call } from './group-wire.js';
 import { consumeAll, kafkaClient, type Consumed } from './kafkajs-helpers.js';
+import { encodeBatch } from './batch-fixture.js';
 import { RawConnection } from './raw-client.js';
 
 const REPO_ROOT = fileURLToPath(new URL('../../../', import.meta.url));
@@ -101,6 +103,39 @@ describe('transactions: kafkajs transactional producer', () => {
     } finally {
       conn.close();
     }
+  });
+
+  it('refuses transactional batches no coordinator knows of, so none can hold back the last stable offset', async () => {
+    const topic = uniqueName('txn-stray');
+    await createTopics(kafka, topic);
+    const conn = await RawConnection.open(broker.port);
+    const produce = async (transactionalId: string | null, attributesExtra: number): Promise<number> => {
+      const batch = encodeBatch({ records: [{ key: 'k', value: 'v' }], producerId: 4242, producerEpoch: 0, baseSequence: 0, attributesExtra });
+      const body = new Writer().writeNullableString(transactionalId).writeInt16(-1).writeInt32(30_000);
+      body.writeArray([topic], (w, t) => w.writeString(t).writeArray([0], (pw, p) => pw.writeInt32(p).writeBytes(batch)));
+      const answer = await call(conn, ApiKey.Produce, 7, body);
+      const [errorCode] = answer.readArray((r) => {
+        r.readString();
+        return r.readArray((pr) => {
+          pr.readInt32();
+          const code = pr.readInt16();
+          pr.skip(24); // base_offset, log_append_time_ms, log_start_offset
+          return code;
+        })[0];
+      });
+      return errorCode as number;
+    };
+    try {
+      expect(await produce(null, 0x10)).toBe(KafkaErrorCode.INVALID_REQUEST); // transactional batch, no transactional id
+      expect(await produce(uniqueName('unknown-id'), 0x10)).toBe(KafkaErrorCode.INVALID_PRODUCER_ID_MAPPING);
+      expect(await produce(uniqueName('unknown-id'), 0)).toBe(KafkaErrorCode.INVALID_REQUEST); // transactional id, plain batch
+    } finally {
+      conn.close();
+    }
+    const admin = kafka.admin();
+    await admin.connect();
+    expect((await admin.fetchTopicOffsets(topic))[0]?.high).toBe('0');
+    await admin.disconnect();
   });
 
   it('read_committed consumers see committed transactions only; read_uncommitted see every data record; offsets commit with the transaction', async () => {
