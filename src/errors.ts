@@ -20,6 +20,17 @@ export const ERROR_CODES = [
   /** The registry refused a schema (incompatible with the subject, or malformed). */
   'SCHEMA_REJECTED',
   'KAFKA_UNAVAILABLE',
+  /**
+   * A newer producer instance claimed this transactional id (or the broker aborted this one's
+   * transaction past its timeout and fenced it): this instance may never publish again. Not
+   * retriable; the owner of the partition's relay is elsewhere now.
+   */
+  'KAFKA_PRODUCER_FENCED',
+  /**
+   * The broker refused a transaction for a reason retrying cannot fix (invalid transaction state,
+   * timeout above the broker's maximum, not authorised for the transactional id). Not retriable.
+   */
+  'KAFKA_TRANSACTION_FAILED',
   'PREREQUISITE_MISSING',
   /** The ops HTTP server could not bind its host and port (taken, privileged, not local). */
   'HTTP_LISTEN_FAILED',

@@ -7,6 +7,7 @@ import { wrapAdmin, type PyramidAdmin } from './admin.js';
 import { wrapConsumer, type ConsumerOptions, type PyramidConsumer } from './consumer.js';
 import { createKafkaLogCreator, kafkaLogLevelFor } from './log.js';
 import { wrapProducer, type PyramidProducer } from './producer.js';
+import { wrapTransactionalProducer, type PyramidTransactionalProducer, type TransactionalProducerOptions } from './transactional-producer.js';
 
 /** The connection settings of config `kafka`. */
 export type KafkaConnectionConfig = PyramidConfig['kafka'];
@@ -27,6 +28,12 @@ export interface ProducerOptions {
 /** Factory for the Kafka clients pyramid uses, all sharing one connection configuration. */
 export interface PyramidKafka {
   createProducer(options?: ProducerOptions): PyramidProducer;
+  /**
+   * A transactional producer for one transactional id: publishes records and records progress
+   * atomically, fencing older instances with the same id. See {@link PyramidTransactionalProducer}.
+   * @throws RangeError for an empty transactional id or a timeout that is not a positive integer
+   */
+  createTransactionalProducer(options: TransactionalProducerOptions): PyramidTransactionalProducer;
   createConsumer(options: ConsumerOptions): PyramidConsumer;
   createAdmin(): PyramidAdmin;
 }
@@ -80,6 +87,26 @@ export function createKafkaClient(config: KafkaConnectionConfig, options: KafkaC
         }),
       );
     },
+    createTransactionalProducer({ transactionalId, transactionTimeoutMs = 60_000 }) {
+      if (transactionalId === '') throw new RangeError('transactionalId must not be empty');
+      if (!Number.isInteger(transactionTimeoutMs) || transactionTimeoutMs < 1) {
+        throw new RangeError(`transactionTimeoutMs must be a positive integer, got ${transactionTimeoutMs}`);
+      }
+      return wrapTransactionalProducer(
+        transactionalId,
+        () =>
+          kafka.producer({
+            transactionalId,
+            transactionTimeout: transactionTimeoutMs,
+            // Transactions need the idempotent producer, and kafkajs allows only one request in flight with it.
+            idempotent: true,
+            maxInFlightRequests: 1,
+            allowAutoTopicCreation: false,
+            createPartitioner: kafkajs.Partitioners.DefaultPartitioner,
+          }),
+        () => wrapAdmin(kafka.admin()),
+      );
+    },
     createConsumer(consumerOptions) {
       return wrapConsumer(
         kafka.consumer({
@@ -89,6 +116,7 @@ export function createKafkaClient(config: KafkaConnectionConfig, options: KafkaC
           heartbeatInterval: consumerOptions.heartbeatIntervalMs ?? 3_000,
           maxBytesPerPartition: consumerOptions.maxBytesPerPartition ?? 1_048_576,
           maxWaitTimeInMs: consumerOptions.maxWaitTimeMs ?? 250,
+          readUncommitted: (consumerOptions.isolation ?? 'read_committed') === 'read_uncommitted',
           allowAutoTopicCreation: false,
         }),
         consumerOptions,

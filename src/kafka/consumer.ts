@@ -17,6 +17,13 @@ export interface ConsumerOptions {
   maxBytesPerPartition?: number;
   /** Default 250 ms: longest a fetch waits for data (latency on a quiet topic). */
   maxWaitTimeMs?: number;
+  /**
+   * Default `read_committed`: only records of committed transactions are delivered, and a
+   * partition is read no further than its last stable offset (the first record of a transaction
+   * still open). `read_uncommitted` also delivers records of open and aborted transactions.
+   * Transaction markers are never delivered either way; they still occupy offsets.
+   */
+  isolation?: 'read_committed' | 'read_uncommitted';
   /** Default 1. Partitions whose batches are processed in parallel by this instance. */
   partitionsConsumedConcurrently?: number;
   /**

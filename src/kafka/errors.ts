@@ -32,3 +32,19 @@ export function kafkaError(action: string, err: unknown): PyramidError {
     cause: err,
   });
 }
+
+/**
+ * The kafkajs error `type`s (protocol error names such as `INVALID_PRODUCER_EPOCH`) along `err`'s
+ * cause chain, outermost first: kafkajs wraps the protocol error that ended its retries in a
+ * KafkaJSNonRetriableError (`cause`) or a retrier error (`originalError`).
+ */
+export function kafkaErrorTypes(err: unknown): string[] {
+  const types: string[] = [];
+  let current: unknown = err;
+  for (let depth = 0; depth < 8 && current instanceof Error; depth++) {
+    const type = (current as { type?: unknown }).type;
+    if (typeof type === 'string') types.push(type);
+    current = (current as { cause?: unknown }).cause ?? (current as { originalError?: unknown }).originalError;
+  }
+  return types;
+}

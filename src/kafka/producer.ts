@@ -13,7 +13,8 @@ export interface PyramidProducer {
   disconnect(): Promise<void>;
 }
 
-function toMessage(record: OutgoingRecord): Message {
+/** A pyramid record as a kafkajs message (shared by the plain and the transactional producer). */
+export function toMessage(record: OutgoingRecord): Message {
   const message: Message = { key: record.key, value: record.value };
   if (record.headers !== undefined) message.headers = record.headers;
   if (record.partition !== undefined) message.partition = record.partition;

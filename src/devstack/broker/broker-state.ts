@@ -2,6 +2,7 @@ import type { ApiRegistry } from './api-registry.js';
 import type { BrokerPluginInstance } from './context.js';
 import type { AppendNotifier } from './log/append-notifier.js';
 import type { TopicStore } from './log/topic-store.js';
+import type { TransactionCoordinator } from './txn/coordinator.js';
 
 /**
  * When an acknowledged write is forced to disk. `'never'`: acknowledge once `write(2)` returned
@@ -26,6 +27,7 @@ export interface BrokerState {
   readonly notifier: AppendNotifier;
   readonly registry: ApiRegistry;
   readonly config: BrokerConfig;
+  readonly transactions: TransactionCoordinator;
   /**
    * The started plugins, filled by `startBroker` before the first request is read. DeleteTopics
    * calls their `onTopicDeleted` hooks.

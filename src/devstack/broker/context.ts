@@ -2,6 +2,8 @@ import type { Logger } from '../../logger.js';
 import type { ApiHandler } from './api-registry.js';
 import type { FsyncPolicy } from './broker-state.js';
 import type { BrokerRecord } from './records/encode-batch.js';
+import type { KafkaErrorCode } from './protocol/errors.js';
+import type { TransactionOutcome } from './records/control-batch.js';
 
 /** Where clients reach this broker: its bound host and actual port (never 0). */
 export interface BrokerEndpoint {
@@ -37,6 +39,27 @@ export interface InternalTopicWriter {
 }
 
 /**
+ * The transaction coordinator as other components see it: the group coordinator asks it whether a
+ * TxnOffsetCommit belongs to a live transaction.
+ */
+export interface TransactionView {
+  /**
+   * NONE when `transactionalId` is held by this producer id and epoch and its ongoing transaction
+   * added `groupId` (AddOffsetsToTxn); else the error to answer (INVALID_PRODUCER_EPOCH for a
+   * fenced producer, INVALID_PRODUCER_ID_MAPPING, INVALID_TXN_STATE).
+   */
+  checkOffsetCommit(transactionalId: string, producerId: number, producerEpoch: number, groupId: string): KafkaErrorCode;
+}
+
+/** A transaction that committed offsets has ended (Kafka's marker on the `__consumer_offsets` partition). */
+export interface TransactionEnd {
+  readonly producerId: number;
+  /** The groups added with AddOffsetsToTxn. */
+  readonly groupIds: readonly string[];
+  readonly outcome: TransactionOutcome;
+}
+
+/**
  * What every API handler may know about the broker it runs in. One per broker instance, created
  * by `startBroker` before the first connection is accepted.
  */
@@ -62,6 +85,7 @@ export interface BrokerContext {
   readonly fsync: FsyncPolicy;
   readonly topics: TopicCatalogView;
   readonly internalTopics: InternalTopicWriter;
+  readonly transactions: TransactionView;
   readonly logger: Logger;
 }
 
@@ -76,6 +100,13 @@ export interface BrokerPluginInstance {
    * topic with KAFKA_STORAGE_ERROR; the topic stays deleted.
    */
   onTopicDeleted?(topic: string): void | Promise<void>;
+  /**
+   * Called by the transaction coordinator when a transaction that added offsets of some groups
+   * (AddOffsetsToTxn) commits or aborts, before EndTxn answers: the group coordinator makes the
+   * transaction's pending offsets committed, or drops them. Make it durable before returning; a
+   * throw leaves the transaction prepared, and the client's retry of EndTxn calls this again.
+   */
+  onTransactionEnd?(end: TransactionEnd): void | Promise<void>;
   /** Called on broker close, after the listener stops; flush and release resources here. */
   close?(): Promise<void>;
 }

@@ -19,10 +19,16 @@ import { AppendNotifier } from './log/append-notifier.js';
 import { lockDataDir } from '../dir-lock.js';
 import { InternalTopics } from './log/internal-topics.js';
 import { TopicStore } from './log/topic-store.js';
+import { addOffsetsToTxnHandler } from './txn/apis/add-offsets-to-txn.js';
+import { addPartitionsToTxnHandler } from './txn/apis/add-partitions-to-txn.js';
+import { endTxnHandler } from './txn/apis/end-txn.js';
+import { TransactionCoordinator, type TransactionCoordinatorOptions } from './txn/coordinator.js';
+import { TxnStore } from './txn/txn-store.js';
 
 export type { ApiHandler, RequestContext, ConnectionInfo } from './api-registry.js';
 export type { BrokerContext, BrokerEndpoint, BrokerPlugin, BrokerPluginInstance, InternalTopicWriter, TopicCatalogView } from './context.js';
 export type { FsyncPolicy } from './broker-state.js';
+export type { TransactionCoordinatorOptions } from './txn/coordinator.js';
 
 export interface StartBrokerOptions {
   /** Interface to bind; also the advertised host unless it is a wildcard. Default 127.0.0.1. */
@@ -46,6 +52,8 @@ export interface StartBrokerOptions {
    * consumer groups need; pass `[]` for a broker without it.
    */
   plugins?: readonly BrokerPlugin[];
+  /** Transaction coordinator settings (`transaction.max.timeout.ms` and the timeout check interval). */
+  transactions?: TransactionCoordinatorOptions;
   logger?: Logger;
 }
 
@@ -64,8 +72,9 @@ const DEFAULT_MAX_FRAME_SIZE = 100 * 1024 * 1024;
 /**
  * Starts a single-node broker speaking the Kafka wire protocol — enough of it that kafkajs and
  * librdkafka (kcat) run unchanged against it: ApiVersions, Metadata, CreateTopics, DeleteTopics,
- * Produce, Fetch, ListOffsets, InitProducerId, plus the group coordinator's APIs (or whatever
- * `plugins` add). For development, tests and demos; production code never imports it.
+ * Produce, Fetch, ListOffsets, InitProducerId, the transaction coordinator's AddPartitionsToTxn,
+ * AddOffsetsToTxn and EndTxn, plus the group coordinator's APIs (or whatever `plugins` add; the
+ * group coordinator also serves FindCoordinator and TxnOffsetCommit, which transactions need). For development, tests and demos; production code never imports it.
  */
 export async function startBroker(options: StartBrokerOptions = {}): Promise<BrokerHandle> {
   const host = options.host ?? '127.0.0.1';
@@ -84,20 +93,29 @@ export async function startBroker(options: StartBrokerOptions = {}): Promise<Bro
   const maxFrameSize = options.maxFrameSize ?? DEFAULT_MAX_FRAME_SIZE;
   const fsync = options.fsync ?? 'never';
   let store: TopicStore;
+  let txnStore: TxnStore;
   try {
     store = TopicStore.open({ dataDir, logger, syncDirectories: fsync === 'always' });
+    txnStore = TxnStore.open(dataDir);
   } catch (err) {
     unlock();
     throw err;
   }
   const registry = new ApiRegistry();
-  // Filled once the plugins have started (below); DeleteTopics reads it for the topic hooks.
+  // Filled once the plugins have started (below); DeleteTopics reads it for the topic hooks and
+  // the transaction coordinator for the offsets hook.
   const plugins: BrokerPluginInstance[] = [];
+  const notifier = new AppendNotifier();
+  const transactions = new TransactionCoordinator(
+    { store: txnStore, topics: store, notifier, fsync, plugins, logger: logger.child({ component: 'transaction-coordinator' }) },
+    options.transactions,
+  );
   const state: BrokerState = {
     store,
-    notifier: new AppendNotifier(),
+    notifier,
     registry,
     config: { autoCreateTopics: options.autoCreateTopics ?? true, defaultPartitions, fsync, maxFrameSize },
+    transactions,
     plugins,
   };
   for (const make of [
@@ -112,6 +130,9 @@ export async function startBroker(options: StartBrokerOptions = {}): Promise<Bro
   ]) {
     registry.register(make(state));
   }
+  for (const handler of [addPartitionsToTxnHandler(transactions), addOffsetsToTxnHandler(transactions), endTxnHandler(transactions)]) {
+    registry.register(handler);
+  }
 
   let endpoint: BrokerEndpoint | null = null;
   const context: BrokerContext = {
@@ -125,6 +146,7 @@ export async function startBroker(options: StartBrokerOptions = {}): Promise<Bro
     fsync,
     topics: store,
     internalTopics: new InternalTopics(store, state.notifier, fsync),
+    transactions,
     logger,
   };
 
@@ -158,7 +180,10 @@ export async function startBroker(options: StartBrokerOptions = {}): Promise<Bro
       plugins.push(instance);
       for (const h of instance.handlers) registry.register(h);
     }
+    // After the plugins: finishing a transaction a crash interrupted may commit group offsets.
+    await transactions.start();
   } catch (err) {
+    transactions.close();
     server.close();
     for (const p of plugins) await p.close?.();
     store.close();
@@ -178,6 +203,7 @@ export async function startBroker(options: StartBrokerOptions = {}): Promise<Bro
         const stopped = new Promise<void>((resolve) => server.close(() => resolve()));
         for (const c of connections) c.destroy();
         state.notifier.wakeAll();
+        transactions.close();
         await stopped;
         for (const p of plugins) await p.close?.();
         store.close();

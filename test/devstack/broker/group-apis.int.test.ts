@@ -83,7 +83,7 @@ describe('group APIs on the wire', () => {
     expect(ranges.get(ApiKey.ListGroups)).toEqual([0, 2]);
   });
 
-  it('FindCoordinator names this broker (v0 and v2) and has no transaction coordinator', async () => {
+  it('FindCoordinator names this broker (v0 and v2), for groups and transactional ids', async () => {
     const v0 = await call(conn, ApiKey.FindCoordinator, 0, new Writer().writeString('g'));
     expect([v0.readInt16(), v0.readInt32(), v0.readString(), v0.readInt32(), v0.remaining]).toEqual([0, 0, broker.host, broker.port, 0]);
 
@@ -98,8 +98,18 @@ describe('group APIs on the wire', () => {
     ]);
 
     const txn = await call(conn, ApiKey.FindCoordinator, 2, new Writer().writeString('tx').writeInt8(1));
-    txn.readInt32();
-    expect(txn.readInt16()).toBe(15); // COORDINATOR_NOT_AVAILABLE
+    expect([txn.readInt32(), txn.readInt16(), txn.readNullableString(), txn.readInt32(), txn.readString(), txn.readInt32()]).toEqual([
+      0,
+      0,
+      'NONE',
+      0,
+      broker.host,
+      broker.port,
+    ]);
+
+    const emptyTxn = await call(conn, ApiKey.FindCoordinator, 2, new Writer().writeString('').writeInt8(1));
+    emptyTxn.readInt32();
+    expect(emptyTxn.readInt16()).toBe(42); // INVALID_REQUEST
   });
 
   it('OffsetCommit v2 and v7 store offsets that OffsetFetch v1 and v5 return; unknown partitions are refused', async () => {

@@ -19,9 +19,18 @@ export interface Consumed {
 /**
  * Consumes `topic` from the beginning with a fresh group until `expected` messages arrived (or
  * `timeoutMs` passed), then disconnects. Returns what it got, so the caller asserts on content.
+ * `expected` may also be a predicate over what arrived so far. kafkajs reads read_committed
+ * unless `readUncommitted` is set.
  */
-export async function consumeAll(kafka: KafkaClient, topic: string, expected: number, timeoutMs = 30_000): Promise<Consumed[]> {
-  const consumer = kafka.consumer({ groupId: uniqueName('broker-test-g'), maxWaitTimeInMs: 200 });
+export async function consumeAll(
+  kafka: KafkaClient,
+  topic: string,
+  expected: number | ((got: readonly Consumed[]) => boolean),
+  timeoutMs = 30_000,
+  options: { readUncommitted?: boolean } = {},
+): Promise<Consumed[]> {
+  const consumer = kafka.consumer({ groupId: uniqueName('broker-test-g'), maxWaitTimeInMs: 200, readUncommitted: options.readUncommitted ?? false });
+  const done = typeof expected === 'number' ? (got: readonly Consumed[]) => got.length >= expected : expected;
   const got: Consumed[] = [];
   try {
     await consumer.connect();
@@ -31,7 +40,7 @@ export async function consumeAll(kafka: KafkaClient, topic: string, expected: nu
       void consumer.run({
         eachMessage: async ({ partition, message }) => {
           got.push({ partition, offset: message.offset, key: message.key?.toString() ?? null, value: message.value?.toString() ?? null });
-          if (got.length >= expected) {
+          if (done(got)) {
             clearTimeout(timer);
             resolve();
           }

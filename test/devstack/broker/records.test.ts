@@ -106,11 +106,13 @@ describe('record batches', () => {
     expect(checkProducedBatch(batch, MAX_INFLATED)).toMatchObject({ ok: false, errorCode: KafkaErrorCode.UNSUPPORTED_COMPRESSION_TYPE });
   });
 
-  it('refuses transactional batches and other magic values', () => {
-    expect(checkProducedBatch(encodeBatch({ records, attributesExtra: 0x10 }), MAX_INFLATED)).toMatchObject({
+  it('refuses control batches (only the transaction coordinator writes markers) and other magic values', () => {
+    expect(checkProducedBatch(encodeBatch({ records, attributesExtra: 0x30 }), MAX_INFLATED)).toMatchObject({
       ok: false,
       errorCode: KafkaErrorCode.INVALID_REQUEST,
     });
+    // Whether a transactional batch may be written depends on the request (Produce checks it).
+    expect(checkProducedBatch(encodeBatch({ records, attributesExtra: 0x10, producerId: 3, producerEpoch: 0, baseSequence: 0 }), MAX_INFLATED)).toMatchObject({ ok: true });
     const magic1 = encodeBatch({ records });
     magic1.writeInt8(1, BatchLayout.MAGIC);
     expect(checkProducedBatch(magic1, MAX_INFLATED)).toMatchObject({ ok: false, errorCode: KafkaErrorCode.UNSUPPORTED_FOR_MESSAGE_FORMAT });

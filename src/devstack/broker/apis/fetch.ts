@@ -1,6 +1,7 @@
 import type { ApiHandler } from '../api-registry.js';
 import type { BrokerState } from '../broker-state.js';
 import { AppendNotifier } from '../log/append-notifier.js';
+import type { AbortedTxn } from '../log/txn-index.js';
 import { ApiKey } from '../protocol/api-keys.js';
 import { KafkaErrorCode } from '../protocol/errors.js';
 import type { Reader } from '../protocol/reader.js';
@@ -13,15 +14,19 @@ interface PartitionRequest {
   readonly partitionMaxBytes: number;
 }
 
-
 interface PartitionAnswer {
   readonly index: number;
   readonly errorCode: KafkaErrorCode;
   readonly highWatermark: number;
+  readonly lastStableOffset: number;
   readonly logStartOffset: number;
+  /** `null` for read_uncommitted, where Kafka sends a null array. */
+  readonly abortedTransactions: AbortedTxn[] | null;
   readonly records: Buffer[];
   readonly bytes: number;
 }
+
+const READ_COMMITTED = 1;
 
 /** Upper bound on a client's max_wait_ms, so a bogus value cannot pin a connection for days. */
 const MAX_WAIT_CAP_MS = 60_000;
@@ -33,8 +38,10 @@ const MAX_WAIT_CAP_MS = 60_000;
  * to a requested partition, `max_wait_ms`, or the client disconnecting — whichever is first.
  * Stored batches are appended to the response by reference, never decoded or re-encoded.
  *
- * No transactions exist here, so READ_COMMITTED (isolation_level 1, what both clients send)
- * sees the same data: last_stable_offset = high watermark, aborted_transactions = [].
+ * Isolation (KIP-98): READ_COMMITTED (isolation_level 1, what both clients send by default) is
+ * served up to the last stable offset only, with the aborted transactions the served range
+ * overlaps, so the client drops their records; READ_UNCOMMITTED (0) up to the high watermark,
+ * aborted_transactions null. Control batches are served like any other batch: clients skip them.
  * Fetch sessions (KIP-227) are declined: session_id 0 is always answered, which clients treat as
  * "full fetch every time"; an incremental fetch naming a session gets FETCH_SESSION_ID_NOT_FOUND.
  */
@@ -49,7 +56,7 @@ export function fetchHandler(state: BrokerState): ApiHandler {
       const maxWaitMs = Math.min(Math.max(body.readInt32(), 0), MAX_WAIT_CAP_MS);
       const minBytes = body.readInt32();
       const maxBytes = body.readInt32();
-      body.readInt8(); // isolation_level: same answer for both, see above
+      const readCommitted = body.readInt8() === READ_COMMITTED;
       const sessionId = version >= 7 ? body.readInt32() : 0;
       if (version >= 7) body.readInt32(); // session_epoch
       const topics = body.readArray(
@@ -70,7 +77,7 @@ export function fetchHandler(state: BrokerState): ApiHandler {
       const keys = new Set<string>();
       for (const t of topics) for (const p of t.partitions) keys.add(AppendNotifier.key(t.name, p.index));
       for (;;) {
-        const { answers, bytes, hasError } = collect(state, topics, maxBytes);
+        const { answers, bytes, hasError } = collect(state, topics, maxBytes, readCommitted);
         const waitMs = deadline - Date.now();
         if (bytes >= minBytes || hasError || waitMs <= 0 || ctx.connection.closed.aborted) {
           return writeResponse(version, KafkaErrorCode.NONE, answers);
@@ -85,6 +92,7 @@ function collect(
   state: BrokerState,
   topics: readonly TopicPartitions<PartitionRequest>[],
   maxBytes: number,
+  readCommitted: boolean,
 ): { answers: TopicPartitions<PartitionAnswer>[]; bytes: number; hasError: boolean } {
   let bytes = 0;
   let hasError = false;
@@ -92,21 +100,27 @@ function collect(
     name: t.name,
     partitions: t.partitions.map((p): PartitionAnswer => {
       const log = state.store.partition(t.name, p.index);
+      const empty = { records: [], bytes: 0, abortedTransactions: readCommitted ? [] : null };
       if (log === undefined) {
         hasError = true;
-        return { index: p.index, errorCode: KafkaErrorCode.UNKNOWN_TOPIC_OR_PARTITION, highWatermark: -1, logStartOffset: -1, records: [], bytes: 0 };
+        return { index: p.index, errorCode: KafkaErrorCode.UNKNOWN_TOPIC_OR_PARTITION, highWatermark: -1, lastStableOffset: -1, logStartOffset: -1, ...empty };
       }
       const hw = log.highWatermark;
+      const lso = log.lastStableOffset;
       const start = log.logStartOffset;
+      // The valid range is up to the high watermark under either isolation, as in Kafka: a
+      // read_committed consumer positioned past the LSO just gets nothing until it moves.
       if (p.fetchOffset < start || p.fetchOffset > hw) {
         hasError = true;
-        return { index: p.index, errorCode: KafkaErrorCode.OFFSET_OUT_OF_RANGE, highWatermark: hw, logStartOffset: start, records: [], bytes: 0 };
+        return { index: p.index, errorCode: KafkaErrorCode.OFFSET_OUT_OF_RANGE, highWatermark: hw, lastStableOffset: lso, logStartOffset: start, ...empty };
       }
+      const upper = readCommitted ? lso : hw;
       const limit = Math.max(0, Math.min(p.partitionMaxBytes, maxBytes - bytes));
       // KIP-74: the first batch of the response is served even when it alone exceeds the limits.
-      const read = p.fetchOffset < hw ? log.read(p.fetchOffset, limit, bytes === 0) : { buffers: [], bytes: 0 };
+      const read = p.fetchOffset < upper ? log.read(p.fetchOffset, limit, bytes === 0, upper) : { buffers: [], bytes: 0, nextOffset: p.fetchOffset };
       bytes += read.bytes;
-      return { index: p.index, errorCode: KafkaErrorCode.NONE, highWatermark: hw, logStartOffset: start, records: read.buffers, bytes: read.bytes };
+      const abortedTransactions = readCommitted ? log.txns.abortedIn(p.fetchOffset, read.nextOffset) : null;
+      return { index: p.index, errorCode: KafkaErrorCode.NONE, highWatermark: hw, lastStableOffset: lso, logStartOffset: start, abortedTransactions, records: read.buffers, bytes: read.bytes };
     }),
   }));
   return { answers, bytes, hasError };
@@ -124,9 +138,10 @@ function writeResponse(
     answers,
     topicWriter((pw, p: PartitionAnswer) => {
       pw.writeInt32(p.index).writeInt16(p.errorCode).writeInt64(p.highWatermark);
-      pw.writeInt64(p.highWatermark); // last_stable_offset
+      pw.writeInt64(p.lastStableOffset);
       if (version >= 5) pw.writeInt64(p.logStartOffset);
-      pw.writeInt32(0); // aborted_transactions: empty, not null (KAFKA-WIRE-NOTES §4.3)
+      // read_committed with none: empty, not null, as Kafka 2.4 answered.
+      pw.writeNullableArray(p.abortedTransactions, (aw, t) => aw.writeInt64(t.producerId).writeInt64(t.firstOffset));
       if (version >= 11) pw.writeInt32(-1); // preferred_read_replica
       pw.writeInt32(p.bytes);
       for (const b of p.records) pw.appendRef(b);

@@ -9,23 +9,24 @@ import { Writer } from '../protocol/writer.js';
  * InitProducerId v0–v1 (https://kafka.apache.org/protocol#The_Messages_InitProducerId); v2 is
  * flexible and not advertised, so librdkafka falls back to v1 (KAFKA-WIRE-NOTES §3.3).
  *
- * Idempotent producers get a fresh id (epoch 0), persisted before the answer so a restarted broker
- * never hands it out again; a failed write answers COORDINATOR_NOT_AVAILABLE, which clients retry.
- * Transactional ids are refused with INVALID_REQUEST: this broker has no transaction coordinator.
+ * Idempotent producers (transactional_id null) get a fresh id (epoch 0), persisted before the
+ * answer so a restarted broker never hands it out again; a failed write answers
+ * COORDINATOR_NOT_AVAILABLE, which clients retry. A transactional id goes to the transaction
+ * coordinator (`txn/coordinator.ts`), which bumps the id's epoch and so fences older instances.
  */
 export function initProducerIdHandler(state: BrokerState): ApiHandler {
   return {
     apiKey: ApiKey.InitProducerId,
     minVersion: 0,
     maxVersion: 1,
-    handle(ctx, body: Reader) {
+    async handle(ctx, body: Reader) {
       const transactionalId = body.readNullableString();
-      body.readInt32(); // transaction_timeout_ms
+      const transactionTimeoutMs = body.readInt32();
       const w = new Writer(24);
       w.writeInt32(0); // throttle_time_ms
       if (transactionalId !== null) {
-        ctx.broker.logger.warn({ transactionalId }, 'transactional producer refused: no transaction support');
-        return w.writeInt16(KafkaErrorCode.INVALID_REQUEST).writeInt64(-1).writeInt16(-1);
+        const result = await state.transactions.initProducerId(transactionalId, transactionTimeoutMs);
+        return w.writeInt16(result.errorCode).writeInt64(result.producerId).writeInt16(result.producerEpoch);
       }
       let producerId: number;
       try {

@@ -8,6 +8,7 @@ import { Writer } from '../protocol/writer.js';
 
 const LATEST = -1;
 const EARLIEST = -2;
+const READ_COMMITTED = 1;
 
 interface PartitionAnswer {
   readonly index: number;
@@ -18,8 +19,9 @@ interface PartitionAnswer {
 
 /**
  * ListOffsets v0–v5 (https://kafka.apache.org/protocol#The_Messages_ListOffsets): latest (−1) is
- * the high watermark, earliest (−2) the log start, any other timestamp the first record at or
- * after it (offset −1 when there is none). isolation_level is irrelevant without transactions.
+ * the high watermark, or the last stable offset under isolation_level 1 (READ_COMMITTED, v2+, what
+ * both clients send), earliest (−2) the log start, any other timestamp the first record at or
+ * after it (offset −1 when there is none; under READ_COMMITTED only below the last stable offset).
  */
 export function listOffsetsHandler(state: BrokerState): ApiHandler {
   return {
@@ -29,7 +31,7 @@ export function listOffsetsHandler(state: BrokerState): ApiHandler {
     handle(ctx, body: Reader) {
       const version = ctx.header.apiVersion;
       body.readInt32(); // replica_id
-      if (version >= 2) body.readInt8(); // isolation_level
+      const readCommitted = version >= 2 && body.readInt8() === READ_COMMITTED;
       const topics = body.readArray(
         topicReader((pr) => {
           const index = pr.readInt32();
@@ -45,9 +47,11 @@ export function listOffsetsHandler(state: BrokerState): ApiHandler {
         partitions: t.partitions.map((p): PartitionAnswer => {
           const log = state.store.partition(t.name, p.index);
           if (log === undefined) return { index: p.index, errorCode: KafkaErrorCode.UNKNOWN_TOPIC_OR_PARTITION, timestamp: -1, offset: -1 };
-          if (p.timestamp === LATEST) return { index: p.index, errorCode: KafkaErrorCode.NONE, timestamp: -1, offset: log.highWatermark };
+          const upper = readCommitted ? log.lastStableOffset : log.highWatermark;
+          if (p.timestamp === LATEST) return { index: p.index, errorCode: KafkaErrorCode.NONE, timestamp: -1, offset: upper };
           if (p.timestamp === EARLIEST) return { index: p.index, errorCode: KafkaErrorCode.NONE, timestamp: -1, offset: log.logStartOffset };
-          const hit = log.offsetForTimestamp(p.timestamp);
+          const found = log.offsetForTimestamp(p.timestamp);
+          const hit = found !== null && found.offset < upper ? found : null;
           return { index: p.index, errorCode: KafkaErrorCode.NONE, timestamp: hit?.timestamp ?? -1, offset: hit?.offset ?? -1 };
         }),
       }));

@@ -6,7 +6,7 @@ import { KafkaErrorCode } from '../protocol/errors.js';
 import type { Reader } from '../protocol/reader.js';
 import { topicReader, topicWriter, type TopicPartitions } from '../protocol/topic-partitions.js';
 import { Writer } from '../protocol/writer.js';
-import { BatchLayout, checkProducedBatch, splitBatches } from '../records/batch.js';
+import { BatchAttribute, BatchLayout, checkProducedBatch, splitBatches, type BatchHeader } from '../records/batch.js';
 
 interface PartitionAnswer {
   readonly index: number;
@@ -23,7 +23,11 @@ interface PartitionAnswer {
  * `compr_req`): with min version 3 it silently stops compressing gzip batches.
  *
  * Each partition's batches are validated (CRC-32C, codec none/gzip, record structure) and then
- * appended with idempotence checks; a partition's answer never depends on another's. The
+ * appended with idempotence checks; a partition's answer never depends on another's. A request
+ * with a transactional id must carry transactional batches of that id's current producer id and
+ * epoch, to a partition its ongoing transaction added (else INVALID_PRODUCER_EPOCH for a fenced
+ * producer, INVALID_TXN_STATE, INVALID_PRODUCER_ID_MAPPING); transactional batches without one are
+ * refused with INVALID_REQUEST, since no coordinator would ever end their transaction. The
  * response is written only after every accepted batch has been written to the log (and fsynced
  * under `fsync: 'always'`), so an acknowledged record survives a kill -9 of the broker.
  */
@@ -47,7 +51,6 @@ export function produceHandler(state: BrokerState): ApiHandler {
         partitions: topic.partitions.map((p): PartitionAnswer => {
           const fail = (errorCode: KafkaErrorCode): PartitionAnswer => ({ index: p.index, errorCode, baseOffset: -1, logStartOffset: -1 });
           if (acks !== 0 && acks !== 1 && acks !== -1) return fail(KafkaErrorCode.INVALID_REQUIRED_ACKS);
-          if (transactionalId !== null) return fail(KafkaErrorCode.INVALID_REQUEST);
           const log = state.store.partition(topic.name, p.index);
           if (log === undefined) return fail(KafkaErrorCode.UNKNOWN_TOPIC_OR_PARTITION);
           // Kafka's ReplicaManager refuses client writes to internal topics the same way: only the
@@ -69,6 +72,8 @@ export function produceHandler(state: BrokerState): ApiHandler {
             }
             checked.push({ batch, header: check.header });
           }
+          const txnError = transactionCheck(state, transactionalId, checked, topic.name, p.index);
+          if (txnError !== KafkaErrorCode.NONE) return fail(txnError);
           let firstOffset = -1;
           try {
             for (const { batch, header } of checked) {
@@ -108,4 +113,23 @@ export function produceHandler(state: BrokerState): ApiHandler {
       return w;
     },
   };
+}
+
+/**
+ * NONE when the batches' transactional bit agrees with the request's transactional id and the
+ * coordinator lets this producer write to the partition now; else the error to answer.
+ */
+function transactionCheck(
+  state: BrokerState,
+  transactionalId: string | null,
+  batches: readonly { readonly header: BatchHeader }[],
+  topic: string,
+  partition: number,
+): KafkaErrorCode {
+  const first = batches[0]?.header;
+  const transactional = batches.map((b) => (b.header.attributes & BatchAttribute.Transactional) !== 0);
+  if (transactionalId === null) return transactional.some(Boolean) ? KafkaErrorCode.INVALID_REQUEST : KafkaErrorCode.NONE;
+  if (first === undefined || !transactional.every(Boolean)) return KafkaErrorCode.INVALID_REQUEST;
+  if (batches.some((b) => b.header.producerId !== first.producerId || b.header.producerEpoch !== first.producerEpoch)) return KafkaErrorCode.INVALID_REQUEST;
+  return state.transactions.checkProduce(transactionalId, first.producerId, first.producerEpoch, topic, partition);
 }

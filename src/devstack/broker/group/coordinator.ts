@@ -501,6 +501,30 @@ export class GroupCoordinator {
     return KafkaErrorCode.NONE;
   }
 
+  /**
+   * TxnOffsetCommit for the partitions that passed the wire-level checks, once the transaction
+   * coordinator vouched for the producer: the offsets are kept pending for `producerId` until its
+   * transaction ends ({@link endTransaction}). No membership check, as in Kafka before KIP-447
+   * (TxnOffsetCommit v3): the producer is rarely a member of the group whose offsets it commits.
+   */
+  commitTxnOffsets(groupId: string, producerId: number, entries: readonly OffsetCommitEntry[]): number {
+    if (this.closed) return KafkaErrorCode.NOT_COORDINATOR;
+    if (!this.groups.has(groupId)) this.groups.set(groupId, new Group(groupId));
+    try {
+      this.offsets.commitPending(producerId, groupId, entries);
+    } catch (err) {
+      // As for OffsetCommit: NOT_COORDINATOR makes the client look up and retry.
+      this.logger.error({ err, groupId, producerId }, 'transactional offset commit could not be written');
+      return KafkaErrorCode.NOT_COORDINATOR;
+    }
+    return KafkaErrorCode.NONE;
+  }
+
+  /** Commits or drops `producerId`'s pending offsets of `groupIds`; throws when that cannot be written. */
+  endTransaction(producerId: number, groupIds: readonly string[], commit: boolean): void {
+    this.offsets.endTransaction(producerId, groupIds, commit);
+  }
+
   /** Kafka's validateOffsetCommit, minus static membership and transactions. */
   private validateCommit(group: Group, call: MemberCall): number {
     if (group.state === 'Dead') return KafkaErrorCode.COORDINATOR_NOT_AVAILABLE;

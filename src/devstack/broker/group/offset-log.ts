@@ -15,9 +15,23 @@ export interface CommittedOffset {
 /** group → topic → partition → committed offset. */
 export type OffsetTable = Map<string, Map<string, Map<number, CommittedOffset>>>;
 
-/** One line of the log: all partitions of one OffsetCommit request, or the removal of a topic. */
+/**
+ * Everything the log holds: the committed offsets, and per producer id the offsets its ongoing
+ * transaction will commit (TxnOffsetCommit), which become committed or vanish when it ends.
+ */
+export interface OffsetState {
+  readonly committed: OffsetTable;
+  readonly pending: Map<number, OffsetTable>;
+}
+
+/**
+ * One line of the log: all partitions of one OffsetCommit request (with `p`: of one
+ * TxnOffsetCommit of producer `p`, pending), the end of producer `te`'s transaction for groups
+ * `gs` (its pending offsets of them committed when `ok`, dropped otherwise), or the removal of a topic.
+ */
 export type LogLine =
-  | { readonly g: string; readonly c: readonly (readonly [string, number, number, string])[] }
+  | { readonly g: string; readonly c: readonly (readonly [string, number, number, string])[]; readonly p?: number }
+  | { readonly te: number; readonly ok: boolean; readonly gs: readonly string[] }
   | { readonly dt: string };
 
 const FILE = 'offsets.jsonl';
@@ -59,14 +73,14 @@ export class OffsetLog {
    * Opens (creating `dir` if needed) and recovers the offsets committed before. `fsync` is the
    * broker's policy (default `'never'`).
    */
-  static open(dir: string, logger: Logger, fsync: FsyncPolicy = 'never'): { log: OffsetLog; table: OffsetTable } {
+  static open(dir: string, logger: Logger, fsync: FsyncPolicy = 'never'): { log: OffsetLog; state: OffsetState } {
     mkdirSync(dir, { recursive: true });
     const path = join(dir, FILE);
-    const table: OffsetTable = new Map();
-    if (existsSync(path)) replay(readFileSync(path, 'utf8'), table, logger);
-    writeCompacted(dir, table);
+    const state: OffsetState = { committed: new Map(), pending: new Map() };
+    if (existsSync(path)) replay(readFileSync(path, 'utf8'), state, logger);
+    writeCompacted(dir, state);
     const log = new OffsetLog(dir, logger, fsync, openSync(path, 'a'));
-    return { log, table };
+    return { log, state };
   }
 
   /**
@@ -80,20 +94,20 @@ export class OffsetLog {
     this.linesSinceCompaction++;
   }
 
-  /** Rewrites the file from `table` once the log has grown far beyond the live offsets. */
-  maybeCompact(table: OffsetTable): void {
-    if (this.linesSinceCompaction > 10_000 && this.linesSinceCompaction > 4 * countEntries(table)) {
-      this.compact(table);
+  /** Rewrites the file from `state` once the log has grown far beyond the live offsets. */
+  maybeCompact(state: OffsetState): void {
+    if (this.linesSinceCompaction > 10_000 && this.linesSinceCompaction > 4 * countAll(state)) {
+      this.compact(state);
     }
   }
 
-  private compact(table: OffsetTable): void {
+  private compact(state: OffsetState): void {
     closeSync(this.fd);
-    writeCompacted(this.dir, table);
+    writeCompacted(this.dir, state);
     this.fd = openSync(join(this.dir, FILE), 'a');
     this.length = fstatSync(this.fd).size;
     this.linesSinceCompaction = 0;
-    this.logger.debug({ entries: countEntries(table) }, 'offset log compacted');
+    this.logger.debug({ entries: countAll(state) }, 'offset log compacted');
   }
 
   close(): void {
@@ -101,7 +115,7 @@ export class OffsetLog {
   }
 }
 
-function replay(text: string, table: OffsetTable, logger: Logger): void {
+function replay(text: string, state: OffsetState, logger: Logger): void {
   const lines = text.split('\n');
   // Everything after the last newline is a write the crash interrupted: it was never acknowledged.
   const tail = lines.pop();
@@ -115,36 +129,64 @@ function replay(text: string, table: OffsetTable, logger: Logger): void {
       logger.warn({ line: i + 1 }, 'offset log: skipped an unreadable line');
       continue;
     }
-    applyLine(line, table);
+    applyLine(line, state);
   }
 }
 
-/** Applies one log line to the table; shared by recovery and by live commits. */
-export function applyLine(line: LogLine, table: OffsetTable): void {
+/** Applies one log line to the state; shared by recovery and by live commits. */
+export function applyLine(line: LogLine, state: OffsetState): void {
   if ('dt' in line) {
-    for (const topics of table.values()) topics.delete(line.dt);
+    for (const topics of state.committed.values()) topics.delete(line.dt);
+    for (const table of state.pending.values()) for (const topics of table.values()) topics.delete(line.dt);
     return;
   }
-  let topics = table.get(line.g);
-  if (topics === undefined) table.set(line.g, (topics = new Map()));
-  for (const [topic, partition, offset, metadata] of line.c) {
-    let partitions = topics.get(topic);
-    if (partitions === undefined) topics.set(topic, (partitions = new Map()));
-    partitions.set(partition, { offset, metadata });
+  if ('te' in line) {
+    const table = state.pending.get(line.te);
+    if (table === undefined) return;
+    for (const groupId of line.gs) {
+      const topics = table.get(groupId);
+      table.delete(groupId);
+      if (!line.ok || topics === undefined) continue;
+      for (const [topic, partitions] of topics) {
+        for (const [partition, committed] of partitions) setOffset(state.committed, groupId, topic, partition, committed);
+      }
+    }
+    if (table.size === 0) state.pending.delete(line.te);
+    return;
   }
+  let table = state.committed;
+  if (line.p !== undefined) {
+    table = state.pending.get(line.p) ?? new Map();
+    state.pending.set(line.p, table);
+  }
+  for (const [topic, partition, offset, metadata] of line.c) setOffset(table, line.g, topic, partition, { offset, metadata });
 }
 
-function writeCompacted(dir: string, table: OffsetTable): void {
+function setOffset(table: OffsetTable, groupId: string, topic: string, partition: number, committed: CommittedOffset): void {
+  let topics = table.get(groupId);
+  if (topics === undefined) table.set(groupId, (topics = new Map()));
+  let partitions = topics.get(topic);
+  if (partitions === undefined) topics.set(topic, (partitions = new Map()));
+  partitions.set(partition, committed);
+}
+
+function writeCompacted(dir: string, state: OffsetState): void {
   const tmp = join(dir, `${FILE}.tmp`);
   const fd = openSync(tmp, 'w');
-  try {
+  const writeTable = (table: OffsetTable, producerId?: number): void => {
     for (const [groupId, topics] of table) {
       const c: [string, number, number, string][] = [];
       for (const [topic, partitions] of topics) {
         for (const [partition, { offset, metadata }] of partitions) c.push([topic, partition, offset, metadata]);
       }
-      if (c.length > 0) writeFully(fd, `${JSON.stringify({ g: groupId, c })}\n`);
+      if (c.length > 0) writeFully(fd, `${JSON.stringify(producerId === undefined ? { g: groupId, c } : { g: groupId, c, p: producerId })}\n`);
     }
+  };
+  try {
+    writeTable(state.committed);
+    // Pending offsets survive a restart, so a transaction still open (or finished on recovery)
+    // commits them exactly as it would have without one.
+    for (const [producerId, table] of state.pending) writeTable(table, producerId);
     fsyncSync(fd);
   } finally {
     closeSync(fd);
@@ -158,6 +200,12 @@ function writeFully(fd: number, text: string): void {
   const bytes = Buffer.from(text, 'utf8');
   let written = 0;
   while (written < bytes.length) written += writeSync(fd, bytes, written, bytes.length - written);
+}
+
+function countAll(state: OffsetState): number {
+  let n = countEntries(state.committed);
+  for (const table of state.pending.values()) n += countEntries(table);
+  return n;
 }
 
 function countEntries(table: OffsetTable): number {

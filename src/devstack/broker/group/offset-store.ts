@@ -1,7 +1,7 @@
 import { join } from 'node:path';
 import type { Logger } from '../../../logger.js';
 import type { FsyncPolicy } from '../broker-state.js';
-import { applyLine, OffsetLog, type CommittedOffset, type LogLine, type OffsetTable } from './offset-log.js';
+import { applyLine, OffsetLog, type CommittedOffset, type LogLine, type OffsetState, type OffsetTable } from './offset-log.js';
 import type { OffsetsTopicWriter } from './offsets-topic.js';
 
 export type { CommittedOffset } from './offset-log.js';
@@ -32,7 +32,7 @@ export interface CommittedPartition extends CommittedOffset {
  * client's retry writes it again (both writes are idempotent for the same offset).
  */
 export class OffsetStore {
-  private readonly table: OffsetTable;
+  private readonly state: OffsetState;
   /**
    * Set by close: a later change must fail loudly rather than write to a closed descriptor number
    * that the process may already have reused for another file.
@@ -43,9 +43,13 @@ export class OffsetStore {
 
   private constructor(
     private readonly log: OffsetLog | null,
-    table: OffsetTable,
+    state: OffsetState,
   ) {
-    this.table = table;
+    this.state = state;
+  }
+
+  private get table(): OffsetTable {
+    return this.state.committed;
   }
 
   /** From now on, also append every change to the offsets topic. */
@@ -59,9 +63,9 @@ export class OffsetStore {
    * method returns.
    */
   static open(dataDir: string | null, logger: Logger, fsync: FsyncPolicy = 'never'): OffsetStore {
-    if (dataDir === null) return new OffsetStore(null, new Map());
-    const { log, table } = OffsetLog.open(join(dataDir, 'groups'), logger, fsync);
-    return new OffsetStore(log, table);
+    if (dataDir === null) return new OffsetStore(null, { committed: new Map(), pending: new Map() });
+    const { log, state } = OffsetLog.open(join(dataDir, 'groups'), logger, fsync);
+    return new OffsetStore(log, state);
   }
 
   /**
@@ -102,6 +106,38 @@ export class OffsetStore {
   }
 
   /**
+   * Stores the offsets of one TxnOffsetCommit as pending for producer `producerId`: invisible to
+   * OffsetFetch until {@link endTransaction} commits them. Persisted before returning.
+   */
+  commitPending(producerId: number, groupId: string, entries: readonly OffsetCommitEntry[]): void {
+    if (entries.length === 0) return;
+    this.apply({ g: groupId, c: entries.map((e) => [e.topic, e.partition, e.offset, e.metadata] as const), p: producerId });
+  }
+
+  /**
+   * Ends producer `producerId`'s transaction for `groupIds`: its pending offsets of those groups
+   * become committed (`commit`) or are dropped. Persisted before returning; a repeat finds nothing
+   * pending and changes nothing.
+   */
+  endTransaction(producerId: number, groupIds: readonly string[], commit: boolean): void {
+    const pending = this.state.pending.get(producerId);
+    if (pending === undefined) return;
+    // What becomes committed is mirrored like any other commit, once the log has it.
+    const committed: [string, OffsetCommitEntry[]][] = [];
+    if (commit) {
+      for (const groupId of groupIds) {
+        const entries: OffsetCommitEntry[] = [];
+        for (const [topic, partitions] of pending.get(groupId) ?? []) {
+          for (const [partition, { offset, metadata }] of partitions) entries.push({ topic, partition, offset, metadata });
+        }
+        if (entries.length > 0) committed.push([groupId, entries]);
+      }
+    }
+    this.apply({ te: producerId, ok: commit, gs: groupIds });
+    for (const [groupId, entries] of committed) this.mirror?.write(groupId, entries);
+  }
+
+  /**
    * Forgets every group's offsets of a deleted topic, so a re-created topic starts uncommitted
    * (Kafka does the same). Called through the group plugin's `onTopicDeleted` hook from
    * DeleteTopics; persisted (when there is a log) before returning, so it survives a restart.
@@ -113,7 +149,9 @@ export class OffsetStore {
       const partitions = topics.get(topic);
       if (partitions !== undefined) removed.push([groupId, [...partitions.keys()].sort((a, b) => a - b)]);
     }
-    if (removed.length === 0) return;
+    let pending = false;
+    for (const table of this.state.pending.values()) for (const topics of table.values()) pending ||= topics.has(topic);
+    if (removed.length === 0 && !pending) return;
     this.apply({ dt: topic });
     for (const [groupId, partitions] of removed) {
       this.mirror?.write(groupId, partitions.map((partition) => ({ topic, partition, offset: null, metadata: '' })));
@@ -124,8 +162,8 @@ export class OffsetStore {
     if (this.closed) throw new Error('offset store is closed');
     // Log first: if the write fails, memory must not claim a commit the disk does not have.
     this.log?.append(line);
-    applyLine(line, this.table);
-    this.log?.maybeCompact(this.table);
+    applyLine(line, this.state);
+    this.log?.maybeCompact(this.state);
   }
 
   close(): void {

@@ -8,6 +8,7 @@ import { listGroupsHandler } from './apis/list-groups.js';
 import { offsetCommitHandler } from './apis/offset-commit.js';
 import { offsetFetchHandler } from './apis/offset-fetch.js';
 import { syncGroupHandler } from './apis/sync-group.js';
+import { txnOffsetCommitHandler } from './apis/txn-offset-commit.js';
 import { GroupCoordinator, type GroupCoordinatorOptions } from './coordinator.js';
 import { OffsetStore } from './offset-store.js';
 import { OffsetsTopicWriter } from './offsets-topic.js';
@@ -26,12 +27,14 @@ export interface GroupCoordinatorPluginOptions extends Omit<GroupCoordinatorOpti
 
 /**
  * The group coordinator as a broker plugin: pass it in `startBroker({ plugins: [...] })`. It
- * serves FindCoordinator, JoinGroup, SyncGroup, Heartbeat, LeaveGroup, OffsetCommit, OffsetFetch,
- * DescribeGroups and ListGroups, and keeps committed offsets under `<dataDir>/groups/` (in memory
+ * serves FindCoordinator (for groups and, the node being also the transaction coordinator, for
+ * transactional ids), JoinGroup, SyncGroup, Heartbeat, LeaveGroup, OffsetCommit, OffsetFetch,
+ * TxnOffsetCommit, DescribeGroups and ListGroups, and keeps committed offsets under `<dataDir>/groups/` (in memory
  * when the broker has no data directory), written with the broker's fsync policy. Deleting a topic
  * drops every group's committed offsets of it, durably, before DeleteTopics answers. Every change
  * is also appended to the internal topic `__consumer_offsets` in Kafka's record format (created on
- * start), where offset monitors such as Burrow read commits.
+ * start), where offset monitors such as Burrow read commits. A transaction that committed offsets
+ * of a group (TxnOffsetCommit) makes them committed when it commits.
  */
 export function groupCoordinatorPlugin(options: GroupCoordinatorPluginOptions = {}): BrokerPlugin {
   const { offsetsTopicPartitions = 1, ...coordinatorOptions } = options;
@@ -56,12 +59,14 @@ export function groupCoordinatorPlugin(options: GroupCoordinatorPluginOptions = 
           leaveGroupHandler(coordinator),
           offsetCommitHandler(coordinator),
           offsetFetchHandler(coordinator),
+          txnOffsetCommitHandler(coordinator),
           describeGroupsHandler(coordinator),
           listGroupsHandler(coordinator),
         ],
         // Only the offsets are keyed by topic; live members learn of the deletion from Metadata
         // and rejoin, as with Kafka.
         onTopicDeleted: (topic) => offsets.deleteTopic(topic),
+        onTransactionEnd: (end) => coordinator.endTransaction(end.producerId, end.groupIds, end.outcome === 'commit'),
         close: async () => coordinator.close(),
       };
     },

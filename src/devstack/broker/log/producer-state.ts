@@ -1,5 +1,5 @@
 import { KafkaErrorCode } from '../protocol/errors.js';
-import type { BatchHeader } from '../records/batch.js';
+import { BatchAttribute, type BatchHeader } from '../records/batch.js';
 
 /** How many recent batches per producer are remembered for duplicate detection (Kafka keeps 5). */
 const RECENT_BATCHES = 5;
@@ -60,9 +60,18 @@ export class ProducerStateTable {
     return { kind: 'append' };
   }
 
-  /** Remembers an appended batch (also used when replaying the log on recovery). */
+  /**
+   * Remembers an appended batch (also used when replaying the log on recovery). A transaction
+   * marker is outside the producer's sequence: it only raises the epoch (a fencing abort writes
+   * the bumped one), which restarts the sequence as a new epoch always does.
+   */
   record(h: BatchHeader, baseOffset: number): void {
     if (h.producerId < 0) return;
+    if ((h.attributes & BatchAttribute.Control) !== 0) {
+      const current = this.producers.get(h.producerId);
+      if (current === undefined || h.producerEpoch > current.epoch) this.producers.set(h.producerId, { epoch: h.producerEpoch, lastSeq: -1, recent: [] });
+      return;
+    }
     let entry = this.producers.get(h.producerId);
     if (entry === undefined || h.producerEpoch !== entry.epoch) {
       entry = { epoch: h.producerEpoch, lastSeq: -1, recent: [] };

@@ -1,11 +1,14 @@
 import { closeSync, fdatasyncSync, fstatSync, ftruncateSync, openSync, readSync } from 'node:fs';
 import { appendWhole } from '../../append-file.js';
 import { BatchLayout, hasValidCrc, readBatchHeader, type BatchHeader } from '../records/batch.js';
+import { controlOutcomeOf, type TransactionOutcome } from '../records/control-batch.js';
 
 /** One batch found while scanning a segment file on start-up. */
 export interface RecoveredBatch {
   readonly header: BatchHeader;
   readonly position: number;
+  /** For a transaction marker, how the transaction ended; `null` for data batches. */
+  readonly control: TransactionOutcome | null;
 }
 
 /** Result of {@link SegmentFile.recover}: the whole batches, and how many torn bytes were cut. */
@@ -52,7 +55,7 @@ export class SegmentFile {
       const header = readBatchHeader(batch);
       if (header.magic !== 2 || !hasValidCrc(batch)) break;
       if (batches.length > 0 && header.baseOffset !== nextOffset) break;
-      batches.push({ header, position: pos });
+      batches.push({ header, position: pos, control: controlOutcomeOf(batch) });
       nextOffset = header.baseOffset + header.lastOffsetDelta + 1;
       pos += batchSize;
     }

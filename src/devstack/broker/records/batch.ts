@@ -31,8 +31,8 @@ export const BatchLayout = {
 /** Compression codecs, attribute bits 0–2. */
 export const Compression = { None: 0, Gzip: 1, Snappy: 2, Lz4: 3, Zstd: 4 } as const;
 
-const TRANSACTIONAL_BIT = 0x10;
-const CONTROL_BIT = 0x20;
+/** Attribute bits 4 and 5, https://kafka.apache.org/protocol#protocol_recordbatch. */
+export const BatchAttribute = { Transactional: 0x10, Control: 0x20 } as const;
 
 /** The batch header fields the broker uses. */
 export interface BatchHeader {
@@ -107,8 +107,9 @@ export type BatchCheck =
 
 /**
  * Validates a produced batch the way a broker must before appending it: magic 2, CRC-32C, a
- * codec we can read, no transactional/control batches (this broker has no transactions), and
- * records that parse and match the header's count. Compressed payloads are inflated for that
+ * codec we can read, no control batch (only the transaction coordinator writes those), and
+ * records that parse and match the header's count. Whether a transactional batch may be written
+ * is the Produce handler's question: it depends on the request's transactional id. Compressed payloads are inflated for that
  * check but stored as received.
  *
  * @param maxInflatedBytes most bytes a compressed payload may inflate to. Without a bound a few
@@ -126,8 +127,8 @@ export function checkProducedBatch(batch: Buffer, maxInflatedBytes: number): Bat
   if (codec !== Compression.None && codec !== Compression.Gzip) {
     return { ok: false, errorCode: KafkaErrorCode.UNSUPPORTED_COMPRESSION_TYPE, reason: `codec ${codec}` };
   }
-  if ((header.attributes & (TRANSACTIONAL_BIT | CONTROL_BIT)) !== 0) {
-    return { ok: false, errorCode: KafkaErrorCode.INVALID_REQUEST, reason: 'transactional or control batch' };
+  if ((header.attributes & BatchAttribute.Control) !== 0) {
+    return { ok: false, errorCode: KafkaErrorCode.INVALID_REQUEST, reason: 'control batch from a client' };
   }
   if (header.recordCount <= 0 || header.lastOffsetDelta !== header.recordCount - 1) {
     return { ok: false, errorCode: KafkaErrorCode.CORRUPT_MESSAGE, reason: 'record count does not match lastOffsetDelta' };

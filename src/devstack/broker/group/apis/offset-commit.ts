@@ -7,8 +7,8 @@ import { Writer } from '../../protocol/writer.js';
 import type { GroupCoordinator } from '../coordinator.js';
 import type { OffsetCommitEntry } from '../offset-store.js';
 
-/** Kafka's `offset.metadata.max.bytes` default. */
-const MAX_METADATA_BYTES = 4096;
+/** Kafka's `offset.metadata.max.bytes` default; TxnOffsetCommit applies it too. */
+export const MAX_METADATA_BYTES = 4096;
 
 interface PartitionCommit {
   readonly partition: number;
