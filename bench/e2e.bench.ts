@@ -160,14 +160,14 @@ async function main(): Promise<void> {
     const scorerBusy = processCpuSeconds(scorer.pid) - scorerBefore;
     const e2eRate = total / e2eSeconds;
     let changes = 0;
-    for (let p = 0; p < PARTITIONS; p++) changes += Number((await redis.hget(store.keys(topics.transactions, p).meta, 'changes')) ?? 0);
-    log(`scorer end to end (decode, validate, Lua apply, publish ${changes} tier changes, commit): ${total} records in ${e2eSeconds.toFixed(2)} s = ${Math.round(e2eRate)} events/s`);
+    for (let p = 0; p < PARTITIONS; p++) changes += (await store.readMeta(topics.transactions, p))?.outboxSeq ?? 0;
+    log(`scorer end to end (decode, validate, engine, fenced commit, publish ${changes} tier changes, offset commit): ${total} records in ${e2eSeconds.toFixed(2)} s = ${Math.round(e2eRate)} events/s`);
     log(`ratio to raw consume: ${(e2eRate / rawRate).toFixed(2)}x`);
     log(`redis-server CPU during that phase: ${redisBusy.toFixed(1)} s of ${e2eSeconds.toFixed(1)} s (${Math.round((100 * redisBusy) / e2eSeconds)}% of one core; ${((1e6 * redisBusy) / total).toFixed(1)} µs per record)`);
-    // Redis runs every Lua call on one core, so its CPU per record sets the ceiling; it also shows
-    // how fast this machine is right now (the same run varies with what else the host is doing).
+    // Redis and the scorer each run on one core: their CPU per record sets the ceilings; they also
+    // show how fast this machine is right now (the same run varies with what else the host does).
     log(`Redis ceiling at that cost: ${Math.round(total / redisBusy)} events/s; end to end reached ${Math.round((100 * e2eRate * redisBusy) / total)}% of it`);
-    log(`scorer process CPU: ${scorerBusy.toFixed(1)} s (${Math.round((100 * scorerBusy) / e2eSeconds)}%), broker process CPU: ${brokerBusy.toFixed(1)} s (${Math.round((100 * brokerBusy) / e2eSeconds)}%), on ${availableParallelism()} cores`);
+    log(`scorer process CPU: ${scorerBusy.toFixed(1)} s (${Math.round((100 * scorerBusy) / e2eSeconds)}% of one core; ${((1e6 * scorerBusy) / total).toFixed(1)} µs per record), broker process CPU: ${brokerBusy.toFixed(1)} s (${Math.round((100 * brokerBusy) / e2eSeconds)}%), on ${availableParallelism()} cores`);
 
     // Settle: no timer due and nothing pending, so the steady phase measures the steady state.
     const settled = async (): Promise<boolean> => {

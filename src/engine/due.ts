@@ -18,28 +18,45 @@ export type DueInputs = Pick<CustomerState, 'buckets' | 'lastPurchaseAt' | 'pend
  */
 export function nextDueTime(policy: CompiledPolicy, state: DueInputs, now: number): number | null {
   let due = Infinity;
-  const consider = (instant: number): void => {
-    if (instant > now && instant < due) due = instant;
-  };
 
   const first = firstCountedBucket(policy, now);
   // Buckets are ascending: the first that counts is the oldest.
-  const oldest = state.buckets.find((bucket) => bucket.index >= first);
-  if (oldest !== undefined) consider(bucketExitTime(policy, oldest.index));
+  for (const bucket of state.buckets) {
+    if (bucket.index < first) continue;
+    const exit = bucketExitTime(policy, bucket.index);
+    if (exit > now) due = exit;
+    break;
+  }
 
-  if (state.lastPurchaseAt !== null) {
-    if (policy.inactivityMs !== null) consider(state.lastPurchaseAt + policy.inactivityMs);
-    for (const tier of policy.tiers) {
-      for (const condition of tier.conditions) {
-        if (condition.metric !== 'recencyMs') continue;
-        consider(state.lastPurchaseAt + condition.value);
-        consider(state.lastPurchaseAt + condition.value + 1);
-      }
+  const lastPurchaseAt = state.lastPurchaseAt;
+  if (lastPurchaseAt !== null) {
+    if (policy.inactivityMs !== null) {
+      const t = lastPurchaseAt + policy.inactivityMs;
+      if (t > now && t < due) due = t;
+    }
+    for (const value of recencyValues(policy)) {
+      // The instants `lte`/`gt` and `lt`/`gte` recency conditions flip.
+      const t = lastPurchaseAt + value;
+      if (t > now && t < due) due = t;
+      if (t + 1 > now && t + 1 < due) due = t + 1;
     }
   }
 
   if (state.pendingDowngradeSince !== null) {
-    consider(state.pendingDowngradeSince + policy.hysteresis.downgradeGraceMs);
+    const t = state.pendingDowngradeSince + policy.hysteresis.downgradeGraceMs;
+    if (t > now && t < due) due = t;
   }
   return due === Infinity ? null : due;
+}
+
+const RECENCY_VALUES = new WeakMap<CompiledPolicy, number[]>();
+
+/** Every recency condition value of any tier, computed once per policy (this runs for every event). */
+function recencyValues(policy: CompiledPolicy): number[] {
+  let values = RECENCY_VALUES.get(policy);
+  if (values === undefined) {
+    values = policy.tiers.flatMap((tier) => tier.conditions.filter((c) => c.metric === 'recencyMs').map((c) => c.value));
+    RECENCY_VALUES.set(policy, values);
+  }
+  return values;
 }

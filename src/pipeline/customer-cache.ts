@@ -21,10 +21,8 @@ export class CacheBudget {
  * every hit (a Map delete and set), which cost more than the engine's work per event.
  */
 export class PartitionCache {
-  private young = new Map<string, CustomerState>();
-  private old = new Map<string, CustomerState>();
-  /** Customers whose latest state is not committed yet: the commit number that will write it. */
-  private readonly pending = new Map<string, number>();
+  private young = new Map<string, CacheEntry>();
+  private old = new Map<string, CacheEntry>();
 
   constructor(private readonly budget: CacheBudget) {}
 
@@ -34,14 +32,7 @@ export class PartitionCache {
 
   /** The cached state (marked as used); undefined when not cached. */
   get(id: string): CustomerState | undefined {
-    const state = this.young.get(id);
-    if (state !== undefined) return state;
-    const old = this.old.get(id);
-    if (old !== undefined) {
-      this.old.delete(id);
-      this.young.set(id, old);
-    }
-    return old;
+    return this.entry(id)?.state;
   }
 
   has(id: string): boolean {
@@ -50,18 +41,37 @@ export class PartitionCache {
 
   /** Caches a state read from Redis (committed). */
   putCommitted(id: string, state: CustomerState): void {
-    this.put(id, state);
+    const entry = this.entry(id);
+    if (entry !== undefined) {
+      entry.state = state;
+      return;
+    }
+    this.young.set(id, { state, pending: NOT_PENDING });
+    this.budget.size += 1;
+    if (this.budget.size > this.budget.max) this.retire();
   }
 
-  /** Caches a state that commit number `commit` will write; it cannot be dropped before. */
-  putPending(id: string, state: CustomerState, commit: number): void {
-    this.put(id, state);
-    this.pending.set(id, commit);
+  /**
+   * Caches a state that commit number `commit` will write; it cannot be dropped before. Returns
+   * the entry, for {@link PartitionCache.committed}.
+   */
+  putPending(id: string, state: CustomerState, commit: number): CacheEntry {
+    let entry = this.entry(id);
+    if (entry !== undefined) {
+      entry.state = state;
+      entry.pending = commit;
+      return entry;
+    }
+    entry = { state, pending: commit };
+    this.young.set(id, entry);
+    this.budget.size += 1;
+    if (this.budget.size > this.budget.max) this.retire();
+    return entry;
   }
 
-  /** Commit `commit` is acknowledged: the customers it wrote (and nothing newer) may be dropped. */
-  committed(commit: number, ids: Iterable<string>): void {
-    for (const id of ids) if (this.pending.get(id) === commit) this.pending.delete(id);
+  /** Commit `commit` is acknowledged: its entries (unless written again since) may be dropped. */
+  committed(commit: number, entries: readonly CacheEntry[]): void {
+    for (const entry of entries) if (entry.pending === commit) entry.pending = NOT_PENDING;
   }
 
   /** Forget everything (the partition is re-read from Redis, or no longer owned). */
@@ -69,29 +79,37 @@ export class PartitionCache {
     this.budget.size -= this.size;
     this.young.clear();
     this.old.clear();
-    this.pending.clear();
   }
 
-  private put(id: string, state: CustomerState): void {
-    if (this.young.has(id)) {
-      this.young.set(id, state);
-      return;
+  /** The entry of `id`, moved up to the young generation when found in the old one. */
+  private entry(id: string): CacheEntry | undefined {
+    const young = this.young.get(id);
+    if (young !== undefined) return young;
+    const old = this.old.get(id);
+    if (old !== undefined) {
+      this.old.delete(id);
+      this.young.set(id, old);
     }
-    if (this.old.delete(id)) this.budget.size -= 1;
-    this.young.set(id, state);
-    this.budget.size += 1;
-    if (this.budget.size > this.budget.max) this.retire();
+    return old;
   }
 
   /** Drops the old generation (but what is not committed yet, which moves up) and ages the young one. */
   private retire(): void {
     let dropped = 0;
-    for (const [id, state] of this.old) {
-      if (this.pending.has(id)) this.young.set(id, state);
+    for (const [id, entry] of this.old) {
+      if (entry.pending !== NOT_PENDING) this.young.set(id, entry);
       else dropped++;
     }
     this.budget.size -= dropped;
     this.old = this.young;
     this.young = new Map();
   }
+}
+
+const NOT_PENDING = -1;
+
+/** A cached customer: its state, and the commit that will write it (-1 once committed). */
+export interface CacheEntry {
+  state: CustomerState;
+  pending: number;
 }

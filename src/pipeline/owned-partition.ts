@@ -1,4 +1,4 @@
-import { applyRecords, fireTimers, type ClockMode, type EngineInput, type EngineResult } from '../engine/apply.js';
+import { applyRecords, fireTimers, type ClockMode, type CustomerLookup, type EngineInput, type EngineResult } from '../engine/apply.js';
 import type { CustomerState, EngineCounts, EngineRecord } from '../engine/types.js';
 import { isPyramidError, PyramidError } from '../errors.js';
 import type { Instrumentation } from '../instrumentation.js';
@@ -6,8 +6,7 @@ import type { Logger } from '../logger.js';
 import type { CompiledPolicy } from '../policy/types.js';
 import { outboxId, type OutboxEntry } from '../state/outbox-codec.js';
 import { DEFAULT_TIMER_LIMIT, type PartitionClaim, type StateStore, type TierCounters } from '../state/store.js';
-import type { CacheBudget } from './customer-cache.js';
-import { PartitionCache } from './customer-cache.js';
+import { PartitionCache, type CacheBudget, type CacheEntry } from './customer-cache.js';
 
 /** What an owned partition needs to score. */
 export interface OwnedPartitionOptions {
@@ -47,7 +46,11 @@ function addCounts(into: EngineCounts, add: EngineCounts): void {
   for (const key of Object.keys(into) as (keyof EngineCounts)[]) into[key] += add[key];
 }
 
-const storedMonetary = (state: CustomerState): number => state.buckets.reduce((sum, bucket) => sum + bucket.monetary, 0);
+function storedMonetary(state: CustomerState): number {
+  let sum = 0;
+  for (const bucket of state.buckets) sum += bucket.monetary;
+  return sum;
+}
 
 /**
  * One input partition this scorer owns: the customers it caches, the fence of its claim and where
@@ -282,7 +285,8 @@ export class OwnedPartition {
   private commit(input: EngineInput, result: EngineResult): Promise<void> {
     const commit = this.commitNumber;
     const changedCounters = this.moveCounters(input.customers, result.customers);
-    for (const [id, state] of result.customers) this.cache.putPending(id, state, commit);
+    const written: CacheEntry[] = [];
+    for (const [id, state] of result.customers) written.push(this.cache.putPending(id, state, commit));
     const outbox: OutboxEntry[] = result.changes.map((change) => ({ id: outboxId(++this.outboxSeq), change }));
     this.lastOffset = result.position.lastOffset < 0 ? null : result.position.lastOffset;
     this.eventWatermark = result.position.eventWatermark;
@@ -305,7 +309,7 @@ export class OwnedPartition {
         },
       )
       .then(
-        () => this.cache.committed(commit, result.customers.keys()),
+        () => this.cache.committed(commit, written),
         (err: unknown) => {
           this.failure ??= err;
         },
@@ -318,7 +322,7 @@ export class OwnedPartition {
   }
 
   /** Moves the per-tier counters by the customers' old and new states; returns the tiers that moved. */
-  private moveCounters(previous: ReadonlyMap<string, CustomerState>, customers: Map<string, CustomerState>): TierCounters {
+  private moveCounters(previous: CustomerLookup, customers: Map<string, CustomerState>): TierCounters {
     const changed: TierCounters = new Map();
     const move = (tier: string | null, customers: number, revenueMinor: number): void => {
       if (tier === null || (customers === 0 && revenueMinor === 0)) return;

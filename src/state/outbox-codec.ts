@@ -53,6 +53,13 @@ export function outboxId(seq: number): string {
   return `0-${seq}`;
 }
 
+/** The outbox sequence number of stream id `0-<n>`. */
+export function outboxSeqOf(id: string): number {
+  const match = /^0-(\d+)$/.exec(id);
+  if (match === null) throw new PyramidError('STATE_SCRIPT_FAILED', `not an outbox id: ${id}`);
+  return Number(match[1]);
+}
+
 /** An outbox entry read back from the stream (`flat`: its field/value list). */
 export function decodeOutboxEntry(id: string, flat: string[]): OutboxEntry {
   const at = flat.indexOf(OUTBOX_FIELD);

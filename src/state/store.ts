@@ -20,7 +20,7 @@ import {
   TIER_REVENUE_PREFIX,
   type PartitionKeys,
 } from './layout.js';
-import { decodeOutboxEntry, encodeOutboxRecord, successorId, type OutboxEntry } from './outbox-codec.js';
+import { decodeOutboxEntry, encodeOutboxRecord, outboxSeqOf, successorId, type OutboxEntry } from './outbox-codec.js';
 import { fenceRefusal, layoutMismatch, toStateError } from './script-errors.js';
 import { loadScript, runScript, type LuaScript } from './scripts.js';
 
@@ -338,37 +338,45 @@ export class StateStore {
    */
   async commit(topic: string, partition: number, fence: CommitFence, write: PartitionWrite): Promise<void> {
     const keys = this.keys(topic, partition);
-    const args: (string | number)[] = [FORMAT, fence.owner, fence.commit, keys.customerShardPrefix, write.pruneClaimsThrough ?? ''];
-    const meta: (string | number)[] = [META.outboxSeq, write.outboxSeq];
-    if (write.lastOffset !== null) meta.push(META.lastOffset, write.lastOffset);
-    if (write.eventWatermark !== null) meta.push(META.eventWatermark, write.eventWatermark);
-    for (const [tier, counted] of write.counters) meta.push(TIER_CUSTOMERS_PREFIX + tier, counted.customers, TIER_REVENUE_PREFIX + tier, counted.revenueMinor);
-    args.push(meta.length / 2, ...meta);
+    const firstSeq = write.outbox.length === 0 ? 0 : outboxSeqOf(write.outbox[0]?.id ?? '');
+    const args: (string | number)[] = [FORMAT, fence.owner, fence.commit, keys.customerShardPrefix, write.pruneClaimsThrough ?? '', firstSeq];
+    const metaAt = args.push(0) - 1;
+    args.push(META.outboxSeq, write.outboxSeq);
+    if (write.lastOffset !== null) args.push(META.lastOffset, write.lastOffset);
+    if (write.eventWatermark !== null) args.push(META.eventWatermark, write.eventWatermark);
+    for (const [tier, counted] of write.counters) args.push(TIER_CUSTOMERS_PREFIX + tier, counted.customers, TIER_REVENUE_PREFIX + tier, counted.revenueMinor);
+    args[metaAt] = (args.length - metaAt - 1) / 2;
 
     // Customers grouped by sub-hash, so the script writes each sub-hash with one HSET.
     const byShard = new Map<number, (string | number)[]>();
-    let customerCount = 0;
     for (const [id, state] of write.customers) {
       const shard = customerShard(id, this.customerShards);
       let group = byShard.get(shard);
       if (group === undefined) byShard.set(shard, (group = []));
-      group.push(shard, id, encodeCustomer(state));
-      customerCount++;
+      group.push(id, encodeCustomer(state));
     }
-    args.push(customerCount);
-    for (const group of byShard.values()) for (const value of group) args.push(value);
+    args.push(byShard.size);
+    for (const [shard, group] of byShard) {
+      args.push(shard, group.length / 2);
+      for (const value of group) args.push(value);
+    }
 
-    const set: (string | number)[] = [];
+    const setAt = args.push(0) - 1;
     const cleared: string[] = [];
     for (const [id, at] of write.timers) {
       if (at === null) cleared.push(id);
-      else set.push(at, id);
+      else args.push(at, id);
     }
-    args.push(set.length / 2, ...set, cleared.length, ...cleared);
+    args[setAt] = (args.length - setAt - 1) / 2;
+    args.push(cleared.length);
+    for (const id of cleared) args.push(id);
     args.push(write.claims.length);
     for (const claim of write.claims) args.push(claim.expiresAt, claim.transactionId);
     args.push(write.outbox.length);
-    for (const entry of write.outbox) args.push(entry.id, encodeOutboxRecord(entry.change));
+    write.outbox.forEach((entry, i) => {
+      if (outboxSeqOf(entry.id) !== firstSeq + i) throw new PyramidError('STATE_SCRIPT_FAILED', `outbox ids of one commit must count up from 0-${firstSeq}; got ${entry.id}`);
+      args.push(encodeOutboxRecord(entry.change));
+    });
 
     const reply = await this.run(SCRIPTS.commit, [keys.meta, keys.due, keys.tx, keys.outbox], args);
     if (!Array.isArray(reply) || reply[0] !== 0) {
