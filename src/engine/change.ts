@@ -4,8 +4,8 @@ import { headroom, type Headroom } from './headroom.js';
 import type { CompiledPolicy } from '../policy/types.js';
 
 /**
- * What caused an evaluation. TRANSACTION / REFUND / TIME come from the state engine; BOUNDARY
- * (relative boundaries moved) and POLICY (policy changed) are reserved for later issues.
+ * What caused an evaluation: TRANSACTION / REFUND / TIME. BOUNDARY (relative boundaries moved) and
+ * POLICY (the policy changed) are part of the event contract (schemas/) but not produced yet.
  */
 export type ChangeCause = 'TRANSACTION' | 'REFUND' | 'TIME' | 'BOUNDARY' | 'POLICY';
 

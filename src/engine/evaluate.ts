@@ -52,8 +52,6 @@ export function rankOf(policy: CompiledPolicy, name: string): number | null {
 }
 
 function tierMatches(tier: CompiledTier, snapshot: RfmSnapshot): boolean {
-  // Relative tiers are evaluated by a later issue; until then they never match (see CompiledTier).
-  if (tier.relative !== undefined) return false;
   return tier.conditions.every((condition) => conditionHolds(condition, snapshot));
 }
 
@@ -85,13 +83,11 @@ function relaxCondition(condition: Condition, marginBps: number): Condition {
 }
 
 function holdsWithMargin(tier: CompiledTier, snapshot: RfmSnapshot, marginBps: number): boolean {
-  if (tier.relative !== undefined) return false;
   return tier.conditions.every((condition) => conditionHolds(relaxCondition(condition, marginBps), snapshot));
 }
 
 /**
- * Decides the customer's tier at `now` per src/policy/SEMANTICS.md (the contract the Lua state
- * engine mirrors; both must agree exactly).
+ * Decides the customer's tier at `now` per src/engine/SEMANTICS.md.
  *
  * Inputs: the compiled policy; the R/F/M `snapshot` at `now` (see `rollingAggregates`); the
  * `prior` tier and pending-downgrade start; `now` in epoch ms. All integers.

@@ -8,7 +8,7 @@ export interface Headroom {
    * Extra spend that would make the raw evaluation reach the next higher-ranked tier, assuming no
    * other condition of that tier fails: `max(0, lowerBound − monetary)` where the lower bound is
    * the tightest of its monetary `gt v` (v + 1) / `gte v` (v). Null at the top, when the next tier
-   * is the fallback (from the inactive tier) or relative, has no monetary lower bound, or its
+   * is the fallback (from the inactive tier), has no monetary lower bound, or its
    * monetary upper bound (`lt`/`lte`) cannot be met by adding spend.
    */
   toNextTierUp: number | null;
@@ -16,7 +16,7 @@ export interface Headroom {
    * How much monetary can fall while the current tier's monetary lower bound still holds, using
    * the bound as relaxed by the hysteresis margin (the bound that actually triggers a downgrade
    * while in the tier): `max(0, monetary − minimumAllowed)`. Null when the current tier has no
-   * monetary lower bound (fallback, inactive, relative, or no gt/gte monetary condition).
+   * monetary lower bound (fallback, inactive, or no gt/gte monetary condition).
    */
   toDowngrade: number | null;
 }
@@ -54,7 +54,7 @@ export function headroom(policy: CompiledPolicy, tier: string, snapshot: RfmSnap
     tier === policy.fallbackTier ? policy.tiers[policy.tiers.length - 1] : index > 0 ? policy.tiers[index - 1] : undefined;
 
   let toNextTierUp: number | null = null;
-  if (next !== undefined && next.relative === undefined) {
+  if (next !== undefined) {
     const { min, max } = monetaryRange(next, 0);
     if (min !== null) {
       const needed = Math.max(0, min - snapshot.monetary);
@@ -63,7 +63,7 @@ export function headroom(policy: CompiledPolicy, tier: string, snapshot: RfmSnap
   }
 
   let toDowngrade: number | null = null;
-  if (current !== undefined && current.relative === undefined) {
+  if (current !== undefined) {
     const { min } = monetaryRange(current, policy.hysteresis.downgradeMarginBps);
     if (min !== null) toDowngrade = Math.max(0, snapshot.monetary - min);
   }

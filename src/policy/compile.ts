@@ -77,7 +77,11 @@ function compileTier(
 
   const conditions = [...monetary, ...frequency, ...recency];
   const compiled: CompiledTier = { name: tier.name, rank: tierCount - index + 1, conditions };
-  if (tier.relative !== undefined) compiled.relative = { topPercent: tier.relative.topPercent, of: tier.relative.of };
+  // Accepted fields must act: until the engine ranks customers across partitions, a share-based
+  // tier is refused rather than loaded and never matched.
+  if (tier.relative !== undefined) {
+    issues.push({ path: at('relative'), message: 'relative (top N %) tiers are not evaluated by this version; use absolute thresholds (when.monetary)' });
+  }
   if (conditions.length === 0 && tier.relative === undefined && tier.when?.monetary === undefined && index < tierCount - 1) {
     issues.push({ path: at('when'), message: `tier "${tier.name}" has no conditions, so it matches everyone and the tiers after it are unreachable` });
   }
@@ -97,7 +101,7 @@ function rangeText(range: { lo: number; hi: number }, digits: number, currency: 
  */
 function checkMonetaryLadder(tiers: readonly CompiledTier[], digits: number, currency: string, issues: PolicyIssue[]): void {
   const monetaryOnly = (tier: CompiledTier): boolean =>
-    tier.relative === undefined && tier.conditions.length > 0 && tier.conditions.every((c) => c.metric === 'monetary');
+    tier.conditions.length > 0 && tier.conditions.every((c) => c.metric === 'monetary');
   for (let i = 0; i + 1 < tiers.length; i += 1) {
     const upper = tiers[i];
     const lower = tiers[i + 1];

@@ -19,7 +19,6 @@ export function describeCondition(policy: Pick<CompiledPolicy, 'currency' | 'min
 
 function describeListedTier(policy: CompiledPolicy, tier: CompiledTier): string {
   const parts = tier.conditions.map((condition) => describeCondition(policy, condition));
-  if (tier.relative !== undefined) parts.unshift(`top ${tier.relative.topPercent}% by ${tier.relative.of}`);
   return parts.length === 0 ? 'always' : parts.join(' and ');
 }
 

@@ -5,7 +5,7 @@
 
 /**
  * The largest magnitude a policy amount may have, in minor units. The margin relaxation computes
- * `value × (10000 − marginBps)` in doubles on both sides (TS and Redis Lua); keeping
+ * `value × (10000 − marginBps)` in doubles; keeping
  * `value × 10000` within 2^53 keeps that product and the following floor exact.
  */
 export const MAX_POLICY_MINOR_UNITS = Math.floor(Number.MAX_SAFE_INTEGER / 10_000);

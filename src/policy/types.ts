@@ -1,8 +1,7 @@
 /**
- * The compiled tier policy: what the loader produces from a policy file and what both evaluators
- * (the pure TypeScript one and the Lua one inside the state engine) consume. Everything is in
- * integer minor units and integer milliseconds, so the two evaluators cannot disagree on rounding.
- * It is also what the state engine serialises (JSON) into its Lua call, so keep it plain data.
+ * The compiled tier policy: what the loader produces from a policy file and what the engine
+ * (src/engine) evaluates. Everything is in integer minor units and integer milliseconds, so no
+ * evaluation depends on rounding. Plain data: it is hashed (content-hash.ts) to tell policies apart.
  */
 
 /** A metric a tier condition can test. `recencyMs` is now − last purchase time. */
@@ -25,20 +24,12 @@ export interface CompiledTier {
    *
    * The loader derives ranks from order: `tiers[i].rank = tiers.length - i + 1`, so the first tier
    * ranks highest and the last tier ranks 2; the fallback tier ranks {@link FALLBACK_RANK} (1) and
-   * the inactive tier {@link INACTIVE_RANK} (0). Those two are not in `tiers`, so an evaluator
+   * the inactive tier {@link INACTIVE_RANK} (0). Those two are not in `tiers`, so the engine
    * looks their rank up by name via these constants.
    */
   rank: number;
   /** All must hold (AND). An empty list always matches. */
   conditions: Condition[];
-  /**
-   * Reserved for relative (top N %) tiers, added by a later issue. The loader validates it
-   * (0 < topPercent <= 100) but the ABSOLUTE evaluators (TS and Lua) do not evaluate it: a tier
-   * that carries `relative` never matches in raw evaluation and is skipped by headroom, so nobody
-   * lands in it until the relative evaluation exists (safer than matching on its other conditions
-   * alone, which would put every customer into e.g. "top 1 %").
-   */
-  relative?: { topPercent: number; of: 'monetary' };
 }
 
 export interface Hysteresis {

@@ -36,11 +36,6 @@ describe('rawTier', () => {
     const refundsOnly: RfmSnapshot = { monetary: -1_000, frequency: 0, recencyMs: null, lastPurchaseAt: null };
     expect(rawTier(pyramid, refundsOnly, now)).toBe('prospect');
   });
-
-  it('never matches a relative tier (not evaluated yet)', () => {
-    const relative = { ...plain, tiers: [{ name: 'top', rank: 6, conditions: [], relative: { topPercent: 1, of: 'monetary' as const } }, ...plain.tiers] };
-    expect(rawTier(relative, customer(9_000_000), now)).toBe('vip');
-  });
 });
 
 describe('rankOf', () => {

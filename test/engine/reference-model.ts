@@ -118,7 +118,7 @@ export class ReferenceModel {
     if (p.inactivityMs !== null && s.lastPurchaseAt !== null && now - s.lastPurchaseAt >= p.inactivityMs) {
       return { tier: p.inactiveTier ?? '', rule: 'inactive' };
     }
-    const hit = p.tiers.find((t) => t.relative === undefined && t.conditions.every((c) => this.conditionHolds(c, s, false)));
+    const hit = p.tiers.find((t) => t.conditions.every((c) => this.conditionHolds(c, s, false)));
     return hit ? { tier: hit.name, rule: hit.name } : { tier: p.fallbackTier, rule: 'fallback' };
   }
 
@@ -127,7 +127,7 @@ export class ReferenceModel {
     const at = tiers.findIndex((t) => t.name === tier);
     const higher = tier === this.policy.fallbackTier ? tiers[tiers.length - 1] : at > 0 ? tiers[at - 1] : undefined;
     let toNextTierUp: number | null = null;
-    if (higher && higher.relative === undefined) {
+    if (higher) {
       const lower = higher.conditions.filter((c) => c.metric === 'monetary' && (c.op === 'gt' || c.op === 'gte'));
       if (lower.length > 0) {
         const need = Math.max(0, ...lower.map((c) => (c.op === 'gt' ? c.value + 1 - monetary : c.value - monetary)));
@@ -139,7 +139,7 @@ export class ReferenceModel {
     // Against the bounds relaxed by the margin: those are what trigger a downgrade.
     const own = at >= 0 ? tiers[at] : undefined;
     const bps = this.policy.hysteresis.downgradeMarginBps;
-    const floors = (own?.relative === undefined ? (own?.conditions ?? []) : [])
+    const floors = (own?.conditions ?? [])
       .filter((c) => c.metric === 'monetary' && (c.op === 'gt' || c.op === 'gte'))
       .map((c) => Math.floor((c.value * (10000 - bps)) / 10000) + (c.op === 'gt' ? 1 : 0));
     return { toNextTierUp, toDowngrade: floors.length > 0 ? Math.max(0, monetary - Math.max(...floors)) : null };
@@ -170,7 +170,7 @@ export class ReferenceModel {
     if (current !== null) {
       if (this.rank(rawTier) < this.rank(current) && rawTier !== p.inactiveTier) {
         const own = p.tiers.find((t) => t.name === current);
-        if (own && own.relative === undefined && own.conditions.every((cond) => this.conditionHolds(cond, after, true))) next = current;
+        if (own && own.conditions.every((cond) => this.conditionHolds(cond, after, true))) next = current;
       }
       if (this.rank(next) < this.rank(current)) {
         if (p.hysteresis.downgradeGraceMs > 0 && next !== p.inactiveTier) {

@@ -85,12 +85,10 @@ describe('parsePolicy', () => {
     expect(parsePolicy(data, 'inline').hysteresis.downgradeMarginBps).toBe(250);
   });
 
-  it('accepts a relative tier and keeps it for the relative evaluator', () => {
+  it('refuses a relative tier, which this version would accept but never evaluate', () => {
     const data = basePolicy();
     data.tiers.unshift({ name: 'top', relative: { topPercent: 1 } });
-    const policy = parsePolicy(data, 'inline');
-    expect(policy.tiers[0]).toEqual({ name: 'top', rank: 5, conditions: [], relative: { topPercent: 1, of: 'monetary' } });
-    expect(policy.rules?.top).toBe('top 1% by monetary');
+    expect(() => parsePolicy(data, 'inline')).toThrow(/tiers\[0\]\.relative: relative \(top N %\) tiers are not evaluated by this version/);
   });
 
   it('names the file and the line of a YAML syntax error', () => {
