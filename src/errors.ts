@@ -13,6 +13,16 @@ export const ERROR_CODES = [
    * was written; the owner drops what it cached and resumes from what Redis holds.
    */
   'STATE_FENCED',
+  /**
+   * The input topic is not the one the stored state was built from (re-created, or truncated):
+   * its log starts elsewhere, its first record differs, or it ends before the stored watermark.
+   */
+  'TOPIC_INCARNATION_MISMATCH',
+  /**
+   * Kafka no longer holds the offsets a partition needs next (retention deleted them): applying
+   * from where the log starts now would skip records silently, so the partition stops.
+   */
+  'KAFKA_OFFSETS_GONE',
   'REDIS_UNAVAILABLE',
   'DECODE_FAILED',
   'VALIDATION_FAILED',

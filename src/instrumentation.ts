@@ -92,6 +92,11 @@ export interface InstrumentationEvents {
    */
   'state.resync': { topic: string; partition: number; reason: string };
   /**
+   * An assigned partition stopped applying (`stopped`, with the error code as `reason`:
+   * TOPIC_INCARNATION_MISMATCH, KAFKA_OFFSETS_GONE), or is no longer reported (revoked).
+   */
+  'partition.stopped': { topic: string; partition: number; reason: string; stopped: boolean };
+  /**
    * Dedupe claims made shorter than their transaction's time in the window, because a shorter
    * dedupe horizon was opted into: a copy arriving later than that would be counted again.
    */

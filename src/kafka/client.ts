@@ -6,6 +6,7 @@ import { silentLogger, type Logger } from '../logger.js';
 import { wrapAdmin, type PyramidAdmin } from './admin.js';
 import { wrapConsumer, type ConsumerOptions, type PyramidConsumer } from './consumer.js';
 import { createKafkaLogCreator, kafkaLogLevelFor } from './log.js';
+import { createPartitionLogReader, type PartitionLogReader } from './partition-logs.js';
 import { wrapProducer, type PyramidProducer } from './producer.js';
 import { wrapTransactionalProducer, type PyramidTransactionalProducer, type TransactionalProducerOptions } from './transactional-producer.js';
 
@@ -36,6 +37,8 @@ export interface PyramidKafka {
   createTransactionalProducer(options: TransactionalProducerOptions): PyramidTransactionalProducer;
   createConsumer(options: ConsumerOptions): PyramidConsumer;
   createAdmin(): PyramidAdmin;
+  /** Reads where each partition's log starts and its first record (the topic's incarnation). */
+  createPartitionLogReader(): PartitionLogReader;
 }
 
 /**
@@ -124,6 +127,9 @@ export function createKafkaClient(config: KafkaConnectionConfig, options: KafkaC
     },
     createAdmin() {
       return wrapAdmin(kafka.admin());
+    },
+    createPartitionLogReader() {
+      return createPartitionLogReader(kafka);
     },
   };
 }

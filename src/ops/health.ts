@@ -1,7 +1,8 @@
 import type { Instrumentation } from '../instrumentation.js';
 
 /** What readiness depends on. A JSON-only deployment simply has no `registry` probe. */
-export type ProbeName = 'kafka-group' | 'redis' | 'registry';
+/** `partitions`: every assigned partition can apply (none refused or stopped). */
+export type ProbeName = 'kafka-group' | 'redis' | 'registry' | 'partitions';
 
 export interface ProbeResult {
   ok: boolean;

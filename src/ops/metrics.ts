@@ -172,7 +172,7 @@ export function createMetrics(instrumentation: Instrumentation, options: CreateM
   });
   const readinessCheck = new Gauge({
     name: `${p}readiness_check`,
-    help: 'Each /readyz check at the last evaluation: 1 ok, 0 failing (check: kafka-group, redis, registry).',
+    help: 'Each /readyz check at the last evaluation: 1 ok, 0 failing (check: kafka-group, redis, registry, partitions).',
     labelNames: ['check'],
     registers,
   });
@@ -186,6 +186,13 @@ export function createMetrics(instrumentation: Instrumentation, options: CreateM
     labelNames: ['topic', 'partition', 'reason'],
     registers,
   });
+  const partitionsStopped = new Gauge({
+    name: `${p}partition_stopped`,
+    help: 'An assigned partition that does not apply (1) because its state does not fit the topic Kafka holds, by reason (TOPIC_INCARNATION_MISMATCH, KAFKA_OFFSETS_GONE).',
+    labelNames: ['topic', 'partition', 'reason'],
+    registers,
+  });
+  const stoppedReasons = new Map<string, string>();
   const claimsShortened = new Counter({
     name: `${p}dedupe_claims_shortened_total`,
     help: 'Dedupe claims that expire before their transaction leaves the window (an opted-in PYRAMID_DEDUPE_HORIZON): copies arriving later would count again.',
@@ -236,6 +243,15 @@ export function createMetrics(instrumentation: Instrumentation, options: CreateM
       if (!e.ok) scriptErrors.inc({ script: e.script });
     }),
     instrumentation.on('state.resync', (e) => resyncs.inc({ topic: e.topic, partition: String(e.partition), reason: e.reason })),
+    instrumentation.on('partition.stopped', (e) => {
+      const key = `${e.topic}:${e.partition}`;
+      const previous = stoppedReasons.get(key);
+      if (previous !== undefined) partitionsStopped.remove({ ...part(e.topic, e.partition), reason: previous });
+      stoppedReasons.delete(key);
+      if (!e.stopped) return;
+      stoppedReasons.set(key, e.reason);
+      partitionsStopped.set({ ...part(e.topic, e.partition), reason: e.reason }, 1);
+    }),
     instrumentation.on('dedupe.claims_shortened', (e) => claimsShortened.inc(part(e.topic, e.partition), e.count)),
     instrumentation.on('health.readiness', (e) => {
       ready.set(e.ok ? 1 : 0);

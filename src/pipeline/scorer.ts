@@ -5,6 +5,7 @@ import { Instrumentation } from '../instrumentation.js';
 import type { PyramidAdmin } from '../kafka/admin.js';
 import { createKafkaClient } from '../kafka/client.js';
 import type { AssignmentChange, PyramidConsumer } from '../kafka/consumer.js';
+import type { PartitionLogReader } from '../kafka/partition-logs.js';
 import type { PyramidProducer } from '../kafka/producer.js';
 import { createSchemaRegistryClient, type SchemaRegistryClient } from '../kafka/schema-registry.js';
 import type { TopicPartition } from '../kafka/types.js';
@@ -27,8 +28,10 @@ import { createBatchHandler, DEFAULT_APPLY_CHUNK } from './partition-batch.js';
 import { PartitionPositions } from './partition-positions.js';
 import { connectRedis } from './redis-connection.js';
 import { DEFAULT_RETRY, retrying, type RetryOptions } from './retry.js';
+import { StoppedPartitions } from './stopped-partitions.js';
 import { startSweeper, type Sweeper } from './sweeper.js';
 import { createAvroTierChangeEncoder, createJsonTierChangeEncoder, type TierChangeEncoder } from './tier-change-encoder.js';
+import { checkIncarnation, type IncarnationVerdict } from './topic-incarnation.js';
 import { createTransactionValidator } from './validate.js';
 
 /** Knobs tests, the demo and the bench turn; production uses the defaults. */
@@ -81,7 +84,10 @@ export interface Scorer {
   refreshLag(): Promise<void>;
   /** One wall-clock sweep of the owned partitions now (no-op in event-clock mode). */
   sweepNow(): Promise<void>;
-  /** Readiness probes for src/ops (Kafka group membership, Redis, and the registry when used). */
+  /**
+   * Readiness probes for src/ops: Kafka group membership, Redis, every assigned partition able to
+   * apply (none stopped), and the registry when used.
+   */
   probes(): HealthProbe[];
   /** Customers and rolling revenue per tier, from Redis (see createCensus). */
   census(): Promise<PyramidCensus>;
@@ -98,6 +104,10 @@ interface Running {
   consumer: PyramidConsumer;
   producer: PyramidProducer;
   admin: PyramidAdmin;
+  /** Log starts and first records of the input topic: its incarnation (topic-incarnation.ts). */
+  logs: PartitionLogReader;
+  /** The input topic's partition count at start-up; every assignment re-checks it. */
+  partitionCount: number;
   relay: OutboxRelay;
   sweeper: Sweeper | undefined;
   lag: LagMonitor;
@@ -121,6 +131,7 @@ export function createScorer(config: PyramidConfig, options: ScorerOptions = {})
   const positions = new PartitionPositions();
   const ownership = new Ownership();
   const budget = new CacheBudget(config.cacheMaxCustomers);
+  const stops = new StoppedPartitions(instrumentation);
   let running: Running | undefined;
   let stopping = false;
   let aborted = false;
@@ -176,8 +187,34 @@ export function createScorer(config: PyramidConfig, options: ScorerOptions = {})
    * watermark + 1, then resume it and flush what a previous owner left in its outbox.
    */
   async function prepareAssigned(r: Running, gen: number, partitions: TopicPartition[]): Promise<void> {
+    const topicNow = await retrying(() => readTopicNow(r), {
+      shouldStop: () => gen !== ownership.currentGeneration || aborted,
+      options: tuning.retry,
+      onRetry: (err) => logger.warn({ err }, 'cannot read the input topic\'s offsets yet; retrying'),
+    });
+    if (!topicNow.done || gen !== ownership.currentGeneration) return;
+    const { count, logs, committed } = topicNow.value;
+    if (count !== r.partitionCount) {
+      throw new PyramidError(
+        'TOPIC_INCARNATION_MISMATCH',
+        `the input topic ${inputTopic} has ${count ?? 'no'} partitions now, ${r.partitionCount} when this scorer started (the topic was re-created): the partition count is part of the state layout; rebuild with \`pyramid replay --prefix <fresh prefix>\` and run the scorers on that prefix (PYRAMID_KEY_PREFIX)`,
+        { details: { topic: inputTopic, stored: r.partitionCount, now: count } },
+      );
+    }
     await Promise.all(
       partitions.map(async (tp) => {
+        const log = logs.find((l) => l.partition === tp.partition);
+        if (log === undefined) throw new PyramidError('KAFKA_UNAVAILABLE', `the broker reported no log for partition ${tp.partition} of ${tp.topic}`);
+        let verdict: IncarnationVerdict;
+        try {
+          verdict = checkIncarnation({ topic: tp.topic, partition: tp.partition, stored: await r.store.readMeta(tp.topic, tp.partition), log, committedOffset: committed.get(tp.partition) ?? null });
+        } catch (err) {
+          if (!isPyramidError(err, 'KAFKA_OFFSETS_GONE')) throw err;
+          // This partition stays paused and unowned; the others go on.
+          logger.error({ err, ...tp }, 'partition stopped: Kafka no longer holds the offsets its state needs');
+          stops.stop(tp, err);
+          return;
+        }
         const partition = new OwnedPartition({
           store: r.store,
           topic: tp.topic,
@@ -196,17 +233,31 @@ export function createScorer(config: PyramidConfig, options: ScorerOptions = {})
           onRetry: (err) => logger.warn({ err, ...tp }, 'cannot claim the partition yet; retrying'),
         });
         if (!claimed.done || gen !== ownership.currentGeneration) return;
+        if (verdict.record !== null) await r.store.recordIncarnation(tp.topic, tp.partition, verdict.record);
         ownership.adopt(partition);
-        const next = partition.nextOffset;
-        // Fresh state: Kafka's own position (committed offset, else earliest) is right.
+        // No state at all starts at the log start: the group's committed offset would skip what
+        // lost state had applied. A meta that applied nothing yet keeps Kafka's own position.
+        const next = partition.nextOffset ?? verdict.startAt;
         positions.reset(tp.topic, tp.partition, next);
         if (next !== undefined) r.consumer.seek(tp, next.toString());
       }),
     );
     if (gen !== ownership.currentGeneration) return;
-    if (!userPaused && !stopping) r.consumer.resume(partitions);
+    const applying = partitions.filter((tp) => !stops.has(tp));
+    if (!userPaused && !stopping && applying.length > 0) r.consumer.resume(applying);
     // What a previous owner applied but did not get to publish.
-    await Promise.all(partitions.map((tp) => flushWithRetry(r, tp, () => stillOwned(tp, gen))));
+    await Promise.all(applying.map((tp) => flushWithRetry(r, tp, () => stillOwned(tp, gen))));
+  }
+
+  /** The input topic as Kafka holds it now: partition count, log starts, the group's committed offsets. */
+  async function readTopicNow(r: Running): Promise<{ count: number | null; logs: Awaited<ReturnType<PartitionLogReader['read']>>; committed: Map<number, number> }> {
+    const count = await r.admin.partitionCount(inputTopic);
+    const logs = count === null ? [] : await r.logs.read(inputTopic);
+    const committed = new Map<number, number>();
+    for (const { partition, offset } of count === null ? [] : await r.admin.committedOffsets(config.groupId, inputTopic)) {
+      if (Number(offset) >= 0) committed.set(partition, Number(offset));
+    }
+    return { count, logs, committed };
   }
 
   function onAssignmentChange(r: Running, change: AssignmentChange): void {
@@ -216,6 +267,7 @@ export function createScorer(config: PyramidConfig, options: ScorerOptions = {})
     if (change.kind === 'revoked') {
       for (const tp of partitions) positions.forget(tp.topic, tp.partition);
       ownership.revoke(partitions);
+      stops.forget(partitions);
       logger.info({ partitions: partitions.map((tp) => tp.partition) }, 'partitions revoked');
       return;
     }
@@ -224,8 +276,12 @@ export function createScorer(config: PyramidConfig, options: ScorerOptions = {})
     // Paused until each partition is claimed and sought to its watermark, so no fetch runs from a stale position.
     r.consumer.pause(partitions);
     const work = prepareAssigned(r, change.generation, partitions).catch((err: unknown) => {
-      if (isPyramidError(err, 'STATE_LAYOUT_MISMATCH')) fail(err);
-      else logger.error({ err }, 'assignment preparation failed');
+      if (isPyramidError(err, 'STATE_LAYOUT_MISMATCH') || isPyramidError(err, 'TOPIC_INCARNATION_MISMATCH')) {
+        for (const tp of partitions) stops.stop(tp, err);
+        fail(err);
+      } else {
+        logger.error({ err }, 'assignment preparation failed');
+      }
     });
     pendingAssignments.add(work);
     void work.finally(() => pendingAssignments.delete(work));
@@ -278,6 +334,9 @@ export function createScorer(config: PyramidConfig, options: ScorerOptions = {})
     // Refuse at start-up what every claim would refuse later: state of another layout, partition
     // count or policy.
     await store.checkLayout(inputTopic, { version: policy.version, hash: policyHash });
+    const logs = kafka.createPartitionLogReader();
+    opened.push(() => logs.disconnect());
+    await refuseOtherIncarnation(store, admin, logs);
     const producer = kafka.createProducer();
     opened.push(() => producer.disconnect());
     await producer.connect();
@@ -322,6 +381,8 @@ export function createScorer(config: PyramidConfig, options: ScorerOptions = {})
       consumer,
       producer,
       admin,
+      logs,
+      partitionCount,
       relay,
       sweeper: undefined,
       lag,
@@ -329,6 +390,25 @@ export function createScorer(config: PyramidConfig, options: ScorerOptions = {})
       groupProbe: kafkaGroupProbe(instrumentation, { topic: inputTopic, partitionCount, describeGroup: () => admin.describeGroup(config.groupId) }),
       registry,
     };
+  }
+
+  /**
+   * Refuses at start-up state built from another incarnation of the input topic (what every claim
+   * would refuse later). A partition whose needed offsets are gone is left to its claim: it stops
+   * alone, and the others still run.
+   */
+  async function refuseOtherIncarnation(store: StateStore, admin: PyramidAdmin, logs: PartitionLogReader): Promise<void> {
+    const committed = new Map<number, number>();
+    for (const { partition, offset } of await admin.committedOffsets(config.groupId, inputTopic)) {
+      if (Number(offset) >= 0) committed.set(partition, Number(offset));
+    }
+    for (const log of await logs.read(inputTopic)) {
+      try {
+        checkIncarnation({ topic: inputTopic, partition: log.partition, stored: await store.readMeta(inputTopic, log.partition), log, committedOffset: committed.get(log.partition) ?? null });
+      } catch (err) {
+        if (!isPyramidError(err, 'KAFKA_OFFSETS_GONE')) throw err;
+      }
+    }
   }
 
   async function start(): Promise<void> {
@@ -408,6 +488,7 @@ export function createScorer(config: PyramidConfig, options: ScorerOptions = {})
       await r.consumer.disconnect().catch((err: unknown) => logger.warn({ err }, 'consumer disconnect failed'));
       await r.producer.disconnect().catch((err: unknown) => logger.warn({ err }, 'producer disconnect failed'));
       await r.admin.disconnect().catch((err: unknown) => logger.warn({ err }, 'admin disconnect failed'));
+      await r.logs.disconnect().catch((err: unknown) => logger.warn({ err }, 'log reader disconnect failed'));
       r.groupProbe.close();
       r.redis.disconnect();
     } finally {
@@ -447,7 +528,7 @@ export function createScorer(config: PyramidConfig, options: ScorerOptions = {})
     },
     probes() {
       const r = need();
-      const probes: HealthProbe[] = [r.groupProbe, redisProbe(r.redis)];
+      const probes: HealthProbe[] = [r.groupProbe, redisProbe(r.redis), stops.probe()];
       if (r.registry !== undefined && config.registry.url !== undefined) {
         const auth = config.registry.username === undefined ? undefined : { username: config.registry.username, password: config.registry.password ?? '' };
         probes.push(registryProbe({ url: config.registry.url, ...(auth === undefined ? {} : { auth }) }));

@@ -57,6 +57,11 @@ export const META = {
   eventWatermark: 'ew',
   /** Last outbox sequence number used. */
   outboxSeq: 'os',
+  /**
+   * The input topic's incarnation the state was built from: `<offset>@<timestamp>` of the
+   * partition's first record when it was first claimed (see src/pipeline/topic-incarnation.ts).
+   */
+  topicIncarnation: 'ti',
 } as const;
 
 /** Prefix of the per-tier customer counter fields (`n:<tier>`). */

@@ -41,6 +41,8 @@ export interface PartitionMeta {
   eventWatermark: number | null;
   outboxSeq: number;
   counters: TierCounters;
+  /** The input topic's incarnation the state was built from (`<offset>@<timestamp>`); null when none is recorded. */
+  topicIncarnation: string | null;
 }
 
 /** What a claim hands the new owner: the fence for its commits and where the partition stands. */
@@ -113,6 +115,7 @@ export const DEFAULT_TIMER_LIMIT = 2000;
 const SCRIPTS = {
   claim: loadScript('claimPartition-1.lua'),
   commit: loadScript('commitPartition-4.lua'),
+  recordIncarnation: loadScript('recordIncarnation-1.lua'),
 };
 
 const FORMAT = String(FORMAT_VERSION);
@@ -149,6 +152,7 @@ function parseMeta(fields: Record<string, string>): PartitionMeta {
     eventWatermark: optionalNumber(fields[META.eventWatermark]),
     outboxSeq: optionalNumber(fields[META.outboxSeq]) ?? 0,
     counters,
+    topicIncarnation: fields[META.topicIncarnation] ?? null,
   };
 }
 
@@ -244,6 +248,15 @@ export class StateStore {
         if (found !== value) throw layoutMismatch(topic, partition, field, found, value);
       });
     }
+  }
+
+  /**
+   * Records the input topic's incarnation in a partition's meta (see META.topicIncarnation), once
+   * a claim created or checked it. Returns false when the partition has no state of this format
+   * (it vanished after the claim): nothing is written then.
+   */
+  async recordIncarnation(topic: string, partition: number, incarnation: string): Promise<boolean> {
+    return (await this.run(SCRIPTS.recordIncarnation, [this.keys(topic, partition).meta], [FORMAT, incarnation])) === 1;
   }
 
   /** A partition's meta; null when the partition has no state. */
