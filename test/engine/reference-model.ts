@@ -1,3 +1,4 @@
+import type { EngineRecord } from '../../src/engine/types.js';
 import type { CompiledPolicy, Condition } from '../../src/policy/types.js';
 
 /**
@@ -7,14 +8,8 @@ import type { CompiledPolicy, Condition } from '../../src/policy/types.js';
  * engine behind the Redis store, against it.
  */
 
-export interface ModelRecord {
-  offset: number;
-  transactionId: string;
-  customerId: string;
-  kind: 'purchase' | 'refund';
-  amountMinor: number;
-  eventTime: number;
-}
+/** The model takes the engine's input records (a data shape, no logic of the engine's). */
+export type ModelRecord = EngineRecord;
 
 export interface ModelSnapshot {
   monetary: number;
