@@ -25,6 +25,7 @@ import { createOutboxRelay, DEFAULT_RELAY_CHUNK, type OutboxRelay } from './outb
 import { OwnedPartition } from './owned-partition.js';
 import { Ownership } from './ownership.js';
 import { createBatchHandler, DEFAULT_APPLY_CHUNK } from './partition-batch.js';
+import { recoverPartition } from './partition-recovery.js';
 import { PartitionPositions } from './partition-positions.js';
 import { connectRedis } from './redis-connection.js';
 import { DEFAULT_RETRY, retrying, type RetryOptions } from './retry.js';
@@ -448,7 +449,18 @@ export function createScorer(config: PyramidConfig, options: ScorerOptions = {})
     await r.consumer.subscribe([inputTopic], { fromBeginning: true });
     await r.consumer.run(handler);
     if (config.clock === 'wall') {
-      r.sweeper = startSweeper({ ownership, relay: r.relay, intervalMs: tuning.sweepIntervalMs, logger });
+      r.sweeper = startSweeper({
+        ownership,
+        relay: r.relay,
+        intervalMs: tuning.sweepIntervalMs,
+        logger,
+        onFenced: (partition, err, stillMine) =>
+          recoverPartition(
+            partition,
+            { positions, seek: (tp, offset) => r.consumer.seek(tp, offset), instrumentation, logger, retry: tuning.retry, shouldStop: () => !stillMine() || aborted },
+            err,
+          ),
+      });
     }
     logger.info({ groupId: config.groupId, topic: inputTopic, clock: config.clock }, 'scorer running');
   }

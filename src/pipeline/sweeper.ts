@@ -1,3 +1,4 @@
+import { isPyramidError } from '../errors.js';
 import type { Logger } from '../logger.js';
 import type { OwnedPartition } from './owned-partition.js';
 import type { OutboxRelay } from './outbox-relay.js';
@@ -12,6 +13,11 @@ export interface SweeperOptions {
   limit?: number;
   /** Commits per partition per tick, so one backlogged partition cannot starve the others; default 20. */
   maxCallsPerTick?: number;
+  /**
+   * A sweep's commit was refused or failed (STATE_FENCED): re-read the partition and seek back,
+   * as the batch handler does. Called inside the partition's exclusive section.
+   */
+  onFenced(owned: OwnedPartition, err: unknown, stillMine: () => boolean): Promise<unknown>;
   logger: Logger;
 }
 
@@ -45,10 +51,18 @@ export function startSweeper(options: SweeperOptions): Sweeper {
     const stillMine = (): boolean => !stopped && ownership.get(tp, generation) === owned;
     const changes = await ownership.exclusive(tp, async () => {
       let fired = 0;
-      for (let call = 0; call < maxCalls && stillMine(); call++) {
-        const result = await owned.sweep(Date.now(), limit);
-        fired += result.changes;
-        if (!result.more) break;
+      try {
+        for (let call = 0; call < maxCalls && stillMine(); call++) {
+          const result = await owned.sweep(Date.now(), limit);
+          fired += result.changes;
+          if (!result.more) break;
+        }
+      } catch (err) {
+        // Without this, an idle partition whose state was lost would fail every sweep forever:
+        // no batch would come to re-read it.
+        if (!isPyramidError(err, 'STATE_FENCED')) throw err;
+        await options.onFenced(owned, err, stillMine);
+        return 0;
       }
       return fired;
     });
