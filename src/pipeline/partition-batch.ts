@@ -215,9 +215,14 @@ export function createBatchHandler(deps: BatchHandlerDeps): PartitionBatchHandle
       deps.seek(tp, batch.fetchedOffset);
       return;
     }
+    if (control.isStale()) return;
     const owned = ownership.get(tp);
-    // Not (or no longer) mine: the new owner, or the next assignment, takes it from here.
-    if (owned === undefined || control.isStale()) return;
+    if (owned === undefined) {
+      // Assigned but not claimed yet (a fetch that was in flight at the assignment), stopped, or
+      // given up to another owner: hand the batch back, so kafkajs does not move past it.
+      deps.seek(tp, batch.fetchedOffset);
+      return;
+    }
 
     // Position: refuse a gap, drop what is already applied.
     const next = positions.next(topic, partition);

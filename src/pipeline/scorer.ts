@@ -236,8 +236,9 @@ export function createScorer(config: PyramidConfig, options: ScorerOptions = {})
         if (!claimed.done || gen !== ownership.currentGeneration) return;
         if (verdict.record !== null) await r.store.recordIncarnation(tp.topic, tp.partition, verdict.record);
         ownership.adopt(partition);
-        // No state at all starts at the log start: the group's committed offset would skip what
-        // lost state had applied. A meta that applied nothing yet keeps Kafka's own position.
+        // State that applied nothing starts at the log start: the group's committed offset would
+        // skip what lost state had applied. Always sought: a batch handed back before the
+        // partition was adopted left kafkajs's position beyond it.
         const next = partition.nextOffset ?? verdict.startAt;
         positions.reset(tp.topic, tp.partition, next);
         if (next !== undefined) r.consumer.seek(tp, next.toString());

@@ -25,7 +25,7 @@ export interface IncarnationVerdict {
   /**
    * Where a partition without any state must start: the log start. Without an explicit seek
    * kafkajs would resume from the group's committed offset, which for lost state skips records.
-   * Undefined when the state knows its own position (or has a meta but applied nothing yet).
+   * Undefined when the state knows its own position (it applied something).
    */
   startAt: bigint | undefined;
 }
@@ -103,5 +103,6 @@ export function checkIncarnation(input: IncarnationInput): IncarnationVerdict {
   }
   const now = incarnationOf(log);
   const record = now !== null && (recorded === null || log.logStartOffset > recorded.offset) ? now : null;
-  return { record, startAt: stored === null ? BigInt(log.logStartOffset) : undefined };
+  // A meta that applied nothing yet (claimed, then the owner died) is no position either.
+  return { record, startAt: stored === null || stored.lastOffset === null ? BigInt(log.logStartOffset) : undefined };
 }
