@@ -46,8 +46,8 @@ function pendingRequest(topic: string): PendingRequest {
  *
  * Sends to a topic made while a produce request is in flight are merged into one next request
  * for that topic, and each resolves once the request that carried its records was acknowledged.
- * An idempotent producer has one request in flight per broker anyway, so the outbox relays of
- * several partitions queued behind each other's round trips; merged, they share one. A lone send
+ * An idempotent producer has one request in flight per broker anyway, so the DLQ writes of
+ * several partitions would queue behind each other's round trips; merged, they share one. A lone send
  * goes out at once, as before; a caller's records stay in order; topics are never merged, so a
  * topic that fails (a missing DLQ topic, say) fails only its own senders.
  */

@@ -1,19 +1,27 @@
 import type { Instrumentation } from '../instrumentation.js';
-import type { PyramidProducer } from '../kafka/producer.js';
-import { partitionKey, type OutgoingRecord } from '../kafka/types.js';
+import type { PyramidTransactionalProducer } from '../kafka/transactional-producer.js';
+import { partitionKey, type OutgoingRecord, type TopicPartition } from '../kafka/types.js';
+import { silentLogger, type Logger } from '../logger.js';
 import type { StateStore } from '../state/store.js';
 import { SerialChains } from './serial.js';
 import type { TierChangeEncoder } from './tier-change-encoder.js';
 
 export interface OutboxRelayOptions {
   store: StateStore;
-  /** Idempotent producer: a retried send cannot duplicate or reorder. */
-  producer: PyramidProducer;
+  /**
+   * The scorer's consumer group id. With the input topic and partition it names each partition's
+   * transactional id ({@link relayTransactionalId}) and the group its progress is recorded under
+   * ({@link relayProgressGroupId}).
+   */
+  groupId: string;
+  /** Builds the transactional producer of one transactional id (`PyramidKafka.createTransactionalProducer`). */
+  createProducer(transactionalId: string): PyramidTransactionalProducer;
   /** The tier-changes topic. */
   topic: string;
   encoder: TierChangeEncoder;
   instrumentation?: Instrumentation;
-  /** Outbox entries per produce request; default {@link DEFAULT_RELAY_CHUNK}. */
+  logger?: Logger;
+  /** Outbox entries per transaction; default {@link DEFAULT_RELAY_CHUNK}. */
   chunk?: number;
 }
 
@@ -24,44 +32,140 @@ export interface FlushResult {
   complete: boolean;
 }
 
-/** Publishes a partition's outbox to the tier-changes topic, then trims what the broker acked. */
+/**
+ * Publishes each input partition's outbox to the tier-changes topic exactly once for
+ * `read_committed` readers, then trims what is published.
+ */
 export interface OutboxRelay {
   /**
    * Publishes every pending change of one input partition, in outbox order, keyed by customerId.
-   * An entry is trimmed only after the broker acknowledged it, so a crash between the two re-sends
-   * it: downstream sees the same event id with the same content (at-least-once, deduplicable).
-   * The outbox is written only by the partition's fenced commits, so entries never change.
+   *
+   * Each chunk of entries goes out in ONE Kafka transaction of the partition's own transactional
+   * producer, together with how far the partition is published: the next outbox sequence, as the
+   * committed offset of {@link relayProgressGroupId} for the input partition. The first flush of a
+   * partition claims its transactional id (the broker aborts whatever an earlier owner left open
+   * and fences that owner), then reads the progress back and skips (trims) the entries at or
+   * before it; every failed publish makes the next flush read it back again, since a lost commit
+   * reply may hide a committed transaction. The outbox is written only by the partition's fenced
+   * commits and its sequence numbers are deterministic, so entries never change.
+   *
    * Flushes of one partition never overlap (a batch, the sweeper and an assignment may all ask).
-   * `shouldContinue` is checked before each produce request (stale batch: stop publishing).
-   * @throws PyramidError REDIS_UNAVAILABLE / KAFKA_UNAVAILABLE; the caller retries.
+   * `shouldContinue` is checked before each transaction (stale batch: stop publishing).
+   * @throws PyramidError REDIS_UNAVAILABLE / KAFKA_UNAVAILABLE (the caller retries),
+   *   KAFKA_PRODUCER_FENCED (another instance relays this partition now; every later flush of it
+   *   throws this until it is closed), KAFKA_TRANSACTION_FAILED
    */
   flush(topic: string, partition: number, shouldContinue?: () => boolean): Promise<FlushResult>;
+  /**
+   * Disconnects the producers of `partitions` (revoked), or of every partition when omitted
+   * (shutdown), after their flushes in progress. A later flush of one builds a new producer.
+   */
+  close(partitions?: readonly TopicPartition[]): Promise<void>;
 }
 
-/** Outbox entries per produce request: large enough that a burst of changes costs few round trips. */
+/** Outbox entries per transaction: large enough that a burst of changes costs few round trips. */
 export const DEFAULT_RELAY_CHUNK = 5000;
+
+/**
+ * The transactional id of one input partition's relay. The same on every instance of the group,
+ * so a new owner's producer fences the previous owner's. Topic names never contain `:` and the
+ * partition is digits, so distinct triples never collide whatever the group id holds.
+ */
+export function relayTransactionalId(groupId: string, topic: string, partition: number): string {
+  return `${groupId}:relay:${topic}:${partition}`;
+}
+
+/**
+ * The group whose committed offset of an input partition is the next outbox sequence its relay
+ * will publish. Not a consumer group: it has no members, and its offsets are sequence numbers,
+ * not positions in the input topic (its "lag" means nothing).
+ */
+export function relayProgressGroupId(groupId: string): string {
+  return `${groupId}:relay-progress`;
+}
+
+/** Outbox stream ids are `0-<seq>` (src/state/outbox-codec.ts); the relay works in sequences. */
+function sequenceOf(id: string): number {
+  const seq = Number(id.slice(id.indexOf('-') + 1));
+  if (!id.startsWith('0-') || !Number.isSafeInteger(seq) || seq < 1) throw new RangeError(`not an outbox stream id: ${id}`);
+  return seq;
+}
+const idOf = (seq: number): string => `0-${seq}`;
+
+/** One input partition's relay: its producer and how far it is published. */
+interface Lane {
+  producer: PyramidTransactionalProducer;
+  /** The next outbox sequence to publish as the last committed transaction recorded it; null: read it first. */
+  next: number | null;
+}
 
 /** Builds the relay. */
 export function createOutboxRelay(options: OutboxRelayOptions): OutboxRelay {
-  const { store, producer, encoder, instrumentation } = options;
+  const { store, encoder, instrumentation } = options;
+  const logger = options.logger ?? silentLogger;
   const chunk = options.chunk ?? DEFAULT_RELAY_CHUNK;
+  const progressGroupId = relayProgressGroupId(options.groupId);
   const chains = new SerialChains();
+  const lanes = new Map<string, Lane>();
+
+  function laneOf(topic: string, partition: number): Lane {
+    const key = partitionKey(topic, partition);
+    let lane = lanes.get(key);
+    if (lane === undefined) {
+      lane = { producer: options.createProducer(relayTransactionalId(options.groupId, topic, partition)), next: null };
+      lanes.set(key, lane);
+    }
+    return lane;
+  }
+
+  /**
+   * Claims the transactional id, then reads the recorded progress: after the claim no earlier
+   * owner can commit any more, so what is read is final. Entries at or before it are published.
+   */
+  async function resume(lane: Lane, topic: string, partition: number): Promise<number> {
+    await lane.producer.init();
+    const recorded = await lane.producer.readProgress(progressGroupId, topic, partition);
+    const next = recorded === null ? 1 : Number(recorded);
+    if (next <= 1) return 1;
+    // Progress beyond the last sequence the outbox ever used belongs to state that is gone (Redis
+    // emptied, or a new key prefix under the same group id): its sequences start again at 1.
+    const lastSeq = (await store.readMeta(topic, partition))?.outboxSeq ?? 0;
+    if (next - 1 > lastSeq) {
+      logger.warn({ topic, partition, recorded, outboxSeq: lastSeq }, 'recorded relay progress is beyond this outbox; publishing the outbox from its start');
+      return 1;
+    }
+    await store.trimOutbox(topic, partition, idOf(next - 1));
+    return next;
+  }
 
   async function drain(topic: string, partition: number, shouldContinue: () => boolean): Promise<FlushResult> {
     let published = 0;
-    // An empty read means an empty outbox; otherwise the last trim says what is left.
+    // An empty read means nothing is left to publish; otherwise the last trim says what is left.
     let pending = 0;
+    if (!shouldContinue()) return { published, complete: false };
+    const lane = laneOf(topic, partition);
+    lane.next ??= await resume(lane, topic, partition);
     for (;;) {
       if (!shouldContinue()) return { published, complete: false };
-      const entries = await store.readOutbox(topic, partition, '-', chunk);
-      if (entries.length === 0) {
+      const entries = await store.readOutbox(topic, partition, idOf(lane.next - 1), chunk);
+      const last = entries[entries.length - 1];
+      if (last === undefined) {
         pending = 0;
         break;
       }
+      const reached = sequenceOf(last.id) + 1;
       const records: OutgoingRecord[] = entries.map(({ change }) => ({ key: change.customerId, value: encoder.encode(change) }));
-      await producer.send(options.topic, records);
-      const last = entries[entries.length - 1];
-      if (last !== undefined) pending = (await store.trimOutbox(topic, partition, last.id)).remaining;
+      try {
+        await lane.producer.publish({
+          sends: [{ topic: options.topic, records }],
+          progress: { groupId: progressGroupId, topic, partition, offset: String(reached) },
+        });
+      } catch (err) {
+        lane.next = null;
+        throw err;
+      }
+      lane.next = reached;
+      pending = (await store.trimOutbox(topic, partition, last.id)).remaining;
       published += entries.length;
       for (const { change } of entries) {
         instrumentation?.emit('tier.change', {
@@ -80,9 +184,19 @@ export function createOutboxRelay(options: OutboxRelayOptions): OutboxRelay {
     return { published, complete: true };
   }
 
+  async function closeLane(key: string): Promise<void> {
+    const lane = lanes.get(key);
+    lanes.delete(key);
+    await lane?.producer.disconnect();
+  }
+
   return {
     flush(topic, partition, shouldContinue = () => true) {
       return chains.run(partitionKey(topic, partition), () => drain(topic, partition, shouldContinue));
+    },
+    async close(partitions) {
+      const keys = partitions === undefined ? [...lanes.keys()] : partitions.map((tp) => partitionKey(tp.topic, tp.partition));
+      await Promise.all(keys.map((key) => chains.run(key, () => closeLane(key))));
     },
   };
 }

@@ -26,6 +26,12 @@ export interface BatchHandlerDeps {
   positions: PartitionPositions;
   /** Moves the consumer's fetch position (gap refused, batch handed back, state re-read). */
   seek(partition: TopicPartition, offset: string): void;
+  /**
+   * Commits offsets outside any batch, as `PyramidConsumer.commitOffsets` (partitions no longer
+   * assigned are left out; returns what was committed): the trailing commit of a partition whose
+   * last batch the throttle did not commit.
+   */
+  commitOffsets(offsets: ReadonlyArray<TopicPartition & { offset: string }>): Promise<ReadonlyArray<TopicPartition & { offset: string }>>;
   /** True once the scorer must give up waiting (forced shutdown); normal stops drain first. */
   aborted(): boolean;
   /** True while stopping: a batch not yet started is handed back untouched (sought back). */
@@ -36,7 +42,9 @@ export interface BatchHandlerDeps {
   /**
    * Commit a partition's offset at most this often (default 1000 ms; 0: after every batch). The
    * commit is informational (the Redis watermark decides where processing resumes), so a round
-   * trip per batch would only add latency; batches finished while stopping always commit.
+   * trip per batch would only add latency; batches finished while stopping always commit. A batch
+   * the throttle skips is committed by a trailing commit once the interval has passed, unless a
+   * later batch commits first: after a burst the group's committed offsets still reach the end.
    */
   commitIntervalMs?: number;
   /** Records per engine call and commit (default {@link DEFAULT_APPLY_CHUNK}); a batch's commits are pipelined. */
@@ -80,8 +88,9 @@ function toEngineRecord(record: KafkaRecord, tx: Transaction): EngineRecord {
  * the handler returns, so the next batch's fetch, decode and apply overlap that publication; the
  * next batch waits for it before starting its own (order kept, at most one batch of changes in
  * flight). The offset commit can therefore precede the publication of the batch's changes:
- * harmless, because the commit is informational and the changes sit in the Redis outbox until the
- * broker acknowledged them (a crash leaves them for the next owner's flush on assignment).
+ * harmless, because the commit is informational and the changes sit in the Redis outbox until a
+ * committed relay transaction carries them (a crash leaves them for the next owner's flush on
+ * assignment).
  *
  * Guarantees:
  * - Never skips ahead: a batch fetched from beyond the next offset to process (a gap) is dropped
@@ -91,11 +100,45 @@ function toEngineRecord(record: KafkaRecord, tx: Transaction): EngineRecord {
  * - A stale batch (rebalance, seek, revoke, another owner) stops having side effects at the point
  *   it went stale: no DLQ write, no apply, no publish, no commit after that point.
  */
-export function createBatchHandler(deps: BatchHandlerDeps): PartitionBatchHandler & { publications(): Promise<void> } {
+export function createBatchHandler(deps: BatchHandlerDeps): PartitionBatchHandler & { publications(): Promise<void>; cancelTrailingCommits(): void } {
   const { decoder, validate, dlq, ownership, relay, positions, instrumentation, logger } = deps;
   const commitIntervalMs = deps.commitIntervalMs ?? 1_000;
   const applyChunk = deps.applyChunk ?? DEFAULT_APPLY_CHUNK;
   const lastCommit = new Map<string, number>();
+  /** Per partition, the offset batches the throttle skipped left uncommitted, and the timer that commits it. */
+  const trailing = new Map<string, { tp: TopicPartition; offset: string; timer: NodeJS.Timeout }>();
+
+  const cancelTrailing = (key: string): void => {
+    clearTimeout(trailing.get(key)?.timer);
+    trailing.delete(key);
+  };
+
+  /** Commits what the throttled batches of a partition left, unless the partition is no longer mine. */
+  async function commitTrailing(key: string): Promise<void> {
+    const pending = trailing.get(key);
+    trailing.delete(key);
+    if (pending === undefined || deps.aborted() || !ownership.isMine(pending.tp)) return;
+    try {
+      const committed = await deps.commitOffsets([{ ...pending.tp, offset: pending.offset }]);
+      if (committed.length > 0) lastCommit.set(key, Date.now());
+    } catch (err) {
+      logger.warn({ err, ...pending.tp }, 'trailing offset commit failed (informational; the Redis watermark is authoritative)');
+    }
+  }
+
+  /** The offset a batch left uncommitted is committed when the interval since the last commit is over. */
+  function scheduleTrailing(key: string, tp: TopicPartition, offset: string): void {
+    const pending = trailing.get(key);
+    if (pending !== undefined) {
+      pending.offset = offset;
+      return;
+    }
+    const delay = Math.max(0, commitIntervalMs - (Date.now() - (lastCommit.get(key) ?? 0)));
+    const timer = setTimeout(() => void commitTrailing(key), delay);
+    // A pending informational commit must not keep the process alive.
+    timer.unref();
+    trailing.set(key, { tp, offset, timer });
+  }
 
   const outcome = (topic: string, partition: number, kind: 'scored' | 'duplicate' | 'late' | 'dlq' | 'stale', count: number): void => {
     if (count > 0) instrumentation.emit('consumer.records', { topic, partition, outcome: kind, count });
@@ -300,12 +343,17 @@ export function createBatchHandler(deps: BatchHandlerDeps): PartitionBatchHandle
 
     // Resolve the offset and commit, throttled (informational: the Redis watermark is authoritative).
     positions.advance(topic, partition, batch.lastOffset, batch.records[batch.records.length - 1]);
+    const offset = (BigInt(batch.lastOffset) + 1n).toString();
     if (deps.stopping() || Date.now() - (lastCommit.get(key) ?? 0) >= commitIntervalMs) {
+      cancelTrailing(key);
       try {
         if (await control.commit()) lastCommit.set(key, Date.now());
       } catch (err) {
         logger.warn({ err, topic, partition }, 'offset commit failed (informational; the Redis watermark is authoritative)');
+        scheduleTrailing(key, tp, offset);
       }
+    } else {
+      scheduleTrailing(key, tp, offset);
     }
     await control.heartbeat();
     instrumentation.emit('consumer.batch', { topic, partition, size: batch.records.length, stages });
@@ -315,5 +363,9 @@ export function createBatchHandler(deps: BatchHandlerDeps): PartitionBatchHandle
   const publications = async (): Promise<void> => {
     while (publishing.size > 0) await Promise.all([...publishing.values()]);
   };
-  return Object.assign(handlePartitionBatch, { publications });
+  /** Drops the trailing commits not yet made (shutdown commits every owned partition itself). */
+  const cancelTrailingCommits = (): void => {
+    for (const key of [...trailing.keys()]) cancelTrailing(key);
+  };
+  return Object.assign(handlePartitionBatch, { publications, cancelTrailingCommits });
 }

@@ -270,6 +270,8 @@ export function createScorer(config: PyramidConfig, options: ScorerOptions = {})
       for (const tp of partitions) positions.forget(tp.topic, tp.partition);
       ownership.revoke(partitions);
       stops.forget(partitions);
+      // After its flush in progress; a partition assigned here again gets a new producer.
+      void r.relay.close(partitions).catch((err: unknown) => logger.warn({ err }, 'closing the relay producers of revoked partitions failed'));
       logger.info({ partitions: partitions.map((tp) => tp.partition) }, 'partitions revoked');
       return;
     }
@@ -339,10 +341,21 @@ export function createScorer(config: PyramidConfig, options: ScorerOptions = {})
     const logs = kafka.createPartitionLogReader();
     opened.push(() => logs.disconnect());
     await refuseOtherIncarnation(store, admin, logs);
+    // The DLQ's producer; tier changes go through the relay's transactional producers.
     const producer = kafka.createProducer();
     opened.push(() => producer.disconnect());
     await producer.connect();
-    const relay = createOutboxRelay({ store, producer, topic: config.topics.tierChanges, encoder, instrumentation, chunk: tuning.relayChunk });
+    const relay = createOutboxRelay({
+      store,
+      groupId: config.groupId,
+      createProducer: (transactionalId) => kafka.createTransactionalProducer({ transactionalId }),
+      topic: config.topics.tierChanges,
+      encoder,
+      instrumentation,
+      logger,
+      chunk: tuning.relayChunk,
+    });
+    opened.push(() => relay.close());
     const consumer = kafka.createConsumer({
       groupId: config.groupId,
       sessionTimeoutMs: config.consumer.sessionTimeout,
@@ -432,6 +445,7 @@ export function createScorer(config: PyramidConfig, options: ScorerOptions = {})
       relay: r.relay,
       positions,
       seek: (tp, offset) => r.consumer.seek(tp, offset),
+      commitOffsets: (offsets) => r.consumer.commitOffsets(offsets),
       aborted: () => aborted,
       stopping: () => stopping,
       instrumentation,
@@ -496,7 +510,9 @@ export function createScorer(config: PyramidConfig, options: ScorerOptions = {})
         const next = positions.next(tp.topic, tp.partition);
         return next === undefined ? [] : [{ ...tp, offset: next.toString() }];
       });
+      handler?.cancelTrailingCommits();
       await r.consumer.commitOffsets(finalOffsets).catch((err: unknown) => logger.warn({ err }, 'final offset commit failed (informational)'));
+      await r.relay.close().catch((err: unknown) => logger.warn({ err }, 'closing the relay producers failed'));
       await r.consumer.stop().catch((err: unknown) => logger.warn({ err }, 'consumer stop failed'));
       await r.consumer.disconnect().catch((err: unknown) => logger.warn({ err }, 'consumer disconnect failed'));
       await r.producer.disconnect().catch((err: unknown) => logger.warn({ err }, 'producer disconnect failed'));

@@ -61,10 +61,17 @@ export function testKafka(brokers: string[]): PyramidKafka {
 
 /**
  * Reads a topic from the beginning until `done(records)` holds (or `timeoutMs` passes, then
- * returns what it has; the caller's assertions fail with a useful diff).
+ * returns what it has; the caller's assertions fail with a useful diff). `isolation` defaults to
+ * the consumer's, `read_committed`.
  */
-export async function readTopic(brokers: string[], topic: string, done: (records: KafkaRecord[]) => boolean, timeoutMs = 60_000): Promise<KafkaRecord[]> {
-  const consumer = testKafka(brokers).createConsumer({ groupId: uniqueName('reader'), maxWaitTimeMs: 100, sessionTimeoutMs: 6_000, heartbeatIntervalMs: 500 });
+export async function readTopic(
+  brokers: string[],
+  topic: string,
+  done: (records: KafkaRecord[]) => boolean,
+  timeoutMs = 60_000,
+  isolation: 'read_committed' | 'read_uncommitted' = 'read_committed',
+): Promise<KafkaRecord[]> {
+  const consumer = testKafka(brokers).createConsumer({ groupId: uniqueName('reader'), isolation, maxWaitTimeMs: 100, sessionTimeoutMs: 6_000, heartbeatIntervalMs: 500 });
   const records: KafkaRecord[] = [];
   await consumer.connect();
   await consumer.subscribe([topic], { fromBeginning: true });

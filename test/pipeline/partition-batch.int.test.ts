@@ -20,7 +20,7 @@ import { Ownership } from '../../src/pipeline/ownership.js';
 import { loadPolicyFile } from '../../src/policy/load.js';
 import type { CompiledPolicy } from '../../src/policy/types.js';
 import type { StateStore } from '../../src/state/store.js';
-import { createTopics, DEFAULT_POLICY, testKafka, uniqueNames } from '../e2e/support.js';
+import { createTopics, DEFAULT_POLICY, testKafka, uniqueNames, waitFor } from '../e2e/support.js';
 import { ownedPartition } from './owned-partition-fixture.js';
 
 /** A batch as the consumer wrapper hands it over, with JSON purchases at `offsets`. */
@@ -72,9 +72,10 @@ describe('partition batch handler', () => {
    * `applyChunk`: records per engine call and commit. `beforeCommit(call, store)`: runs before the
    * handler's n-th commit reaches Redis; throwing there fails that commit without it running.
    */
-  async function setup(options: { stopping?: boolean; applyChunk?: number; beforeCommit?: (call: number, store: StateStore) => Promise<void> } = {}) {
+  async function setup(options: { stopping?: boolean; applyChunk?: number; commitIntervalMs?: number; beforeCommit?: (call: number, store: StateStore) => Promise<void> } = {}) {
     const names = uniqueNames('batch');
-    await createTopics(stack.brokers, [names.tierChanges, names.dlq], 1);
+    // The input topic too: the relay records its progress against the input partition.
+    await createTopics(stack.brokers, [names.transactions, names.tierChanges, names.dlq], 1);
     const instrumentation = new Instrumentation();
     const outcomes: string[] = [];
     instrumentation.on('consumer.records', (e) => outcomes.push(...Array<string>(e.count).fill(e.outcome)));
@@ -93,27 +94,40 @@ describe('partition batch handler', () => {
     ownership.adopt(owned);
     const positions = new PartitionPositions();
     const seeks: Array<{ tp: TopicPartition; offset: string }> = [];
+    const trailingCommits: Array<TopicPartition & { offset: string }> = [];
+    const kafka = testKafka(stack.brokers);
     const handler = createBatchHandler({
       decoder: createDecoder({ format: 'json' }),
       validate: createTransactionValidator({ maxAmountMinor: 10 ** 13, maxFutureSkewMs: 300_000 }),
       currency: 'CNY',
       dlq: createDlqPublisher({ producer, topic: names.dlq, instrumentation }),
       ownership,
-      relay: createOutboxRelay({ store, producer, topic: names.tierChanges, encoder: createJsonTierChangeEncoder(), instrumentation }),
+      relay: createOutboxRelay({
+        store,
+        groupId: names.groupId,
+        createProducer: (transactionalId) => kafka.createTransactionalProducer({ transactionalId }),
+        topic: names.tierChanges,
+        encoder: createJsonTierChangeEncoder(),
+        instrumentation,
+      }),
       positions,
       seek: (tp, offset) => seeks.push({ tp, offset }),
+      commitOffsets: (offsets) => {
+        trailingCommits.push(...offsets);
+        return Promise.resolve(offsets);
+      },
       aborted: () => false,
       stopping: () => options.stopping ?? false,
       instrumentation,
       logger: silentLogger,
-      commitIntervalMs: 0,
+      commitIntervalMs: options.commitIntervalMs ?? 0,
       retry: { initialMs: 1, maxMs: 5, factor: 2, jitter: 0 },
       ...(options.applyChunk === undefined ? {} : { applyChunk: options.applyChunk }),
     });
     const watermark = async (): Promise<number | null> => (await store.readMeta(names.transactions, 0))?.lastOffset ?? null;
     const frequency = async (): Promise<number | undefined> =>
       (await inspectCustomer({ store, policy, clock: 'wall', topic: names.transactions, customerId: 'c-1', partition: 0 }))?.frequency;
-    return { names, handler, positions, seeks, outcomes, dlqReasons, watermark, frequency, store, owned, policy };
+    return { names, handler, positions, seeks, trailingCommits, outcomes, dlqReasons, watermark, frequency, store, owned, policy };
   }
 
   it('refuses a batch fetched beyond the next offset to process: seeks back, applies nothing', async () => {
@@ -138,6 +152,22 @@ describe('partition batch handler', () => {
     expect(outcomes.filter((o) => o === 'scored')).toHaveLength(3);
     expect(positions.next(names.transactions, 0)).toBe(6n);
     expect(c.commits).toBe(1);
+  });
+
+  it('the last batch of a burst, which the commit throttle skipped, is committed by a trailing commit without any further batch', async () => {
+    const { names, handler, trailingCommits, watermark } = await setup({ commitIntervalMs: 300 });
+    const first = control();
+    await handler(batchOf(names.transactions, [0, 1, 2]), first);
+    const second = control();
+    await handler(batchOf(names.transactions, [3, 4]), second);
+    const third = control();
+    await handler(batchOf(names.transactions, [5, 6]), third);
+    await handler.publications();
+    expect(await watermark()).toBe(6);
+    // The first batch committed itself; the throttle skipped the other two.
+    expect([first.commits, second.commits, third.commits]).toEqual([1, 0, 0]);
+    expect(await waitFor(() => trailingCommits.length > 0, 10_000, 20)).toBe(true);
+    expect(trailingCommits).toEqual([{ topic: names.transactions, partition: 0, offset: '7' }]);
   });
 
   it('a batch that goes stale before its apply has no further effects', async () => {

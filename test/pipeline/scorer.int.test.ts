@@ -6,6 +6,7 @@ import type { OutgoingRecord } from '../../src/kafka/types.js';
 import { createHealth } from '../../src/ops/health.js';
 import { createScorer, type Scorer } from '../../src/pipeline/scorer.js';
 import { createTopics, readTopic, testConfig, testKafka, uniqueNames, waitFor } from '../e2e/support.js';
+import { groupLagFromBroker } from '../helpers/group-offsets.js';
 import { startRedisServer, type RedisServerHandle } from '../helpers/redis-server.js';
 
 const DAY = 86_400_000;
@@ -100,6 +101,24 @@ describe('scorer', () => {
       { partition: 1, offset: '12' },
     ]);
     for (let p = 0; p < 2; p++) expect(await redis.xlen(scorer.store.keys(names.transactions, p).outbox)).toBe(0);
+  });
+
+  it('after a burst followed by silence, the group has committed the log end of every partition (a trailing commit)', async () => {
+    const names = uniqueNames('trailing-commit');
+    await createTopics(stack.brokers, [names.transactions], 3);
+    const instrumentation = new Instrumentation();
+    const counts = outcomes(instrumentation);
+    // Small fetches: each partition's burst arrives as many batches, well within one commit interval.
+    const config = testConfig({ brokers: stack.brokers, redisUrl: inject('redisUrl'), names, overrides: { consumer: { sessionTimeout: 6_000, heartbeatInterval: 500, concurrency: 2, maxBytesPerPartition: 2_048 } } });
+    await started(createScorer(config, { instrumentation }));
+    await produce(names.transactions, transactions(30, 3));
+    expect(await waitFor(() => counts.scored === 30)).toBe(true);
+    await produce(names.transactions, transactions(600, 3, 30));
+    expect(await waitFor(() => counts.scored === 630)).toBe(true);
+    const settled = await waitFor(async () => [...(await groupLagFromBroker(stack.brokers, names.groupId, names.transactions)).values()].every((p) => p.lag === 0n), 15_000, 200);
+    const lag = await groupLagFromBroker(stack.brokers, names.groupId, names.transactions);
+    expect(settled, JSON.stringify([...lag], (_, v: unknown) => (typeof v === 'bigint' ? v.toString() : v))).toBe(true);
+    expect([...lag.values()].map((p) => p.end)).toEqual([210n, 210n, 210n]);
   });
 
   it('re-reads from the Redis watermark, not the committed offset, when Redis lost its latest writes', async () => {

@@ -8,7 +8,7 @@ import { testPolicy } from '../state/fixtures.js';
 import { useStateRedis } from '../state/store-helpers.js';
 import { ownedPartition } from './owned-partition-fixture.js';
 
-const relay: OutboxRelay = { flush: () => Promise.resolve({ published: 0, complete: true }) };
+const relay: OutboxRelay = { flush: () => Promise.resolve({ published: 0, complete: true }), close: () => Promise.resolve() };
 
 describe('sweeper', () => {
   const { redis, newPrefix } = useStateRedis();
