@@ -34,9 +34,14 @@ export function loadScript(fileName: string): LuaScript {
 /**
  * EVALSHA, falling back to EVAL once when the server does not know the script yet (new server,
  * SCRIPT FLUSH, failover to a replica that never saw it). EVAL also caches it for next time.
+ *
+ * `ordered`: always EVAL (the script text travels with every call). For a call whose position on
+ * the connection matters, because later commands are sent before its reply: a NOSCRIPT fallback
+ * would re-send it after them, out of order.
  */
-export async function runScript(client: Redis | Cluster, script: LuaScript, keys: string[], args: (string | number)[]): Promise<unknown> {
+export async function runScript(client: Redis | Cluster, script: LuaScript, keys: string[], args: (string | number)[], options: { ordered?: boolean } = {}): Promise<unknown> {
   if (keys.length !== script.numberOfKeys) throw new Error(`${script.name} takes ${script.numberOfKeys} keys, got ${keys.length}`);
+  if (options.ordered === true) return client.eval(script.lua, keys.length, ...keys, ...args);
   try {
     return await client.evalsha(script.sha, keys.length, ...keys, ...args);
   } catch (err) {

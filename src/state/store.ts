@@ -391,7 +391,8 @@ export class StateStore {
       args.push(encodeOutboxRecord(entry.change));
     });
 
-    const reply = await this.run(SCRIPTS.commit, [keys.meta, keys.due, keys.tx, keys.outbox], args);
+    // Ordered: the next chunk's load is sent before this reply comes, and must run after it.
+    const reply = await this.run(SCRIPTS.commit, [keys.meta, keys.due, keys.tx, keys.outbox], args, { ordered: true });
     if (!Array.isArray(reply) || reply[0] !== 0) {
       if (Array.isArray(reply) && reply[0] === -1) throw fenceRefusal(topic, partition, reply, { formatVersion: FORMAT, ...fence });
       throw new PyramidError('STATE_SCRIPT_FAILED', `commit returned ${JSON.stringify(reply)}`);
@@ -501,10 +502,10 @@ export class StateStore {
     }
   }
 
-  private async run(script: LuaScript, keys: string[], args: (string | number)[]): Promise<unknown> {
+  private async run(script: LuaScript, keys: string[], args: (string | number)[], options: { ordered?: boolean } = {}): Promise<unknown> {
     const started = performance.now();
     try {
-      const reply = await runScript(this.redis, script, keys, args);
+      const reply = await runScript(this.redis, script, keys, args, options);
       this.instrumentation?.emit('state.script', { script: script.name, seconds: (performance.now() - started) / 1000, ok: true });
       return reply;
     } catch (err) {

@@ -110,4 +110,17 @@ describe('OwnedPartition: the fenced commit', () => {
     await redis.hdel(store.keys(TOPIC, 0).meta, META.formatVersion);
     await expect(claim(policy.version, policyContentHash(policy))).rejects.toThrow(/format version none/);
   });
+
+  it('a pipelined commit stays in order after the script cache is flushed (a NOSCRIPT fallback re-sent it after the next load)', async () => {
+    const { store, owned } = await ownedPartition({ redis, prefix: newPrefix('noscript'), policy, clock: 'event' });
+    await owned.apply([purchase(0, 'a', 100)]);
+    await owned.settled();
+    await redis.script('FLUSH');
+    // Chunk 2 claims 'dup'; chunk 3, loaded while chunk 2's commit is in flight, re-sends it.
+    await owned.apply([{ ...purchase(1, 'a', 100), transactionId: 'dup' }]);
+    const counts = await owned.apply([{ ...purchase(2, 'a', 100), transactionId: 'dup' }]);
+    await owned.settled();
+    expect(counts).toMatchObject({ applied: 0, duplicate: 1 });
+    expect((await store.readCustomer(TOPIC, 0, 'a'))?.buckets.reduce((sum, b) => sum + b.frequency, 0)).toBe(2);
+  });
 });
