@@ -1,7 +1,22 @@
 import type { Command } from 'commander';
+import { loadStateConfig, type StateConfig } from '../../config/load.js';
+import { PyramidError } from '../../errors.js';
+import { policyMoveMatrix } from '../../pipeline/policy-diff.js';
 import { describePolicy } from '../../policy/describe.js';
 import { loadPolicyFile } from '../../policy/load.js';
 import { policyContentHash } from '../../policy/content-hash.js';
+import { formatMinor, formatMoveMatrix } from '../format.js';
+import { openState } from '../state-access.js';
+
+interface StateOptions {
+  config?: string;
+}
+
+interface DiffOptions extends StateOptions {
+  json?: boolean;
+  pageSize: string;
+  pause: string;
+}
 
 /**
  * `pyramid policy check|diff|apply <file>`: the policy lifecycle. `check` validates a file and
@@ -16,6 +31,52 @@ export function register(program: Command): void {
     .action(async (file: string) => {
       await check(file);
     });
+  policy
+    .command('diff')
+    .description("Preview a policy against the live state of the configured key prefix: the move matrix (current tier x new tier), changing nothing")
+    .argument('<file>', 'the new policy file (YAML or JSON)')
+    .option('--config <file>', 'YAML/JSON config file (environment variables override it)')
+    .option('--json', 'print the move matrix as JSON')
+    .option('--page-size <n>', 'customers read per HSCAN page', '500')
+    .option('--pause <ms>', 'pause between two pages, so a diff next to live scorers takes a bounded share of Redis', '10')
+    .action(async (file: string, opts: DiffOptions) => {
+      await diff(file, opts);
+    });
+}
+
+/**
+ * The state settings; the policy file the scorers run with does not matter to these commands,
+ * so the file given on the command line stands in when none is configured.
+ */
+function stateConfig(file: string, opts: StateOptions): StateConfig {
+  return loadStateConfig({ PYRAMID_POLICY_FILE: file, ...process.env }, opts.config);
+}
+
+function positiveInteger(text: string, flag: string, min: number): number {
+  const value = Number(text);
+  if (!Number.isInteger(value) || value < min) throw new PyramidError('CONFIG_INVALID', `${flag} must be an integer >= ${min}, got ${JSON.stringify(text)}`);
+  return value;
+}
+
+async function diff(file: string, opts: DiffOptions): Promise<void> {
+  const pageSize = positiveInteger(opts.pageSize, '--page-size', 1);
+  const pauseMs = positiveInteger(opts.pause, '--pause', 0);
+  const policy = await loadPolicyFile(file);
+  const config = stateConfig(file, opts);
+  const state = await openState(config);
+  try {
+    const matrix = await policyMoveMatrix({ store: state.store, topic: config.topics.transactions, partitions: state.partitions, policy, clock: config.clock, pageSize, pauseMs });
+    if (opts.json === true) {
+      console.log(JSON.stringify(matrix, null, 2));
+      return;
+    }
+    const order = [...policy.tiers.map((tier) => tier.name), policy.fallbackTier, ...(policy.inactiveTier === null ? [] : [policy.inactiveTier])];
+    const current = matrix.currentVersions.length === 0 ? 'no state yet' : `state now on policy ${matrix.currentVersions.join(', ')}`;
+    console.log(`pyramid policy diff: ${policy.name} ${policy.version} against key prefix ${config.keyPrefix} (${matrix.partitions} partitions, ${current}, ${config.clock} clock)`);
+    console.log(formatMoveMatrix(matrix, order, policy.minorUnitDigits, policy.currency));
+  } finally {
+    state.close();
+  }
 }
 
 async function check(file: string): Promise<void> {
