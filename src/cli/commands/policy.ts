@@ -1,3 +1,4 @@
+import { readFile } from 'node:fs/promises';
 import type { Command } from 'commander';
 import { loadStateConfig, type StateConfig } from '../../config/load.js';
 import { PyramidError } from '../../errors.js';
@@ -5,7 +6,8 @@ import { policyMoveMatrix } from '../../pipeline/policy-diff.js';
 import { describePolicy } from '../../policy/describe.js';
 import { loadPolicyFile } from '../../policy/load.js';
 import { policyContentHash } from '../../policy/content-hash.js';
-import { formatMinor, formatMoveMatrix } from '../format.js';
+import { changedInPlace, storeGroupPolicy } from '../../state/group-policy.js';
+import { formatMoveMatrix } from '../format.js';
 import { openState } from '../state-access.js';
 
 interface StateOptions {
@@ -41,6 +43,14 @@ export function register(program: Command): void {
     .option('--pause <ms>', 'pause between two pages, so a diff next to live scorers takes a bounded share of Redis', '10')
     .action(async (file: string, opts: DiffOptions) => {
       await diff(file, opts);
+    });
+  policy
+    .command('apply')
+    .description('Make a policy the one in force for the configured key prefix: running scorers switch to it without a restart and re-evaluate every customer (one POLICY event per customer whose tier changes)')
+    .argument('<file>', 'the new policy file (YAML or JSON); a changed policy needs a new version')
+    .option('--config <file>', 'YAML/JSON config file (environment variables override it)')
+    .action(async (file: string, opts: StateOptions) => {
+      await apply(file, opts);
     });
 }
 
@@ -83,4 +93,38 @@ async function check(file: string): Promise<void> {
   // An invalid file throws POLICY_INVALID naming each field; main prints it and exits 1.
   const policy = await loadPolicyFile(file);
   console.log([`${file}: valid`, ...describePolicy(policy), `content hash ${policyContentHash(policy)}`].join('\n'));
+}
+
+async function apply(file: string, opts: StateOptions): Promise<void> {
+  const policy = await loadPolicyFile(file);
+  const content = await readFile(file, 'utf8');
+  const hash = policyContentHash(policy);
+  const config = stateConfig(file, opts);
+  const state = await openState(config);
+  try {
+    // State scored before any policy was stored for the prefix names its policy only in the
+    // partition metas: a changed file under one of those versions is refused too.
+    for (const partition of state.partitions) {
+      const meta = await state.store.readMeta(config.topics.transactions, partition);
+      if (meta?.policyVersion === policy.version && meta.policyHash !== null && meta.policyHash !== hash) {
+        throw changedInPlace(file, policy.version, meta.policyHash, hash);
+      }
+    }
+    const applied = await storeGroupPolicy(state.redis, config.keyPrefix, { version: policy.version, hash, content, source: file }, Date.now());
+    if (applied.outcome === 'unchanged') {
+      console.log(`pyramid policy apply: ${policy.name} ${policy.version} is already in force for key prefix ${config.keyPrefix}; nothing changed`);
+      return;
+    }
+    const was = applied.previousVersion === null ? 'no policy stored before' : `was ${applied.previousVersion}`;
+    console.log(
+      [
+        `pyramid policy apply: ${policy.name} ${policy.version} (content hash ${hash}) is now in force for key prefix ${config.keyPrefix} (${was})`,
+        'Running scorers switch each partition at its next commit and re-evaluate every customer in the background:',
+        'one POLICY tier-change event per customer whose tier changes (pyramid policy diff shows which).',
+        `Start scorers from now on with PYRAMID_POLICY_FILE=${file}.`,
+      ].join('\n'),
+    );
+  } finally {
+    state.close();
+  }
 }
