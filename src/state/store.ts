@@ -225,10 +225,13 @@ export class StateStore {
    * Refuses, before any partition is claimed, state that this scorer cannot continue: a partition
    * of another format version, partition count, sub-hash count or policy (version or content), or
    * state for a partition beyond the topic's partition count (the topic was re-created smaller).
+   * With `acceptOtherPolicyVersions` (a policy in force is stored for the prefix and is this
+   * scorer's) a partition on another policy version passes: it switches at its first commit; one
+   * on this version must still have this content.
    *
    * @throws PyramidError STATE_LAYOUT_MISMATCH naming the partition, the field and both values.
    */
-  async checkLayout(topic: string, policy: { version: string; hash: string }): Promise<void> {
+  async checkLayout(topic: string, policy: { version: string; hash: string }, options: { acceptOtherPolicyVersions?: boolean } = {}): Promise<void> {
     if (this.partitionCount === undefined) throw new PyramidError('CONFIG_INVALID', 'checking the layout needs the store to know the partition count');
     const expected: Record<string, string> = {
       [META.formatVersion]: FORMAT,
@@ -251,7 +254,10 @@ export class StateStore {
         }
         continue;
       }
+      const policyAt = Object.keys(expected).indexOf(META.policyVersion);
+      const otherVersion = options.acceptOtherPolicyVersions === true && (stored[policyAt] ?? '') !== policy.version;
       Object.entries(expected).forEach(([field, value], i) => {
+        if (otherVersion && (field === META.policyVersion || field === META.policyHash)) return;
         const found = stored[i] ?? '';
         if (found !== value) throw layoutMismatch(topic, partition, field, found, value);
       });
