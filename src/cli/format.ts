@@ -1,4 +1,5 @@
 import type { PyramidCensus } from '../pipeline/census.js';
+import type { MoveCell, MoveMatrix } from '../pipeline/policy-diff.js';
 
 /** Minor units as a decimal amount with thousands separators, e.g. 123456789 (2 digits) -> 1,234,567.89. */
 export function formatMinor(minor: number, digits: number): string {
@@ -37,4 +38,38 @@ export function formatPyramid(census: PyramidCensus): string {
   return rows
     .map((row) => row.map((cell, i) => (i === 0 ? cell.padEnd(widths[i] ?? 0) : cell.padStart(widths[i] ?? 0))).join('  '))
     .join('\n');
+}
+
+/**
+ * A move matrix as a text table: a row per current tier, a column per tier under the new policy
+ * (in `order`, most valuable first; tiers outside it after, by name), each cell "customers /
+ * rolling revenue"; then the totals of the customers that move.
+ */
+export function formatMoveMatrix(matrix: MoveMatrix, order: readonly string[], minorUnitDigits: number, currency: string): string {
+  const names = new Set<string>();
+  for (const cell of matrix.cells) names.add(cell.from).add(cell.to);
+  const rank = (name: string): number => {
+    const at = order.indexOf(name);
+    return at < 0 ? order.length : at;
+  };
+  const tiers = [...names].sort((a, b) => rank(a) - rank(b) || (a < b ? -1 : a > b ? 1 : 0));
+  const cellOf = (from: string, to: string): MoveCell | undefined => matrix.cells.find((c) => c.from === from && c.to === to);
+  const rows = [
+    ['now \\ new', ...tiers],
+    ...tiers.map((from) => [
+      from,
+      ...tiers.map((to) => {
+        const cell = cellOf(from, to);
+        if (cell === undefined) return '-';
+        return `${cell.customers} / ${formatMinor(cell.revenueMinor, minorUnitDigits)}${from === to ? ' =' : ''}`;
+      }),
+    ]),
+  ];
+  const widths = rows[0]!.map((_, i) => Math.max(...rows.map((row) => (row[i] ?? '').length)));
+  const table = rows.map((row) => row.map((cell, i) => (i === 0 ? cell.padEnd(widths[i] ?? 0) : cell.padStart(widths[i] ?? 0))).join('  ')).join('\n');
+  return [
+    `cells: customers / rolling revenue (${currency}); "=" marks customers who keep their tier`,
+    table,
+    `${matrix.moving} of ${matrix.customers} customers change tier (${formatMinor(matrix.movingRevenueMinor, minorUnitDigits)} ${currency} of rolling revenue moves); each gets one POLICY tier-change event when the policy is applied`,
+  ].join('\n');
 }

@@ -51,6 +51,14 @@ export interface EngineInput {
    * long as their transaction counts, so a copy is never counted twice.
    */
   dedupeHorizonMs: number | null;
+  /**
+   * True while the partition switches to `policy` (a new policy was applied): every stored,
+   * classified customer is re-evaluated under it with cause POLICY at its first evaluation in the
+   * call, before its timers or records change it, so a customer whose tier differs under the new
+   * policy gets its POLICY change before any other. Re-evaluating one already switched finds no
+   * change (see reevaluateUnderPolicy), so calls may overlap the background re-evaluation freely.
+   */
+  reevaluate?: boolean;
 }
 
 /** What an engine call produced: what the state layer must commit together. */
@@ -84,6 +92,8 @@ class EngineRun {
   readonly changes: TierChange[] = [];
   readonly counts: EngineCounts = { applied: 0, duplicate: 0, late: 0, stale: 0, changes: 0, timersFired: 0, claimsShortened: 0 };
   readonly queue = new TimerQueue();
+  /** Customers re-evaluated under the policy in this call (see EngineInput.reevaluate). */
+  readonly reevaluated = new Set<string>();
   lastOffset: number;
   eventWatermark: number | null;
   clock: number | null = null;
@@ -162,6 +172,7 @@ class EngineRun {
   fireTimer(id: string, c: CustomerState, at: number): void {
     this.counts.timersFired += 1;
     this.noteClock(at);
+    this.policyCheck(id, c, at);
     const snapshot = this.snapshot(c, at);
     this.evaluate(id, c, at, 'TIME', null, snapshot, snapshot);
   }
@@ -173,6 +184,18 @@ class EngineRun {
     while (expired < c.buckets.length && (c.buckets[expired] as Bucket).index < first) expired++;
     if (expired > 0) c.buckets.splice(0, expired);
     return rollingAggregates(this.input.policy, c.buckets, c.lastPurchaseAt, now);
+  }
+
+  /**
+   * While the partition switches policy: re-evaluate a stored, classified customer under the
+   * policy with cause POLICY, once per call, at its first evaluation instant `now`.
+   */
+  policyCheck(id: string, c: CustomerState, now: number): void {
+    if (this.input.reevaluate !== true || this.reevaluated.has(id)) return;
+    this.reevaluated.add(id);
+    if (c.tier === null || !this.input.customers.has(id)) return;
+    const snapshot = this.snapshot(c, now);
+    this.evaluate(id, c, now, 'POLICY', null, snapshot, snapshot);
   }
 
   /** Evaluate `c` at `now`, record a change when its tier moves, and set its timer. */
@@ -217,10 +240,11 @@ class EngineRun {
     // A refund older than the window touches nothing, so it needs no customer.
     if (late && record.kind === 'refund') {
       this.counts.late += 1;
-      if (this.exists(id)) this.fireOwnTimers(id, now);
+      if (this.exists(id)) this.policyCheck(id, this.fireOwnTimers(id, now), now);
       return;
     }
     const c = this.fireOwnTimers(id, now);
+    this.policyCheck(id, c, now);
     const before = this.snapshot(c, now);
     const cause: ChangeCause = record.kind === 'purchase' ? 'TRANSACTION' : 'REFUND';
     if (late) {
@@ -348,5 +372,22 @@ export function applyRecords(input: EngineInput, records: readonly EngineRecord[
 export function fireTimers(input: EngineInput, upTo: number): EngineResult {
   const run = new EngineRun(input, true);
   run.firePartitionTimers(upTo);
+  return run.result(0);
+}
+
+/**
+ * The background step of a policy switch: re-evaluates stored customers `customerIds` (of the
+ * partition, in `input.customers`; ids it lacks are skipped) under `input.policy` at `now` with
+ * cause POLICY. In wall clock a customer's own timers due at or before `now` fire first, so a
+ * change time alone made is a TIME change, not a POLICY one. Needs `input.reevaluate`.
+ */
+export function reevaluateCustomers(input: EngineInput, customerIds: readonly string[], now: number): EngineResult {
+  if (input.reevaluate !== true) throw new TypeError('reevaluateCustomers needs input.reevaluate');
+  const run = new EngineRun(input, false);
+  run.noteClock(now);
+  for (const id of customerIds) {
+    if (!input.customers.has(id)) continue;
+    run.policyCheck(id, run.fireOwnTimers(id, now), now);
+  }
   return run.result(0);
 }

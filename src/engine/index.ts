@@ -11,3 +11,4 @@ export * from './due.js';
 export * from './change.js';
 export * from './apply.js';
 export * from './inspect.js';
+export * from './policy-change.js';

@@ -1,9 +1,10 @@
-import { applyRecords, fireTimers, type ClockMode, type CustomerLookup, type EngineInput, type EngineResult } from '../engine/apply.js';
+import { applyRecords, fireTimers, reevaluateCustomers, type ClockMode, type CustomerLookup, type EngineInput, type EngineResult } from '../engine/apply.js';
 import type { CustomerState, EngineCounts, EngineRecord } from '../engine/types.js';
 import { isPyramidError, PyramidError } from '../errors.js';
 import type { Instrumentation } from '../instrumentation.js';
 import type { Logger } from '../logger.js';
 import type { CompiledPolicy } from '../policy/types.js';
+import { META } from '../state/layout.js';
 import { outboxId, type OutboxEntry } from '../state/outbox-codec.js';
 import { DEFAULT_TIMER_LIMIT, type PartitionClaim, type StateStore, type TierCounters } from '../state/store.js';
 import { PartitionCache, type CacheBudget, type CacheEntry } from './customer-cache.js';
@@ -24,7 +25,25 @@ export interface OwnedPartitionOptions {
   timerLoadLimit?: number;
   logger: Logger;
   instrumentation?: Instrumentation;
+  /**
+   * True when `policy` is the one stored for the key prefix (`pyramid policy apply`): a partition
+   * stored under another policy is claimed anyway and switches to this one at its first commit.
+   * False: such a partition is refused (the claim names the policy field).
+   */
+  policyInForce?: boolean;
 }
+
+/** What one background re-evaluation step of a policy switch did. */
+export interface ReevaluationStep {
+  /** Customers re-evaluated. */
+  customers: number;
+  /** POLICY changes (and TIME changes of timers that fell due meanwhile). */
+  changes: number;
+  /** False once the partition is fully re-evaluated (or no switch is in progress). */
+  more: boolean;
+}
+
+const SWITCH_START = '0:0';
 
 /** What a sweep did. */
 export interface SweepOutcome {
@@ -80,17 +99,87 @@ export class OwnedPartition {
   private inFlight: Promise<void>[] = [];
   /** True once another owner has claimed the partition: this instance is a zombie for it. */
   private fenced = false;
+  private policy: CompiledPolicy;
+  private policyHash: string;
+  /** The version the partition's stored state is on, while the switch to `policy` is not committed yet. */
+  private switchFrom: string | null = null;
+  /** `<sub-hash>:<HSCAN cursor>` of the background re-evaluation; null when none is in progress. */
+  private cursor: string | null = null;
 
   constructor(private readonly options: OwnedPartitionOptions) {
     this.topic = options.topic;
     this.partition = options.partition;
     this.cache = new PartitionCache(options.budget);
+    this.policy = options.policy;
+    this.policyHash = options.policyHash;
   }
 
   /** Claims the partition (fencing any earlier owner) and starts from what Redis holds. */
   async claim(): Promise<void> {
-    const { store, policy, policyHash } = this.options;
-    this.adopt(await store.claim(this.topic, this.partition, { version: policy.version, hash: policyHash }));
+    const { store } = this.options;
+    const mine = { version: this.policy.version, hash: this.policyHash };
+    if (this.options.policyInForce === true) {
+      // The partition may still be on the policy in force before: claim it as it is stored, and
+      // switch at the first commit.
+      const meta = await store.readMeta(this.topic, this.partition);
+      if (meta?.policyVersion != null && meta.policyHash != null) {
+        this.adopt(await store.claim(this.topic, this.partition, { version: meta.policyVersion, hash: meta.policyHash }));
+        return;
+      }
+    }
+    this.adopt(await store.claim(this.topic, this.partition, mine));
+  }
+
+  /**
+   * Switches to another policy (one just applied for the key prefix): the next commit stores it
+   * in the partition meta and starts the background re-evaluation of every customer.
+   */
+  switchPolicy(policy: CompiledPolicy, hash: string): void {
+    if (policy.version === this.policy.version && hash === this.policyHash) return;
+    this.switchFrom = this.switchFrom ?? this.policy.version;
+    this.policy = policy;
+    this.policyHash = hash;
+  }
+
+  /** The policy this partition scores with (from its next commit on, when a switch is pending). */
+  get policyVersion(): string {
+    return this.policy.version;
+  }
+
+  /** True while a policy switch is pending or its background re-evaluation is not done. */
+  get reevaluating(): boolean {
+    return this.switchFrom !== null || this.cursor !== null;
+  }
+
+  /** Where the background re-evaluation stands: sub-hashes done of all; null when none is in progress. */
+  get reevaluationProgress(): { done: number; of: number } | null {
+    if (!this.reevaluating) return null;
+    const shard = Number((this.cursor ?? SWITCH_START).split(':')[0]);
+    return { done: shard, of: this.options.store.customerShards };
+  }
+
+  /**
+   * One step of the background re-evaluation of a policy switch: the next HSCAN page (about
+   * `count` customers) of the partition re-evaluated under the new policy at the partition's
+   * clock (`now` in wall clock, the event-time watermark in event clock), committed together
+   * with the moved cursor.
+   */
+  async reevaluateStep(now: number, count: number): Promise<ReevaluationStep> {
+    this.assertUsable();
+    if (!this.reevaluating) return { customers: 0, changes: 0, more: false };
+    const at = this.options.clock === 'event' ? this.eventWatermark : now;
+    const [shardText, hscanCursor] = (this.cursor ?? SWITCH_START).split(':') as [string, string];
+    const shard = Number(shardText);
+    const page = await this.options.store.scanCustomerIds(this.topic, this.partition, shard, hscanCursor, count);
+    const input = await this.engineInput(page.customerIds, [], undefined);
+    this.assertUsable();
+    // In event clock a partition that applied no record has no customer to re-evaluate.
+    const result = at === null ? reevaluateCustomers(input, [], 0) : reevaluateCustomers(input, page.customerIds, at);
+    const nextShard = page.next === '0' ? shard + 1 : shard;
+    const next = nextShard >= this.options.store.customerShards ? '' : `${nextShard}:${page.next}`;
+    await this.commit(input, result, next);
+    this.assertUsable();
+    return { customers: page.customerIds.length, changes: result.counts.changes, more: next !== '' };
   }
 
   /**
@@ -229,6 +318,8 @@ export class OwnedPartition {
     this.eventWatermark = claim.eventWatermark;
     this.outboxSeq = claim.outboxSeq;
     this.counters = claim.counters;
+    this.cursor = claim.reevaluationCursor;
+    this.switchFrom = claim.policyVersion !== null && (claim.policyVersion !== this.policy.version || claim.policyHash !== this.policyHash) ? claim.policyVersion : null;
     this.cache.clear();
   }
 
@@ -237,7 +328,8 @@ export class OwnedPartition {
    * claims of `transactionIds` and, for event clock and sweeps, the timers due by `timersThrough`.
    */
   private async engineInput(customerIds: string[], transactionIds: string[], timersThrough: number | undefined, timerLimit?: number): Promise<EngineInput> {
-    const { store, policy, clock, dedupeHorizonMs } = this.options;
+    const { store, clock, dedupeHorizonMs } = this.options;
+    const policy = this.policy;
     const customers = new Map<string, CustomerState>();
     const missing = new Set<string>();
     for (const id of customerIds) {
@@ -268,6 +360,7 @@ export class OwnedPartition {
       timersKnownThrough: timersThrough === undefined ? -Infinity : loaded.timersKnownThrough,
       claims: loaded.claims,
       dedupeHorizonMs,
+      reevaluate: this.reevaluating,
     };
   }
 
@@ -282,8 +375,21 @@ export class OwnedPartition {
    * Sends the commit of one engine result (fenced) and tracks its acknowledgement; the returned
    * promise never rejects (a failure is kept for {@link settled} and blocks further applies).
    */
-  private commit(input: EngineInput, result: EngineResult): Promise<void> {
+  private commit(input: EngineInput, result: EngineResult, cursor?: string): Promise<void> {
     const commit = this.commitNumber;
+    const meta = new Map<string, string>();
+    if (this.switchFrom !== null) {
+      // The switch point: the first commit scored under the new policy stores it.
+      meta.set(META.policyVersion, this.policy.version).set(META.policyHash, this.policyHash).set(META.previousPolicyVersion, this.switchFrom);
+      meta.set(META.reevaluationCursor, SWITCH_START);
+      this.options.logger.info({ topic: this.topic, partition: this.partition, from: this.switchFrom, to: this.policy.version }, 'policy switched; re-evaluating every customer in the background');
+      this.switchFrom = null;
+      this.cursor = SWITCH_START;
+    }
+    if (cursor !== undefined && input.reevaluate === true) {
+      meta.set(META.reevaluationCursor, cursor);
+      this.cursor = cursor === '' ? null : cursor;
+    }
     const changedCounters = this.moveCounters(input.customers, result.customers);
     const written: CacheEntry[] = [];
     for (const [id, state] of result.customers) written.push(this.cache.putPending(id, state, commit));
@@ -306,6 +412,7 @@ export class OwnedPartition {
           claims: result.claims,
           outbox,
           pruneClaimsThrough: result.clock,
+          meta,
         },
       )
       .then(

@@ -12,7 +12,10 @@ import type { TopicPartition } from '../kafka/types.js';
 import { silentLogger, type Logger } from '../logger.js';
 import { kafkaGroupProbe, redisProbe, registryProbe, type HealthProbe } from '../ops/health.js';
 import { startLagMonitor, type LagMonitor } from '../ops/lag-monitor.js';
+import { readFile } from 'node:fs/promises';
 import { policyContentHash } from '../policy/content-hash.js';
+import { readGroupPolicy } from '../state/group-policy.js';
+import { checkPolicyInForce } from './policy-in-force.js';
 import { loadPolicyFile } from '../policy/load.js';
 import type { CompiledPolicy } from '../policy/types.js';
 import { StateStore } from '../state/store.js';
@@ -30,6 +33,7 @@ import { PartitionPositions } from './partition-positions.js';
 import { connectRedis } from './redis-connection.js';
 import { DEFAULT_RETRY, retrying, type RetryOptions } from './retry.js';
 import { StoppedPartitions } from './stopped-partitions.js';
+import { startPolicyReevaluator, type PolicyReevaluator } from './policy-reevaluator.js';
 import { startSweeper, type Sweeper } from './sweeper.js';
 import { createAvroTierChangeEncoder, createJsonTierChangeEncoder, type TierChangeEncoder } from './tier-change-encoder.js';
 import { checkIncarnation, type IncarnationVerdict } from './topic-incarnation.js';
@@ -111,6 +115,7 @@ interface Running {
   partitionCount: number;
   relay: OutboxRelay;
   sweeper: Sweeper | undefined;
+  reevaluator: PolicyReevaluator | undefined;
   lag: LagMonitor;
   census: () => Promise<PyramidCensus>;
   groupProbe: HealthProbe & { close(): void };
@@ -222,6 +227,7 @@ export function createScorer(config: PyramidConfig, options: ScorerOptions = {})
           partition: tp.partition,
           policy: r.policy,
           policyHash: r.policyHash,
+          policyInForce: true,
           clock: config.clock,
           dedupeHorizonMs: config.dedupeHorizon ?? null,
           budget,
@@ -335,9 +341,15 @@ export function createScorer(config: PyramidConfig, options: ScorerOptions = {})
     }
     const store = new StateStore({ redis, prefix: config.keyPrefix, partitionCount, logger, instrumentation });
     const policyHash = policyContentHash(policy);
+    // Once a policy is stored for the prefix, partitions still on the one in force before it are
+    // accepted: they switch at their first commit (OwnedPartition policyInForce).
+    const policyStored = (await readGroupPolicy(redis, config.keyPrefix)) !== null;
     // Refuse at start-up what every claim would refuse later: state of another layout, partition
     // count or policy.
-    await store.checkLayout(inputTopic, { version: policy.version, hash: policyHash });
+    await store.checkLayout(inputTopic, { version: policy.version, hash: policyHash }, { acceptOtherPolicyVersions: policyStored });
+    // A policy object handed in (tests) has no file text: scorers never compile it from Redis.
+    const policyText = options.policy === undefined ? await readFile(config.policyFile, 'utf8') : '';
+    await checkPolicyInForce(redis, config.keyPrefix, { version: policy.version, hash: policyHash, content: policyText, source: config.policyFile });
     const logs = kafka.createPartitionLogReader();
     opened.push(() => logs.disconnect());
     await refuseOtherIncarnation(store, admin, logs);
@@ -400,6 +412,7 @@ export function createScorer(config: PyramidConfig, options: ScorerOptions = {})
       partitionCount,
       relay,
       sweeper: undefined,
+      reevaluator: undefined,
       lag,
       census: census.census,
       groupProbe: kafkaGroupProbe(instrumentation, { topic: inputTopic, partitionCount, describeGroup: () => admin.describeGroup(config.groupId) }),
@@ -477,6 +490,7 @@ export function createScorer(config: PyramidConfig, options: ScorerOptions = {})
           ),
       });
     }
+    r.reevaluator = startPolicyReevaluator({ ownership, relay: r.relay, logger });
     logger.info({ groupId: config.groupId, topic: inputTopic, clock: config.clock }, 'scorer running');
   }
 
@@ -497,6 +511,7 @@ export function createScorer(config: PyramidConfig, options: ScorerOptions = {})
       await r.consumer.drain();
       await handler?.publications();
       await r.sweeper?.stop();
+      await r.reevaluator?.stop();
       await Promise.allSettled([...pendingAssignments]);
       await ownership.idle();
       await r.lag.stop();

@@ -51,3 +51,28 @@ export function describeAllRules(policy: CompiledPolicy): Record<string, string>
 export function ruleText(policy: CompiledPolicy, name: string): string {
   return policy.rules?.[name] ?? describeTierRule(policy, name);
 }
+
+/**
+ * The whole policy in words, one line per fact, for `pyramid policy check`: name and version,
+ * currency, window and bucket, every tier's rule in ranking order (most valuable first, then the
+ * fallback and the inactive tier), the inactivity rule and the hysteresis.
+ */
+export function describePolicy(policy: CompiledPolicy): string[] {
+  const lines = [
+    `policy ${policy.name} version ${policy.version}`,
+    `currency ${policy.currency} (${policy.minorUnitDigits} decimals), rolling window ${formatDuration(policy.windowMs)} in ${formatDuration(policy.bucketMs)} buckets`,
+    'tiers, most valuable first (first match wins):',
+  ];
+  policy.tiers.forEach((tier, i) => lines.push(`  ${i + 1}. ${tier.name}: ${describeListedTier(policy, tier)}`));
+  lines.push(`  fallback ${policy.fallbackTier}: when no tier matches`);
+  if (policy.inactiveTier !== null && policy.inactivityMs !== null) {
+    lines.push(`  inactive ${policy.inactiveTier}: no purchase for ${formatDuration(policy.inactivityMs)} (beats every other rule, hysteresis included)`);
+  } else {
+    lines.push('inactivity: no rule (a customer never becomes inactive by time alone)');
+  }
+  const { downgradeMarginBps, downgradeGraceMs } = policy.hysteresis;
+  const margin = downgradeMarginBps === 0 ? 'no downgrade margin' : `downgrade margin ${(downgradeMarginBps / 100).toString()}% (monetary lower bounds of the current tier relaxed by it)`;
+  const grace = downgradeGraceMs === 0 ? 'no downgrade grace' : `downgrade grace ${formatDuration(downgradeGraceMs)} (a downgrade waits this long)`;
+  lines.push(`hysteresis: ${margin}; ${grace}`);
+  return lines;
+}

@@ -62,6 +62,14 @@ export const META = {
    * partition's first record when it was first claimed (see src/pipeline/topic-incarnation.ts).
    */
   topicIncarnation: 'ti',
+  /**
+   * Where the background re-evaluation of a policy switch stands: `<sub-hash>:<HSCAN cursor>`
+   * of the next page to re-evaluate; absent or empty when no switch is in progress. Moved by the
+   * same fenced commit as the POLICY changes of the page, so a crash neither loses nor repeats one.
+   */
+  reevaluationCursor: 'rc',
+  /** The policy version the partition switched from (the last switch); carried in logs and status. */
+  previousPolicyVersion: 'pp',
 } as const;
 
 /** Prefix of the per-tier customer counter fields (`n:<tier>`). */
@@ -191,3 +199,25 @@ function decodeBuckets(text: string): Bucket[] {
     return { index: Number(part.slice(0, first)), monetary: Number(part.slice(first + 1, second)), frequency: Number(part.slice(second + 1)) };
   });
 }
+
+/**
+ * The key of the policy in force for every partition under `prefix` (`pyramid policy apply`
+ * writes it, scorers read it): a hash of the fields of {@link GROUP_POLICY}. Outside any
+ * partition's hash tag: it is read and written on its own, never inside a partition script.
+ */
+export function groupPolicyKey(prefix: string): string {
+  return `${prefix}:policy`;
+}
+
+/** Field names of the {@link groupPolicyKey} hash. */
+export const GROUP_POLICY = {
+  version: 'v',
+  /** Content hash of the compiled policy (src/policy/content-hash.ts). */
+  hash: 'h',
+  /** The policy file's text, so every scorer compiles the very same policy. */
+  content: 'c',
+  /** Where the file came from (its path when applied), for messages. */
+  source: 's',
+  /** When it was applied, epoch ms. */
+  appliedAt: 'a',
+} as const;

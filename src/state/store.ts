@@ -43,6 +43,10 @@ export interface PartitionMeta {
   counters: TierCounters;
   /** The input topic's incarnation the state was built from (`<offset>@<timestamp>`); null when none is recorded. */
   topicIncarnation: string | null;
+  /** `<sub-hash>:<HSCAN cursor>` of a policy switch's background re-evaluation; null when none is in progress. */
+  reevaluationCursor: string | null;
+  /** The version the partition last switched from; null when it never switched. */
+  previousPolicyVersion: string | null;
 }
 
 /** What a claim hands the new owner: the fence for its commits and where the partition stands. */
@@ -70,6 +74,8 @@ export interface PartitionWrite {
   outbox: readonly OutboxEntry[];
   /** Claims expiring at or before this instant are dropped; null keeps them. */
   pruneClaimsThrough: number | null;
+  /** Further meta fields to set in the same commit (a policy switch: policy, cursor). */
+  meta?: ReadonlyMap<string, string>;
 }
 
 /** What {@link StateStore.load} read. */
@@ -153,6 +159,8 @@ function parseMeta(fields: Record<string, string>): PartitionMeta {
     outboxSeq: optionalNumber(fields[META.outboxSeq]) ?? 0,
     counters,
     topicIncarnation: fields[META.topicIncarnation] ?? null,
+    reevaluationCursor: fields[META.reevaluationCursor] || null,
+    previousPolicyVersion: fields[META.previousPolicyVersion] ?? null,
   };
 }
 
@@ -217,10 +225,13 @@ export class StateStore {
    * Refuses, before any partition is claimed, state that this scorer cannot continue: a partition
    * of another format version, partition count, sub-hash count or policy (version or content), or
    * state for a partition beyond the topic's partition count (the topic was re-created smaller).
+   * With `acceptOtherPolicyVersions` (a policy in force is stored for the prefix and is this
+   * scorer's) a partition on another policy version passes: it switches at its first commit; one
+   * on this version must still have this content.
    *
    * @throws PyramidError STATE_LAYOUT_MISMATCH naming the partition, the field and both values.
    */
-  async checkLayout(topic: string, policy: { version: string; hash: string }): Promise<void> {
+  async checkLayout(topic: string, policy: { version: string; hash: string }, options: { acceptOtherPolicyVersions?: boolean } = {}): Promise<void> {
     if (this.partitionCount === undefined) throw new PyramidError('CONFIG_INVALID', 'checking the layout needs the store to know the partition count');
     const expected: Record<string, string> = {
       [META.formatVersion]: FORMAT,
@@ -243,7 +254,10 @@ export class StateStore {
         }
         continue;
       }
+      const policyAt = Object.keys(expected).indexOf(META.policyVersion);
+      const otherVersion = options.acceptOtherPolicyVersions === true && (stored[policyAt] ?? '') !== policy.version;
       Object.entries(expected).forEach(([field, value], i) => {
+        if (otherVersion && (field === META.policyVersion || field === META.policyHash)) return;
         const found = stored[i] ?? '';
         if (found !== value) throw layoutMismatch(topic, partition, field, found, value);
       });
@@ -357,6 +371,7 @@ export class StateStore {
     args.push(META.outboxSeq, write.outboxSeq);
     if (write.lastOffset !== null) args.push(META.lastOffset, write.lastOffset);
     if (write.eventWatermark !== null) args.push(META.eventWatermark, write.eventWatermark);
+    for (const [field, value] of write.meta ?? []) args.push(field, value);
     for (const [tier, counted] of write.counters) args.push(TIER_CUSTOMERS_PREFIX + tier, counted.customers, TIER_REVENUE_PREFIX + tier, counted.revenueMinor);
     args[metaAt] = (args.length - metaAt - 1) / 2;
 
@@ -443,6 +458,22 @@ export class StateStore {
           yield { customerId, state: decodeCustomer(flat[i + 1] as string) };
         }
       } while (cursor !== '0');
+    }
+  }
+
+  /**
+   * One HSCAN page of customer sub-hash `shard` of a partition: the customer ids and the cursor
+   * of the next page ('0' when the sub-hash is done). The step of a policy switch's background
+   * re-evaluation, which keeps the cursor in the partition meta.
+   */
+  async scanCustomerIds(topic: string, partition: number, shard: number, cursor: string, count: number): Promise<{ next: string; customerIds: string[] }> {
+    try {
+      const [next, flat] = await this.redis.hscan(customerShardKey(this.keys(topic, partition), shard), cursor, 'COUNT', count);
+      const customerIds: string[] = [];
+      for (let i = 0; i + 1 < flat.length; i += 2) customerIds.push(flat[i] as string);
+      return { next, customerIds };
+    } catch (err) {
+      throw toStateError('scanCustomerIds', err);
     }
   }
 

@@ -17,6 +17,8 @@ const meta = (fields: Partial<PartitionMeta>): PartitionMeta => ({
   outboxSeq: 0,
   counters: new Map(),
   topicIncarnation: null,
+  reevaluationCursor: null,
+  previousPolicyVersion: null,
   ...fields,
 });
 const log = (logStartOffset: number, highWatermark: number, first: PartitionLog['first']): PartitionLog => ({ partition: 2, logStartOffset, highWatermark, first });

@@ -12,3 +12,4 @@ import { register as registerDemo } from './demo.js'; commands.push(registerDemo
 import { register as registerInspect } from './inspect.js'; commands.push(registerInspect);
 import { register as registerReport } from './report.js'; commands.push(registerReport);
 import { register as registerReplay } from './replay.js'; commands.push(registerReplay);
+import { register as registerPolicy } from './policy.js'; commands.push(registerPolicy);
