@@ -48,7 +48,7 @@ describe('Burrow agrees with pyramid on consumer lag', () => {
     await createTopics(stack.brokers, [topic], PARTITIONS);
     zookeeper = await startZooKeeper();
     burrow = await startBurrow({ broker: stack.brokers[0] as string, zookeeper: zookeeper.address, cluster: 'pyramid', groupWhitelist: `^${names.groupId}$` });
-  }, 90_000);
+  }, 180_000);
   afterAll(async () => {
     await burrow?.stop();
     await zookeeper?.stop();

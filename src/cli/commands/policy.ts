@@ -46,7 +46,7 @@ export function register(program: Command): void {
     });
   policy
     .command('apply')
-    .description('Make a policy the one in force for the configured key prefix: running scorers switch to it without a restart and re-evaluate every customer (one POLICY event per customer whose tier changes)')
+    .description('Make a policy the one in force for the configured key prefix; scorers restarted with it switch each partition they claim and re-evaluate every customer (one POLICY event per customer whose tier changes)')
     .argument('<file>', 'the new policy file (YAML or JSON); a changed policy needs a new version')
     .option('--config <file>', 'YAML/JSON config file (environment variables override it)')
     .action(async (file: string, opts: StateOptions) => {
@@ -119,9 +119,10 @@ async function apply(file: string, opts: StateOptions): Promise<void> {
     console.log(
       [
         `pyramid policy apply: ${policy.name} ${policy.version} (content hash ${hash}) is now in force for key prefix ${config.keyPrefix} (${was})`,
-        'Running scorers switch each partition at its next commit and re-evaluate every customer in the background:',
-        'one POLICY tier-change event per customer whose tier changes (pyramid policy diff shows which).',
-        `Start scorers from now on with PYRAMID_POLICY_FILE=${file}.`,
+        `Running scorers keep the policy they started with: restart them (one at a time) with PYRAMID_POLICY_FILE=${file}.`,
+        'Each partition switches at the first commit after a scorer with this policy claims it, and every customer is',
+        're-evaluated in the background: one POLICY tier-change event per customer whose tier changes (pyramid policy diff shows which).',
+        'A scorer started with another policy file is refused from now on.',
       ].join('\n'),
     );
   } finally {
