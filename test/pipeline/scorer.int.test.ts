@@ -1,6 +1,6 @@
 import { Redis } from 'ioredis';
 import { afterAll, afterEach, beforeAll, describe, expect, inject, it } from 'vitest';
-import { startDevStack, type DevStackHandle } from '../../src/devstack/index.js';
+import { startDevStack, type DevStackHandle } from '@pyramid/devstack';
 import { Instrumentation, type InstrumentationEvents } from '../../src/instrumentation.js';
 import type { OutgoingRecord } from '../../src/kafka/types.js';
 import { createHealth } from '../../src/ops/health.js';

@@ -9,6 +9,7 @@ import { createSchemaRegistryClient } from '../../kafka/schema-registry.js';
 import { createLogger } from '../../logger.js';
 import { createScorer } from '../../pipeline/scorer.js';
 import { runSimulator } from '../../simulator/run.js';
+import { loadEmbeddedStack } from '../embedded-stack.js';
 import { formatPyramid } from '../format.js';
 import { startLocalRedis, type LocalRedis } from '../local-redis.js';
 import { startScorerOps, type ScorerOps } from '../ops-wiring.js';
@@ -62,7 +63,7 @@ async function demo(opts: DemoOptions): Promise<void> {
       cleanup.unshift(() => local.stop());
       redisUrl = local.url;
     }
-    const { startDevStack } = await import('../../devstack/index.js');
+    const startDevStack = await loadEmbeddedStack();
     const stack = await startDevStack({ brokerPort: 0, registryPort: 0, logger });
     cleanup.unshift(() => stack.close());
     const kafkaConfig = { brokers: stack.brokers, clientId: 'pyramid-demo', tls: { enabled: false, rejectUnauthorized: true } };
