@@ -1,16 +1,9 @@
 import type { ApiRegistry } from './api-registry.js';
-import type { BrokerPluginInstance } from './context.js';
+import type { BrokerPluginInstance } from './broker-plugin.js';
+import type { FsyncPolicy } from './fsync-policy.js';
 import type { AppendNotifier } from './log/append-notifier.js';
 import type { TopicStore } from './log/topic-store.js';
 import type { TransactionCoordinator } from './txn/coordinator.js';
-
-/**
- * When an acknowledged write is forced to disk. `'never'`: acknowledge once `write(2)` returned
- * (survives kill -9 of the broker, not a power cut). `'always'`: fdatasync touched partitions
- * before answering a Produce with acks != 0, and the group coordinator fdatasyncs its offset log
- * before answering an OffsetCommit (plugins read it from `BrokerContext.fsync`).
- */
-export type FsyncPolicy = 'never' | 'always';
 
 /** Broker-wide settings the built-in handlers consult. */
 export interface BrokerConfig {

@@ -11,9 +11,11 @@ import { initProducerIdHandler } from './apis/init-producer-id.js';
 import { listOffsetsHandler } from './apis/list-offsets.js';
 import { metadataHandler } from './apis/metadata.js';
 import { produceHandler } from './apis/produce.js';
-import type { BrokerState, FsyncPolicy } from './broker-state.js';
+import type { BrokerState } from './broker-state.js';
 import { Connection } from './connection.js';
-import type { BrokerContext, BrokerEndpoint, BrokerPlugin, BrokerPluginInstance } from './context.js';
+import type { BrokerPlugin, BrokerPluginInstance } from './broker-plugin.js';
+import type { BrokerContext, BrokerEndpoint } from './context.js';
+import type { FsyncPolicy } from './fsync-policy.js';
 import { groupCoordinatorPlugin } from './group/plugin.js';
 import { AppendNotifier } from './log/append-notifier.js';
 import { lockDataDir } from '../dir-lock.js';
@@ -26,8 +28,9 @@ import { TransactionCoordinator, type TransactionCoordinatorOptions } from './tx
 import { TxnStore } from './txn/txn-store.js';
 
 export type { ApiHandler, RequestContext, ConnectionInfo } from './api-registry.js';
-export type { BrokerContext, BrokerEndpoint, BrokerPlugin, BrokerPluginInstance, InternalTopicWriter, TopicCatalogView } from './context.js';
-export type { FsyncPolicy } from './broker-state.js';
+export type { BrokerPlugin, BrokerPluginInstance } from './broker-plugin.js';
+export type { BrokerContext, BrokerEndpoint, InternalTopicWriter, TopicCatalogView } from './context.js';
+export type { FsyncPolicy } from './fsync-policy.js';
 export type { TransactionCoordinatorOptions } from './txn/coordinator.js';
 
 export interface StartBrokerOptions {

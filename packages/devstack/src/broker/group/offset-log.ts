@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import type { Logger } from '../../logger.js';
 import { appendWhole } from '../../append-file.js';
 import { fsyncDirectory } from '../log/json-file.js';
-import type { FsyncPolicy } from '../broker-state.js';
+import type { FsyncPolicy } from '../fsync-policy.js';
 
 /** One committed offset as the coordinator keeps it. */
 export interface CommittedOffset {

@@ -1,6 +1,6 @@
 import { join } from 'node:path';
 import type { Logger } from '../../logger.js';
-import type { FsyncPolicy } from '../broker-state.js';
+import type { FsyncPolicy } from '../fsync-policy.js';
 import { applyLine, OffsetLog, type CommittedOffset, type LogLine, type OffsetState, type OffsetTable } from './offset-log.js';
 import type { OffsetsTopicWriter } from './offsets-topic.js';
 

@@ -1,4 +1,4 @@
-import type { BrokerPlugin } from '../context.js';
+import type { BrokerPlugin } from '../broker-plugin.js';
 import { describeGroupsHandler } from './apis/describe-groups.js';
 import { findCoordinatorHandler } from './apis/find-coordinator.js';
 import { heartbeatHandler } from './apis/heartbeat.js';

@@ -1,4 +1,4 @@
-import type { FsyncPolicy } from '../broker-state.js';
+import type { FsyncPolicy } from '../fsync-policy.js';
 import type { InternalTopicWriter } from '../context.js';
 import { KafkaErrorCode } from '../protocol/errors.js';
 import { encodeBrokerBatch, type BrokerRecord } from '../records/encode-batch.js';

@@ -1,6 +1,7 @@
 import type { Logger } from '../../logger.js';
-import type { FsyncPolicy } from '../broker-state.js';
-import type { BrokerPluginInstance, TransactionView } from '../context.js';
+import type { BrokerPluginInstance } from '../broker-plugin.js';
+import type { TransactionView } from '../context.js';
+import type { FsyncPolicy } from '../fsync-policy.js';
 import type { AppendNotifier } from '../log/append-notifier.js';
 import type { PartitionLog } from '../log/partition-log.js';
 import type { TopicStore } from '../log/topic-store.js';
