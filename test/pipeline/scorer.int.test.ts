@@ -70,7 +70,8 @@ describe('scorer', () => {
     instrumentation.on('consumer.lag', (e) => lag.set(e.partition, e));
     await scorer.refreshLag();
     expect([0, 1, 2].map((p) => lag.get(p)?.messages)).toEqual([4, 0, 7]);
-    expect(lag.get(0)!.seconds).toBeGreaterThanOrEqual(0);
+    // Only the caught-up partition's age is fixed here; the age of a lagging one follows the wall
+    // clock, which test/ops/lag-monitor.test.ts pins with an injected clock.
     expect(lag.get(1)!.seconds).toBe(0);
 
     scorer.resume();

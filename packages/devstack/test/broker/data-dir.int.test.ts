@@ -1,4 +1,4 @@
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
@@ -20,7 +20,13 @@ describe('data directory ownership', () => {
     await expect(startBroker({ port: 0, dataDir })).rejects.toThrow(/in use/);
     await first.close();
     const second = await startBroker({ port: 0, dataDir });
-    await second.close();
+    try {
+      // The second broker holds the directory now, exactly as the first did.
+      expect(readFileSync(join(dataDir, 'broker.lock'), 'utf8')).toBe(String(process.pid));
+      await expect(startBroker({ port: 0, dataDir })).rejects.toThrow(/in use/);
+    } finally {
+      await second.close();
+    }
   });
 
   it('takes over a lock left by a process that no longer exists (kill -9)', async () => {
@@ -29,7 +35,12 @@ describe('data directory ownership', () => {
     // PIDs are below 2^22 on Linux; this one cannot be running.
     writeFileSync(join(dataDir, 'broker.lock'), '99999999');
     const broker = await startBroker({ port: 0, dataDir });
-    await broker.close();
+    try {
+      expect(readFileSync(join(dataDir, 'broker.lock'), 'utf8')).toBe(String(process.pid));
+      await expect(startBroker({ port: 0, dataDir })).rejects.toThrow(/in use by another broker \(pid \d+\)/);
+    } finally {
+      await broker.close();
+    }
   });
 
   it("acknowledges and serves records under fsync: 'always'", async () => {
