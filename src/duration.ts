@@ -1,5 +1,6 @@
 /**
- * Policy durations: a whole number followed by one unit, e.g. `365d`, `12h`, `90m`, `2w`.
+ * Durations as the policy file and the operator settings spell them: a whole number followed by
+ * one unit, e.g. `365d`, `12h`, `90m`, `2w`.
  * Fractions and compound forms (`1d12h`) are rejected on purpose: every duration then has exactly
  * one spelling per value, and the compiled policy stays in integer milliseconds.
  */

@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
-import { STATUS_PAGE_BODY } from './status-page/markup.js';
-import { STATUS_PAGE_SCRIPT } from './status-page/script.js';
-import { STATUS_PAGE_STYLE } from './status-page/style.js';
+import { STATUS_PAGE_BODY } from './markup.js';
+import { STATUS_PAGE_SCRIPT } from './script.js';
+import { STATUS_PAGE_STYLE } from './style.js';
 
 /** A complete response for `GET /`. */
 export interface StaticPage {

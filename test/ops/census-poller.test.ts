@@ -2,7 +2,7 @@ import { Writable } from 'node:stream';
 import { describe, expect, it } from 'vitest';
 import { Instrumentation, type InstrumentationEvents } from '../../src/instrumentation.js';
 import { createLogger } from '../../src/logger.js';
-import { startCensusPoller } from '../../src/ops/census.js';
+import { startCensusPoller } from '../../src/ops/census-poller.js';
 import { createStatusTracker } from '../../src/ops/status.js';
 
 type Census = InstrumentationEvents['pyramid.census'];

@@ -1,8 +1,8 @@
-import { parseDuration as parseUnitDuration } from '../policy/duration.js';
+import { parseDuration as parseUnitDuration } from '../duration.js';
 
 /**
  * Parses an operator-facing duration: the policy file's `<integer><unit>` form (`500ms`, `30s`,
- * `15m`, `12h`, `7d`, `2w`; one parser for both, src/policy/duration.ts) or a bare integer of
+ * `15m`, `12h`, `7d`, `2w`; one parser for both, src/duration.ts) or a bare integer of
  * milliseconds, as environment variables often carry. Returns null for anything else so the
  * caller can name the variable in its error.
  */
