@@ -39,7 +39,7 @@ export interface RequestContext {
  *   it is logged at error level and also closes only that connection.
  * - `flexibleFrom`: the first flexible version (KIP-482). Requests at or above it have request
  *   header v2 and, except ApiVersions, response header v1. Advertise a `maxVersion` below it unless
- *   the handler really parses compact/tagged bodies (KAFKA-WIRE-NOTES headline fact 3).
+ *   the handler really parses compact/tagged bodies (WIRE-FACTS.md §0, headline fact 3).
  */
 export interface ApiHandler {
   readonly apiKey: number;

@@ -68,7 +68,7 @@ export interface BrokerContext {
   readonly clusterId: string;
   /**
    * The advertised endpoint. Valid once the listener is bound, which is before any handler runs;
-   * FindCoordinator must return exactly this (KAFKA-WIRE-NOTES §6, "Advertised endpoint").
+   * FindCoordinator must return exactly this (WIRE-FACTS.md §6, "Advertised endpoint").
    */
   endpoint(): BrokerEndpoint;
   /**

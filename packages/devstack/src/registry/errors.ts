@@ -2,7 +2,7 @@
  * The errors the registry answers with, as Confluent Schema Registry spells them: an HTTP status
  * plus a numeric `error_code` in the JSON body. Clients (the kafkajs registry client among them)
  * switch on the status and code, so both are kept exactly; the messages follow Schema Registry
- * 3.0.1 as measured (KAFKA-WIRE-NOTES §4.5).
+ * 3.0.1 as measured (WIRE-FACTS.md §4.5).
  */
 export class RegistryError extends Error {
   readonly status: number;

@@ -1,7 +1,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { badRequest, RegistryError } from './errors.js';
 
-/** What Confluent answers with, and what its clients send (KAFKA-WIRE-NOTES §4.5). */
+/** What Confluent answers with, and what its clients send (WIRE-FACTS.md §4.5). */
 const REGISTRY_CONTENT_TYPE = 'application/vnd.schemaregistry.v1+json';
 
 /**

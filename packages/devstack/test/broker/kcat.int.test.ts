@@ -97,7 +97,7 @@ describe('kcat (librdkafka 2.0.2)', () => {
   it('kcat -z gzip: compressed and uncompressed batches from one producer are both stored and served', async () => {
     const topic = uniqueName('kcat-gz');
     // Many repetitive lines compress well; a single short line does not, and librdkafka then sends
-    // that batch uncompressed (KAFKA-WIRE-NOTES §4.4).
+    // that batch uncompressed (WIRE-FACTS.md §4.4).
     const compressible = Array.from({ length: 200 }, (_, i) => `gzip-${i}-${'x'.repeat(100)}`);
     expect((await kcat(['-b', broker.address, '-P', '-t', topic, '-p', '0', '-z', 'gzip'], compressible.join('\n') + '\n')).code).toBe(0);
     expect((await kcat(['-b', broker.address, '-P', '-t', topic, '-p', '1', '-z', 'gzip'], 'q\n')).code).toBe(0);

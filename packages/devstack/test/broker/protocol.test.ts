@@ -127,7 +127,7 @@ describe('Reader/Writer', () => {
 });
 
 describe('headers', () => {
-  it('parses a request header v2 as librdkafka sends ApiVersions v3 (KAFKA-WIRE-NOTES §2.1)', () => {
+  it('parses a request header v2 as librdkafka sends ApiVersions v3 (WIRE-FACTS.md §2.1)', () => {
     const hex = (t: string): string => Buffer.from(t).toString('hex');
     const frame = Buffer.from(
       `0012000300000001000b${hex('wire-kcat-G')}00` + `0b${hex('librdkafka')}06${hex('2.0.2')}00`,

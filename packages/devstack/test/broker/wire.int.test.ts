@@ -101,7 +101,7 @@ describe('ApiVersions', () => {
     expect(r.remaining).toBe(0);
     const byKey = new Map(apis.map((a) => [a.key, a]));
     expect(byKey.get(ApiKey.ApiVersions)).toEqual({ key: 18, min: 0, max: 3 });
-    // Everything else stays below its first flexible version (KAFKA-WIRE-NOTES headline fact 3).
+    // Everything else stays below its first flexible version (WIRE-FACTS.md §0, headline fact 3).
     expect(byKey.get(ApiKey.Metadata)?.max).toBe(8);
     expect(byKey.get(ApiKey.Produce)).toEqual({ key: 0, min: 0, max: 8 });
     expect(byKey.get(ApiKey.Fetch)).toEqual({ key: 1, min: 4, max: 11 });

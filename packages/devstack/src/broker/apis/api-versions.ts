@@ -10,7 +10,7 @@ const MAX_VERSION = 3;
 /**
  * ApiVersions v0–v3 (https://kafka.apache.org/protocol#api_versions). Advertises exactly the
  * registered handlers. v3 is the only flexible request this broker parses (librdkafka opens every
- * connection with it, KAFKA-WIRE-NOTES headline fact 2); its response still uses header v0.
+ * connection with it, WIRE-FACTS.md §0, headline fact 2); its response still uses header v0.
  */
 export function apiVersionsHandler(state: BrokerState): ApiHandler {
   return {
@@ -46,7 +46,7 @@ export function apiVersionsHandler(state: BrokerState): ApiHandler {
 
 /**
  * The answer to an ApiVersions version this broker does not know: a v0-format body with error 35
- * and our own ApiVersions range, no throttle field — what Kafka 2.4 sends (KAFKA-WIRE-NOTES §1,
+ * and our own ApiVersions range, no throttle field — what Kafka 2.4 sends (WIRE-FACTS.md §1,
  * headline fact 4; KIP-511). Clients then retry with a lower version on the same connection.
  */
 export function unsupportedApiVersionsBody(): Writer {

@@ -13,7 +13,7 @@ interface TopicAnswer {
 
 /**
  * CreateTopics v0–v4 (https://kafka.apache.org/protocol#The_Messages_CreateTopics); v5 is
- * flexible. Replication factor −1 (kafkajs's default, KAFKA-WIRE-NOTES §4.1) or 1 is accepted;
+ * flexible. Replication factor −1 (kafkajs's default, WIRE-FACTS.md §4.1) or 1 is accepted;
  * more than the one broker is INVALID_REPLICATION_FACTOR. num_partitions −1 means the broker
  * default. Topic configs are accepted and ignored: this broker has no per-topic settings.
  */

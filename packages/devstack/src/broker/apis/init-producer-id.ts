@@ -7,7 +7,7 @@ import { Writer } from '../protocol/writer.js';
 
 /**
  * InitProducerId v0–v1 (https://kafka.apache.org/protocol#The_Messages_InitProducerId); v2 is
- * flexible and not advertised, so librdkafka falls back to v1 (KAFKA-WIRE-NOTES §3.3).
+ * flexible and not advertised, so librdkafka falls back to v1 (WIRE-FACTS.md §3.3).
  *
  * Idempotent producers (transactional_id null) get a fresh id (epoch 0), persisted before the
  * answer so a restarted broker never hands it out again; a failed write answers

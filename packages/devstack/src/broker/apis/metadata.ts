@@ -17,7 +17,7 @@ interface TopicAnswer {
 
 /**
  * Metadata v0–v8 (https://kafka.apache.org/protocol#The_Messages_Metadata); v9 is flexible and
- * not advertised. kafkajs uses v6, librdkafka v4 (KAFKA-WIRE-NOTES §2).
+ * not advertised. kafkajs uses v6, librdkafka v4 (WIRE-FACTS.md §2).
  *
  * Topic selection: v0 empty list = all topics; v1+ null = all, empty = none. Unknown topics are
  * created when both the request (v4+ `allow_auto_topic_creation`; always for v0–v3) and the broker

@@ -17,7 +17,7 @@ interface PartitionAnswer {
 
 /**
  * Produce v0–v8 (https://kafka.apache.org/protocol#The_Messages_Produce), magic-2 record batches
- * only; both clients send v7 (KAFKA-WIRE-NOTES §2). v0–v2 carry magic 0/1 message sets, which are
+ * only; both clients send v7 (WIRE-FACTS.md §2). v0–v2 carry magic 0/1 message sets, which are
  * parsed and refused per partition with UNSUPPORTED_FOR_MESSAGE_FORMAT. They are still advertised
  * because librdkafka enables codecs by overlap with Produce v0 (rdkafka_msgset_writer.c,
  * `compr_req`): with min version 3 it silently stops compressing gzip batches.

@@ -107,7 +107,7 @@ function unref(timer: NodeJS.Timeout): NodeJS.Timeout {
  * The group coordinator of the single-node broker: classic consumer-group membership (JoinGroup,
  * SyncGroup, Heartbeat, LeaveGroup) and committed offsets. The behaviour follows Kafka's
  * GroupCoordinator (core/src/main/scala/kafka/coordinator/group) as far as kafkajs 2.2.4 and
- * librdkafka 2.0.2 depend on it (KAFKA-WIRE-NOTES §4.3, §4.4, §6):
+ * librdkafka 2.0.2 depend on it (WIRE-FACTS.md §4.3, §4.4, §6):
  *
  * - JoinGroup is a barrier: held until every known member has rejoined (or the largest rebalance
  *   timeout passes, which removes the laggards); then the leader gets the member list, followers `[]`.
@@ -545,7 +545,7 @@ export class GroupCoordinator {
 
   // ---- DescribeGroups / ListGroups ---------------------------------------------------------
 
-  /** DescribeGroups for one group; an unknown group is described as Dead with error 0 (§4.1). */
+  /** DescribeGroups for one group; an unknown group is described as Dead with error 0 (WIRE-FACTS.md §4.1). */
   describe(groupId: string): GroupDescription {
     const group = this.groups.get(groupId);
     if (this.closed || group === undefined) {

@@ -93,7 +93,7 @@ export class Member {
 }
 
 /**
- * A member id as Kafka generates it: `<client.id>-<uuid>` (KAFKA-WIRE-NOTES headline fact 5;
+ * A member id as Kafka generates it: `<client.id>-<uuid>` (WIRE-FACTS.md §0, headline fact 5;
  * GroupMetadata.generateMemberId).
  */
 export function generateMemberId(clientId: string): string {
@@ -131,7 +131,7 @@ export class Group {
   remove(memberId: string): void {
     this.members.delete(memberId);
     if (this.leaderId === memberId) {
-      // The next leader is the longest-standing remaining member, as the notes observed (§4.3).
+      // The next leader is the longest-standing remaining member, as Kafka 2.4 did (WIRE-FACTS.md §4.3).
       const next = this.members.keys().next();
       this.leaderId = next.done ? null : next.value;
     }

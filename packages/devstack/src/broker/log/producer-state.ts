@@ -35,7 +35,7 @@ export class ProducerStateTable {
   /**
    * Decides whether a batch is new, a retry of one already written, or out of order. Batches with
    * producerId −1 are not idempotent (kafkajs sends epoch 0 / sequence 0 with them, librdkafka
-   * −1/−1 — KAFKA-WIRE-NOTES §5) and always append.
+   * −1/−1 — WIRE-FACTS.md §5) and always append.
    */
   check(h: BatchHeader): SequenceVerdict {
     if (h.producerId < 0) return { kind: 'append' };

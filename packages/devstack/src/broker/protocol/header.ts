@@ -4,7 +4,7 @@ import { Writer } from './writer.js';
 /**
  * A request header, https://kafka.apache.org/protocol#protocol_messages ("Request Header v1/v2").
  * v2 (flexible requests) adds a tagged-field section; client_id stays an int16-length string in
- * both, as measured from librdkafka (KAFKA-WIRE-NOTES §2.1).
+ * both, as measured from librdkafka (WIRE-FACTS.md §2.1).
  */
 export interface RequestHeader {
   readonly apiKey: number;
@@ -31,7 +31,7 @@ export function readRequestHeaderRest(r: Reader, flexible: boolean): { clientId:
 /**
  * Response header v0 (`correlation_id`) or v1 (plus an empty tagged-field section). Flexible
  * responses use v1, except ApiVersions, which always answers with v0 so a client can read it
- * before knowing what the broker supports (KIP-511; KAFKA-WIRE-NOTES §1).
+ * before knowing what the broker supports (KIP-511; WIRE-FACTS.md §1).
  */
 export function writeResponseHeader(correlationId: number, headerVersion: 0 | 1): Buffer {
   const w = new Writer(8);

@@ -14,7 +14,7 @@ const ALL_GROUP_OPERATIONS = (1 << 3) | (1 << 6) | (1 << 8);
 
 /**
  * DescribeGroups v0–v4 (https://kafka.apache.org/protocol#The_Messages_DescribeGroups); v5 is
- * flexible. An unknown group is answered with error 0 and state "Dead" (KAFKA-WIRE-NOTES §4.1).
+ * flexible. An unknown group is answered with error 0 and state "Dead" (WIRE-FACTS.md §4.1).
  */
 export function describeGroupsHandler(coordinator: GroupCoordinator): ApiHandler {
   return {

@@ -10,8 +10,8 @@ const KEY_TYPE_TRANSACTION = 1;
 /**
  * FindCoordinator v0–v2 (https://kafka.apache.org/protocol#The_Messages_FindCoordinator); v3 is
  * flexible. A single node is every group's coordinator, so the answer is always this broker's
- * advertised endpoint (KAFKA-WIRE-NOTES §6). Kafka 2.4 filled `error_message` with "NONE" on
- * success (§4.1), so this does too. The node is also every transactional id's coordinator (the
+ * advertised endpoint (WIRE-FACTS.md §6). Kafka 2.4 filled `error_message` with "NONE" on
+ * success (WIRE-FACTS.md §4.1), so this does too. The node is also every transactional id's coordinator (the
  * broker's built-in `txn/coordinator.ts`), so key_type 1 gets the same answer; an empty
  * transactional id is INVALID_REQUEST, as in Kafka, and so is any other key type.
  */

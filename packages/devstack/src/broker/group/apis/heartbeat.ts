@@ -6,7 +6,7 @@ import type { GroupCoordinator } from '../coordinator.js';
 
 /**
  * Heartbeat v0–v3 (https://kafka.apache.org/protocol#The_Messages_Heartbeat); v4 is flexible.
- * REBALANCE_IN_PROGRESS is how members learn they must rejoin (KAFKA-WIRE-NOTES §4.3).
+ * REBALANCE_IN_PROGRESS is how members learn they must rejoin (WIRE-FACTS.md §4.3).
  */
 export function heartbeatHandler(coordinator: GroupCoordinator): ApiHandler {
   return {

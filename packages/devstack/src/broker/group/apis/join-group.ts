@@ -7,7 +7,7 @@ import { clientHost } from './client-host.js';
 
 /**
  * JoinGroup v0–v5 (https://kafka.apache.org/protocol#The_Messages_JoinGroup); v6 is flexible.
- * Both clients use v5 (KAFKA-WIRE-NOTES §2). From v4 a first join is answered with
+ * Both clients use v5 (WIRE-FACTS.md §2). From v4 a first join is answered with
  * MEMBER_ID_REQUIRED (KIP-394); the response may be held until the group's rebalance completes,
  * which only delays this connection.
  *

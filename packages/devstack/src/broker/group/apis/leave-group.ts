@@ -7,7 +7,7 @@ import type { GroupCoordinator } from '../coordinator.js';
 /**
  * LeaveGroup v0–v3 (https://kafka.apache.org/protocol#The_Messages_LeaveGroup); v4 is flexible.
  * librdkafka sends v1 (one member_id), kafkajs v3 (a `members` batch, KIP-345) and reads a
- * per-member error (KAFKA-WIRE-NOTES §4.3, §4.4).
+ * per-member error (WIRE-FACTS.md §4.3, §4.4).
  */
 export function leaveGroupHandler(coordinator: GroupCoordinator): ApiHandler {
   return {

@@ -19,7 +19,7 @@ interface PartitionCommit {
 /**
  * OffsetCommit v2–v7 (https://kafka.apache.org/protocol#The_Messages_OffsetCommit); v8 is
  * flexible. kafkajs sends v5, one partition per request; librdkafka v7 with all partitions
- * (KAFKA-WIRE-NOTES §4.3, §4.4). The retention time (v2–v4) is ignored, as Kafka ≥ 2.1 does for
+ * (WIRE-FACTS.md §4.3, §4.4). The retention time (v2–v4) is ignored, as Kafka ≥ 2.1 does for
  * group members; a null metadata is stored as "".
  *
  * Partitions of unknown topics get UNKNOWN_TOPIC_OR_PARTITION and oversized metadata

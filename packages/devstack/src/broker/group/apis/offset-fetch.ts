@@ -15,8 +15,8 @@ interface PartitionOffset {
 /**
  * OffsetFetch v1–v5 (https://kafka.apache.org/protocol#The_Messages_OffsetFetch). v6 is flexible
  * and deliberately not advertised: librdkafka would use it, and falls back to v5 when the broker's
- * maximum is 5 (KAFKA-WIRE-NOTES §3.3). A partition without a commit answers offset −1 with
- * metadata "" and no error, as Kafka 2.4 did (§4.1); `topics = null` (v2+) lists every commit of
+ * maximum is 5 (WIRE-FACTS.md §3.3). A partition without a commit answers offset −1 with
+ * metadata "" and no error, as Kafka 2.4 did (WIRE-FACTS.md §4.1); `topics = null` (v2+) lists every commit of
  * the group.
  */
 export function offsetFetchHandler(coordinator: GroupCoordinator): ApiHandler {
