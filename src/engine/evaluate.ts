@@ -90,8 +90,8 @@ function holdsWithMargin(tier: CompiledTier, snapshot: RfmSnapshot, marginBps: n
 }
 
 /**
- * Decides the customer's tier at `now` per src/policy/SEMANTICS.md (the contract the Lua state
- * engine mirrors; both must agree exactly).
+ * Decides the customer's tier at `now` per the scoring contract (docs/ARCHITECTURE.md, "Scoring
+ * contract"); test/engine/reference-model.ts models the same contract independently.
  *
  * Inputs: the compiled policy; the R/F/M `snapshot` at `now` (see `rollingAggregates`); the
  * `prior` tier and pending-downgrade start; `now` in epoch ms. All integers.

@@ -110,7 +110,7 @@ interface Running {
 const STOP_GRACE_MS = 15_000;
 
 /**
- * Builds the scorer of DESIGN.md §2 from a validated configuration. `pyramid run`, `pyramid demo`
+ * Builds the scorer (docs/ARCHITECTURE.md, "The flow") from a validated configuration. `pyramid run`, `pyramid demo`
  * and the end-to-end tests all use it.
  */
 export function createScorer(config: PyramidConfig, options: ScorerOptions = {}): Scorer {
