@@ -5,7 +5,7 @@ import type { CompiledPolicy } from '../policy/types.js';
 
 /**
  * What caused an evaluation. TRANSACTION / REFUND / TIME come from the state engine; BOUNDARY
- * (relative boundaries moved) and POLICY (policy changed) are reserved for later issues.
+ * (relative boundaries moved) and POLICY (policy changed) are reserved: nothing emits them.
  */
 export type ChangeCause = 'TRANSACTION' | 'REFUND' | 'TIME' | 'BOUNDARY' | 'POLICY';
 

@@ -52,7 +52,7 @@ export function rankOf(policy: CompiledPolicy, name: string): number | null {
 }
 
 function tierMatches(tier: CompiledTier, snapshot: RfmSnapshot): boolean {
-  // Relative tiers are evaluated by a later issue; until then they never match (see CompiledTier).
+  // The engine evaluates absolute thresholds only: a relative tier never matches (see CompiledTier).
   if (tier.relative !== undefined) return false;
   return tier.conditions.every((condition) => conditionHolds(condition, snapshot));
 }

@@ -289,8 +289,8 @@ export function createScorer(config: PyramidConfig, options: ScorerOptions = {})
       rebalanceTimeoutMs: Math.max(config.consumer.sessionTimeout, 10_000),
       maxBytesPerPartition: config.consumer.maxBytesPerPartition,
       partitionsConsumedConcurrently: config.consumer.concurrency,
-      // The next batch is fetched while this one is applied: the round trip to the broker and
-      // kafkajs's decoding no longer leave Redis idle between fetches.
+      // The next batch is fetched while this one is applied, so the round trip to the broker and
+      // kafkajs's decoding do not leave Redis idle between fetches.
       readAhead: true,
       instrumentation,
     });

@@ -32,11 +32,10 @@ export interface CompiledTier {
   /** All must hold (AND). An empty list always matches. */
   conditions: Condition[];
   /**
-   * Reserved for relative (top N %) tiers, added by a later issue. The loader validates it
-   * (0 < topPercent <= 100) but the ABSOLUTE evaluators (TS and Lua) do not evaluate it: a tier
-   * that carries `relative` never matches in raw evaluation and is skipped by headroom, so nobody
-   * lands in it until the relative evaluation exists (safer than matching on its other conditions
-   * alone, which would put every customer into e.g. "top 1 %").
+   * Reserved for relative (top N %) tiers. The loader validates it (0 < topPercent <= 100) but
+   * the engine, which evaluates absolute thresholds only, does not: a tier that carries `relative`
+   * never matches in raw evaluation and is skipped by headroom, so nobody lands in it (safer than
+   * matching on its other conditions alone, which would put every customer into e.g. "top 1 %").
    */
   relative?: { topPercent: number; of: 'monetary' };
 }

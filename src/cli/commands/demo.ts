@@ -86,9 +86,9 @@ async function demo(opts: DemoOptions): Promise<void> {
     const instrumentation = new Instrumentation();
     const scorer = createScorer(config, { logger, instrumentation, tuning: { lagIntervalMs: 1_000 } });
     cleanup.unshift(() => scorer.stop());
-    // A taken port is an error like any other start-up failure (it used to move silently to a
-    // random port, so the status page a user had bookmarked showed another process); `--port 0`
-    // asks for a free one.
+    // A taken port is an error like any other start-up failure (a silent move to another port
+    // would leave a bookmarked status page showing some other process); `--port 0` asks for a
+    // free one.
     const ops: ScorerOps = await startScorerOps({ scorer, port: opts.port, censusIntervalMs: 1_000, logger, settings: { port: '--port' } });
     cleanup.unshift(() => ops.close());
     const start = await unlessStopped(scorer.start(), stop.signal);
