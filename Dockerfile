@@ -8,6 +8,8 @@ COPY package.json package-lock.json ./
 RUN npm ci --ignore-scripts --no-audit --no-fund
 COPY tsconfig.json tsconfig.build.json ./
 COPY scripts ./scripts
+# packages/ stays out: the dev stack (a workspace devDependency) is for tests and the demo, and
+# production code never imports it, so neither the build nor the image needs it.
 COPY src ./src
 RUN npm run build
 

@@ -3,7 +3,7 @@ import js from '@eslint/js';
 import tseslint from 'typescript-eslint';
 
 export default tseslint.config(
-  { ignores: ['dist/', 'node_modules/', 'coverage/', 'test-artifacts/'] },
+  { ignores: ['**/dist/', '**/node_modules/', 'coverage/', 'test-artifacts/'] },
   js.configs.recommended,
   ...tseslint.configs.recommended,
   {
@@ -20,7 +20,7 @@ export default tseslint.config(
   },
   {
     // The CLI, benches and scripts talk to a terminal on purpose.
-    files: ['src/cli/**', 'bench/**', 'scripts/**', 'bin/**'],
+    files: ['src/cli/**', 'bench/**', 'scripts/**', 'bin/**', 'packages/devstack/src/cli.ts', 'packages/devstack/bench/**'],
     rules: { 'no-console': 'off' },
   },
 );

@@ -3,7 +3,7 @@
  *
  *   1. preloads N transactions over C customers (JSON, event times over the last two days) into the
  *      embedded broker, which runs as its
- *      own child process (`pyramid dev-stack`) so it has its own core; Redis is a private child too;
+ *      own child process (the dev-stack CLI, `npm run dev-stack`) so it has its own core; Redis is a private child too;
  *   2. measures the raw consume rate of that topic with a bare consumer (kafkajs through
  *      src/kafka, handler does nothing);
  *   3. starts the scorer as a child process (`pyramid run`, wall clock) on the backlog and measures
@@ -41,12 +41,16 @@ const POLICY = resolve(ROOT, 'policies/default.yaml');
 const log = (line: string): void => void process.stdout.write(`${line}\n`);
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
+function tsxChild(entry: string, args: string[], env: Record<string, string>, nodeArgs: string[]): ChildProcess {
+  return spawn(process.execPath, [...nodeArgs, '--import', 'tsx', entry, ...args], { cwd: ROOT, env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'inherit'] });
+}
+
 function cli(args: string[], env: Record<string, string> = {}, nodeArgs: string[] = []): ChildProcess {
-  return spawn(process.execPath, [...nodeArgs, '--import', 'tsx', 'src/cli/main.ts', ...args], { cwd: ROOT, env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'inherit'] });
+  return tsxChild('src/cli/main.ts', args, env, nodeArgs);
 }
 
 async function startStack(): Promise<{ brokers: string[]; child: ChildProcess }> {
-  const child = cli(['dev-stack', '--in-memory', '--broker-port', '0', '--registry-port', '0', '--partitions', String(PARTITIONS)], { PYRAMID_LOG_LEVEL: 'warn' });
+  const child = tsxChild('packages/devstack/src/cli.ts', ['--in-memory', '--broker-port', '0', '--registry-port', '0', '--partitions', String(PARTITIONS)], { PYRAMID_LOG_LEVEL: 'warn' }, []);
   const brokers = await new Promise<string[]>((ok, fail) => {
     child.once('exit', (code) => fail(new Error(`dev-stack exited with ${code}`)));
     createInterface({ input: child.stdout! }).on('line', (line) => {

@@ -13,8 +13,8 @@ export interface ScorerOpsOptions {
   host?: string;
   /**
    * How often the per-tier census is read from Redis; default 10 s. It reads the per-tier
-   * counters of each partition (a few fields each); only a partition written before counters
-   * existed is counted customer by customer. The status page says when the census was taken.
+   * counters of each partition (a few fields each), which every commit moves with the customers it
+   * writes, so no customer is scanned. The status page says when the census was taken.
    */
   censusIntervalMs?: number;
   logger: Logger;

@@ -1,7 +1,7 @@
 import { existsSync } from 'node:fs';
 import { isIP } from 'node:net';
 import { z } from 'zod';
-import { parseConfigDuration } from './duration.js';
+import { parseConfigDuration } from './config-duration.js';
 
 /** Kafka topic names: the broker's legal characters and length (Kafka `Topic.validate`). */
 const topicName = z.string().regex(/^[A-Za-z0-9._-]{1,249}$/, 'must be 1..249 characters of [A-Za-z0-9._-]');

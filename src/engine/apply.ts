@@ -320,8 +320,8 @@ function addToBucket(buckets: Bucket[], index: number, monetary: number, frequen
 }
 
 /**
- * Applies one partition's records, in offset order (docs: src/engine/SEMANTICS.md). Pure: no
- * I/O, no clock of its own; `now` is the wall clock in wall mode and unused in event mode.
+ * Applies one partition's records, in offset order (docs/ARCHITECTURE.md, "Scoring contract").
+ * Pure: no I/O, no clock of its own; `now` is the wall clock in wall mode and unused in event mode.
  *
  * Per record: an offset at or below the partition watermark is stale; a transaction id whose
  * claim has not expired is a duplicate (fires no timers, moves no watermark); in event clock every

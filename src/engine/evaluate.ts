@@ -87,7 +87,8 @@ function holdsWithMargin(tier: CompiledTier, snapshot: RfmSnapshot, marginBps: n
 }
 
 /**
- * Decides the customer's tier at `now` per src/engine/SEMANTICS.md.
+ * Decides the customer's tier at `now` per the scoring contract (docs/ARCHITECTURE.md, "Scoring
+ * contract"); test/engine/reference-model.ts models the same contract independently.
  *
  * Inputs: the compiled policy; the R/F/M `snapshot` at `now` (see `rollingAggregates`); the
  * `prior` tier and pending-downgrade start; `now` in epoch ms. All integers.

@@ -1,7 +1,7 @@
 /**
  * The tier engine: the only code that computes rolling R/F/M, tiers, hysteresis, due times and
- * headroom (the contract: src/engine/SEMANTICS.md). Pure: no I/O and no clock of its own, so it
- * is tested without services and a replay gives the same result every time.
+ * headroom (the contract: docs/ARCHITECTURE.md, "Scoring contract"). Pure: no I/O and no clock of
+ * its own, so it is tested without services and a replay gives the same result every time.
  */
 export * from './types.js';
 export * from './aggregates.js';

@@ -1,4 +1,3 @@
-import type { TierChange } from './change.js';
 
 /** One rolling bucket of a customer: index = floor(eventTime / bucketMs). */
 export interface Bucket {
@@ -85,4 +84,3 @@ export interface DedupeClaim {
   expiresAt: number;
 }
 
-export type { TierChange };

@@ -38,8 +38,8 @@ export interface ConsumerOptions {
   /**
    * Where the member's group life is announced: `consumer.group_joined`, `consumer.group_rebalancing`,
    * `consumer.group_left` and `consumer.crash` (readiness and metrics follow them). Emitted here,
-   * from kafkajs's own events, so no caller can forget one (a crash that kafkajs restarts used to
-   * leave readiness at "member of the group" while the member held nothing).
+   * from kafkajs's own events, so no caller can forget one (a forgotten crash announcement would
+   * leave readiness at "member of the group" while the member holds nothing).
    */
   instrumentation?: Instrumentation;
 }

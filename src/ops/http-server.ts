@@ -5,7 +5,7 @@ import type { Logger } from '../logger.js';
 import type { Health } from './health.js';
 import type { Metrics } from './metrics.js';
 import type { StatusProvider } from './status.js';
-import { renderStatusPage } from './status-page.js';
+import { renderStatusPage } from './status-page/render.js';
 
 /** 9464: the port the OpenTelemetry Prometheus exporter uses by default, so scrape configs look familiar. */
 export const DEFAULT_OPS_PORT = 9464;

@@ -1,6 +1,6 @@
 import type { Instrumentation } from '../instrumentation.js';
 import type { Logger } from '../logger.js';
-import { startCensusPoller, type CensusSource } from './census.js';
+import { startCensusPoller, type CensusSource } from './census-poller.js';
 import { createHealth, type HealthProbe } from './health.js';
 import { startOpsServer } from './http-server.js';
 import { startLagMonitor, type LagMonitor, type LagSource } from './lag-monitor.js';
@@ -9,7 +9,7 @@ import { createStatusTracker } from './status.js';
 
 export { DEFAULT_OPS_HOST, DEFAULT_OPS_PORT } from './http-server.js';
 export { kafkaGroupProbe, redisProbe, registryProbe, type GroupView, type HealthProbe, type KafkaGroupProbeOptions, type ProbeResult } from './health.js';
-export type { CensusSource } from './census.js';
+export type { CensusSource } from './census-poller.js';
 export type { LagSource } from './lag-monitor.js';
 export type { StatusSnapshot } from './status.js';
 

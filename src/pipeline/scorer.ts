@@ -126,7 +126,7 @@ interface Running {
 const STOP_GRACE_MS = 15_000;
 
 /**
- * Builds the scorer of DESIGN.md §2 from a validated configuration. `pyramid run`, `pyramid demo`
+ * Builds the scorer (docs/ARCHITECTURE.md, "The flow") from a validated configuration. `pyramid run`, `pyramid demo`
  * and the end-to-end tests all use it.
  */
 export function createScorer(config: PyramidConfig, options: ScorerOptions = {}): Scorer {
@@ -375,8 +375,8 @@ export function createScorer(config: PyramidConfig, options: ScorerOptions = {})
       rebalanceTimeoutMs: Math.max(config.consumer.sessionTimeout, 10_000),
       maxBytesPerPartition: config.consumer.maxBytesPerPartition,
       partitionsConsumedConcurrently: config.consumer.concurrency,
-      // The next batch is fetched while this one is applied: the round trip to the broker and
-      // kafkajs's decoding no longer leave Redis idle between fetches.
+      // The next batch is fetched while this one is applied, so the round trip to the broker and
+      // kafkajs's decoding do not leave Redis idle between fetches.
       readAhead: true,
       instrumentation,
     });

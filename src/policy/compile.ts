@@ -1,6 +1,6 @@
 import { minorUnitDigits } from './currencies.js';
 import { describeAllRules } from './describe.js';
-import { formatDuration } from './duration.js';
+import { formatDuration } from '../duration.js';
 import { decimalToMinor, formatMinor } from './money.js';
 import type { PolicyFile, PolicyFileTier } from './schema.js';
 import type { Comparison, CompiledPolicy, CompiledTier, Condition, Metric } from './types.js';

@@ -1,4 +1,4 @@
-import { formatDuration } from './duration.js';
+import { formatDuration } from '../duration.js';
 import { formatMinor } from './money.js';
 import type { Comparison, CompiledPolicy, CompiledTier, Condition } from './types.js';
 

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { parseDuration } from './duration.js';
+import { parseDuration } from '../duration.js';
 
 /**
  * The shape of a policy file (before cross-field rules and amount conversion, see compile.ts).

@@ -1,6 +1,6 @@
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
-import { startDevStack, type DevStackHandle } from '../../src/devstack/index.js';
+import { startDevStack, type DevStackHandle } from '@pyramid/devstack';
 import { inspectCustomer } from '../../src/pipeline/inspect.js';
 import { loadPolicyFile } from '../../src/policy/load.js';
 import type { CompiledPolicy } from '../../src/policy/types.js';

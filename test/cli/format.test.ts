@@ -12,7 +12,7 @@ describe('formatMinor', () => {
 
 describe('formatPyramid', () => {
   it('lists tiers by rank with shares of customers and revenue and the average per customer', () => {
-    // The seeds' worked example (DESIGN.md §1).
+    // The customer-pyramid worked example of policies/default.yaml (README, "Tier policy").
     const text = formatPyramid({
       currency: 'CNY',
       minorUnitDigits: 2,

@@ -1,7 +1,8 @@
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
-import { startDevStack, type DevStackHandle } from '../../src/devstack/index.js';
+import { startDevStack, type DevStackHandle } from '@pyramid/devstack';
 import { createScorer } from '../../src/pipeline/scorer.js';
+import { createRandom } from '../../src/simulator/random.js';
 import { runSimulator } from '../../src/simulator/run.js';
 import type { KafkaRecord } from '../../src/kafka/types.js';
 import { StateStore } from '../../src/state/store.js';
@@ -13,6 +14,17 @@ import { createTopics, readTopic, testConfig, testKafka, uniqueNames, waitFor } 
 const EVENTS = 100_000;
 const PARTITIONS = 4;
 const DAY = 86_400_000;
+
+/**
+ * Seed of the kill moments: fresh each run so runs explore different moments, printed so a failing
+ * run can be replayed with CRASH_TEST_SEED=<seed>.
+ */
+function crashSeed(): number {
+  const given = process.env.CRASH_TEST_SEED;
+  if (given === undefined || given === '') return Math.floor(Math.random() * 2 ** 32);
+  if (!/^\d+$/.test(given) || Number(given) >= 2 ** 32) throw new Error(`CRASH_TEST_SEED must be an integer from 0 to 2^32 - 1, got '${given}'`);
+  return Number(given);
+}
 
 /**
  * Checks 2 and 3 of the pipeline issue: the same input scored by an uninterrupted scorer, by a
@@ -104,14 +116,17 @@ describe('crash and rebalance equivalence (event clock)', () => {
     const store = await storeFor(names.keyPrefix);
     const startedAt = Date.now();
     let kills = 0;
+    const seed = crashSeed();
+    const random = createRandom(seed);
+    console.error(`crash run: kill moments from seed ${seed} (replay with CRASH_TEST_SEED=${seed})`);
     let cli: CliProcess = startCli(['run'], env);
     for (let k = 1; k <= 6; k++) {
       // Kill somewhere inside the k-th seventh of the input, at a random point.
-      const target = Math.floor((total * (k + Math.random() * 0.8)) / 8);
+      const target = Math.floor((total * (k + random.next() * 0.8)) / 8);
       const reached = await waitFor(async () => (await appliedPosition(redis, store, input.transactions, PARTITIONS)) >= target || cli.child.exitCode !== null, 90_000, 10);
-      expect(reached).toBe(true);
-      expect(cli.child.exitCode, cli.stderr()).toBeNull();
-      await new Promise((r) => setTimeout(r, Math.random() * 50));
+      expect(reached, `seed ${seed}`).toBe(true);
+      expect(cli.child.exitCode, `seed ${seed}: ${cli.stderr()}`).toBeNull();
+      await new Promise((r) => setTimeout(r, random.next() * 50));
       if ((await appliedPosition(redis, store, input.transactions, PARTITIONS)) >= total) break;
       cli.child.kill('SIGKILL');
       expect(await cli.exited).toBe('SIGKILL');

@@ -2,7 +2,7 @@ import { resolve } from 'node:path';
 import { Redis } from 'ioredis';
 import { afterAll, afterEach, beforeAll, inject } from 'vitest';
 import { configSchema, type PyramidConfig, type PyramidConfigInput } from '../../src/config/schema.js';
-import { startDevStack, type DevStackHandle } from '../../src/devstack/index.js';
+import { startDevStack, type DevStackHandle } from '@pyramid/devstack';
 import { createKafkaClient, type PyramidKafka } from '../../src/kafka/client.js';
 import type { KafkaRecord } from '../../src/kafka/types.js';
 import type { Scorer } from '../../src/pipeline/scorer.js';

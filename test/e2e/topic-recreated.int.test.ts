@@ -1,7 +1,7 @@
 import kafkajs from 'kafkajs';
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
-import { startDevStack, type DevStackHandle } from '../../src/devstack/index.js';
+import { startDevStack, type DevStackHandle } from '@pyramid/devstack';
 import { createScorer } from '../../src/pipeline/scorer.js';
 import { runSimulator } from '../../src/simulator/run.js';
 import { StateStore } from '../../src/state/store.js';

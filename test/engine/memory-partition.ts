@@ -1,5 +1,6 @@
 import { applyRecords, fireTimers, type ClockMode, type EngineResult } from '../../src/engine/apply.js';
-import type { CustomerState, EngineCounts, EngineRecord, TierChange } from '../../src/engine/types.js';
+import type { TierChange } from '../../src/engine/change.js';
+import type { CustomerState, EngineCounts, EngineRecord } from '../../src/engine/types.js';
 import type { CompiledPolicy } from '../../src/policy/types.js';
 
 /**

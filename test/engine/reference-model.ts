@@ -2,7 +2,7 @@ import type { EngineRecord } from '../../src/engine/types.js';
 import type { CompiledPolicy, Condition } from '../../src/policy/types.js';
 
 /**
- * A plain in-memory model of the scoring semantics (src/engine/SEMANTICS.md), written for the
+ * A plain in-memory model of the scoring contract (docs/ARCHITECTURE.md, "Scoring contract"), written for the
  * tests independently of src/engine: maps and loops, no timer queue (timers are found by scanning
  * every customer), no caching, no early timers. The property tests compare the engine, and the
  * engine behind the Redis store, against it.

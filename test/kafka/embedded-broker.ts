@@ -1,5 +1,4 @@
-import { startBroker, type BrokerHandle } from '../../src/devstack/broker/index.js';
-import { groupCoordinatorPlugin } from '../../src/devstack/broker/group/plugin.js';
+import { groupCoordinatorPlugin, startBroker, type BrokerHandle } from '@pyramid/devstack';
 import { createKafkaClient, type PyramidKafka } from '../../src/kafka/client.js';
 import type { PartitionBatch, TopicPartition } from '../../src/kafka/types.js';
 import { uniqueName } from '../helpers/unique.js';

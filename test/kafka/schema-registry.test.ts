@@ -1,7 +1,7 @@
 import { createServer, type IncomingHttpHeaders, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startSchemaRegistry, type SchemaRegistryHandle } from '../../src/devstack/registry/index.js';
+import { startSchemaRegistry, type SchemaRegistryHandle } from '@pyramid/devstack';
 import { isPyramidError } from '../../src/errors.js';
 import { createSchemaRegistryClient } from '../../src/kafka/schema-registry.js';
 import { loadContract, valueSubject } from '../../src/pipeline/decode-schemas.js';

@@ -2,7 +2,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { startBroker } from '../../src/devstack/broker/index.js';
+import { startBroker } from '@pyramid/devstack';
 import { Instrumentation } from '../../src/instrumentation.js';
 import { createKafkaClient } from '../../src/kafka/client.js';
 import type { PyramidConsumer } from '../../src/kafka/consumer.js';

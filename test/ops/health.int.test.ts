@@ -1,6 +1,6 @@
 import { Redis } from 'ioredis';
 import { afterEach, describe, expect, inject, it } from 'vitest';
-import { startSchemaRegistry } from '../../src/devstack/registry/index.js';
+import { startSchemaRegistry } from '@pyramid/devstack';
 import { Instrumentation } from '../../src/instrumentation.js';
 import { silentLogger } from '../../src/logger.js';
 import { createHealth, kafkaGroupProbe, redisProbe, registryProbe, type ReadinessBody } from '../../src/ops/health.js';

@@ -75,7 +75,7 @@ describe('startOps', () => {
     const ops = await startOps({ instrumentation: new Instrumentation(), logger: silentLogger, port: 0, probes: [] });
     try {
       // Whether this machine has another interface to try is up to the machine; the address the
-      // socket is bound to is what proves it (it was 0.0.0.0).
+      // socket is bound to is what proves it (0.0.0.0 would also answer on 127.0.0.1).
       expect(ops.host).toBe('127.0.0.1');
       expect((await fetch(`http://127.0.0.1:${ops.port}/healthz`)).status).toBe(200);
     } finally {

@@ -18,9 +18,9 @@ afterAll(async () => {
 });
 
 /**
- * Regression: pyramid's lag was log end − the Redis watermark, read from Redis, so while Redis
- * stalled with 10k new records it read 0 on every partition while Kafka read 11,006. Here there is
- * no Redis at all: the applied position is the scorer's in-memory one, and it does not advance.
+ * Lag must not depend on Redis answering: a lag read from the Redis watermark reads 0 on every
+ * partition while Redis stalls with 10k new records and Kafka reads 11,006. Here there is no Redis
+ * at all: the applied position is the scorer's in-memory one, and it does not advance.
  */
 describe('lag monitor against the broker, with the scorer stuck', () => {
   it("grows as records are produced while nothing is applied, and reports the group's committed lag exactly as the broker does", async () => {

@@ -1,6 +1,6 @@
 import { afterAll, afterEach, beforeAll, describe, expect, inject, it } from 'vitest';
 import { startScorerOps, type ScorerOps } from '../../src/cli/ops-wiring.js';
-import { startDevStack, type DevStackHandle } from '../../src/devstack/index.js';
+import { startDevStack, type DevStackHandle } from '@pyramid/devstack';
 import { Instrumentation } from '../../src/instrumentation.js';
 import type { OutgoingRecord } from '../../src/kafka/types.js';
 import { silentLogger } from '../../src/logger.js';

@@ -15,7 +15,7 @@ const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
 const CHROMIUM_FLAGS = ['--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync'];
 const ARTIFACTS = new URL('../../test-artifacts/', import.meta.url);
 
-/** The worked example of DESIGN.md §1, plus inactive customers at the base. */
+/** The customer-pyramid worked example of policies/default.yaml, plus inactive customers at the base. */
 const CENSUS = {
   currency: 'CNY',
   minorUnitDigits: 2,

@@ -1,6 +1,6 @@
 import avro from 'avsc';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
-import { startSchemaRegistry, type SchemaRegistryHandle } from '../../src/devstack/registry/index.js';
+import { startSchemaRegistry, type SchemaRegistryHandle } from '@pyramid/devstack';
 import { isPyramidError } from '../../src/errors.js';
 import { createSchemaRegistryClient, type SchemaRegistryClient } from '../../src/kafka/schema-registry.js';
 import { writeSchemaFrame } from '../../src/kafka/wire-format.js';

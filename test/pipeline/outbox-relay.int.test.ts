@@ -1,8 +1,7 @@
 import { spawn } from 'node:child_process';
 import { resolve } from 'node:path';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
-import { startBroker, type BrokerHandle } from '../../src/devstack/broker/index.js';
-import { groupCoordinatorPlugin } from '../../src/devstack/broker/group/plugin.js';
+import { groupCoordinatorPlugin, startBroker, type BrokerHandle } from '@pyramid/devstack';
 import { isPyramidError, PyramidError } from '../../src/errors.js';
 import { createKafkaClient, type PyramidKafka } from '../../src/kafka/client.js';
 import type { ConsumerOptions } from '../../src/kafka/consumer.js';

@@ -1,6 +1,7 @@
 import type { Cluster, Redis } from 'ioredis';
 import type { ClockMode } from '../../src/engine/apply.js';
-import type { EngineCounts, TierChange } from '../../src/engine/types.js';
+import type { TierChange } from '../../src/engine/change.js';
+import type { EngineCounts } from '../../src/engine/types.js';
 import { silentLogger } from '../../src/logger.js';
 import { policyContentHash } from '../../src/policy/content-hash.js';
 import type { CompiledPolicy } from '../../src/policy/types.js';

@@ -1,6 +1,6 @@
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
-import { startDevStack, type DevStackHandle } from '../../src/devstack/index.js';
+import { startDevStack, type DevStackHandle } from '@pyramid/devstack';
 import { PyramidError } from '../../src/errors.js';
 import { Instrumentation } from '../../src/instrumentation.js';
 import type { BatchControl } from '../../src/kafka/consumer.js';

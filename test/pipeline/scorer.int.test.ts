@@ -1,6 +1,6 @@
 import { Redis } from 'ioredis';
 import { afterAll, afterEach, beforeAll, describe, expect, inject, it } from 'vitest';
-import { startDevStack, type DevStackHandle } from '../../src/devstack/index.js';
+import { startDevStack, type DevStackHandle } from '@pyramid/devstack';
 import { Instrumentation, type InstrumentationEvents } from '../../src/instrumentation.js';
 import type { OutgoingRecord } from '../../src/kafka/types.js';
 import { createHealth } from '../../src/ops/health.js';
@@ -71,7 +71,8 @@ describe('scorer', () => {
     instrumentation.on('consumer.lag', (e) => lag.set(e.partition, e));
     await scorer.refreshLag();
     expect([0, 1, 2].map((p) => lag.get(p)?.messages)).toEqual([4, 0, 7]);
-    expect(lag.get(0)!.seconds).toBeGreaterThanOrEqual(0);
+    // Only the caught-up partition's age is fixed here; the age of a lagging one follows the wall
+    // clock, which test/ops/lag-monitor.test.ts pins with an injected clock.
     expect(lag.get(1)!.seconds).toBe(0);
 
     scorer.resume();

@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startSchemaRegistry, type SchemaRegistryHandle } from '../../src/devstack/registry/index.js';
+import { startSchemaRegistry, type SchemaRegistryHandle } from '@pyramid/devstack';
 import { createSchemaRegistryClient } from '../../src/kafka/schema-registry.js';
 import { readSchemaFrame } from '../../src/kafka/wire-format.js';
 import { createDecoder } from '../../src/pipeline/decode.js';

@@ -9,6 +9,7 @@ import { createSchemaRegistryClient } from '../../kafka/schema-registry.js';
 import { createLogger } from '../../logger.js';
 import { createScorer } from '../../pipeline/scorer.js';
 import { runSimulator } from '../../simulator/run.js';
+import { loadEmbeddedStack } from '../embedded-stack.js';
 import { formatPyramid } from '../format.js';
 import { startLocalRedis, type LocalRedis } from '../local-redis.js';
 import { startScorerOps, type ScorerOps } from '../ops-wiring.js';
@@ -62,7 +63,7 @@ async function demo(opts: DemoOptions): Promise<void> {
       cleanup.unshift(() => local.stop());
       redisUrl = local.url;
     }
-    const { startDevStack } = await import('../../devstack/index.js');
+    const startDevStack = await loadEmbeddedStack();
     const stack = await startDevStack({ brokerPort: 0, registryPort: 0, logger });
     cleanup.unshift(() => stack.close());
     const kafkaConfig = { brokers: stack.brokers, clientId: 'pyramid-demo', tls: { enabled: false, rejectUnauthorized: true } };
@@ -85,9 +86,9 @@ async function demo(opts: DemoOptions): Promise<void> {
     const instrumentation = new Instrumentation();
     const scorer = createScorer(config, { logger, instrumentation, tuning: { lagIntervalMs: 1_000 } });
     cleanup.unshift(() => scorer.stop());
-    // A taken port is an error like any other start-up failure (it used to move silently to a
-    // random port, so the status page a user had bookmarked showed another process); `--port 0`
-    // asks for a free one.
+    // A taken port is an error like any other start-up failure (a silent move to another port
+    // would leave a bookmarked status page showing some other process); `--port 0` asks for a
+    // free one.
     const ops: ScorerOps = await startScorerOps({ scorer, port: opts.port, censusIntervalMs: 1_000, logger, settings: { port: '--port' } });
     cleanup.unshift(() => ops.close());
     const start = await unlessStopped(scorer.start(), stop.signal);

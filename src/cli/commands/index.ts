@@ -5,7 +5,6 @@ export type RegisterCommand = (program: Command) => void;
 
 /** Every `pyramid` sub-command, in the order `--help` lists them. */
 export const commands: RegisterCommand[] = [];
-import { register as registerDevStack } from './dev-stack.js'; commands.push(registerDevStack);
 import { register as registerSimulate } from './simulate.js'; commands.push(registerSimulate);
 import { register as registerRun } from './run.js'; commands.push(registerRun);
 import { register as registerDemo } from './demo.js'; commands.push(registerDemo);

@@ -1,6 +1,6 @@
 import { InvalidArgumentError, Option, type Command } from 'commander';
 import { loadClientConfig } from '../../config/load.js';
-import { parseConfigDuration } from '../../config/duration.js';
+import { parseConfigDuration } from '../../config/config-duration.js';
 import { createLogger } from '../../logger.js';
 import { retrying } from '../../pipeline/retry.js';
 
