@@ -44,3 +44,16 @@ export async function runScript(client: Redis | Cluster, script: LuaScript, keys
     return client.eval(script.lua, keys.length, ...keys, ...args);
   }
 }
+
+/**
+ * EVAL, always with the script's text: for a script the caller pipelines further commands behind
+ * (a partition's commit, then the next chunk's load). Redis runs one connection's commands in
+ * order, but {@link runScript}'s fallback sends the script a second time after its NOSCRIPT reply,
+ * by which time the commands sent behind it have run without seeing its writes (a dedupe claim
+ * missed, a duplicate counted twice), on every new, restarted or flushed server. Redis caches the
+ * script by its SHA1 on EVAL as well, so only the text travels again.
+ */
+export async function evalScript(client: Redis | Cluster, script: LuaScript, keys: string[], args: (string | number)[]): Promise<unknown> {
+  if (keys.length !== script.numberOfKeys) throw new Error(`${script.name} takes ${script.numberOfKeys} keys, got ${keys.length}`);
+  return client.eval(script.lua, keys.length, ...keys, ...args);
+}

@@ -22,7 +22,7 @@ import {
 } from './layout.js';
 import { decodeOutboxEntry, encodeOutboxRecord, outboxSeqOf, successorId, type OutboxEntry } from './outbox-codec.js';
 import { fenceRefusal, layoutMismatch, toStateError } from './script-errors.js';
-import { loadScript, runScript, type LuaScript } from './scripts.js';
+import { evalScript, loadScript, runScript, type LuaScript } from './scripts.js';
 
 /** Per tier: customers in it and the sum of their stored rolling monetary. */
 export type TierCounters = Map<string, { customers: number; revenueMinor: number }>;
@@ -391,7 +391,8 @@ export class StateStore {
       args.push(encodeOutboxRecord(entry.change));
     });
 
-    const reply = await this.run(SCRIPTS.commit, [keys.meta, keys.due, keys.tx, keys.outbox], args);
+    // The next chunk's load is pipelined behind this commit: it must run after it (see evalScript).
+    const reply = await this.run(SCRIPTS.commit, [keys.meta, keys.due, keys.tx, keys.outbox], args, evalScript);
     if (!Array.isArray(reply) || reply[0] !== 0) {
       if (Array.isArray(reply) && reply[0] === -1) throw fenceRefusal(topic, partition, reply, { formatVersion: FORMAT, ...fence });
       throw new PyramidError('STATE_SCRIPT_FAILED', `commit returned ${JSON.stringify(reply)}`);
@@ -501,10 +502,10 @@ export class StateStore {
     }
   }
 
-  private async run(script: LuaScript, keys: string[], args: (string | number)[]): Promise<unknown> {
+  private async run(script: LuaScript, keys: string[], args: (string | number)[], send = runScript): Promise<unknown> {
     const started = performance.now();
     try {
-      const reply = await runScript(this.redis, script, keys, args);
+      const reply = await send(this.redis, script, keys, args);
       this.instrumentation?.emit('state.script', { script: script.name, seconds: (performance.now() - started) / 1000, ok: true });
       return reply;
     } catch (err) {
