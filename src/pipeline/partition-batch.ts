@@ -1,7 +1,8 @@
 import type { EngineCounts, EngineRecord } from '../engine/types.js';
-import { isPyramidError } from '../errors.js';
+import { isPyramidError, type PyramidError } from '../errors.js';
 import type { Instrumentation, InstrumentationEvents } from '../instrumentation.js';
 import type { BatchControl, PartitionBatchHandler } from '../kafka/consumer.js';
+import type { PartitionLog } from '../kafka/partition-logs.js';
 import { partitionKey, type KafkaRecord, type PartitionBatch, type TopicPartition } from '../kafka/types.js';
 import type { Logger } from '../logger.js';
 import { DecodeError, type DecodeResult } from './decode-error.js';
@@ -12,6 +13,7 @@ import type { OwnedPartition } from './owned-partition.js';
 import type { Ownership } from './ownership.js';
 import type { PartitionPositions } from './partition-positions.js';
 import { retrying, type RetryOptions } from './retry.js';
+import { checkResumeOffset } from './topic-incarnation.js';
 import type { Transaction } from './validate.js';
 
 export interface BatchHandlerDeps {
@@ -32,6 +34,10 @@ export interface BatchHandlerDeps {
    * last batch the throttle did not commit.
    */
   commitOffsets(offsets: ReadonlyArray<TopicPartition & { offset: string }>): Promise<ReadonlyArray<TopicPartition & { offset: string }>>;
+  /** The input partition's log as Kafka holds it now, read before seeking back after a resync. */
+  readLog(partition: TopicPartition): Promise<PartitionLog>;
+  /** Kafka no longer holds the offsets `partition` needs: stop applying it (paused, unowned, not ready). */
+  stopPartition(partition: TopicPartition, error: PyramidError): void;
   /** True once the scorer must give up waiting (forced shutdown); normal stops drain first. */
   aborted(): boolean;
   /** True while stopping: a batch not yet started is handed back untouched (sought back). */
@@ -227,7 +233,9 @@ export function createBatchHandler(deps: BatchHandlerDeps): PartitionBatchHandle
 
   /**
    * A commit of the partition failed or was refused: re-read the partition from Redis and seek
-   * back to its watermark (or give it up when another owner has claimed it).
+   * back to its watermark (or give it up when another owner has claimed it). When Kafka no longer
+   * holds that offset the partition stops instead (KAFKA_OFFSETS_GONE): seeking there would let
+   * kafkajs reset to the log start on its own, skipping the records in between.
    */
   async function recover(owned: OwnedPartition, control: BatchControl, tp: TopicPartition, cause: unknown): Promise<void> {
     const resynced = await retrying(() => owned.resync(), {
@@ -244,6 +252,20 @@ export function createBatchHandler(deps: BatchHandlerDeps): PartitionBatchHandle
     }
     const next = owned.nextOffset;
     const resume = next ?? 0n;
+    const log = await retrying(() => deps.readLog(tp), {
+      shouldStop: () => control.isStale() || deps.aborted(),
+      options: deps.retry,
+      onRetry: (err, attempt) => logger.warn({ err, ...tp, attempt }, 'cannot read the partition\'s log start yet; retrying'),
+    });
+    if (!log.done) return;
+    try {
+      checkResumeOffset({ ...tp, log: log.value, resume, reason });
+    } catch (err) {
+      if (!isPyramidError(err, 'KAFKA_OFFSETS_GONE')) throw err;
+      logger.error({ err, ...tp }, 'partition stopped: Kafka no longer holds the offsets its state needs');
+      deps.stopPartition(tp, err);
+      return;
+    }
     logger.warn({ ...tp, reason, err: cause, resume: resume.toString() }, 'partition state is not where this scorer left it; re-read it from Redis and seeking back to its watermark');
     positions.reset(tp.topic, tp.partition, next);
     deps.seek(tp, resume.toString());

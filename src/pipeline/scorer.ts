@@ -5,7 +5,7 @@ import { Instrumentation } from '../instrumentation.js';
 import type { PyramidAdmin } from '../kafka/admin.js';
 import { createKafkaClient } from '../kafka/client.js';
 import type { AssignmentChange, PyramidConsumer } from '../kafka/consumer.js';
-import type { PartitionLogReader } from '../kafka/partition-logs.js';
+import type { PartitionLog, PartitionLogReader } from '../kafka/partition-logs.js';
 import type { PyramidProducer } from '../kafka/producer.js';
 import { createSchemaRegistryClient, type SchemaRegistryClient } from '../kafka/schema-registry.js';
 import type { TopicPartition } from '../kafka/types.js';
@@ -257,6 +257,27 @@ export function createScorer(config: PyramidConfig, options: ScorerOptions = {})
     await Promise.all(applying.map((tp) => flushWithRetry(r, tp, () => stillOwned(tp, gen))));
   }
 
+  /** Partitions re-read after a Redis restart all ask at once: they share one read of the logs. */
+  let logsReading: Promise<PartitionLog[]> | undefined;
+
+  /** One input partition's log as Kafka holds it now (checked before seeking back after a resync). */
+  async function readLog(r: Running, tp: TopicPartition): Promise<PartitionLog> {
+    logsReading ??= r.logs.read(tp.topic).finally(() => {
+      logsReading = undefined;
+    });
+    const log = (await logsReading).find((l) => l.partition === tp.partition);
+    if (log === undefined) throw new PyramidError('KAFKA_UNAVAILABLE', `the broker reported no log for partition ${tp.partition} of ${tp.topic}`, { retriable: true });
+    return log;
+  }
+
+  /** Kafka lost the offsets a partition needs mid-run: it stays paused and unowned, as at a claim. */
+  function stopPartition(r: Running, tp: TopicPartition, error: PyramidError): void {
+    r.consumer.pause([tp]);
+    ownership.revoke([tp]);
+    positions.forget(tp.topic, tp.partition);
+    stops.stop(tp, error);
+  }
+
   /** The input topic as Kafka holds it now: partition count, log starts, the group's committed offsets. */
   async function readTopicNow(r: Running): Promise<{ count: number | null; logs: Awaited<ReturnType<PartitionLogReader['read']>>; committed: Map<number, number> }> {
     const count = await r.admin.partitionCount(inputTopic);
@@ -459,6 +480,8 @@ export function createScorer(config: PyramidConfig, options: ScorerOptions = {})
       positions,
       seek: (tp, offset) => r.consumer.seek(tp, offset),
       commitOffsets: (offsets) => r.consumer.commitOffsets(offsets),
+      readLog: (tp) => readLog(r, tp),
+      stopPartition: (tp, error) => stopPartition(r, tp, error),
       aborted: () => aborted,
       stopping: () => stopping,
       instrumentation,

@@ -44,6 +44,13 @@ export interface IncarnationInput {
 const RESET_ADVICE =
   'rebuild the state for this topic with `pyramid replay --prefix <fresh prefix>` and run the scorers on that prefix (PYRAMID_KEY_PREFIX), or delete this prefix\'s keys of the topic to start over';
 
+/** KAFKA_OFFSETS_GONE for one partition: `what` says which offset is needed and where the log starts. */
+function offsetsGone(topic: string, partition: number, log: PartitionLog, what: string): PyramidError {
+  return new PyramidError('KAFKA_OFFSETS_GONE', `partition ${partition} of ${topic}: ${what}; the partition stops rather than skip records (${RESET_ADVICE}, or restore the topic's records)`, {
+    details: { topic, partition, logStartOffset: log.logStartOffset },
+  });
+}
+
 /** An incarnation `<offset>@<timestamp>` as stored; null for none or a malformed value. */
 export function parseIncarnation(text: string | null): { offset: number; timestamp: number } | null {
   const match = text === null ? null : /^(\d+)@(-?\d+)$/.exec(text);
@@ -69,10 +76,7 @@ export function checkIncarnation(input: IncarnationInput): IncarnationVerdict {
     new PyramidError('TOPIC_INCARNATION_MISMATCH', `${where} is not the topic the stored state was built from: ${what}; ${RESET_ADVICE}`, {
       details: { topic, partition, stored: stored?.topicIncarnation ?? null, now: incarnationOf(log) },
     });
-  const gone = (what: string): PyramidError =>
-    new PyramidError('KAFKA_OFFSETS_GONE', `${where}: ${what}; the partition stops rather than skip records (${RESET_ADVICE}, or restore the topic's records)`, {
-      details: { topic, partition, logStartOffset: log.logStartOffset },
-    });
+  const gone = (what: string): PyramidError => offsetsGone(topic, partition, log, what);
 
   const recorded = parseIncarnation(stored?.topicIncarnation ?? null);
   if (recorded !== null) {
@@ -105,4 +109,29 @@ export function checkIncarnation(input: IncarnationInput): IncarnationVerdict {
   const record = now !== null && (recorded === null || log.logStartOffset > recorded.offset) ? now : null;
   // A meta that applied nothing yet (claimed, then the owner died) is no position either.
   return { record, startAt: stored === null || stored.lastOffset === null ? BigInt(log.logStartOffset) : undefined };
+}
+
+/** What {@link checkResumeOffset} compares. */
+export interface ResumeInput {
+  topic: string;
+  partition: number;
+  log: PartitionLog;
+  /** Where the partition must go on: the re-read watermark + 1, or 0 when no offset is stored. */
+  resume: bigint;
+  /** Why the state was re-read (a resync reason: `lost`, `commit`, `unknown`, `format`). */
+  reason: string;
+}
+
+/**
+ * Mid-run, after a refused commit re-read a partition's state from Redis (lost, or set back):
+ * whether Kafka still holds the offset it must resume from. Seeking below the log start would let
+ * the consumer reset on its own to the log start, skipping the records in between.
+ *
+ * @throws PyramidError KAFKA_OFFSETS_GONE naming the offset needed and the log start.
+ */
+export function checkResumeOffset(input: ResumeInput): void {
+  const { topic, partition, log, resume } = input;
+  if (resume >= BigInt(log.logStartOffset)) return;
+  const state = input.reason === 'lost' ? 'the state was lost from Redis mid-run' : `the state in Redis was set back mid-run (${input.reason})`;
+  throw offsetsGone(topic, partition, log, `${state} and needs offset ${resume} next, Kafka's log starts at ${log.logStartOffset} (retention deleted the records in between)`);
 }

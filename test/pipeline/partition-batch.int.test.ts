@@ -72,7 +72,7 @@ describe('partition batch handler', () => {
    * `applyChunk`: records per engine call and commit. `beforeCommit(call, store)`: runs before the
    * handler's n-th commit reaches Redis; throwing there fails that commit without it running.
    */
-  async function setup(options: { stopping?: boolean; applyChunk?: number; commitIntervalMs?: number; beforeCommit?: (call: number, store: StateStore) => Promise<void> } = {}) {
+  async function setup(options: { stopping?: boolean; applyChunk?: number; commitIntervalMs?: number; beforeCommit?: (call: number, store: StateStore) => Promise<void>; logStartOffset?: number } = {}) {
     const names = uniqueNames('batch');
     // The input topic too: the relay records its progress against the input partition.
     await createTopics(stack.brokers, [names.transactions, names.tierChanges, names.dlq], 1);
@@ -96,6 +96,7 @@ describe('partition batch handler', () => {
     const seeks: Array<{ tp: TopicPartition; offset: string }> = [];
     const trailingCommits: Array<TopicPartition & { offset: string }> = [];
     const kafka = testKafka(stack.brokers);
+    const stopped: Array<{ tp: TopicPartition; error: PyramidError }> = [];
     const handler = createBatchHandler({
       decoder: createDecoder({ format: 'json' }),
       validate: createTransactionValidator({ maxAmountMinor: 10 ** 13, maxFutureSkewMs: 300_000 }),
@@ -116,6 +117,10 @@ describe('partition batch handler', () => {
         trailingCommits.push(...offsets);
         return Promise.resolve(offsets);
       },
+      // The embedded broker keeps every record (log start 0); a Kafka whose retention deleted the
+      // first offsets answers a later log start.
+      readLog: (tp) => Promise.resolve({ partition: tp.partition, logStartOffset: options.logStartOffset ?? 0, highWatermark: 100, first: null }),
+      stopPartition: (tp, error) => stopped.push({ tp, error }),
       aborted: () => false,
       stopping: () => options.stopping ?? false,
       instrumentation,
@@ -127,7 +132,7 @@ describe('partition batch handler', () => {
     const watermark = async (): Promise<number | null> => (await store.readMeta(names.transactions, 0))?.lastOffset ?? null;
     const frequency = async (): Promise<number | undefined> =>
       (await inspectCustomer({ store, policy, clock: 'wall', topic: names.transactions, customerId: 'c-1', partition: 0 }))?.frequency;
-    return { names, handler, positions, seeks, trailingCommits, outcomes, dlqReasons, watermark, frequency, store, owned, policy };
+    return { names, handler, positions, seeks, trailingCommits, stopped, outcomes, dlqReasons, watermark, frequency, store, owned, policy };
   }
 
   it('refuses a batch fetched beyond the next offset to process: seeks back, applies nothing', async () => {
@@ -222,6 +227,45 @@ describe('partition batch handler', () => {
     expect(await watermark()).toBeNull();
     expect((await store.readMeta(names.transactions, 0))?.formatVersion).toBe(1);
     expect(c.commits).toBe(0);
+  });
+
+  it('stops the partition with KAFKA_OFFSETS_GONE instead of seeking when the state is gone and Kafka no longer holds offset 0', async () => {
+    const { names, handler, seeks, stopped, watermark } = await setup({
+      applyChunk: 2,
+      logStartOffset: 40,
+      beforeCommit: async (call, store) => {
+        if (call !== 2) return;
+        const keys = store.keys(names.transactions, 0);
+        await redis.del(keys.meta, keys.due, keys.tx, keys.outbox, ...Array.from({ length: keys.customerShards }, (_, s) => keys.customerShardPrefix + s));
+      },
+    });
+    await handler(batchOf(names.transactions, [40, 41, 42, 43]), control());
+    expect(seeks).toEqual([]);
+    expect(stopped.map(({ tp, error }) => [tp, error.code])).toEqual([[{ topic: names.transactions, partition: 0 }, 'KAFKA_OFFSETS_GONE']]);
+    expect(stopped[0]?.error.message).toBe(
+      `partition 0 of ${names.transactions}: the state was lost from Redis mid-run and needs offset 0 next, Kafka's log starts at 40 (retention deleted the records in between); the partition stops rather than skip records (rebuild the state for this topic with \`pyramid replay --prefix <fresh prefix>\` and run the scorers on that prefix (PYRAMID_KEY_PREFIX), or delete this prefix's keys of the topic to start over, or restore the topic's records)`,
+    );
+    expect(await watermark()).toBeNull();
+  });
+
+  it('stops the partition when its state was set back (a commit lost) to an offset Kafka no longer holds; seeks when it still does', async () => {
+    const setBack = async (logStartOffset: number) => {
+      const fixture = await setup({
+        applyChunk: 2,
+        logStartOffset,
+        // Commit 2 is lost (as with an AOF tail cut): commit 3, fenced by it, is refused.
+        beforeCommit: (call) => (call === 2 ? Promise.reject(new PyramidError('REDIS_UNAVAILABLE', 'connection dropped', { retriable: true })) : Promise.resolve()),
+      });
+      await fixture.handler(batchOf(fixture.names.transactions, [0, 1, 2, 3, 4, 5]), control());
+      return fixture;
+    };
+    const gone = await setBack(3);
+    expect(gone.seeks).toEqual([]);
+    expect(gone.stopped.map(({ error }) => error.code)).toEqual(['KAFKA_OFFSETS_GONE']);
+    expect(gone.stopped[0]?.error.message).toContain(`partition 0 of ${gone.names.transactions}: the state in Redis was set back mid-run (unknown) and needs offset 2 next, Kafka's log starts at 3`);
+    const held = await setBack(2);
+    expect(held.stopped).toEqual([]);
+    expect(held.seeks).toEqual([{ tp: { topic: held.names.transactions, partition: 0 }, offset: '2' }]);
   });
 
   it('a zombie batch (another instance claimed the partition meanwhile) writes nothing and gives the partition up', async () => {

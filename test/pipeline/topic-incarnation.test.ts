@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { isPyramidError } from '../../src/errors.js';
 import type { PartitionLog } from '../../src/kafka/partition-logs.js';
-import { checkIncarnation, type IncarnationInput } from '../../src/pipeline/topic-incarnation.js';
+import { checkIncarnation, checkResumeOffset, type IncarnationInput } from '../../src/pipeline/topic-incarnation.js';
 import type { PartitionMeta } from '../../src/state/store.js';
 
 const meta = (fields: Partial<PartitionMeta>): PartitionMeta => ({
@@ -84,5 +84,23 @@ describe('checkIncarnation', () => {
     expect(refusal(() => checkIncarnation(input(null, log(30, 150, { offset: 30, timestamp: 1500 }), 140))).code).toBe('KAFKA_OFFSETS_GONE');
     expect(checkIncarnation(input(null, log(30, 150, { offset: 30, timestamp: 1500 }), null))).toEqual({ record: '30@1500', startAt: 30n });
     expect(checkIncarnation(input(null, log(0, 150, { offset: 0, timestamp: 1500 }), 140))).toEqual({ record: '0@1500', startAt: 0n });
+  });
+});
+
+describe('checkResumeOffset', () => {
+  const resume = (offset: bigint, logStartOffset: number, reason = 'commit'): void =>
+    checkResumeOffset({ topic: 'tx', partition: 2, log: log(logStartOffset, 150, { offset: logStartOffset, timestamp: 1500 }), resume: offset, reason });
+
+  it('lets a partition resume at or after the log start', () => {
+    expect(() => resume(30n, 30)).not.toThrow();
+    expect(() => resume(0n, 0, 'lost')).not.toThrow();
+  });
+
+  it('refuses an offset below the log start, naming both and why the state was re-read', () => {
+    expect(refusal(() => resume(0n, 30, 'lost'))).toEqual({
+      code: 'KAFKA_OFFSETS_GONE',
+      message: expect.stringContaining("partition 2 of tx: the state was lost from Redis mid-run and needs offset 0 next, Kafka's log starts at 30") as string,
+    });
+    expect(refusal(() => resume(29n, 30)).message).toContain("the state in Redis was set back mid-run (commit) and needs offset 29 next, Kafka's log starts at 30");
   });
 });
