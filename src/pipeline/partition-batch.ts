@@ -9,11 +9,10 @@ import { DecodeError, type DecodeResult } from './decode-error.js';
 import type { TransactionDecoder } from './decode.js';
 import type { DlqPublisher, Rejection } from './dlq-publisher.js';
 import type { OutboxRelay } from './outbox-relay.js';
-import type { OwnedPartition } from './owned-partition.js';
 import type { Ownership } from './ownership.js';
+import { recoverPartition } from './partition-recovery.js';
 import type { PartitionPositions } from './partition-positions.js';
 import { retrying, type RetryOptions } from './retry.js';
-import { checkResumeOffset } from './topic-incarnation.js';
 import type { Transaction } from './validate.js';
 
 export interface BatchHandlerDeps {
@@ -28,6 +27,8 @@ export interface BatchHandlerDeps {
   positions: PartitionPositions;
   /** Moves the consumer's fetch position (gap refused, batch handed back, state re-read). */
   seek(partition: TopicPartition, offset: string): void;
+  /** Stops fetching a partition (another instance claimed it) until the next assignment. */
+  pause(partition: TopicPartition): void;
   /**
    * Commits offsets outside any batch, as `PyramidConsumer.commitOffsets` (partitions no longer
    * assigned are left out; returns what was committed): the trailing commit of a partition whose
@@ -231,46 +232,6 @@ export function createBatchHandler(deps: BatchHandlerDeps): PartitionBatchHandle
     return { valid, rejections };
   }
 
-  /**
-   * A commit of the partition failed or was refused: re-read the partition from Redis and seek
-   * back to its watermark (or give it up when another owner has claimed it). When Kafka no longer
-   * holds that offset the partition stops instead (KAFKA_OFFSETS_GONE): seeking there would let
-   * kafkajs reset to the log start on its own, skipping the records in between.
-   */
-  async function recover(owned: OwnedPartition, control: BatchControl, tp: TopicPartition, cause: unknown): Promise<void> {
-    const resynced = await retrying(() => owned.resync(), {
-      shouldStop: () => control.isStale() || deps.aborted(),
-      options: deps.retry,
-      onRetry: (err, attempt) => logger.warn({ err, ...tp, attempt }, 'cannot re-read the partition state yet; retrying'),
-    });
-    if (!resynced.done) return;
-    const reason = resynced.value;
-    instrumentation.emit('state.resync', { topic: tp.topic, partition: tp.partition, reason });
-    if (reason === 'owner') {
-      logger.warn({ ...tp, err: cause }, 'another instance has claimed this partition; this instance stops applying it until the next assignment');
-      return;
-    }
-    const next = owned.nextOffset;
-    const resume = next ?? 0n;
-    const log = await retrying(() => deps.readLog(tp), {
-      shouldStop: () => control.isStale() || deps.aborted(),
-      options: deps.retry,
-      onRetry: (err, attempt) => logger.warn({ err, ...tp, attempt }, 'cannot read the partition\'s log start yet; retrying'),
-    });
-    if (!log.done) return;
-    try {
-      checkResumeOffset({ ...tp, log: log.value, resume, reason });
-    } catch (err) {
-      if (!isPyramidError(err, 'KAFKA_OFFSETS_GONE')) throw err;
-      logger.error({ err, ...tp }, 'partition stopped: Kafka no longer holds the offsets its state needs');
-      deps.stopPartition(tp, err);
-      return;
-    }
-    logger.warn({ ...tp, reason, err: cause, resume: resume.toString() }, 'partition state is not where this scorer left it; re-read it from Redis and seeking back to its watermark');
-    positions.reset(tp.topic, tp.partition, next);
-    deps.seek(tp, resume.toString());
-  }
-
   async function handlePartitionBatch(batch: PartitionBatch, control: BatchControl): Promise<void> {
     const { topic, partition } = batch;
     const tp = { topic, partition };
@@ -342,7 +303,7 @@ export function createBatchHandler(deps: BatchHandlerDeps): PartitionBatchHandle
       } catch (err) {
         // A commit failed or was refused (or its outcome is unknown): the state is re-read.
         if (!isPyramidError(err, 'STATE_FENCED')) throw err;
-        await recover(owned, control, tp, err);
+        await recoverPartition(owned, { ...deps, positions, shouldStop: () => control.isStale() || deps.aborted() }, err);
         return false;
       } finally {
         if (applyStarted !== undefined) stages.apply = seconds(applyStarted);

@@ -479,6 +479,7 @@ export function createScorer(config: PyramidConfig, options: ScorerOptions = {})
       relay: r.relay,
       positions,
       seek: (tp, offset) => r.consumer.seek(tp, offset),
+      pause: (tp) => r.consumer.pause([tp]),
       commitOffsets: (offsets) => r.consumer.commitOffsets(offsets),
       readLog: (tp) => readLog(r, tp),
       stopPartition: (tp, error) => stopPartition(r, tp, error),
@@ -508,7 +509,17 @@ export function createScorer(config: PyramidConfig, options: ScorerOptions = {})
         onFenced: (partition, err, stillMine) =>
           recoverPartition(
             partition,
-            { positions, seek: (tp, offset) => r.consumer.seek(tp, offset), instrumentation, logger, retry: tuning.retry, shouldStop: () => !stillMine() || aborted },
+            {
+              positions,
+              seek: (tp, offset) => r.consumer.seek(tp, offset),
+              pause: (tp) => r.consumer.pause([tp]),
+              readLog: (tp) => readLog(r, tp),
+              stopPartition: (tp, error) => stopPartition(r, tp, error),
+              instrumentation,
+              logger,
+              retry: tuning.retry,
+              shouldStop: () => !stillMine() || aborted,
+            },
             err,
           ),
       });

@@ -94,6 +94,7 @@ describe('partition batch handler', () => {
     ownership.adopt(owned);
     const positions = new PartitionPositions();
     const seeks: Array<{ tp: TopicPartition; offset: string }> = [];
+    const paused: TopicPartition[] = [];
     const trailingCommits: Array<TopicPartition & { offset: string }> = [];
     const kafka = testKafka(stack.brokers);
     const stopped: Array<{ tp: TopicPartition; error: PyramidError }> = [];
@@ -113,6 +114,7 @@ describe('partition batch handler', () => {
       }),
       positions,
       seek: (tp, offset) => seeks.push({ tp, offset }),
+      pause: (tp) => paused.push(tp),
       commitOffsets: (offsets) => {
         trailingCommits.push(...offsets);
         return Promise.resolve(offsets);
@@ -132,7 +134,7 @@ describe('partition batch handler', () => {
     const watermark = async (): Promise<number | null> => (await store.readMeta(names.transactions, 0))?.lastOffset ?? null;
     const frequency = async (): Promise<number | undefined> =>
       (await inspectCustomer({ store, policy, clock: 'wall', topic: names.transactions, customerId: 'c-1', partition: 0 }))?.frequency;
-    return { names, handler, positions, seeks, trailingCommits, stopped, outcomes, dlqReasons, watermark, frequency, store, owned, policy };
+    return { names, handler, positions, seeks, paused, trailingCommits, stopped, outcomes, dlqReasons, watermark, frequency, store, owned, policy };
   }
 
   it('refuses a batch fetched beyond the next offset to process: seeks back, applies nothing', async () => {
@@ -269,12 +271,14 @@ describe('partition batch handler', () => {
   });
 
   it('a zombie batch (another instance claimed the partition meanwhile) writes nothing and gives the partition up', async () => {
-    const { names, handler, seeks, watermark, store, owned, policy } = await setup();
+    const { names, handler, seeks, paused, watermark, store, owned, policy } = await setup();
     await handler(batchOf(names.transactions, [0, 1]), control());
     await ownedPartition({ redis, prefix: store.prefix, policy, clock: 'wall', topic: names.transactions });
     await handler(batchOf(names.transactions, [2, 3]), control());
     expect(await watermark()).toBe(1);
     expect(seeks).toEqual([]);
+    // Paused, so the consumer does not fetch the partition again and again until the rebalance.
+    expect(paused).toEqual([{ topic: names.transactions, partition: 0 }]);
     expect((owned as OwnedPartition).owned).toBe(false);
   });
 
