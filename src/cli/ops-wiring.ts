@@ -1,6 +1,6 @@
 import { isPyramidError, PyramidError } from '../errors.js';
 import type { Logger } from '../logger.js';
-import type { HealthProbe, ProbeName } from '../ops/health.js';
+import type { HealthProbe, ProbeName } from '../pipeline/readiness-probes.js';
 import { DEFAULT_OPS_HOST, DEFAULT_OPS_PORT, startOps } from '../ops/index.js';
 import type { PyramidCensus } from '../pipeline/census.js';
 import type { Scorer } from '../pipeline/scorer.js';

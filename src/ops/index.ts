@@ -1,16 +1,16 @@
 import type { Instrumentation } from '../instrumentation.js';
 import type { Logger } from '../logger.js';
 import { startCensusPoller, type CensusSource } from './census-poller.js';
-import { createHealth, type HealthProbe } from './health.js';
+import type { HealthProbe } from '../pipeline/readiness-probes.js';
+import { createHealth } from './health.js';
 import { startOpsServer } from './http-server.js';
-import { startLagMonitor, type LagMonitor, type LagSource } from './lag-monitor.js';
+import { startLagMonitor, type LagMonitor, type LagSource } from '../pipeline/lag-monitor.js';
 import { createMetrics, type Metrics } from './metrics.js';
 import { createStatusTracker } from './status.js';
 
 export { DEFAULT_OPS_HOST, DEFAULT_OPS_PORT } from './http-server.js';
-export { kafkaGroupProbe, redisProbe, registryProbe, type GroupView, type HealthProbe, type KafkaGroupProbeOptions, type ProbeResult } from './health.js';
 export type { CensusSource } from './census-poller.js';
-export type { LagSource } from './lag-monitor.js';
+export type { LagSource } from '../pipeline/lag-monitor.js';
 export type { StatusSnapshot } from './status.js';
 
 export interface StartOpsOptions {

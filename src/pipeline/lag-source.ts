@@ -1,6 +1,6 @@
 import type { PyramidAdmin } from '../kafka/admin.js';
 import type { TopicPartition } from '../kafka/types.js';
-import type { LagSource } from '../ops/lag-monitor.js';
+import type { LagSource } from './lag-monitor.js';
 
 /** What the scorer knows in memory; everything else the lag source asks Kafka. */
 export interface LagSourceOptions {

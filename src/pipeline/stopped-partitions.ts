@@ -1,7 +1,7 @@
 import type { PyramidError } from '../errors.js';
 import type { Instrumentation } from '../instrumentation.js';
 import { partitionKey, type TopicPartition } from '../kafka/types.js';
-import type { HealthProbe } from '../ops/health.js';
+import type { HealthProbe } from './readiness-probes.js';
 
 /**
  * The assigned partitions this scorer refuses to apply (their stored state does not fit the topic

@@ -1,4 +1,4 @@
-import type { KafkaGroupProbeOptions } from '../../src/ops/health.js';
+import { type KafkaGroupProbeOptions } from '../../src/pipeline/readiness-probes.js';
 
 /**
  * Group-probe options for tests whose member always holds partitions: the probe never needs the

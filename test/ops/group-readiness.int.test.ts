@@ -6,7 +6,7 @@ import { startBroker } from '@pyramid/devstack';
 import { Instrumentation } from '../../src/instrumentation.js';
 import { createKafkaClient } from '../../src/kafka/client.js';
 import type { PyramidConsumer } from '../../src/kafka/consumer.js';
-import { kafkaGroupProbe, type ProbeResult } from '../../src/ops/health.js';
+import { kafkaGroupProbe, type ProbeResult } from '../../src/pipeline/readiness-probes.js';
 import { createMetrics } from '../../src/ops/metrics.js';
 import { waitFor } from '../e2e/support.js';
 import { uniqueName } from '../helpers/unique.js';

@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { Instrumentation } from '../../src/instrumentation.js';
-import { createHealth, idleMemberVerdict, kafkaGroupProbe, type GroupView } from '../../src/ops/health.js';
+import { createHealth } from '../../src/ops/health.js';
+import { idleMemberVerdict, kafkaGroupProbe, type GroupView } from '../../src/pipeline/readiness-probes.js';
 import { createMetrics } from '../../src/ops/metrics.js';
 
 const member = (memberId: string, ...partitions: number[]) => ({ memberId, partitions: partitions.map((partition) => ({ topic: 'tx', partition })) });

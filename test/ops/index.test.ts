@@ -2,7 +2,8 @@ import { createServer, type Server } from 'node:net';
 import { describe, expect, it } from 'vitest';
 import { Instrumentation } from '../../src/instrumentation.js';
 import { silentLogger } from '../../src/logger.js';
-import { DEFAULT_OPS_HOST, kafkaGroupProbe, startOps } from '../../src/ops/index.js';
+import { DEFAULT_OPS_HOST, startOps } from '../../src/ops/index.js';
+import { kafkaGroupProbe } from '../../src/pipeline/readiness-probes.js';
 import { HOLDS_PARTITIONS } from '../helpers/group-probe.js';
 
 async function holdPort(): Promise<{ server: Server; port: number }> {

@@ -1,13 +1,13 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Instrumentation } from '../../src/instrumentation.js';
 import { silentLogger } from '../../src/logger.js';
-import { startLagMonitor } from '../../src/ops/lag-monitor.js';
+import { startLagMonitor } from '../../src/pipeline/lag-monitor.js';
 import { createMetrics } from '../../src/ops/metrics.js';
 import { createLagSource } from '../../src/pipeline/lag-source.js';
 import { groupLagFromBroker } from '../helpers/group-offsets.js';
 import { uniqueName } from '../helpers/unique.js';
 import { consumeBatches, startEmbeddedKafka, type EmbeddedKafka } from '../kafka/embedded-broker.js';
-import { parseExposition, sampleValue } from './live-support.js';
+import { parseExposition, sampleValue } from '../ops/live-support.js';
 
 let env: EmbeddedKafka;
 beforeAll(async () => {

@@ -2,7 +2,7 @@ import { Writable } from 'node:stream';
 import { afterEach, describe, expect, it } from 'vitest';
 import { Instrumentation, type InstrumentationEvents } from '../../src/instrumentation.js';
 import { createLogger, silentLogger } from '../../src/logger.js';
-import { startLagMonitor, type LagMonitor, type LagSource } from '../../src/ops/lag-monitor.js';
+import { startLagMonitor, type LagMonitor, type LagSource } from '../../src/pipeline/lag-monitor.js';
 import { createMetrics } from '../../src/ops/metrics.js';
 
 /**
