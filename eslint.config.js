@@ -19,6 +19,20 @@ export default tseslint.config(
     },
   },
   {
+    // The layering: the engine is pure, state knows no pipeline, the pipeline knows no ops and no
+    // CLI (ops and cli use the pipeline, never the other way round).
+    files: ['src/engine/**'],
+    rules: { 'no-restricted-imports': ['error', { patterns: ['../state/*', '../pipeline/*', '../ops/*', '../cli/*', '../kafka/*', 'ioredis', 'kafkajs'] }] },
+  },
+  {
+    files: ['src/state/**'],
+    rules: { 'no-restricted-imports': ['error', { patterns: ['../pipeline/*', '../ops/*', '../cli/*', '../kafka/*'] }] },
+  },
+  {
+    files: ['src/pipeline/**'],
+    rules: { 'no-restricted-imports': ['error', { patterns: ['../ops/*', '../cli/*'] }] },
+  },
+  {
     // The CLI, benches and scripts talk to a terminal on purpose.
     files: ['src/cli/**', 'bench/**', 'scripts/**', 'bin/**', 'packages/devstack/src/cli.ts', 'packages/devstack/bench/**'],
     rules: { 'no-console': 'off' },
