@@ -7,7 +7,7 @@ import { runSimulator } from '../../src/simulator/run.js';
 import type { KafkaRecord } from '../../src/kafka/types.js';
 import { StateStore } from '../../src/state/store.js';
 import { cliEnv, startCli, type CliProcess } from '../cli/spawn-cli.js';
-import { kcat } from '../helpers/kcat.js';
+import { kcat } from '../../packages/devstack/test/helpers/kcat.js';
 import { appliedPosition, indexChanges, snapshotState } from './replay-equivalence.js';
 import { createTopics, readTopic, testConfig, testKafka, uniqueNames, waitFor } from './support.js';
 

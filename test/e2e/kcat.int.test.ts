@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { startDevStack, type DevStackHandle } from '@pyramid/devstack';
 import { createScorer, type Scorer } from '../../src/pipeline/scorer.js';
-import { kcat } from '../helpers/kcat.js';
+import { kcat } from '../../packages/devstack/test/helpers/kcat.js';
 import { createTopics, testConfig, uniqueNames, waitFor } from './support.js';
 
 describe('kcat interoperability', () => {

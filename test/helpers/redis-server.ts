@@ -1,8 +1,11 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { freePort } from '../../packages/devstack/test/helpers/free-port.js';
+
+/** A free TCP port on 127.0.0.1, chosen by the kernel (one helper for both test trees). */
+export { freePort };
 
 /** A redis-server child process owned by a test; never the user's own Redis. */
 export interface RedisServerHandle {
@@ -22,19 +25,6 @@ export interface StartRedisOptions {
   dir?: string;
 }
 
-/** A free TCP port on 127.0.0.1, chosen by the kernel. */
-export async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = createServer();
-    srv.unref();
-    srv.on('error', reject);
-    srv.listen(0, '127.0.0.1', () => {
-      const addr = srv.address();
-      if (addr === null || typeof addr === 'string') return reject(new Error('no port'));
-      srv.close(() => resolve(addr.port));
-    });
-  });
-}
 
 async function waitForPing(port: number, child: ChildProcess, timeoutMs: number): Promise<void> {
   const { Redis } = await import('ioredis');

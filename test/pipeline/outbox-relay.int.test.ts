@@ -8,7 +8,7 @@ import type { ConsumerOptions } from '../../src/kafka/consumer.js';
 import { createOutboxRelay, relayProgressGroupId, type OutboxRelay } from '../../src/pipeline/outbox-relay.js';
 import { createJsonTierChangeEncoder } from '../../src/pipeline/tier-change-encoder.js';
 import { StateStore } from '../../src/state/store.js';
-import { kcat } from '../helpers/kcat.js';
+import { kcat } from '../../packages/devstack/test/helpers/kcat.js';
 import { uniqueName } from '../helpers/unique.js';
 import { waitFor } from '../e2e/support.js';
 import { useStateRedis } from '../state/store-helpers.js';

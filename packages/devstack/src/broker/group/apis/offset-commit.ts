@@ -2,19 +2,10 @@ import type { ApiHandler } from '../../api-registry.js';
 import { ApiKey } from '../../protocol/api-keys.js';
 import { KafkaErrorCode } from '../../protocol/errors.js';
 import type { Reader } from '../../protocol/reader.js';
-import { topicReader, topicWriter } from '../../protocol/topic-partitions.js';
+import { topicReader } from '../../protocol/topic-partitions.js';
 import { Writer } from '../../protocol/writer.js';
 import type { GroupCoordinator } from '../coordinator.js';
-import type { OffsetCommitEntry } from '../offset-store.js';
-
-/** Kafka's `offset.metadata.max.bytes` default; TxnOffsetCommit applies it too. */
-export const MAX_METADATA_BYTES = 4096;
-
-interface PartitionCommit {
-  readonly partition: number;
-  readonly offset: number;
-  readonly metadata: string | null;
-}
+import { screenCommits, type PartitionCommit } from './commit-screen.js';
 
 /**
  * OffsetCommit v2–v7 (https://kafka.apache.org/protocol#The_Messages_OffsetCommit); v8 is
@@ -48,33 +39,15 @@ export function offsetCommitHandler(coordinator: GroupCoordinator): ApiHandler {
         }),
       );
 
-      const errors = new Map<string, number>();
-      const key = (topic: string, partition: number): string => `${partition}:${topic}`;
-      const accepted: OffsetCommitEntry[] = [];
-      for (const t of topics) {
-        const partitionCount = ctx.broker.topics.partitionCount(t.name);
-        for (const p of t.partitions) {
-          if (partitionCount === undefined || p.partition < 0 || p.partition >= partitionCount) {
-            errors.set(key(t.name, p.partition), KafkaErrorCode.UNKNOWN_TOPIC_OR_PARTITION);
-          } else if (p.metadata !== null && Buffer.byteLength(p.metadata) > MAX_METADATA_BYTES) {
-            errors.set(key(t.name, p.partition), KafkaErrorCode.OFFSET_METADATA_TOO_LARGE);
-          } else {
-            accepted.push({ topic: t.name, partition: p.partition, offset: p.offset, metadata: p.metadata ?? '' });
-          }
-        }
-      }
+      const screened = screenCommits(ctx.broker, topics);
       const verdict =
         groupId === ''
           ? KafkaErrorCode.INVALID_GROUP_ID
-          : coordinator.commitOffsets({ groupId, generationId, memberId }, accepted);
+          : coordinator.commitOffsets({ groupId, generationId, memberId }, screened.accepted);
 
       const w = new Writer(64);
       if (version >= 3) w.writeInt32(0); // throttle_time_ms
-      const answers = topics.map((t) => ({
-        name: t.name,
-        partitions: t.partitions.map((p) => ({ partition: p.partition, errorCode: errors.get(key(t.name, p.partition)) ?? verdict })),
-      }));
-      return w.writeArray(answers, topicWriter((pw, p) => pw.writeInt32(p.partition).writeInt16(p.errorCode)));
+      return screened.answer(w, verdict);
     },
   };
 }

@@ -2,11 +2,10 @@ import type { ApiHandler } from '../../api-registry.js';
 import { ApiKey } from '../../protocol/api-keys.js';
 import { KafkaErrorCode } from '../../protocol/errors.js';
 import type { Reader } from '../../protocol/reader.js';
-import { topicReader, topicWriter } from '../../protocol/topic-partitions.js';
+import { topicReader } from '../../protocol/topic-partitions.js';
 import { Writer } from '../../protocol/writer.js';
 import type { GroupCoordinator } from '../coordinator.js';
-import type { OffsetCommitEntry } from '../offset-store.js';
-import { MAX_METADATA_BYTES } from './offset-commit.js';
+import { screenCommits } from './commit-screen.js';
 
 /**
  * TxnOffsetCommit v0–v2 (https://kafka.apache.org/protocol#The_Messages_TxnOffsetCommit); v3 is
@@ -39,32 +38,14 @@ export function txnOffsetCommitHandler(coordinator: GroupCoordinator): ApiHandle
         }),
       );
 
-      const errors = new Map<string, number>();
-      const key = (topic: string, partition: number): string => `${partition}:${topic}`;
-      const accepted: OffsetCommitEntry[] = [];
-      for (const t of topics) {
-        const partitionCount = ctx.broker.topics.partitionCount(t.name);
-        for (const p of t.partitions) {
-          if (partitionCount === undefined || p.partition < 0 || p.partition >= partitionCount) {
-            errors.set(key(t.name, p.partition), KafkaErrorCode.UNKNOWN_TOPIC_OR_PARTITION);
-          } else if (p.metadata !== null && Buffer.byteLength(p.metadata) > MAX_METADATA_BYTES) {
-            errors.set(key(t.name, p.partition), KafkaErrorCode.OFFSET_METADATA_TOO_LARGE);
-          } else {
-            accepted.push({ topic: t.name, partition: p.partition, offset: p.offset, metadata: p.metadata ?? '' });
-          }
-        }
-      }
+      const screened = screenCommits(ctx.broker, topics);
       let verdict: number = ctx.broker.transactions.checkOffsetCommit(transactionalId, producerId, producerEpoch, groupId);
       if (groupId === '') verdict = KafkaErrorCode.INVALID_GROUP_ID;
-      else if (verdict === KafkaErrorCode.NONE) verdict = coordinator.commitTxnOffsets(groupId, producerId, accepted);
+      else if (verdict === KafkaErrorCode.NONE) verdict = coordinator.commitTxnOffsets(groupId, producerId, screened.accepted);
 
-      const answers = topics.map((t) => ({
-        name: t.name,
-        partitions: t.partitions.map((p) => ({ partition: p.partition, errorCode: errors.get(key(t.name, p.partition)) ?? verdict })),
-      }));
       const w = new Writer(64);
       w.writeInt32(0); // throttle_time_ms
-      return w.writeArray(answers, topicWriter((pw, p) => pw.writeInt32(p.partition).writeInt16(p.errorCode)));
+      return screened.answer(w, verdict);
     },
   };
 }
