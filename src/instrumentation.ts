@@ -102,6 +102,11 @@ export interface InstrumentationEvents {
    */
   'dedupe.claims_shortened': { topic: string; partition: number; count: number };
   /**
+   * How far a partition's background re-evaluation under a newly applied policy has come:
+   * `done` of `of` customer sub-hashes scanned (done = of once it finished).
+   */
+  'policy.reevaluation': { topic: string; partition: number; done: number; of: number };
+  /**
    * A readiness evaluation (what `/readyz` answers), emitted by `createHealth` each time it runs:
    * on every `/readyz` request and before every `/metrics` scrape. Feeds the readiness gauges.
    */

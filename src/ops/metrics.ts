@@ -193,6 +193,12 @@ export function createMetrics(instrumentation: Instrumentation, options: CreateM
     registers,
   });
   const stoppedReasons = new Map<string, string>();
+  const reevaluation = new Gauge({
+    name: `${p}policy_reevaluation_progress_ratio`,
+    help: 'How far the background re-evaluation of every customer under a newly applied policy has come, per partition: 0 just switched, 1 done.',
+    labelNames: ['topic', 'partition'],
+    registers,
+  });
   const claimsShortened = new Counter({
     name: `${p}dedupe_claims_shortened_total`,
     help: 'Dedupe claims that expire before their transaction leaves the window (an opted-in PYRAMID_DEDUPE_HORIZON): copies arriving later would count again.',
@@ -252,6 +258,7 @@ export function createMetrics(instrumentation: Instrumentation, options: CreateM
       stoppedReasons.set(key, e.reason);
       partitionsStopped.set({ ...part(e.topic, e.partition), reason: e.reason }, 1);
     }),
+    instrumentation.on('policy.reevaluation', (e) => reevaluation.set(part(e.topic, e.partition), e.of === 0 ? 1 : e.done / e.of)),
     instrumentation.on('dedupe.claims_shortened', (e) => claimsShortened.inc(part(e.topic, e.partition), e.count)),
     instrumentation.on('health.readiness', (e) => {
       ready.set(e.ok ? 1 : 0);

@@ -130,17 +130,6 @@ export class OwnedPartition {
     this.adopt(await store.claim(this.topic, this.partition, mine));
   }
 
-  /**
-   * Switches to another policy (one just applied for the key prefix): the next commit stores it
-   * in the partition meta and starts the background re-evaluation of every customer.
-   */
-  switchPolicy(policy: CompiledPolicy, hash: string): void {
-    if (policy.version === this.policy.version && hash === this.policyHash) return;
-    this.switchFrom = this.switchFrom ?? this.policy.version;
-    this.policy = policy;
-    this.policyHash = hash;
-  }
-
   /** The policy this partition scores with (from its next commit on, when a switch is pending). */
   get policyVersion(): string {
     return this.policy.version;
@@ -149,6 +138,11 @@ export class OwnedPartition {
   /** True while a policy switch is pending or its background re-evaluation is not done. */
   get reevaluating(): boolean {
     return this.switchFrom !== null || this.cursor !== null;
+  }
+
+  /** Customer sub-hashes of the partition's state (the unit of re-evaluation progress). */
+  get customerShards(): number {
+    return this.options.store.customerShards;
   }
 
   /** Where the background re-evaluation stands: sub-hashes done of all; null when none is in progress. */

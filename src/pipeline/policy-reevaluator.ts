@@ -1,3 +1,4 @@
+import type { Instrumentation } from '../instrumentation.js';
 import type { Logger } from '../logger.js';
 import type { OwnedPartition } from './owned-partition.js';
 import type { OutboxRelay } from './outbox-relay.js';
@@ -7,6 +8,7 @@ import type { Ownership } from './ownership.js';
 export interface PolicyReevaluatorOptions {
   ownership: Ownership;
   relay: OutboxRelay;
+  instrumentation: Instrumentation;
   /** Pause between two passes, ms; default 1000. */
   intervalMs?: number;
   /** Customers per step (one HSCAN page, one fenced commit); default 200. */
@@ -44,6 +46,9 @@ export function startPolicyReevaluator(options: PolicyReevaluatorOptions): Polic
     const changes = await ownership.exclusive(tp, async () => {
       let made = 0;
       for (let i = 0; i < steps && stillMine() && owned.reevaluating; i++) made += (await owned.reevaluateStep(Date.now(), pageSize)).changes;
+      const progress = owned.reevaluationProgress;
+      const of = owned.customerShards;
+      options.instrumentation.emit('policy.reevaluation', { ...tp, done: progress?.done ?? of, of });
       return made;
     });
     if (changes > 0 && stillMine()) await relay.flush(tp.topic, tp.partition, stillMine);

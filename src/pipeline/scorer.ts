@@ -524,7 +524,7 @@ export function createScorer(config: PyramidConfig, options: ScorerOptions = {})
           ),
       });
     }
-    r.reevaluator = startPolicyReevaluator({ ownership, relay: r.relay, logger });
+    r.reevaluator = startPolicyReevaluator({ ownership, relay: r.relay, instrumentation, logger });
     logger.info({ groupId: config.groupId, topic: inputTopic, clock: config.clock }, 'scorer running');
   }
 

@@ -56,6 +56,17 @@ describe('createMetrics', () => {
     expect(text).toContain('pyramid_consumer_stage_duration_seconds_bucket{le="0.005",topic="tx",stage="apply"} 1');
   });
 
+  it('shows resyncs by reason and the progress of a policy re-evaluation per partition', async () => {
+    const bus = new Instrumentation();
+    const { registry } = open(bus);
+    bus.emit('state.resync', { topic: 'tx', partition: 1, reason: 'lost' });
+    bus.emit('policy.reevaluation', { topic: 'tx', partition: 1, done: 16, of: 64 });
+    expect(await valueOf(registry, 'pyramid_state_resyncs_total', { topic: 'tx', partition: '1', reason: 'lost' })).toBe(1);
+    expect(await valueOf(registry, 'pyramid_policy_reevaluation_progress_ratio', { topic: 'tx', partition: '1' })).toBe(0.25);
+    bus.emit('policy.reevaluation', { topic: 'tx', partition: 1, done: 64, of: 64 });
+    expect(await valueOf(registry, 'pyramid_policy_reevaluation_progress_ratio', { topic: 'tx', partition: '1' })).toBe(1);
+  });
+
   it('sets lag per partition in messages and seconds, and drops a revoked partition', async () => {
     const bus = new Instrumentation();
     const { registry } = open(bus);
