@@ -2,6 +2,7 @@ import type { Instrumentation } from '../instrumentation.js';
 import type { PyramidTransactionalProducer } from '../kafka/transactional-producer.js';
 import { partitionKey, type OutgoingRecord, type TopicPartition } from '../kafka/types.js';
 import { silentLogger, type Logger } from '../logger.js';
+import { outboxId, outboxSeqOf } from '../state/outbox-codec.js';
 import type { StateStore } from '../state/store.js';
 import { SerialChains } from './serial.js';
 import type { TierChangeEncoder } from './tier-change-encoder.js';
@@ -84,14 +85,6 @@ export function relayProgressGroupId(groupId: string): string {
   return `${groupId}:relay-progress`;
 }
 
-/** Outbox stream ids are `0-<seq>` (src/state/outbox-codec.ts); the relay works in sequences. */
-function sequenceOf(id: string): number {
-  const seq = Number(id.slice(id.indexOf('-') + 1));
-  if (!id.startsWith('0-') || !Number.isSafeInteger(seq) || seq < 1) throw new RangeError(`not an outbox stream id: ${id}`);
-  return seq;
-}
-const idOf = (seq: number): string => `0-${seq}`;
-
 /** One input partition's relay: its producer and how far it is published. */
 interface Lane {
   producer: PyramidTransactionalProducer;
@@ -134,7 +127,7 @@ export function createOutboxRelay(options: OutboxRelayOptions): OutboxRelay {
       logger.warn({ topic, partition, recorded, outboxSeq: lastSeq }, 'recorded relay progress is beyond this outbox; publishing the outbox from its start');
       return 1;
     }
-    await store.trimOutbox(topic, partition, idOf(next - 1));
+    await store.trimOutbox(topic, partition, outboxId(next - 1));
     return next;
   }
 
@@ -147,13 +140,13 @@ export function createOutboxRelay(options: OutboxRelayOptions): OutboxRelay {
     lane.next ??= await resume(lane, topic, partition);
     for (;;) {
       if (!shouldContinue()) return { published, complete: false };
-      const entries = await store.readOutbox(topic, partition, idOf(lane.next - 1), chunk);
+      const entries = await store.readOutbox(topic, partition, outboxId(lane.next - 1), chunk);
       const last = entries[entries.length - 1];
       if (last === undefined) {
         pending = 0;
         break;
       }
-      const reached = sequenceOf(last.id) + 1;
+      const reached = outboxSeqOf(last.id) + 1;
       const records: OutgoingRecord[] = entries.map(({ change }) => ({ key: change.customerId, value: encoder.encode(change) }));
       try {
         await lane.producer.publish({

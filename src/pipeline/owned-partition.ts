@@ -80,7 +80,7 @@ function storedMonetary(state: CustomerState): number {
  * Commits are pipelined: `apply` sends its commit and returns without waiting for the reply, so
  * the next chunk is loaded and scored while Redis writes this one. Each commit requires the commit
  * number the previous one will leave, so after a failed commit every later one is refused too;
- * the caller then awaits `committed`, sees the failure and calls `resync`, which drops the cache
+ * the caller then awaits `settled`, sees the failure and calls `resync`, which drops the cache
  * and reads the partition back from Redis (the consumer then seeks to `nextOffset`).
  */
 export class OwnedPartition {
@@ -130,26 +130,16 @@ export class OwnedPartition {
     this.adopt(await store.claim(this.topic, this.partition, mine));
   }
 
-  /** The policy this partition scores with (from its next commit on, when a switch is pending). */
-  get policyVersion(): string {
-    return this.policy.version;
-  }
-
   /** True while a policy switch is pending or its background re-evaluation is not done. */
   get reevaluating(): boolean {
     return this.switchFrom !== null || this.cursor !== null;
   }
 
-  /** Customer sub-hashes of the partition's state (the unit of re-evaluation progress). */
-  get customerShards(): number {
-    return this.options.store.customerShards;
-  }
-
-  /** Where the background re-evaluation stands: sub-hashes done of all; null when none is in progress. */
-  get reevaluationProgress(): { done: number; of: number } | null {
-    if (!this.reevaluating) return null;
-    const shard = Number((this.cursor ?? SWITCH_START).split(':')[0]);
-    return { done: shard, of: this.options.store.customerShards };
+  /** Where the background re-evaluation stands: customer sub-hashes done of all (all once none is in progress). */
+  get reevaluationProgress(): { done: number; of: number } {
+    const of = this.options.store.customerShards;
+    if (!this.reevaluating) return { done: of, of };
+    return { done: Number((this.cursor ?? SWITCH_START).split(':')[0]), of };
   }
 
   /**
@@ -177,8 +167,8 @@ export class OwnedPartition {
   }
 
   /**
-   * The next offset to apply: past the stored watermark; undefined for a partition without state
-   * (Kafka's own position, committed or earliest, is right then).
+   * The next offset to apply: past the stored watermark; undefined while the partition has applied
+   * nothing (the scorer then starts it at the log start).
    */
   get nextOffset(): bigint | undefined {
     return this.lastOffset === null ? undefined : BigInt(this.lastOffset) + 1n;
@@ -187,11 +177,6 @@ export class OwnedPartition {
   /** False once another owner claimed the partition (a commit was refused for its owner token). */
   get owned(): boolean {
     return !this.fenced;
-  }
-
-  /** Customers cached for this partition. */
-  get cachedCustomers(): number {
-    return this.cache.size;
   }
 
   /**

@@ -46,9 +46,7 @@ export function startPolicyReevaluator(options: PolicyReevaluatorOptions): Polic
     const changes = await ownership.exclusive(tp, async () => {
       let made = 0;
       for (let i = 0; i < steps && stillMine() && owned.reevaluating; i++) made += (await owned.reevaluateStep(Date.now(), pageSize)).changes;
-      const progress = owned.reevaluationProgress;
-      const of = owned.customerShards;
-      options.instrumentation.emit('policy.reevaluation', { ...tp, done: progress?.done ?? of, of });
+      options.instrumentation.emit('policy.reevaluation', { ...tp, ...owned.reevaluationProgress });
       return made;
     });
     if (changes > 0 && stillMine()) await relay.flush(tp.topic, tp.partition, stillMine);

@@ -25,8 +25,7 @@ const condition: fc.Arbitrary<Condition> = fc.oneof(
  * Evaluation cases on a tiny time scale (10 ms buckets, windows of 1–6 buckets, times up to 130)
  * so that thresholds, bucket exits, recency flips, inactivity and grace ends all collide often.
  * Policies are hand-built (not loaded), so they include shapes the loader would refuse, such as
- * overlapping or unsorted tiers: the evaluator must still follow the semantics on them. Also
- * suited to checking another evaluator (the Lua engine) against this one.
+ * overlapping or unsorted tiers: the evaluator must still follow the semantics on them.
  */
 export const evaluationCase: fc.Arbitrary<EvaluationCase> = fc
   .record({
