@@ -33,7 +33,10 @@ async function freePort(): Promise<number> {
 export async function startLocalRedis(): Promise<LocalRedis> {
   const port = await freePort();
   const dir = mkdtempSync(join(tmpdir(), 'pyramid-demo-redis-'));
-  const child = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--dir', dir], { stdio: 'ignore' });
+  // Its own process group: a Ctrl-C in the terminal reaches the whole foreground group, and a
+  // Redis killed by it left the demo's shutdown retrying against nothing until its 15 s grace ran
+  // out. The demo stops it itself, last (and kills it on any exit, below).
+  const child = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--dir', dir], { stdio: 'ignore', detached: true });
   const failed = new Promise<never>((_, reject) => {
     child.once('error', (err: NodeJS.ErrnoException) => {
       reject(
