@@ -59,6 +59,8 @@ export interface EngineInput {
    * change (see reevaluateUnderPolicy), so calls may overlap the background re-evaluation freely.
    */
   reevaluate?: boolean;
+  /** While re-evaluating: the policy version switched from, carried by every POLICY change. */
+  previousPolicyVersion?: string | null;
 }
 
 /** What an engine call produced: what the state layer must commit together. */
@@ -201,7 +203,7 @@ class EngineRun {
   /** Evaluate `c` at `now`, record a change when its tier moves, and set its timer. */
   evaluate(id: string, c: CustomerState, now: number, cause: ChangeCause, transactionId: string | null, before: RfmSnapshot, after: RfmSnapshot): void {
     const { policy } = this.input;
-    const outcome = decideTierChange({ policy, customerId: id, state: c, before, after, now, cause, transactionId });
+    const outcome = decideTierChange({ policy, customerId: id, state: c, before, after, now, cause, transactionId, previousPolicyVersion: this.input.previousPolicyVersion ?? null });
     c.tier = outcome.state.tier;
     c.tierSince = outcome.state.tierSince;
     c.pendingDowngradeSince = outcome.state.pendingDowngradeSince;

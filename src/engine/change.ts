@@ -4,8 +4,9 @@ import { headroom, type Headroom } from './headroom.js';
 import type { CompiledPolicy } from '../policy/types.js';
 
 /**
- * What caused an evaluation: TRANSACTION / REFUND / TIME. BOUNDARY (relative boundaries moved) and
- * POLICY (the policy changed) are part of the event contract (schemas/) but not produced yet.
+ * What caused an evaluation: TRANSACTION / REFUND / TIME, POLICY (a newly applied policy
+ * re-evaluated the customer). BOUNDARY (relative boundaries moved) is part of the event contract
+ * (schemas/) but not produced yet.
  */
 export type ChangeCause = 'TRANSACTION' | 'REFUND' | 'TIME' | 'BOUNDARY' | 'POLICY';
 
@@ -33,6 +34,8 @@ export interface TierChange {
   /** The `now` of the evaluation that made the change (epoch ms). */
   effectiveAt: number;
   policyVersion: string;
+  /** Cause POLICY: the version the partition switched from (the old policy); null for every other cause. */
+  previousPolicyVersion: string | null;
   before: RfmSnapshot;
   after: RfmSnapshot;
   boundary: Boundary;
@@ -52,6 +55,8 @@ export interface TierChangeInput {
   now: number;
   cause: ChangeCause;
   transactionId: string | null;
+  /** Cause POLICY: the version switched from, carried into the change; ignored for other causes. */
+  previousPolicyVersion?: string | null;
 }
 
 /** Outcome of {@link decideTierChange}. */
@@ -85,6 +90,7 @@ export function decideTierChange(input: TierChangeInput): TierChangeOutcome {
     transactionId: input.cause === 'TIME' ? null : input.transactionId,
     effectiveAt: now,
     policyVersion: policy.version,
+    previousPolicyVersion: input.cause === 'POLICY' ? (input.previousPolicyVersion ?? null) : null,
     before: input.before,
     after: input.after,
     boundary: decision.boundary,

@@ -4,6 +4,7 @@ import { isPyramidError, PyramidError } from '../errors.js';
 import type { Instrumentation } from '../instrumentation.js';
 import type { Logger } from '../logger.js';
 import type { CompiledPolicy } from '../policy/types.js';
+import { readGroupPolicy } from '../state/group-policy.js';
 import { META } from '../state/layout.js';
 import { outboxId, type OutboxEntry } from '../state/outbox-codec.js';
 import { DEFAULT_TIMER_LIMIT, type PartitionClaim, type StateStore, type TierCounters } from '../state/store.js';
@@ -27,7 +28,8 @@ export interface OwnedPartitionOptions {
   instrumentation?: Instrumentation;
   /**
    * True when `policy` is the one stored for the key prefix (`pyramid policy apply`): a partition
-   * stored under another policy is claimed anyway and switches to this one at its first commit.
+   * stored under another policy is claimed anyway and switches to this one at its first commit
+   * (the claim re-reads the policy in force first: a partition is only ever switched to it).
    * False: such a partition is refused (the claim names the policy field).
    */
   policyInForce?: boolean;
@@ -57,7 +59,10 @@ export interface SweepOutcome {
  * Why a partition was re-read from Redis: its commit was refused (`lost`: the state is gone,
  * `commit`: a commit was lost, `format`) or a commit's outcome is unknown (`unknown`).
  */
-export type ResyncReason = 'lost' | 'commit' | 'format' | 'unknown';
+export type ResyncReason = 'lost' | 'commit' | 'format' | 'policy' | 'unknown';
+
+/** A claim retries this often when a concurrent switch moved the stored policy between its read and its claim. */
+const CLAIM_ATTEMPTS = 3;
 
 const zeroCounts = (): EngineCounts => ({ applied: 0, duplicate: 0, late: 0, stale: 0, changes: 0, timersFired: 0, claimsShortened: 0 });
 
@@ -101,8 +106,12 @@ export class OwnedPartition {
   private fenced = false;
   private policy: CompiledPolicy;
   private policyHash: string;
+  /** The policy the stored state was computed under (meta `pv`/`ph`), as this owner read or wrote it: every commit is fenced by it. */
+  private storedPolicy: { version: string | null; hash: string } = { version: null, hash: '' };
   /** The version the partition's stored state is on, while the switch to `policy` is not committed yet. */
   private switchFrom: string | null = null;
+  /** The version the partition last switched from (meta `pp`): POLICY changes carry it. */
+  private previousPolicyVersion: string | null = null;
   /** `<sub-hash>:<HSCAN cursor>` of the background re-evaluation; null when none is in progress. */
   private cursor: string | null = null;
 
@@ -114,20 +123,72 @@ export class OwnedPartition {
     this.policyHash = options.policyHash;
   }
 
-  /** Claims the partition (fencing any earlier owner) and starts from what Redis holds. */
+  /**
+   * Claims the partition (fencing any earlier owner) and starts from what Redis holds.
+   *
+   * @throws PyramidError POLICY_INVALID (retriable) when the partition's state is on another
+   *   policy and this scorer's policy is no longer the one in force (another was applied since it
+   *   last looked): switching to it would go back; the caller picks up the policy in force and
+   *   claims again.
+   */
   async claim(): Promise<void> {
     const { store } = this.options;
     const mine = { version: this.policy.version, hash: this.policyHash };
-    if (this.options.policyInForce === true) {
-      // The partition may still be on the policy in force before: claim it as it is stored, and
-      // switch at the first commit.
-      const meta = await store.readMeta(this.topic, this.partition);
-      if (meta?.policyVersion != null && meta.policyHash != null) {
-        this.adopt(await store.claim(this.topic, this.partition, { version: meta.policyVersion, hash: meta.policyHash }));
-        return;
-      }
+    if (this.options.policyInForce !== true) {
+      this.adopt(await store.claim(this.topic, this.partition, mine));
+      return;
     }
-    this.adopt(await store.claim(this.topic, this.partition, mine));
+    // The partition may still be on the policy in force before: claim it as it is stored, and
+    // switch at the first commit. An owner switching it between the read and the claim makes the
+    // claim refuse the policy field: read again.
+    for (let attempt = 1; ; attempt++) {
+      const meta = await store.readMeta(this.topic, this.partition);
+      const stored = meta?.policyVersion != null && meta.policyHash != null ? { version: meta.policyVersion, hash: meta.policyHash } : mine;
+      let claim: PartitionClaim;
+      try {
+        claim = await store.claim(this.topic, this.partition, stored);
+      } catch (err) {
+        const field = isPyramidError(err, 'STATE_LAYOUT_MISMATCH') ? err.details?.field : undefined;
+        if (attempt < CLAIM_ATTEMPTS && (field === META.policyVersion || field === META.policyHash)) continue;
+        throw err;
+      }
+      if (claim.policyHash !== null && claim.policyHash !== this.policyHash) {
+        const inForce = await readGroupPolicy(store.redis, store.prefix);
+        if (inForce !== null && inForce.hash !== this.policyHash) {
+          throw new PyramidError(
+            'POLICY_INVALID',
+            `partition ${this.partition} of ${this.topic} is on policy ${claim.policyVersion ?? '?'}; the policy in force is ${inForce.version}, not this scorer's ${this.policy.version}: picking it up first`,
+            { retriable: true, details: { topic: this.topic, partition: this.partition, inForce: inForce.version, mine: this.policy.version } },
+          );
+        }
+      }
+      this.adopt(claim);
+      return;
+    }
+  }
+
+  /**
+   * Scores with `policy` (the one just applied for the key prefix) from now on: the partition
+   * switches at its next commit, which stores the new policy in the meta, fenced by the policy the
+   * state is on, and starts the background re-evaluation of every customer. The caller serialises
+   * it with the partition's other work. Switching back to the stored policy before that commit
+   * cancels the switch.
+   */
+  switchPolicy(policy: CompiledPolicy, hash: string): void {
+    if (hash === this.policyHash) return;
+    this.policy = policy;
+    this.policyHash = hash;
+    this.switchFrom = this.storedPolicy.version !== null && this.storedPolicy.hash !== hash ? this.storedPolicy.version : null;
+  }
+
+  /** The policy version this partition's state is on (the one being switched from, while a switch is pending). */
+  get storedPolicyVersion(): string | null {
+    return this.storedPolicy.version;
+  }
+
+  /** The version of the last switch's old policy: the one POLICY events of this partition carry as previous. */
+  get switchedFromVersion(): string | null {
+    return this.switchFrom ?? this.previousPolicyVersion;
   }
 
   /** True while a policy switch is pending or its background re-evaluation is not done. */
@@ -298,6 +359,8 @@ export class OwnedPartition {
     this.outboxSeq = claim.outboxSeq;
     this.counters = claim.counters;
     this.cursor = claim.reevaluationCursor;
+    this.storedPolicy = { version: claim.policyVersion, hash: claim.policyHash ?? '' };
+    this.previousPolicyVersion = claim.previousPolicyVersion;
     this.switchFrom = claim.policyVersion !== null && (claim.policyVersion !== this.policy.version || claim.policyHash !== this.policyHash) ? claim.policyVersion : null;
     this.cache.clear();
   }
@@ -340,6 +403,7 @@ export class OwnedPartition {
       claims: loaded.claims,
       dedupeHorizonMs,
       reevaluate: this.reevaluating,
+      previousPolicyVersion: this.switchedFromVersion,
     };
   }
 
@@ -357,11 +421,19 @@ export class OwnedPartition {
   private commit(input: EngineInput, result: EngineResult, cursor?: string): Promise<void> {
     const commit = this.commitNumber;
     const meta = new Map<string, string>();
+    // Fenced by the policy the stored state is on: a switching commit names the old one here.
+    const fence = { owner: this.owner, commit, policyHash: this.storedPolicy.hash };
+    if (input.policy !== this.policy) {
+      // Scored before a switch the caller asked for since: it must not land on the new policy's state.
+      throw new PyramidError('STATE_SCRIPT_FAILED', `partition ${this.partition} of ${this.topic}: a chunk scored under policy ${input.policy.version} reached the commit after the switch to ${this.policy.version}`);
+    }
     if (this.switchFrom !== null) {
       // The switch point: the first commit scored under the new policy stores it.
       meta.set(META.policyVersion, this.policy.version).set(META.policyHash, this.policyHash).set(META.previousPolicyVersion, this.switchFrom);
       meta.set(META.reevaluationCursor, SWITCH_START);
       this.options.logger.info({ topic: this.topic, partition: this.partition, from: this.switchFrom, to: this.policy.version }, 'policy switched; re-evaluating every customer in the background');
+      this.previousPolicyVersion = this.switchFrom;
+      this.storedPolicy = { version: this.policy.version, hash: this.policyHash };
       this.switchFrom = null;
       this.cursor = SWITCH_START;
     }
@@ -380,7 +452,7 @@ export class OwnedPartition {
       .commit(
         this.topic,
         this.partition,
-        { owner: this.owner, commit },
+        fence,
         {
           lastOffset: this.lastOffset,
           eventWatermark: this.eventWatermark,

@@ -1,8 +1,11 @@
 #!lua
 --[[
   Commit one chunk of a partition's state, atomically, fenced: nothing is written unless the
-  partition is still of this format, still owned by the caller and at the commit the caller last
-  wrote (so a zombie, a second owner or a caller whose earlier commit was lost can never write).
+  partition is still of this format, still owned by the caller, at the commit the caller last
+  wrote (so a zombie, a second owner or a caller whose earlier commit was lost can never write)
+  and still on the policy the caller's state was computed under (so a chunk scored under one
+  policy never lands on state that switched to another; a switching commit names the policy it
+  switches from here and sets the new one in its meta fields).
 
   Input:
     KEYS[1] meta     partition meta hash
@@ -15,6 +18,7 @@
     ARGV[4] customer sub-hash key prefix (all keys share the partition's hash tag)
     ARGV[5] claims expiring at or before this instant are dropped ('' for none)
     ARGV[6] outbox sequence number of the first outbox entry below (stream id '0-<n>', n counting up)
+    ARGV[7] the policy content hash the caller read or wrote (meta 'ph')
     then sections, each a count n followed by its values:
       meta fields       n pairs   field, value
       customer groups   n groups  shard, k, then k pairs customer id, value
@@ -25,14 +29,14 @@
 
   Output:
     { 0 } committed
-    or { -1, stored format version, stored owner, stored commit } (nothing written)
+    or { -1, stored format version, stored owner, stored commit, stored policy hash } (nothing written)
     (see script-errors.ts)
 ]]
 local argv = ARGV
 local meta = KEYS[1]
-local stored = redis.call('HMGET', meta, 'fv', 'ow', 'cn')
-if stored[1] ~= argv[1] or stored[2] ~= argv[2] or stored[3] ~= argv[3] then
-  return { -1, stored[1] or '', stored[2] or '', stored[3] or '' }
+local stored = redis.call('HMGET', meta, 'fv', 'ow', 'cn', 'ph')
+if stored[1] ~= argv[1] or stored[2] ~= argv[2] or stored[3] ~= argv[3] or stored[4] ~= argv[7] then
+  return { -1, stored[1] or '', stored[2] or '', stored[3] or '', stored[4] or '' }
 end
 
 local unpack, rcall, tonumber = unpack, redis.call, tonumber
@@ -44,7 +48,7 @@ local function sliced(command, key, from, to)
 end
 
 -- The commit number moves on every commit, also one that writes nothing else.
-local at = 7
+local at = 8
 local n = tonumber(argv[at])
 rcall('HSET', meta, 'cn', string.format('%d', tonumber(argv[3]) + 1), unpack(argv, at + 1, at + 2 * n))
 at = at + 2 * n + 1

@@ -19,7 +19,10 @@ export const OUTBOX_FIELD = 'c';
  * Format 1: [1, eventId, customerId, previousTier, newTier, direction, cause, transactionId,
  *   effectiveAt, policyVersion, before.monetary, before.frequency, before.recencyMs,
  *   before.lastPurchaseAt, after.monetary, after.frequency, after.recencyMs, after.lastPurchaseAt,
- *   boundary.tier, boundary.rule, headroom.toNextTierUp, headroom.toDowngrade]
+ *   boundary.tier, boundary.rule, headroom.toNextTierUp, headroom.toDowngrade,
+ *   previousPolicyVersion]
+ * The last element was added after the first release of format 1: an entry of 22 elements (written
+ * before it, still waiting in an outbox) reads it as null.
  */
 export function encodeOutboxRecord(c: TierChange): string {
   return JSON.stringify([
@@ -45,6 +48,7 @@ export function encodeOutboxRecord(c: TierChange): string {
     c.boundary.rule,
     c.headroom.toNextTierUp,
     c.headroom.toDowngrade,
+    c.previousPolicyVersion,
   ]);
 }
 
@@ -70,10 +74,10 @@ export function decodeOutboxEntry(id: string, flat: string[]): OutboxEntry {
   } catch (err) {
     throw new PyramidError('STATE_SCRIPT_FAILED', `outbox entry ${id} is not valid JSON`, { cause: err });
   }
-  if (!Array.isArray(r) || r[0] !== 1 || r.length !== 22) {
+  if (!Array.isArray(r) || r[0] !== 1 || (r.length !== 22 && r.length !== 23)) {
     throw new PyramidError('STATE_SCRIPT_FAILED', `outbox entry ${id} is not a format 1 tier change`);
   }
-  const v = r as [1, string, string, string | null, string, ChangeDirection, ChangeCause, string | null, number, string, number, number, number | null, number | null, number, number, number | null, number | null, string, string, number | null, number | null];
+  const v = r as [1, string, string, string | null, string, ChangeDirection, ChangeCause, string | null, number, string, number, number, number | null, number | null, number, number, number | null, number | null, string, string, number | null, number | null, (string | null)?];
   return {
     id,
     change: {
@@ -86,6 +90,7 @@ export function decodeOutboxEntry(id: string, flat: string[]): OutboxEntry {
       transactionId: v[7],
       effectiveAt: v[8],
       policyVersion: v[9],
+      previousPolicyVersion: v[22] ?? null,
       before: { monetary: v[10], frequency: v[11], recencyMs: v[12], lastPurchaseAt: v[13] },
       after: { monetary: v[14], frequency: v[15], recencyMs: v[16], lastPurchaseAt: v[17] },
       boundary: { tier: v[18], rule: v[19] },

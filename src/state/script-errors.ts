@@ -6,9 +6,10 @@ export interface FenceRefusal {
   /**
    * `lost`: the partition's meta is gone (Redis lost the state); `owner`: another owner claimed
    * the partition; `commit`: the stored commit is not the one this owner last wrote (a commit was
-   * lost, e.g. an AOF tail); `format`: written by another layout version.
+   * lost, e.g. an AOF tail); `format`: written by another layout version; `policy`: the stored
+   * state is on another policy than the one the commit was computed on (the partition switched).
    */
-  reason: 'lost' | 'owner' | 'commit' | 'format';
+  reason: 'lost' | 'owner' | 'commit' | 'format' | 'policy';
   storedCommit: number | null;
 }
 
@@ -42,19 +43,26 @@ export function layoutMismatch(topic: string, partition: number, field: string, 
   );
 }
 
-/** The commit script's refusal `{ -1, fv, owner, commit }` as a typed, non-retriable error. */
-export function fenceRefusal(topic: string, partition: number, reply: unknown[], expected: { formatVersion: string; owner: string; commit: number }): PyramidError {
-  const [, fv = '', owner = '', commit = ''] = reply.map(String);
+/** The commit script's refusal `{ -1, fv, owner, commit, policy hash }` as a typed, non-retriable error. */
+export function fenceRefusal(
+  topic: string,
+  partition: number,
+  reply: unknown[],
+  expected: { formatVersion: string; owner: string; commit: number; policyHash: string },
+): PyramidError {
+  const [, fv = '', owner = '', commit = '', policyHash = ''] = reply.map(String);
   let refusal: FenceRefusal;
   if (fv === '' && owner === '') refusal = { reason: 'lost', storedCommit: null };
   else if (fv !== expected.formatVersion) refusal = { reason: 'format', storedCommit: null };
   else if (owner !== expected.owner) refusal = { reason: 'owner', storedCommit: Number(commit) };
-  else refusal = { reason: 'commit', storedCommit: Number(commit) };
+  else if (commit !== String(expected.commit)) refusal = { reason: 'commit', storedCommit: Number(commit) };
+  else refusal = { reason: 'policy', storedCommit: Number(commit) };
   const what = {
     lost: 'its state is gone from Redis',
     owner: 'another owner has claimed it',
     commit: `its stored commit is ${commit}, not the ${expected.commit} this owner last wrote (a commit was lost)`,
     format: `its state is of format version ${fv}`,
+    policy: `its state is on policy content hash ${policyHash}, this commit was computed on ${expected.policyHash}`,
   }[refusal.reason];
   return new PyramidError('STATE_FENCED', `commit to partition ${partition} of ${topic} refused: ${what}; nothing was written`, {
     details: { topic, partition, ...refusal },

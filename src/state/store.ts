@@ -54,10 +54,15 @@ export interface PartitionClaim extends PartitionMeta {
   owner: string;
 }
 
-/** The fence a commit carries: the owner's token and the commit it last read or wrote. */
+/**
+ * The fence a commit carries: the owner's token, the commit it last read or wrote, and the policy
+ * content hash of the state it built on (meta `ph` as it last read or wrote it; a switching
+ * commit names the policy it switches from here and sets the new one in {@link PartitionWrite.meta}).
+ */
 export interface CommitFence {
   owner: string;
   commit: number;
+  policyHash: string;
 }
 
 /** Everything one commit writes to a partition, together. */
@@ -358,7 +363,7 @@ export class StateStore {
   /**
    * Writes one chunk's state atomically: customers, timers, claims, outbox entries, counters,
    * position and the next commit number. Refused, writing nothing, unless the partition is still
-   * of this format, owned by `fence.owner` and at commit `fence.commit`.
+   * of this format, owned by `fence.owner`, at commit `fence.commit` and on policy `fence.policyHash`.
    *
    * @throws PyramidError STATE_FENCED (not retriable: the caller must re-read the partition),
    *   REDIS_UNAVAILABLE (retriable, but whether it was applied is unknown: re-read too).
@@ -366,7 +371,7 @@ export class StateStore {
   async commit(topic: string, partition: number, fence: CommitFence, write: PartitionWrite): Promise<void> {
     const keys = this.keys(topic, partition);
     const firstSeq = write.outbox.length === 0 ? 0 : outboxSeqOf(write.outbox[0]?.id ?? '');
-    const args: (string | number)[] = [FORMAT, fence.owner, fence.commit, keys.customerShardPrefix, write.pruneClaimsThrough ?? '', firstSeq];
+    const args: (string | number)[] = [FORMAT, fence.owner, fence.commit, keys.customerShardPrefix, write.pruneClaimsThrough ?? '', firstSeq, fence.policyHash];
     const metaAt = args.push(0) - 1;
     args.push(META.outboxSeq, write.outboxSeq);
     if (write.lastOffset !== null) args.push(META.lastOffset, write.lastOffset);

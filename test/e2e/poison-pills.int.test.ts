@@ -77,9 +77,13 @@ describe('poison pills go to the DLQ with their reason; everything valid around 
     const changes = await readTopic(e2e.stack.brokers, names.tierChanges, (r) => r.length >= 7, 30_000);
     expect(changes.length).toBeGreaterThanOrEqual(7);
     expect(changes.every((r) => r.value![0] === 0)).toBe(true);
-    const tierChange = avro.Type.forSchema(JSON.parse(loadContract('tier-change-v1')) as avro.Schema);
-    const first = tierChange.fromBuffer(changes[0]!.value!.subarray(5)) as { eventId: string; direction: string };
+    const tierChange = avro.Type.forSchema(JSON.parse(loadContract('tier-change-v2')) as avro.Schema);
+    const first = tierChange.fromBuffer(changes[0]!.value!.subarray(5)) as { eventId: string; direction: string; previousPolicyVersion: string | null };
     expect(first.direction).toBe('NEW');
+    expect(first.previousPolicyVersion).toBeNull();
+    // A reader still on v1 resolves the v2 record (the added field has a default).
+    const v1Reader = avro.Type.forSchema(JSON.parse(loadContract('tier-change-v1')) as avro.Schema);
+    expect((v1Reader.fromBuffer(changes[0]!.value!.subarray(5), v1Reader.createResolver(tierChange)) as { eventId: string }).eventId).toBe(first.eventId);
   });
 
   it('JSON input: invalid JSON, negative / non-integer / absurd amounts, far-future time, wrong currency', async () => {

@@ -24,6 +24,7 @@ describe('decideTierChange', () => {
       transactionId: 'tx-9',
       effectiveAt: now,
       policyVersion: pyramid.version,
+      previousPolicyVersion: null,
       before: { monetary: 0, frequency: 0, recencyMs: null, lastPurchaseAt: null },
       after: { monetary: 2_500_000, frequency: 1, recencyMs: 0, lastPurchaseAt: now },
       boundary: { tier: 'major', rule: 'monetary > 19000.00 CNY and monetary <= 58900.00 CNY' },

@@ -20,7 +20,7 @@ function recordsIn(type: unknown, out: Array<{ name: string; doc?: string; field
   return out;
 }
 
-const contracts: ContractName[] = ['transaction-v1', 'transaction-v2', 'tier-change-v1'];
+const contracts: ContractName[] = ['transaction-v1', 'transaction-v2', 'tier-change-v1', 'tier-change-v2'];
 
 function readJsonSchema(name: string): { properties: Record<string, { description?: string }>; $defs?: Record<string, { properties: Record<string, { description?: string }> }> } {
   return JSON.parse(readFileSync(new URL(`../../schemas/${name}`, import.meta.url), 'utf8'));
@@ -44,12 +44,13 @@ describe('schemas/ contracts', () => {
   });
 
   it('the TierChange contract carries exactly what the state engine writes', () => {
-    const [tierChange] = recordsIn(JSON.parse(loadContract('tier-change-v1')));
+    const [tierChange] = recordsIn(JSON.parse(loadContract('tier-change-v2')));
     expect(tierChange?.fields.map((f) => f.name)).toEqual([
       'eventId', 'customerId', 'previousTier', 'newTier', 'direction', 'cause', 'transactionId',
       'effectiveAt', 'policyVersion', 'before', 'after', 'boundary', 'headroom',
+      'previousPolicyVersion',
     ]);
-    const nested = Object.fromEntries(recordsIn(JSON.parse(loadContract('tier-change-v1'))).map((r) => [r.name, r.fields.map((f) => f.name)]));
+    const nested = Object.fromEntries(recordsIn(JSON.parse(loadContract('tier-change-v2'))).map((r) => [r.name, r.fields.map((f) => f.name)]));
     expect(nested).toMatchObject({
       RfmSnapshot: ['monetary', 'frequency', 'recencyMs', 'lastPurchaseAt'],
       TierBoundary: ['tier', 'rule'],
@@ -57,9 +58,27 @@ describe('schemas/ contracts', () => {
     });
   });
 
+  it('tier-change v2 only adds previousPolicyVersion, with a default: v1 and v2 resolve each other', () => {
+    const v1 = avro.Type.forSchema(JSON.parse(loadContract('tier-change-v1')) as avro.Schema);
+    const v2 = avro.Type.forSchema(JSON.parse(loadContract('tier-change-v2')) as avro.Schema);
+    const [v1Top] = recordsIn(JSON.parse(loadContract('tier-change-v1')));
+    const [v2Top] = recordsIn(JSON.parse(loadContract('tier-change-v2')));
+    expect(v2Top?.fields.map((f) => f.name)).toEqual([...(v1Top?.fields.map((f) => f.name) ?? []), 'previousPolicyVersion']);
+    expect(v2Top?.fields.at(-1)).toMatchObject({ type: ['null', 'string'], default: null });
+    const old = {
+      eventId: 'c:1', customerId: 'c', previousTier: null, newTier: 'vip', direction: 'NEW', cause: 'TRANSACTION', transactionId: 't', effectiveAt: 1, policyVersion: 'p1',
+      before: { monetary: 0, frequency: 0, recencyMs: null, lastPurchaseAt: null }, after: { monetary: 5, frequency: 1, recencyMs: 0, lastPurchaseAt: 1 },
+      boundary: { tier: 'vip', rule: 'r' }, headroom: { toNextTierUp: null, toDowngrade: null },
+    };
+    // A v2 reader of a v1 record: the default. A v1 reader of a v2 POLICY record: the v1 fields.
+    expect(v2.fromBuffer(v1.toBuffer(old), v2.createResolver(v1))).toMatchObject({ ...old, previousPolicyVersion: null });
+    const policyChange = { ...old, cause: 'POLICY', transactionId: null, policyVersion: 'p2', previousPolicyVersion: 'p1' };
+    expect({ ...v1.fromBuffer(v2.toBuffer(policyChange), v1.createResolver(v2)) }).toEqual({ ...old, cause: 'POLICY', transactionId: null, policyVersion: 'p2' });
+  });
+
   it.each([
     ['transaction.schema.json', 'transaction-v2'],
-    ['tier-change.schema.json', 'tier-change-v1'],
+    ['tier-change.schema.json', 'tier-change-v2'],
   ] as const)('the JSON form %s has the same fields as %s, each described', (jsonName, avroName) => {
     const json = readJsonSchema(jsonName);
     const records = recordsIn(JSON.parse(loadContract(avroName)));
@@ -75,7 +94,7 @@ describe('schemas/ contracts', () => {
 });
 
 describe('TierChange Avro encoding of the state engine record', () => {
-  const type = avro.Type.forSchema(JSON.parse(loadContract('tier-change-v1')) as avro.Schema);
+  const type = avro.Type.forSchema(JSON.parse(loadContract('tier-change-v2')) as avro.Schema);
   const change = {
     eventId: 'cust-1:2',
     customerId: 'cust-1',
@@ -86,6 +105,7 @@ describe('TierChange Avro encoding of the state engine record', () => {
     transactionId: 'tx-9',
     effectiveAt: 1_700_000_000_000,
     policyVersion: '2026-01',
+    previousPolicyVersion: null,
     before: { monetary: 1_800_000, frequency: 11, recencyMs: 86_400_000, lastPurchaseAt: 1_699_913_600_000 },
     after: { monetary: 2_000_000, frequency: 12, recencyMs: 0, lastPurchaseAt: 1_700_000_000_000 },
     boundary: { tier: 'major', rule: 'monetary > 19000.00 CNY' },

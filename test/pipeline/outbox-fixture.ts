@@ -18,6 +18,7 @@ function change(seq: number): TierChange {
     transactionId: `t-${seq}`,
     effectiveAt: 1_000 + seq,
     policyVersion: POLICY.version,
+    previousPolicyVersion: null,
     before: snapshot,
     after: snapshot,
     boundary: { tier: 'vip', rule: 'monetary >= 0' },
@@ -32,7 +33,7 @@ function change(seq: number): TierChange {
 export async function appendChanges(store: StateStore, topic: string, partition: number, count: number): Promise<string[]> {
   const claim = await store.claim(topic, partition, POLICY);
   const changes = Array.from({ length: count }, (_, i) => change(claim.outboxSeq + 1 + i));
-  await store.commit(topic, partition, { owner: claim.owner, commit: claim.commit }, {
+  await store.commit(topic, partition, { owner: claim.owner, commit: claim.commit, policyHash: claim.policyHash ?? '' }, {
     lastOffset: null,
     eventWatermark: null,
     outboxSeq: claim.outboxSeq + count,

@@ -35,18 +35,20 @@ async function claimUnder(store: StateStore, partition: number, policy: Compiled
 }
 
 /** POLICY changes of every partition as `from>to` -> count, and the customers that got one. */
-async function policyEvents(store: StateStore): Promise<{ cells: Map<string, number>; perCustomer: Map<string, number> }> {
+async function policyEvents(store: StateStore): Promise<{ cells: Map<string, number>; perCustomer: Map<string, number>; versions: Set<string> }> {
   const cells = new Map<string, number>();
   const perCustomer = new Map<string, number>();
+  const versions = new Set<string>();
   for (let p = 0; p < PARTITIONS; p++) {
     for (const change of await outboxChanges(store, TOPIC, p)) {
       if (change.cause !== 'POLICY') continue;
+      versions.add(`${change.previousPolicyVersion}>${change.policyVersion}`);
       const key = `${change.previousTier}>${change.newTier}`;
       cells.set(key, (cells.get(key) ?? 0) + 1);
       perCustomer.set(change.customerId, (perCustomer.get(change.customerId) ?? 0) + 1);
     }
   }
-  return { cells, perCustomer };
+  return { cells, perCustomer, versions };
 }
 
 describe('policy switch: diff, apply, background re-evaluation', () => {
@@ -81,6 +83,8 @@ describe('policy switch: diff, apply, background re-evaluation', () => {
 
     const events = await policyEvents(store);
     expect(events.cells).toEqual(expected);
+    // Both policy versions in every POLICY event.
+    expect(events.versions).toEqual(new Set([`${old.version}>${next.version}`]));
     expect([...events.perCustomer.values()].every((n) => n === 1)).toBe(true);
     // Every customer now has the tier the new policy gives: nothing is left to move.
     const after = await directMoves(redis, store, TOPIC, PARTITIONS, next);

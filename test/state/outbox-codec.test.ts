@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { isPyramidError } from '../../src/errors.js';
-import { decodeOutboxEntry, successorId } from '../../src/state/outbox-codec.js';
+import { decodeOutboxEntry, encodeOutboxRecord, successorId } from '../../src/state/outbox-codec.js';
 
 describe('outbox codec', () => {
   it('decodes a format 1 record with nulls', () => {
@@ -14,6 +14,14 @@ describe('outbox codec', () => {
       after: { monetary: 1500, frequency: 1, recencyMs: 0, lastPurchaseAt: 1000 },
       headroom: { toNextTierUp: null, toDowngrade: 500 },
     });
+  });
+
+  it('round-trips the previous policy version of a POLICY change, and reads an entry written before it as null', () => {
+    const raw = [1, 'c:2', 'c', 'small', 'vip', 'UP', 'POLICY', null, 2000, 'v2', 5, 1, 0, 2000, 5, 1, 0, 2000, 'vip', 'monetary >= 1.00 CNY', null, 4];
+    const written = encodeOutboxRecord({ ...decodeOutboxEntry('0-1', ['c', JSON.stringify(raw)]).change, previousPolicyVersion: 'v1' });
+    expect(decodeOutboxEntry('0-1', ['c', written]).change).toMatchObject({ cause: 'POLICY', policyVersion: 'v2', previousPolicyVersion: 'v1' });
+    expect(decodeOutboxEntry('0-1', ['c', JSON.stringify(raw)]).change.previousPolicyVersion).toBeNull();
+    expect(() => decodeOutboxEntry('0-1', ['c', JSON.stringify([...raw, 'v1', 'extra'])])).toThrow(/not a format 1 tier change/);
   });
 
   it('rejects an entry of an unknown format', () => {
