@@ -103,9 +103,12 @@ export interface InstrumentationEvents {
   'dedupe.claims_shortened': { topic: string; partition: number; count: number };
   /**
    * How far a partition's background re-evaluation under a newly applied policy has come:
-   * `done` of `of` customer sub-hashes scanned (done = of once it finished).
+   * `done` of `of` customer sub-hashes scanned (done = of once it finished or when none runs);
+   * the policy version the partition scores with and, while a switch is pending or its
+   * re-evaluation runs, the one it is switching from (else null). Emitted when a partition is
+   * claimed, when it switches and after each re-evaluation step.
    */
-  'policy.reevaluation': { topic: string; partition: number; done: number; of: number };
+  'policy.reevaluation': { topic: string; partition: number; done: number; of: number; policyVersion?: string; switchingFrom?: string | null };
   /**
    * A readiness evaluation (what `/readyz` answers), emitted by `createHealth` each time it runs:
    * on every `/readyz` request and before every `/metrics` scrape. Feeds the readiness gauges.

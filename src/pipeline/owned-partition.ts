@@ -203,6 +203,11 @@ export class OwnedPartition {
     return { done: Number((this.cursor ?? SWITCH_START).split(':')[0]), of };
   }
 
+  /** What the status page and metrics show of the partition's policy (the `policy.reevaluation` event). */
+  get policyStatus(): { done: number; of: number; policyVersion: string; switchingFrom: string | null } {
+    return { ...this.reevaluationProgress, policyVersion: this.policy.version, switchingFrom: this.reevaluating ? this.switchedFromVersion : null };
+  }
+
   /**
    * One step of the background re-evaluation of a policy switch: the next HSCAN page (about
    * `count` customers) of the partition re-evaluated under the new policy at the partition's

@@ -46,7 +46,7 @@ export function startPolicyReevaluator(options: PolicyReevaluatorOptions): Polic
     const changes = await ownership.exclusive(tp, async () => {
       let made = 0;
       for (let i = 0; i < steps && stillMine() && owned.reevaluating; i++) made += (await owned.reevaluateStep(Date.now(), pageSize)).changes;
-      options.instrumentation.emit('policy.reevaluation', { ...tp, ...owned.reevaluationProgress });
+      options.instrumentation.emit('policy.reevaluation', { ...tp, ...owned.policyStatus });
       return made;
     });
     if (changes > 0 && stillMine()) await relay.flush(tp.topic, tp.partition, stillMine);

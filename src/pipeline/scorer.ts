@@ -34,6 +34,7 @@ import { connectRedis } from './redis-connection.js';
 import { DEFAULT_RETRY, retrying, type RetryOptions } from './retry.js';
 import { StoppedPartitions } from './stopped-partitions.js';
 import { startPolicyReevaluator, type PolicyReevaluator } from './policy-reevaluator.js';
+import { createPolicyWatcher, type PolicyInUse, type PolicyWatcher } from './policy-watcher.js';
 import { startSweeper, type Sweeper } from './sweeper.js';
 import { createAvroTierChangeEncoder, createJsonTierChangeEncoder, type TierChangeEncoder } from './tier-change-encoder.js';
 import { checkIncarnation, type IncarnationVerdict } from './topic-incarnation.js';
@@ -51,6 +52,10 @@ export interface ScorerTuning {
   relayChunk: number;
   /** Records per engine call and commit; default {@link DEFAULT_APPLY_CHUNK}. */
   applyChunk: number;
+  /** How often the policy in force for the key prefix is read, to pick up `pyramid policy apply`; default 2000 ms. */
+  policyPollMs: number;
+  /** Pause between two passes of the background re-evaluation after a switch; default 1000 ms. */
+  reevaluationIntervalMs: number;
 }
 
 export interface ScorerOptions {
@@ -98,14 +103,15 @@ export interface Scorer {
   census(): Promise<PyramidCensus>;
   /** Available after start(). */
   readonly store: StateStore;
+  /** The policy scored with now: the one started with, or the last one applied since (picked up live). */
   readonly policy: CompiledPolicy;
 }
 
 interface Running {
   redis: Redis;
   store: StateStore;
-  policy: CompiledPolicy;
-  policyHash: string;
+  /** The policy to score with: the one started with, then each one applied for the key prefix (picked up live). */
+  policy: PolicyWatcher;
   consumer: PyramidConsumer;
   producer: PyramidProducer;
   admin: PyramidAdmin;
@@ -132,7 +138,16 @@ const STOP_GRACE_MS = 15_000;
 export function createScorer(config: PyramidConfig, options: ScorerOptions = {}): Scorer {
   const logger = options.logger ?? silentLogger;
   const instrumentation = options.instrumentation ?? new Instrumentation();
-  const tuning: ScorerTuning = { sweepIntervalMs: 1000, lagIntervalMs: 5000, retry: DEFAULT_RETRY, relayChunk: DEFAULT_RELAY_CHUNK, applyChunk: DEFAULT_APPLY_CHUNK, ...options.tuning };
+  const tuning: ScorerTuning = {
+    sweepIntervalMs: 1000,
+    lagIntervalMs: 5000,
+    retry: DEFAULT_RETRY,
+    relayChunk: DEFAULT_RELAY_CHUNK,
+    applyChunk: DEFAULT_APPLY_CHUNK,
+    policyPollMs: 2000,
+    reevaluationIntervalMs: 1000,
+    ...options.tuning,
+  };
   const inputTopic = config.topics.transactions;
   const positions = new PartitionPositions();
   const ownership = new Ownership();
@@ -221,12 +236,13 @@ export function createScorer(config: PyramidConfig, options: ScorerOptions = {})
           stops.stop(tp, err);
           return;
         }
+        const inUse = r.policy.current();
         const partition = new OwnedPartition({
           store: r.store,
           topic: tp.topic,
           partition: tp.partition,
-          policy: r.policy,
-          policyHash: r.policyHash,
+          policy: inUse.policy,
+          policyHash: inUse.hash,
           policyInForce: true,
           clock: config.clock,
           dedupeHorizonMs: config.dedupeHorizon ?? null,
@@ -234,7 +250,13 @@ export function createScorer(config: PyramidConfig, options: ScorerOptions = {})
           logger,
           instrumentation,
         });
-        const claimed = await retrying(() => partition.claim(), {
+        // The policy in force is read again right before the claim: a partition is switched only
+        // forward, to the policy applied last (the claim refuses, retriably, when that moved on).
+        const claimed = await retrying(async () => {
+          const latest = await r.policy.refresh();
+          partition.switchPolicy(latest.policy, latest.hash);
+          await partition.claim();
+        }, {
           shouldStop: () => gen !== ownership.currentGeneration || aborted,
           options: tuning.retry,
           onRetry: (err) => logger.warn({ err, ...tp }, 'cannot claim the partition yet; retrying'),
@@ -242,6 +264,10 @@ export function createScorer(config: PyramidConfig, options: ScorerOptions = {})
         if (!claimed.done || gen !== ownership.currentGeneration) return;
         if (verdict.record !== null) await r.store.recordIncarnation(tp.topic, tp.partition, verdict.record);
         ownership.adopt(partition);
+        // A policy picked up while the claim ran: the switch of the owned partitions missed this one.
+        const latest = r.policy.current();
+        partition.switchPolicy(latest.policy, latest.hash);
+        instrumentation.emit('policy.reevaluation', { ...tp, ...partition.policyStatus });
         // State that applied nothing starts at the log start: the group's committed offset would
         // skip what lost state had applied. Always sought: a batch handed back before the
         // partition was adopted left kafkajs's position beyond it.
@@ -255,6 +281,21 @@ export function createScorer(config: PyramidConfig, options: ScorerOptions = {})
     if (!userPaused && !stopping && applying.length > 0) r.consumer.resume(applying);
     // What a previous owner applied but did not get to publish.
     await Promise.all(applying.map((tp) => flushWithRetry(r, tp, () => stillOwned(tp, gen))));
+  }
+
+  /**
+   * A policy applied while the scorer runs: every owned partition switches at its next commit
+   * (between two of its batches, sweeps or re-evaluation steps, never inside one).
+   */
+  async function switchOwnedPartitions(next: PolicyInUse): Promise<void> {
+    await Promise.all(
+      ownership.owned().map((owned) =>
+        ownership.exclusive({ topic: owned.topic, partition: owned.partition }, async () => {
+          owned.switchPolicy(next.policy, next.hash);
+          instrumentation.emit('policy.reevaluation', { topic: owned.topic, partition: owned.partition, ...owned.policyStatus });
+        }),
+      ),
+    );
   }
 
   /** Partitions re-read after a Redis restart all ask at once: they share one read of the logs. */
@@ -401,14 +442,24 @@ export function createScorer(config: PyramidConfig, options: ScorerOptions = {})
       readAhead: true,
       instrumentation,
     });
-    const census = createCensus({
-      store,
-      policy,
-      topic: inputTopic,
-      clock: config.clock,
-      partitions: () => Array.from({ length: partitionCount }, (_, i) => i),
-      pauseBetweenRoundsMs: 5,
+    const watcher = createPolicyWatcher({
+      redis,
+      prefix: config.keyPrefix,
+      initial: { policy, hash: policyHash },
+      intervalMs: tuning.policyPollMs,
+      onSwitch: (next) => switchOwnedPartitions(next),
+      logger,
     });
+    // The census counts by the tiers of the policy scored with now.
+    const census = (): Promise<PyramidCensus> =>
+      createCensus({
+        store,
+        policy: watcher.current().policy,
+        topic: inputTopic,
+        clock: config.clock,
+        partitions: () => Array.from({ length: partitionCount }, (_, i) => i),
+        pauseBetweenRoundsMs: 5,
+      }).census();
     const lag = startLagMonitor({
       instrumentation,
       logger,
@@ -424,8 +475,7 @@ export function createScorer(config: PyramidConfig, options: ScorerOptions = {})
     return {
       redis,
       store,
-      policy,
-      policyHash,
+      policy: watcher,
       consumer,
       producer,
       admin,
@@ -435,7 +485,7 @@ export function createScorer(config: PyramidConfig, options: ScorerOptions = {})
       sweeper: undefined,
       reevaluator: undefined,
       lag,
-      census: census.census,
+      census,
       groupProbe: kafkaGroupProbe(instrumentation, { topic: inputTopic, partitionCount, describeGroup: () => admin.describeGroup(config.groupId) }),
       registry,
     };
@@ -473,7 +523,8 @@ export function createScorer(config: PyramidConfig, options: ScorerOptions = {})
     handler = createBatchHandler({
       decoder,
       validate,
-      currency: r.policy.currency,
+      // A live switch keeps the currency (assertSwitchable): the one started with holds.
+      currency: r.policy.current().policy.currency,
       dlq: createDlqPublisher({ producer: producerForDlq, topic: config.topics.dlq, instrumentation }),
       ownership,
       relay: r.relay,
@@ -524,7 +575,8 @@ export function createScorer(config: PyramidConfig, options: ScorerOptions = {})
           ),
       });
     }
-    r.reevaluator = startPolicyReevaluator({ ownership, relay: r.relay, instrumentation, logger });
+    r.reevaluator = startPolicyReevaluator({ ownership, relay: r.relay, instrumentation, logger, intervalMs: tuning.reevaluationIntervalMs });
+    await r.policy.start();
     logger.info({ groupId: config.groupId, topic: inputTopic, clock: config.clock }, 'scorer running');
   }
 
@@ -546,6 +598,7 @@ export function createScorer(config: PyramidConfig, options: ScorerOptions = {})
       await handler?.publications();
       await r.sweeper?.stop();
       await r.reevaluator?.stop();
+      await r.policy.stop();
       await Promise.allSettled([...pendingAssignments]);
       await ownership.idle();
       await r.lag.stop();
@@ -618,7 +671,7 @@ export function createScorer(config: PyramidConfig, options: ScorerOptions = {})
       return need().store;
     },
     get policy() {
-      return need().policy;
+      return need().policy.current().policy;
     },
   };
 }

@@ -1,6 +1,6 @@
 import type { Cluster, Redis } from 'ioredis';
 import { PyramidError } from '../errors.js';
-import { GROUP_POLICY, groupPolicyKey } from './layout.js';
+import { GROUP_POLICY, groupPolicyChannel, groupPolicyKey } from './layout.js';
 import { toStateError } from './script-errors.js';
 import { loadScript, runScript } from './scripts.js';
 
@@ -42,7 +42,8 @@ export async function readGroupPolicy(redis: Redis | Cluster, prefix: string): P
 
 /**
  * Stores `policy` as the one in force for `prefix`, atomically: a new version replaces the stored
- * one; the same version with the same content changes nothing.
+ * one (and is announced on {@link groupPolicyChannel}, so running scorers read it at once; they
+ * poll it too); the same version with the same content changes nothing.
  *
  * @throws PyramidError POLICY_INVALID when the version in force is stored with other content
  *   (a policy changed in place: it needs a new version), nothing written.
@@ -58,6 +59,11 @@ export async function storeGroupPolicy(redis: Redis | Cluster, prefix: string, p
   if (reply[0] === 1) return { outcome: 'unchanged' };
   if (reply[0] === -1) throw changedInPlace(policy.source, policy.version, String(reply[1]), policy.hash);
   const previous = String(reply[1] ?? '');
+  try {
+    await redis.publish(groupPolicyChannel(prefix), policy.version);
+  } catch {
+    // Only a hint: the scorers poll the stored policy.
+  }
   return { outcome: 'applied', previousVersion: previous === '' ? null : previous };
 }
 

@@ -209,6 +209,14 @@ export function groupPolicyKey(prefix: string): string {
   return `${prefix}:policy`;
 }
 
+/**
+ * The pub/sub channel `pyramid policy apply` publishes the new version on, so running scorers
+ * read {@link groupPolicyKey} at once; a hint only (they also poll it).
+ */
+export function groupPolicyChannel(prefix: string): string {
+  return `${prefix}:policy-applied`;
+}
+
 /** Field names of the {@link groupPolicyKey} hash. */
 export const GROUP_POLICY = {
   version: 'v',

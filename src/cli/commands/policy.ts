@@ -6,7 +6,9 @@ import { policyMoveMatrix } from '../../pipeline/policy-diff.js';
 import { describePolicy } from '../../policy/describe.js';
 import { loadPolicyFile } from '../../policy/load.js';
 import { policyContentHash } from '../../policy/content-hash.js';
-import { changedInPlace, storeGroupPolicy } from '../../state/group-policy.js';
+import { assertSwitchable } from '../../policy/switch-compatibility.js';
+import { parsePolicy } from '../../policy/parse.js';
+import { changedInPlace, readGroupPolicy, storeGroupPolicy } from '../../state/group-policy.js';
 import { formatMoveMatrix } from '../format.js';
 import { openState } from '../state-access.js';
 
@@ -46,7 +48,7 @@ export function register(program: Command): void {
     });
   policy
     .command('apply')
-    .description('Make a policy the one in force for the configured key prefix; scorers restarted with it switch each partition they claim and re-evaluate every customer (one POLICY event per customer whose tier changes)')
+    .description('Make a policy the one in force for the configured key prefix; running scorers pick it up without a restart, switch each partition at its next commit and re-evaluate every customer (one POLICY event per customer whose tier changes)')
     .argument('<file>', 'the new policy file (YAML or JSON); a changed policy needs a new version')
     .option('--config <file>', 'YAML/JSON config file (environment variables override it)')
     .action(async (file: string, opts: StateOptions) => {
@@ -110,6 +112,12 @@ async function apply(file: string, opts: StateOptions): Promise<void> {
         throw changedInPlace(file, policy.version, meta.policyHash, hash);
       }
     }
+    // The stored state keeps money in the currency's minor units and spend in buckets: neither
+    // can change in place.
+    const inForce = await readGroupPolicy(state.redis, config.keyPrefix);
+    if (inForce !== null && inForce.content !== '' && inForce.version !== policy.version) {
+      assertSwitchable(parsePolicy(inForce.content, `${inForce.source} (in force)`), policy, file);
+    }
     const applied = await storeGroupPolicy(state.redis, config.keyPrefix, { version: policy.version, hash, content, source: file }, Date.now());
     if (applied.outcome === 'unchanged') {
       console.log(`pyramid policy apply: ${policy.name} ${policy.version} is already in force for key prefix ${config.keyPrefix}; nothing changed`);
@@ -119,10 +127,11 @@ async function apply(file: string, opts: StateOptions): Promise<void> {
     console.log(
       [
         `pyramid policy apply: ${policy.name} ${policy.version} (content hash ${hash}) is now in force for key prefix ${config.keyPrefix} (${was})`,
-        `Running scorers keep the policy they started with: restart them (one at a time) with PYRAMID_POLICY_FILE=${file}.`,
-        'Each partition switches at the first commit after a scorer with this policy claims it, and every customer is',
-        're-evaluated in the background: one POLICY tier-change event per customer whose tier changes (pyramid policy diff shows which).',
-        'A scorer started with another policy file is refused from now on.',
+        'Running scorers pick it up without a restart (at once, or at their next poll of the stored policy): each partition',
+        'switches at its next commit, and every customer is re-evaluated in the background: one POLICY tier-change event per',
+        'customer whose tier changes (pyramid policy diff shows which), carrying both versions; progress on the status page',
+        'and in pyramid_policy_reevaluation_progress_ratio.',
+        `Now set PYRAMID_POLICY_FILE=${file} in the scorers' deployment: a scorer (re)started with another policy file is refused.`,
       ].join('\n'),
     );
   } finally {
