@@ -108,7 +108,7 @@ export interface InstrumentationEvents {
    * re-evaluation runs, the one it is switching from (else null). Emitted when a partition is
    * claimed, when it switches and after each re-evaluation step.
    */
-  'policy.reevaluation': { topic: string; partition: number; done: number; of: number; policyVersion?: string; switchingFrom?: string | null };
+  'policy.reevaluation': { topic: string; partition: number; done: number; of: number; policyVersion: string; switchingFrom: string | null };
   /**
    * A readiness evaluation (what `/readyz` answers), emitted by `createHealth` each time it runs:
    * on every `/readyz` request and before every `/metrics` scrape. Feeds the readiness gauges.

@@ -18,6 +18,13 @@ export interface PartitionStatus {
   /** Since start, same values as `pyramid_consumer_records_processed_total`. */
   processed: Record<RecordOutcome, number>;
   outboxPending: number | null;
+  /**
+   * The policy the partition scores with and, while a switch is pending or its background
+   * re-evaluation runs, the version it is switching from (else null), with the re-evaluation's
+   * progress (customer sub-hashes `done` of `of`; done = of when none runs). Null until the
+   * partition is claimed.
+   */
+  policy: { version: string; switchingFrom: string | null; done: number; of: number } | null;
 }
 
 /** One entry of the latest-changes list; no customer id (see `tier.change`). */
@@ -83,7 +90,7 @@ export function createStatusTracker(instrumentation: Instrumentation, options: S
     let state = partitions.get(key);
     if (!state) {
       state = {
-        status: { topic, partition, lagMessages: null, lagSeconds: null, throughputPerSecond: 0, processed: zeroOutcomes(), outboxPending: null },
+        status: { topic, partition, lagMessages: null, lagSeconds: null, throughputPerSecond: 0, processed: zeroOutcomes(), outboxPending: null, policy: null },
         recent: [],
       };
       partitions.set(key, state);
@@ -115,6 +122,9 @@ export function createStatusTracker(instrumentation: Instrumentation, options: S
     instrumentation.on('outbox.pending', (e) => {
       partitionState(e.topic, e.partition).status.outboxPending = e.pending;
     }),
+    instrumentation.on('policy.reevaluation', (e) => {
+      partitionState(e.topic, e.partition).status.policy = { version: e.policyVersion, switchingFrom: e.switchingFrom, done: e.done, of: e.of };
+    }),
     instrumentation.on('consumer.rebalance', (e) => {
       if (e.kind !== 'revoked') return;
       for (const tp of e.topicPartitions ?? []) partitions.delete(partitionKey(tp.topic, tp.partition));
@@ -142,7 +152,8 @@ export function createStatusTracker(instrumentation: Instrumentation, options: S
           trim(state, second);
           // Only whole seconds: the current one is still filling and would bias the rate down.
           const counted = state.recent.filter(([s]) => s < second && s >= second - windowSeconds).reduce((sum, [, n]) => sum + n, 0);
-          return { ...state.status, processed: { ...state.status.processed }, throughputPerSecond: counted / windowSeconds };
+          const policy = state.status.policy === null ? null : { ...state.status.policy };
+          return { ...state.status, processed: { ...state.status.processed }, policy, throughputPerSecond: counted / windowSeconds };
         })
         .sort((a, b) => (a.topic === b.topic ? a.partition - b.partition : a.topic < b.topic ? -1 : 1));
       return {

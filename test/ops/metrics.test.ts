@@ -60,10 +60,10 @@ describe('createMetrics', () => {
     const bus = new Instrumentation();
     const { registry } = open(bus);
     bus.emit('state.resync', { topic: 'tx', partition: 1, reason: 'lost' });
-    bus.emit('policy.reevaluation', { topic: 'tx', partition: 1, done: 16, of: 64 });
+    bus.emit('policy.reevaluation', { topic: 'tx', partition: 1, done: 16, of: 64, policyVersion: 'v2', switchingFrom: 'v1' });
     expect(await valueOf(registry, 'pyramid_state_resyncs_total', { topic: 'tx', partition: '1', reason: 'lost' })).toBe(1);
     expect(await valueOf(registry, 'pyramid_policy_reevaluation_progress_ratio', { topic: 'tx', partition: '1' })).toBe(0.25);
-    bus.emit('policy.reevaluation', { topic: 'tx', partition: 1, done: 64, of: 64 });
+    bus.emit('policy.reevaluation', { topic: 'tx', partition: 1, done: 64, of: 64, policyVersion: 'v2', switchingFrom: null });
     expect(await valueOf(registry, 'pyramid_policy_reevaluation_progress_ratio', { topic: 'tx', partition: '1' })).toBe(1);
   });
 

@@ -72,6 +72,11 @@ describe('status page in headless Chromium', () => {
       bus.emit('consumer.lag', { topic: 'transactions', partition, messages, seconds: messages === 0 ? 0 : messages / 50 });
       bus.emit('outbox.pending', { topic: 'transactions', partition, pending: partition });
     });
+    // Partition 2 is switching policy: a quarter of its customers re-evaluated so far.
+    for (let partition = 0; partition < 4; partition++) {
+      const switching = partition === 2;
+      bus.emit('policy.reevaluation', { topic: 'transactions', partition, done: switching ? 16 : 64, of: 64, policyVersion: '2026-12', switchingFrom: switching ? '2026-11' : null });
+    }
     bus.emit('consumer.dlq', { topic: 'transactions', partition: 1, reason: 'DECODE_FAILED' });
     bus.emit('consumer.records', { topic: 'transactions', partition: 1, outcome: 'dlq', count: 1 });
     for (let i = 0; i < 3; i++) {
@@ -154,6 +159,19 @@ describe('status page in headless Chromium', () => {
       expect(Number(await row.locator('[data-field="lagSeconds"]').getAttribute('data-value'))).toBe(metricValue(exposition, `pyramid_consumer_lag_seconds{topic="transactions",partition="${partition}"}`));
     }
     expect(Number(await page.locator('#partitions-body tr[data-partition="1"] [data-field="lagMessages"]').getAttribute('data-value'))).toBe(1250);
+    // The policy column: the version in force everywhere; on the switching partition the version
+    // left and the re-evaluation progress, equal to pyramid_policy_reevaluation_progress_ratio.
+    for (const partition of [0, 1, 2, 3]) {
+      const row = page.locator(`#partitions-body tr[data-partition="${partition}"]`);
+      expect(await row.locator('[data-field="policyVersion"]').getAttribute('data-value')).toBe('2026-12');
+      expect(await row.locator('[data-field="switchingFrom"]').count()).toBe(partition === 2 ? 1 : 0);
+    }
+    const switching = page.locator('#partitions-body tr[data-partition="2"]');
+    expect(await switching.locator('[data-field="switchingFrom"]').getAttribute('data-value')).toBe('2026-11');
+    expect(Number(await switching.locator('[data-field="reevaluationRatio"]').getAttribute('data-value'))).toBe(
+      metricValue(exposition, 'pyramid_policy_reevaluation_progress_ratio{topic="transactions",partition="2"}'),
+    );
+    expect(await switching.locator('[data-field="reevaluationRatio"]').textContent()).toBe('re-evaluated 25.0%');
     for (const reason of ['DECODE_FAILED', 'VALIDATION_FAILED']) {
       const shown = Number(await page.locator(`#dlq-body tr[data-reason="${reason}"] [data-field="dlqCount"]`).getAttribute('data-value'));
       expect(shown).toBe(metricValue(exposition, `pyramid_consumer_dlq_records_total{topic="transactions",reason="${reason}"}`));
@@ -175,6 +193,9 @@ describe('status page in headless Chromium', () => {
     bus.emit('consumer.lag', { topic: 'transactions', partition: 1, messages: 1250, seconds: 25 });
     await page.waitForSelector('#ready.ok');
     await page.waitForSelector('#partitions-body tr[data-partition="1"] [data-field="lagMessages"][data-value="1250"]');
+    // The switch finishes: the page drops the version left without a reload.
+    bus.emit('policy.reevaluation', { topic: 'transactions', partition: 2, done: 64, of: 64, policyVersion: '2026-12', switchingFrom: null });
+    await until(async () => (await page.locator('#partitions-body tr[data-partition="2"] [data-field="switchingFrom"]').count()) === 0);
     await until(async () => Number(await page.locator('#tile-throughput').getAttribute('data-value')) > 0);
     // A few samples so the sparklines have a shape in the screenshot.
     await until(async () => ((await page.locator('.spark polyline').first().getAttribute('points')) ?? '').split(' ').length >= 6);

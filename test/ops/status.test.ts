@@ -30,6 +30,24 @@ describe('createStatusTracker', () => {
     expect(s.totals.processed.scored).toBe(1);
   });
 
+  it('shows per partition the policy in force, the one being switched from and the re-evaluation progress', async () => {
+    const bus = new Instrumentation();
+    const tracker = track(bus);
+    bus.emit('consumer.lag', { topic: 'tx', partition: 1, messages: 0, seconds: 0 });
+    expect((await tracker.snapshot()).partitions[0]?.policy).toBeNull();
+    bus.emit('policy.reevaluation', { topic: 'tx', partition: 0, done: 64, of: 64, policyVersion: 'v1', switchingFrom: null });
+    bus.emit('policy.reevaluation', { topic: 'tx', partition: 1, done: 16, of: 64, policyVersion: 'v2', switchingFrom: 'v1' });
+    const s = await tracker.snapshot();
+    expect(s.partitions.map((p) => [p.partition, p.policy])).toEqual([
+      [0, { version: 'v1', switchingFrom: null, done: 64, of: 64 }],
+      [1, { version: 'v2', switchingFrom: 'v1', done: 16, of: 64 }],
+    ]);
+    bus.emit('policy.reevaluation', { topic: 'tx', partition: 1, done: 64, of: 64, policyVersion: 'v2', switchingFrom: null });
+    expect((await tracker.snapshot()).partitions[1]?.policy).toEqual({ version: 'v2', switchingFrom: null, done: 64, of: 64 });
+    // A snapshot is a copy: a later event does not change one already handed out.
+    expect(s.partitions[1]?.policy?.done).toBe(16);
+  });
+
   it('averages throughput over whole seconds of the window only', async () => {
     let clock = 1_000_000;
     const bus = new Instrumentation();

@@ -45,7 +45,7 @@ export const STATUS_PAGE_BODY = `
     <article class="card card-wide" aria-labelledby="h-partitions">
       <h2 id="h-partitions">Partitions</h2>
       <table id="partitions">
-        <thead><tr><th>Topic</th><th class="num">Partition</th><th class="num">Lag (records)</th><th class="num">Lag (time)</th><th class="num">Throughput (rec/s)</th><th class="num">Scored</th><th class="num">Duplicate</th><th class="num">Late</th><th class="num">DLQ</th><th class="num">Outbox pending</th></tr></thead>
+        <thead><tr><th>Topic</th><th class="num">Partition</th><th class="num">Lag (records)</th><th class="num">Lag (time)</th><th class="num">Throughput (rec/s)</th><th class="num">Scored</th><th class="num">Duplicate</th><th class="num">Late</th><th class="num">DLQ</th><th class="num">Outbox pending</th><th>Policy</th></tr></thead>
         <tbody id="partitions-body"></tbody>
       </table>
     </article>

@@ -166,13 +166,29 @@ export const STATUS_PAGE_SCRIPT = `
     return '';
   }
 
+  // The policy in force; during a switch the version left and how far re-evaluating every customer has come.
+  function policyCell(policy) {
+    var td = el('td', { class: 'policy' });
+    if (policy == null) {
+      td.textContent = '\u2013';
+      return td;
+    }
+    var ratio = policy.of > 0 ? policy.done / policy.of : 1;
+    td.appendChild(el('span', { 'data-field': 'policyVersion', 'data-value': policy.version }, policy.version));
+    if (policy.switchingFrom != null) {
+      td.appendChild(el('span', { class: 'meta', 'data-field': 'switchingFrom', 'data-value': policy.switchingFrom }, 'from ' + policy.switchingFrom));
+      td.appendChild(el('span', { class: 'meta', 'data-field': 'reevaluationRatio', 'data-value': String(ratio) }, 're-evaluated ' + fmtPct(policy.done, policy.of)));
+    }
+    return td;
+  }
+
   function renderPartitions(partitions) {
     var tbody = byId('partitions-body');
     clear(tbody);
     var seen = {};
     if (partitions.length === 0) {
       var empty = el('tr');
-      empty.appendChild(el('td', { class: 'empty', colspan: '10' }, 'No partitions assigned to this instance'));
+      empty.appendChild(el('td', { class: 'empty', colspan: '11' }, 'No partitions assigned to this instance'));
       tbody.appendChild(empty);
     }
     partitions.forEach(function (p) {
@@ -198,6 +214,7 @@ export const STATUS_PAGE_SCRIPT = `
       tr.appendChild(numCell('late', p.processed.late, fmtInt(p.processed.late)));
       tr.appendChild(numCell('dlq', p.processed.dlq, fmtInt(p.processed.dlq)));
       tr.appendChild(numCell('outboxPending', p.outboxPending, fmtInt(p.outboxPending)));
+      tr.appendChild(policyCell(p.policy));
       tbody.appendChild(tr);
     });
     Object.keys(sparkHistory).forEach(function (key) { if (!seen[key]) delete sparkHistory[key]; });
