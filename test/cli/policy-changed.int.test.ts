@@ -8,6 +8,7 @@ import { createScorer } from '../../src/pipeline/scorer.js';
 import { policyContentHash } from '../../src/policy/content-hash.js';
 import { loadPolicyFile } from '../../src/policy/load.js';
 import { runSimulator } from '../../src/simulator/run.js';
+import { readGroupPolicy } from '../../src/state/group-policy.js';
 import { StateStore } from '../../src/state/store.js';
 import { appliedPosition } from '../e2e/replay-equivalence.js';
 import { createTopics, DEFAULT_POLICY, testConfig, testKafka, uniqueNames, waitFor } from '../e2e/support.js';
@@ -20,7 +21,7 @@ const DAY = 86_400_000;
 /**
  * The reported case: the policy's thresholds edited, its version left as it was. Scoring on with
  * it would mix two policies in one state under one version; `pyramid run` must refuse to start,
- * naming the stored content hash and the file's.
+ * and `pyramid policy apply` to store it, both naming the stored content hash and the file's.
  */
 describe('`pyramid run` with a policy whose content changed under the same version', () => {
   const dir = mkdtempSync(join(tmpdir(), 'pyramid-policy-'));
@@ -67,5 +68,20 @@ describe('`pyramid run` with a policy whose content changed under the same versi
     expect(result.stderr.trimEnd()).toBe(
       `pyramid: partition 0 of ${names.transactions}: the stored state has policy content hash ${storedHash}, this scorer has ${fileHash}; the policy file changed without a new version: give it a new version, or restore the file in force`,
     );
+  }, 60_000);
+
+  it('`pyramid policy apply` refuses it too, naming both content hashes, and stores nothing', async () => {
+    const before = await loadPolicyFile(DEFAULT_POLICY);
+    const storedHash = policyContentHash(before);
+    const fileHash = policyContentHash(await loadPolicyFile(edited));
+    const inForce = await readGroupPolicy(redis, names.keyPrefix);
+    expect(inForce).toMatchObject({ version: before.version, hash: storedHash });
+
+    const result = await runCli(['policy', 'apply', edited], cliEnv({ brokers: stack.brokers, redisUrl: inject('redisUrl'), names, extra: { PYRAMID_CLOCK: 'event' } }));
+    expect(result.code, result.stderr).toBe(1);
+    expect(result.stderr.trimEnd()).toBe(
+      `pyramid: policy ${edited} changes the rules of version ${before.version}, which is in force with other content (content hash ${storedHash}, the file's ${fileHash}): give the changed policy a new version, then run pyramid policy apply`,
+    );
+    expect(await readGroupPolicy(redis, names.keyPrefix)).toEqual(inForce);
   }, 60_000);
 });
