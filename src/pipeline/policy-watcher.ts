@@ -113,6 +113,8 @@ export function createPolicyWatcher(options: PolicyWatcherOptions): PolicyWatche
         subscriber = sub;
         sub.on('error', (err: unknown) => logger.debug({ err }, 'policy hint subscription'));
         sub.on('message', () => void refresh().catch(() => undefined));
+        // The scorer's connection is lazy and has no offline queue: the copy must connect first.
+        if (sub.status === 'wait') await sub.connect();
         await sub.subscribe(groupPolicyChannel(prefix));
       } catch (err) {
         logger.warn({ err }, 'cannot subscribe to the policy apply hint; picking applied policies up by polling only');

@@ -1,4 +1,6 @@
-import { describe, expect, it } from 'vitest';
+import { Redis } from 'ioredis';
+import { pino } from 'pino';
+import { describe, expect, inject, it } from 'vitest';
 import { createPolicyWatcher, type PolicyInUse } from '../../src/pipeline/policy-watcher.js';
 import { policyContentHash } from '../../src/policy/content-hash.js';
 import { parsePolicy } from '../../src/policy/parse.js';
@@ -40,18 +42,31 @@ describe('policy watcher: a running scorer picks up the policy applied for its k
     }
   });
 
-  it('at once on the apply hint, even with a poll interval far away', async () => {
+  it('at once on the apply hint, even with a poll interval far away, on a connection made like the scorer\'s', async () => {
     const prefix = newPrefix('watch-hint');
     const switched: string[] = [];
-    const watcher = createPolicyWatcher({ redis, prefix, initial: initial(), intervalMs: 600_000, onSwitch: async (next) => void switched.push(next.policy.version), logger: silentLogger });
+    // As connectRedis makes it: lazy, without an offline queue.
+    const scorerRedis = new Redis(inject('redisUrl'), { lazyConnect: true, enableOfflineQueue: false });
+    await scorerRedis.connect();
+    const warnings: string[] = [];
+    const watcher = createPolicyWatcher({
+      redis: scorerRedis,
+      prefix,
+      initial: initial(),
+      intervalMs: 600_000,
+      onSwitch: async (next) => void switched.push(next.policy.version),
+      logger: pino({ level: 'warn' }, { write: (line: string) => void warnings.push(line) }),
+    });
     await watcher.start();
     try {
+      expect(warnings).toEqual([]);
       const text = lowerThresholdsText('hint-2');
       await storeGroupPolicy(redis, prefix, { version: 'hint-2', hash: policyContentHash(parsePolicy(text, 'x')), content: text, source: 'new.yaml' }, 1);
       expect(await waitFor(() => switched.length === 1, 10_000, 20)).toBe(true);
       expect(switched).toEqual(['hint-2']);
     } finally {
       await watcher.stop();
+      scorerRedis.disconnect();
     }
   });
 
