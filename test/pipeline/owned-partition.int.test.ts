@@ -26,6 +26,26 @@ async function refusal(promise: Promise<unknown>): Promise<unknown> {
 describe('OwnedPartition: the fenced commit', () => {
   const { redis, newPrefix } = useStateRedis();
 
+  it('a chunk scored under one policy is refused on state that switched to another, and redone after the resync', async () => {
+    const prefix = newPrefix('policy-fence');
+    const { store, owned } = await ownedPartition({ redis, prefix, policy, clock: 'event' });
+    await owned.apply([purchase(0, 'a', 500)]);
+    await owned.settled();
+    // Behind this owner's back, the partition's state is marked as computed under another policy.
+    await redis.hset(store.keys(TOPIC, 0).meta, META.policyVersion, 'other', META.policyHash, 'other-hash');
+    await owned.apply([purchase(1, 'a', 700)]);
+    const err = await refusal(owned.settled());
+    expect(isPyramidError(err, 'STATE_FENCED') && err.details?.reason).toBe('policy');
+    expect((await store.readMeta(TOPIC, 0))?.lastOffset).toBe(0);
+    // The resync adopts what is stored: the next commit switches it back to this owner's policy
+    // (naming the stored one), and the record is applied again from the watermark.
+    expect(await owned.resync()).toBe('policy');
+    expect(owned.reevaluating).toBe(true);
+    await owned.apply([purchase(1, 'a', 700)]);
+    await owned.settled();
+    expect(await store.readMeta(TOPIC, 0)).toMatchObject({ lastOffset: 1, policyVersion: policy.version, policyHash: policyContentHash(policy), previousPolicyVersion: 'other' });
+  });
+
   it('a zombie (an old owner still running after another claimed the partition) cannot overwrite the new owner', async () => {
     const prefix = newPrefix('zombie');
     const { store, owned: old } = await ownedPartition({ redis, prefix, policy, clock: 'event' });

@@ -94,6 +94,37 @@ describe('policy switch: diff, apply, background re-evaluation', () => {
     expect(again.reevaluating).toBe(false);
   });
 
+  it('a running owner switches at its next commit; switching back before it cancels the switch', async () => {
+    const prefix = newPrefix('policy-live');
+    const old = shippedPolicy('default');
+    const store = await scorePopulation(redis, prefix, old, 1, 150);
+    const next = lowerThresholds('live-1');
+    const owned = await claimUnder(store, 0, old);
+    expect(owned.reevaluating).toBe(false);
+    // Asked to switch and back again before any commit: nothing switches.
+    owned.switchPolicy(next, policyContentHash(next));
+    expect(owned.policyStatus).toMatchObject({ policyVersion: next.version, switchingFrom: old.version });
+    owned.switchPolicy(old, policyContentHash(old));
+    expect(owned.reevaluating).toBe(false);
+    const before = (await store.readMeta(TOPIC, 0))?.commit ?? 0;
+
+    owned.switchPolicy(next, policyContentHash(next));
+    expect(owned.storedPolicyVersion).toBe(old.version);
+    const watermark = (await store.readMeta(TOPIC, 0))?.eventWatermark ?? 0;
+    // The next commit (a record of an existing customer) is the switch point.
+    await owned.apply([{ offset: 1_000_000, transactionId: 'live-1', customerId: 'c0-1', kind: 'purchase', amountMinor: 100, eventTime: watermark }]);
+    await owned.settled();
+    expect(await store.readMeta(TOPIC, 0)).toMatchObject({ commit: before + 1, policyVersion: next.version, previousPolicyVersion: old.version, reevaluationCursor: '0:0' });
+    expect(owned.storedPolicyVersion).toBe(next.version);
+    while ((await owned.reevaluateStep(Date.now(), 50)).more);
+    const changes = (await outboxChanges(store, TOPIC, 0)).filter((c) => c.policyVersion === next.version);
+    expect(changes.filter((c) => c.cause === 'POLICY').length).toBeGreaterThan(5);
+    expect(changes.filter((c) => c.cause === 'POLICY').every((c) => c.previousPolicyVersion === old.version)).toBe(true);
+    expect(changes.filter((c) => c.cause !== 'POLICY').every((c) => c.previousPolicyVersion === null)).toBe(true);
+    const moved = await directMoves(redis, store, TOPIC, 1, next);
+    expect([...moved.keys()].every((key) => key.split('>')[0] === key.split('>')[1])).toBe(true);
+  });
+
   it('refuses a policy changed in place under the version in force', async () => {
     const prefix = newPrefix('policy-in-place');
     const policy = lowerThresholds('same-version');
