@@ -1,5 +1,7 @@
 import { describe, expect, inject, it } from 'vitest';
 import { createSchemaRegistryClient } from '../../src/kafka/schema-registry.js';
+import { loadContract, valueSubject } from '../../src/pipeline/decode-schemas.js';
+import { createAvroTierChangeEncoder } from '../../src/pipeline/tier-change-encoder.js';
 import { createScorer } from '../../src/pipeline/scorer.js';
 import { runSimulator } from '../../src/simulator/run.js';
 import { createTopics, testConfig, testKafka, uniqueNames, useE2eStack, waitFor } from './support.js';
@@ -43,5 +45,19 @@ describe('schema evolution', () => {
     expect(await waitFor(async () => scored === count, 30_000)).toBe(true);
     expect(dlq).toBe(0);
     expect((await scorer.store.readMeta(names.transactions, 0))?.lastOffset).toBe(count - 1);
+  });
+
+  it('a tier-change subject registered with v1 (an earlier pyramid) accepts the relay\'s v2', async () => {
+    const names = uniqueNames('evolution-tiers');
+    const registry = createSchemaRegistryClient({ url: e2e.stack.registryUrl });
+    const v1 = await registry.registerAvro(valueSubject(names.tierChanges), loadContract('tier-change-v1'));
+    const encoder = await createAvroTierChangeEncoder(registry, names.tierChanges);
+    const framed = encoder.encode({
+      eventId: 'c:2', customerId: 'c', previousTier: 'small', newTier: 'medium', direction: 'UP', cause: 'POLICY', transactionId: null, effectiveAt: 1, policyVersion: 'p2', previousPolicyVersion: 'p1',
+      before: { monetary: 5, frequency: 1, recencyMs: 0, lastPurchaseAt: 1 }, after: { monetary: 5, frequency: 1, recencyMs: 0, lastPurchaseAt: 1 },
+      boundary: { tier: 'medium', rule: 'r' }, headroom: { toNextTierUp: null, toDowngrade: null },
+    });
+    // A new schema id: v2 registered next to v1 under the same subject.
+    expect(framed.readUInt32BE(1)).not.toBe(v1);
   });
 });
