@@ -181,11 +181,6 @@ export class OwnedPartition {
     this.switchFrom = this.storedPolicy.version !== null && this.storedPolicy.hash !== hash ? this.storedPolicy.version : null;
   }
 
-  /** The policy version this partition's state is on (the one being switched from, while a switch is pending). */
-  get storedPolicyVersion(): string | null {
-    return this.storedPolicy.version;
-  }
-
   /** The version of the last switch's old policy: the one POLICY events of this partition carry as previous. */
   get switchedFromVersion(): string | null {
     return this.switchFrom ?? this.previousPolicyVersion;

@@ -109,13 +109,13 @@ describe('policy switch: diff, apply, background re-evaluation', () => {
     const before = (await store.readMeta(TOPIC, 0))?.commit ?? 0;
 
     owned.switchPolicy(next, policyContentHash(next));
-    expect(owned.storedPolicyVersion).toBe(old.version);
+    expect(owned.policyStatus.switchingFrom).toBe(old.version);
     const watermark = (await store.readMeta(TOPIC, 0))?.eventWatermark ?? 0;
     // The next commit (a record of an existing customer) is the switch point.
     await owned.apply([{ offset: 1_000_000, transactionId: 'live-1', customerId: 'c0-1', kind: 'purchase', amountMinor: 100, eventTime: watermark }]);
     await owned.settled();
     expect(await store.readMeta(TOPIC, 0)).toMatchObject({ commit: before + 1, policyVersion: next.version, previousPolicyVersion: old.version, reevaluationCursor: '0:0' });
-    expect(owned.storedPolicyVersion).toBe(next.version);
+    expect(owned.policyStatus).toMatchObject({ policyVersion: next.version, switchingFrom: old.version, done: 0 });
     while ((await owned.reevaluateStep(Date.now(), 50)).more);
     const changes = (await outboxChanges(store, TOPIC, 0)).filter((c) => c.policyVersion === next.version);
     expect(changes.filter((c) => c.cause === 'POLICY').length).toBeGreaterThan(5);
