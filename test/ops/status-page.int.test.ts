@@ -196,6 +196,9 @@ describe('status page in headless Chromium', () => {
     // The switch finishes: the page drops the version left without a reload.
     bus.emit('policy.reevaluation', { topic: 'transactions', partition: 2, done: 64, of: 64, policyVersion: '2026-12', switchingFrom: null });
     await until(async () => (await page.locator('#partitions-body tr[data-partition="2"] [data-field="switchingFrom"]').count()) === 0);
+    // And another partition starts switching, so the screenshot shows one mid-way.
+    bus.emit('policy.reevaluation', { topic: 'transactions', partition: 3, done: 40, of: 64, policyVersion: '2026-12', switchingFrom: '2026-11' });
+    await page.waitForSelector('#partitions-body tr[data-partition="3"] [data-field="reevaluationRatio"][data-value="0.625"]');
     await until(async () => Number(await page.locator('#tile-throughput').getAttribute('data-value')) > 0);
     // A few samples so the sparklines have a shape in the screenshot.
     await until(async () => ((await page.locator('.spark polyline').first().getAttribute('points')) ?? '').split(' ').length >= 6);
