@@ -125,6 +125,31 @@ describe('policy switch: diff, apply, background re-evaluation', () => {
     expect([...moved.keys()].every((key) => key.split('>')[0] === key.split('>')[1])).toBe(true);
   });
 
+  it('a claim never switches a partition back: with a newer policy in force it refuses, retriably, until the claimer picks it up', async () => {
+    const prefix = newPrefix('policy-forward');
+    const old = shippedPolicy('default');
+    const store = await scorePopulation(redis, prefix, old, 1, 50);
+    const middle = lowerThresholds('forward-2');
+    const latest = lowerThresholds('forward-3');
+    const stored = (policy: CompiledPolicy) => ({ version: policy.version, hash: policyContentHash(policy), content: lowerThresholdsText(policy.version), source: `${policy.version}.yaml` });
+    await storeGroupPolicy(redis, prefix, stored(middle), 1);
+    const first = await claimUnder(store, 0, middle);
+    await first.reevaluateStep(Date.now(), 10);
+    expect((await store.readMeta(TOPIC, 0))?.policyVersion).toBe(middle.version);
+    // Another apply; a scorer that has not picked it up yet still runs the one before the partition's.
+    await storeGroupPolicy(redis, prefix, stored(latest), 2);
+    const stale = new OwnedPartition({ store, topic: TOPIC, partition: 0, policy: old, policyHash: policyContentHash(old), clock: 'event', dedupeHorizonMs: null, budget: new CacheBudget(1_000), logger: silentLogger, policyInForce: true });
+    const refused = await stale.claim().catch((err: unknown) => err);
+    expect(isPyramidError(refused, 'POLICY_INVALID') && refused.retriable).toBe(true);
+    expect(String((refused as Error).message)).toContain(`is on policy ${middle.version}; the policy in force is ${latest.version}, not this scorer's ${old.version}`);
+    // Picked up, it claims and switches the partition forward.
+    stale.switchPolicy(latest, policyContentHash(latest));
+    await stale.claim();
+    expect(stale.policyStatus).toMatchObject({ policyVersion: latest.version, switchingFrom: middle.version });
+    await stale.reevaluateStep(Date.now(), 10);
+    expect(await store.readMeta(TOPIC, 0)).toMatchObject({ policyVersion: latest.version, previousPolicyVersion: middle.version });
+  });
+
   it('refuses a policy changed in place under the version in force', async () => {
     const prefix = newPrefix('policy-in-place');
     const policy = lowerThresholds('same-version');
