@@ -4,10 +4,11 @@ import { headroom, type Headroom } from './headroom.js';
 import type { CompiledPolicy } from '../policy/types.js';
 
 /**
- * What caused an evaluation: TRANSACTION / REFUND / TIME. BOUNDARY (relative boundaries moved) and
- * POLICY (the policy changed) are part of the event contract (schemas/) but not produced yet.
+ * What caused an evaluation: TRANSACTION / REFUND / TIME / POLICY, BALANCE (an account balance
+ * snapshot). BOUNDARY (relative boundaries moved) is part of the event contract (schemas/) but not
+ * produced yet.
  */
-export type ChangeCause = 'TRANSACTION' | 'REFUND' | 'TIME' | 'BOUNDARY' | 'POLICY';
+export type ChangeCause = 'TRANSACTION' | 'REFUND' | 'TIME' | 'BOUNDARY' | 'POLICY' | 'BALANCE';
 
 /** The tier-related part of a customer's stored state. */
 export interface CustomerTierState {

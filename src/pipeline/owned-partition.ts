@@ -1,5 +1,5 @@
 import { applyRecords, fireTimers, reevaluateCustomers, type ClockMode, type CustomerLookup, type EngineInput, type EngineResult } from '../engine/apply.js';
-import type { CustomerState, EngineCounts, EngineRecord } from '../engine/types.js';
+import type { BalanceRecord, CustomerState, EngineCounts, EngineRecord } from '../engine/types.js';
 import { isPyramidError, PyramidError } from '../errors.js';
 import type { Instrumentation } from '../instrumentation.js';
 import type { Logger } from '../logger.js';
@@ -91,6 +91,8 @@ export class OwnedPartition {
   /** The commit number the next commit requires (the last one sent leaves it). */
   private commitNumber = 0;
   private lastOffset: number | null = null;
+  /** Last applied offset of the co-partitioned balances partition (the second watermark). */
+  private balanceLastOffset: number | null = null;
   private eventWatermark: number | null = null;
   private outboxSeq = 0;
   private counters: TierCounters = new Map();
@@ -174,6 +176,14 @@ export class OwnedPartition {
     return this.lastOffset === null ? undefined : BigInt(this.lastOffset) + 1n;
   }
 
+  /**
+   * The next offset to apply of the co-partitioned balances partition (its own watermark, moved
+   * by the same fenced commits); undefined while no balance applied.
+   */
+  get nextBalanceOffset(): bigint | undefined {
+    return this.balanceLastOffset === null ? undefined : BigInt(this.balanceLastOffset) + 1n;
+  }
+
   /** False once another owner claimed the partition (a commit was refused for its owner token). */
   get owned(): boolean {
     return !this.fenced;
@@ -182,17 +192,18 @@ export class OwnedPartition {
   /**
    * Applies records of this partition (in offset order): records at or below the watermark are
    * skipped, the rest loaded, scored and their commit sent (not awaited: see {@link settled}).
-   * Wall clock evaluates at `now`.
+   * Wall clock evaluates at `now`. Records of the co-partitioned balances partition may be among
+   * them (in their own offset order): their watermark is the second one, committed alike.
    *
    * @throws the failure of an earlier commit until `resync` (nothing is applied on top of state
    *   that may not be in Redis).
    */
-  async apply(records: readonly EngineRecord[], now?: number): Promise<EngineCounts> {
+  async apply(records: readonly (EngineRecord | BalanceRecord)[], now?: number): Promise<EngineCounts> {
     this.assertUsable();
     const counts = zeroCounts();
     let rest = records;
     for (;;) {
-      const fresh = this.lastOffset === null ? rest : rest.filter((r) => r.offset > (this.lastOffset as number));
+      const fresh = rest.filter((r) => r.offset > ((r.kind === 'balance' ? this.balanceLastOffset : this.lastOffset) ?? -1));
       if (fresh.length === 0) {
         counts.stale += rest.length;
         break;
@@ -200,7 +211,7 @@ export class OwnedPartition {
       const timersThrough = this.options.clock === 'event' ? Math.max(...fresh.map((r) => r.eventTime)) : undefined;
       const input = await this.engineInput(
         fresh.map((r) => r.customerId),
-        fresh.map((r) => r.transactionId),
+        fresh.flatMap((r) => (r.kind === 'balance' ? [] : [r.transactionId])),
         timersThrough,
         this.options.timerLoadLimit ?? DEFAULT_TIMER_LIMIT,
       );
@@ -294,6 +305,7 @@ export class OwnedPartition {
     this.owner = claim.owner;
     this.commitNumber = claim.commit;
     this.lastOffset = claim.lastOffset;
+    this.balanceLastOffset = claim.balanceLastOffset ?? null;
     this.eventWatermark = claim.eventWatermark;
     this.outboxSeq = claim.outboxSeq;
     this.counters = claim.counters;
@@ -333,7 +345,7 @@ export class OwnedPartition {
     return {
       policy,
       clock,
-      position: { lastOffset: this.lastOffset ?? -1, eventWatermark: this.eventWatermark },
+      position: { lastOffset: this.lastOffset ?? -1, balanceLastOffset: this.balanceLastOffset ?? -1, eventWatermark: this.eventWatermark },
       customers,
       timers: loaded.timers,
       timersKnownThrough: timersThrough === undefined ? -Infinity : loaded.timersKnownThrough,
@@ -374,6 +386,8 @@ export class OwnedPartition {
     for (const [id, state] of result.customers) written.push(this.cache.putPending(id, state, commit));
     const outbox: OutboxEntry[] = result.changes.map((change) => ({ id: outboxId(++this.outboxSeq), change }));
     this.lastOffset = result.position.lastOffset < 0 ? null : result.position.lastOffset;
+    const balanceLastOffset = result.position.balanceLastOffset ?? -1;
+    this.balanceLastOffset = balanceLastOffset < 0 ? null : balanceLastOffset;
     this.eventWatermark = result.position.eventWatermark;
     this.commitNumber = commit + 1;
     const sent = this.options.store
@@ -383,6 +397,7 @@ export class OwnedPartition {
         { owner: this.owner, commit },
         {
           lastOffset: this.lastOffset,
+          balanceLastOffset: this.balanceLastOffset,
           eventWatermark: this.eventWatermark,
           outboxSeq: this.outboxSeq,
           counters: changedCounters,

@@ -19,7 +19,11 @@ export const OUTBOX_FIELD = 'c';
  * Format 1: [1, eventId, customerId, previousTier, newTier, direction, cause, transactionId,
  *   effectiveAt, policyVersion, before.monetary, before.frequency, before.recencyMs,
  *   before.lastPurchaseAt, after.monetary, after.frequency, after.recencyMs, after.lastPurchaseAt,
- *   boundary.tier, boundary.rule, headroom.toNextTierUp, headroom.toDowngrade]
+ *   boundary.tier, boundary.rule, headroom.toNextTierUp, headroom.toDowngrade,
+ *   before.averageDailyBalance, before.profit, after.averageDailyBalance, after.profit,
+ *   headroom.averageDailyBalanceToNextTierUp, headroom.averageDailyBalanceToDowngrade]
+ * The last six positions were added with balances and profit; an entry of 22 positions (written
+ * before them) reads with 0 and null there.
  */
 export function encodeOutboxRecord(c: TierChange): string {
   return JSON.stringify([
@@ -45,6 +49,12 @@ export function encodeOutboxRecord(c: TierChange): string {
     c.boundary.rule,
     c.headroom.toNextTierUp,
     c.headroom.toDowngrade,
+    c.before.averageDailyBalance ?? 0,
+    c.before.profit ?? 0,
+    c.after.averageDailyBalance ?? 0,
+    c.after.profit ?? 0,
+    c.headroom.averageDailyBalanceToNextTierUp ?? null,
+    c.headroom.averageDailyBalanceToDowngrade ?? null,
   ]);
 }
 
@@ -70,10 +80,10 @@ export function decodeOutboxEntry(id: string, flat: string[]): OutboxEntry {
   } catch (err) {
     throw new PyramidError('STATE_SCRIPT_FAILED', `outbox entry ${id} is not valid JSON`, { cause: err });
   }
-  if (!Array.isArray(r) || r[0] !== 1 || r.length !== 22) {
+  if (!Array.isArray(r) || r[0] !== 1 || (r.length !== 22 && r.length !== 28)) {
     throw new PyramidError('STATE_SCRIPT_FAILED', `outbox entry ${id} is not a format 1 tier change`);
   }
-  const v = r as [1, string, string, string | null, string, ChangeDirection, ChangeCause, string | null, number, string, number, number, number | null, number | null, number, number, number | null, number | null, string, string, number | null, number | null];
+  const v = r as [1, string, string, string | null, string, ChangeDirection, ChangeCause, string | null, number, string, number, number, number | null, number | null, number, number, number | null, number | null, string, string, number | null, number | null, number?, number?, number?, number?, (number | null)?, (number | null)?];
   return {
     id,
     change: {
@@ -86,10 +96,10 @@ export function decodeOutboxEntry(id: string, flat: string[]): OutboxEntry {
       transactionId: v[7],
       effectiveAt: v[8],
       policyVersion: v[9],
-      before: { monetary: v[10], frequency: v[11], recencyMs: v[12], lastPurchaseAt: v[13] },
-      after: { monetary: v[14], frequency: v[15], recencyMs: v[16], lastPurchaseAt: v[17] },
+      before: { monetary: v[10], frequency: v[11], recencyMs: v[12], lastPurchaseAt: v[13], averageDailyBalance: v[22] ?? 0, profit: v[23] ?? 0 },
+      after: { monetary: v[14], frequency: v[15], recencyMs: v[16], lastPurchaseAt: v[17], averageDailyBalance: v[24] ?? 0, profit: v[25] ?? 0 },
       boundary: { tier: v[18], rule: v[19] },
-      headroom: { toNextTierUp: v[20], toDowngrade: v[21] },
+      headroom: { toNextTierUp: v[20], toDowngrade: v[21], averageDailyBalanceToNextTierUp: v[26] ?? null, averageDailyBalanceToDowngrade: v[27] ?? null },
     },
   };
 }

@@ -38,6 +38,8 @@ export interface PartitionMeta {
   commit: number;
   /** Last applied Kafka offset; null before the first. */
   lastOffset: number | null;
+  /** Last applied offset of the co-partitioned balances partition; null before the first. */
+  balanceLastOffset?: number | null;
   eventWatermark: number | null;
   outboxSeq: number;
   counters: TierCounters;
@@ -63,6 +65,8 @@ export interface CommitFence {
 /** Everything one commit writes to a partition, together. */
 export interface PartitionWrite {
   lastOffset: number | null;
+  /** The balances watermark; null leaves it as stored (none applied yet). */
+  balanceLastOffset?: number | null;
   eventWatermark: number | null;
   outboxSeq: number;
   /** New absolute values of the tiers whose counters moved. */
@@ -155,6 +159,7 @@ function parseMeta(fields: Record<string, string>): PartitionMeta {
     owner: fields[META.owner] ?? null,
     commit: optionalNumber(fields[META.commit]) ?? 0,
     lastOffset: optionalNumber(fields[META.lastOffset]),
+    balanceLastOffset: optionalNumber(fields[META.balanceLastOffset]),
     eventWatermark: optionalNumber(fields[META.eventWatermark]),
     outboxSeq: optionalNumber(fields[META.outboxSeq]) ?? 0,
     counters,
@@ -370,6 +375,7 @@ export class StateStore {
     const metaAt = args.push(0) - 1;
     args.push(META.outboxSeq, write.outboxSeq);
     if (write.lastOffset !== null) args.push(META.lastOffset, write.lastOffset);
+    if (write.balanceLastOffset != null) args.push(META.balanceLastOffset, write.balanceLastOffset);
     if (write.eventWatermark !== null) args.push(META.eventWatermark, write.eventWatermark);
     for (const [field, value] of write.meta ?? []) args.push(field, value);
     for (const [tier, counted] of write.counters) args.push(TIER_CUSTOMERS_PREFIX + tier, counted.customers, TIER_REVENUE_PREFIX + tier, counted.revenueMinor);

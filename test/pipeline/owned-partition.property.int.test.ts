@@ -1,6 +1,7 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { firstCountedBucket, windowTotals } from '../../src/engine/aggregates.js';
+import { averageDailyBalance } from '../../src/engine/balances.js';
 import type { CompiledPolicy } from '../../src/policy/types.js';
 import { ReferenceModel } from '../engine/reference-model.js';
 import { buildCalls, buildRecords, comparable, CUSTOMERS, POLICIES, scenario } from '../engine/scenarios.js';
@@ -27,13 +28,15 @@ describe('an owned partition (engine + Redis store) against the reference model'
         continue;
       }
       const snap = model.snapshot(expected, now);
-      expect({ tier: stored?.tier, seq: stored?.seq, pending: stored?.pendingDowngradeSince, lp: stored?.lastPurchaseAt, ...windowTotals(stored?.buckets ?? [], firstCountedBucket(policy, now)) }).toEqual({
+      expect({ tier: stored?.tier, seq: stored?.seq, pending: stored?.pendingDowngradeSince, lp: stored?.lastPurchaseAt, ...windowTotals(stored?.buckets ?? [], firstCountedBucket(policy, now)), averageDailyBalance: averageDailyBalance(policy, stored?.balances, now) }).toEqual({
         tier: expected.tier,
         seq: expected.seq,
         pending: expected.pendingDowngradeSince,
         lp: expected.lastPurchaseAt,
         monetary: snap.monetary,
         frequency: snap.frequency,
+        profit: snap.profit,
+        averageDailyBalance: snap.averageDailyBalance,
       });
       const timer = await store.readTimer(TOPIC, 0, id);
       if (expected.due !== null) expect(timer).toBeLessThanOrEqual(expected.due);
