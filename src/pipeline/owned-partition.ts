@@ -71,6 +71,12 @@ function storedMonetary(state: CustomerState): number {
   return sum;
 }
 
+function storedProfit(state: CustomerState): number {
+  let sum = 0;
+  for (const bucket of state.buckets) sum += bucket.profit ?? 0;
+  return sum;
+}
+
 /**
  * One input partition this scorer owns: the customers it caches, the fence of its claim and where
  * it stands, and the one path every state change takes: load what the cache lacks (one round
@@ -422,14 +428,16 @@ export class OwnedPartition {
     return sent;
   }
 
-  /** Moves the per-tier counters by the customers' old and new states; returns the tiers that moved. */
+  /** Moves the per-tier counters (customers, stored monetary and profit) by the customers' old and new states; returns the tiers that moved. */
   private moveCounters(previous: CustomerLookup, customers: Map<string, CustomerState>): TierCounters {
     const changed: TierCounters = new Map();
-    const move = (tier: string | null, customers: number, revenueMinor: number): void => {
-      if (tier === null || (customers === 0 && revenueMinor === 0)) return;
+    const move = (tier: string | null, customers: number, revenueMinor: number, profitMinor: number): void => {
+      if (tier === null || (customers === 0 && revenueMinor === 0 && profitMinor === 0)) return;
       const entry = this.counters.get(tier) ?? { customers: 0, revenueMinor: 0 };
       entry.customers += customers;
       entry.revenueMinor += revenueMinor;
+      // Written only once some profit moved, so a store without margins keeps its meta as it was.
+      if (profitMinor !== 0 || entry.profitMinor !== undefined) entry.profitMinor = (entry.profitMinor ?? 0) + profitMinor;
       this.counters.set(tier, entry);
       changed.set(tier, entry);
     };
@@ -437,11 +445,13 @@ export class OwnedPartition {
       const before = previous.get(id);
       const beforeMonetary = before === undefined ? 0 : storedMonetary(before);
       const afterMonetary = storedMonetary(after);
+      const beforeProfit = before === undefined ? 0 : storedProfit(before);
+      const afterProfit = storedProfit(after);
       if (before?.tier === after.tier) {
-        move(after.tier, 0, afterMonetary - beforeMonetary);
+        move(after.tier, 0, afterMonetary - beforeMonetary, afterProfit - beforeProfit);
       } else {
-        move(before?.tier ?? null, -1, -beforeMonetary);
-        move(after.tier, 1, afterMonetary);
+        move(before?.tier ?? null, -1, -beforeMonetary, -beforeProfit);
+        move(after.tier, 1, afterMonetary, afterProfit);
       }
     }
     return new Map([...changed].map(([tier, entry]) => [tier, { ...entry }]));

@@ -81,6 +81,8 @@ export const META = {
 export const TIER_CUSTOMERS_PREFIX = 'n:';
 /** Prefix of the per-tier revenue counter fields (`r:<tier>`): their stored rolling monetary. */
 export const TIER_REVENUE_PREFIX = 'r:';
+/** Prefix of the per-tier profit counter fields (`p:<tier>`): their stored rolling profit (absent: 0). */
+export const TIER_PROFIT_PREFIX = 'p:';
 
 /** The keys of one topic partition. */
 export interface PartitionKeys {

@@ -17,6 +17,7 @@ import {
   partitionKeys,
   partitionOfMetaKey,
   TIER_CUSTOMERS_PREFIX,
+  TIER_PROFIT_PREFIX,
   TIER_REVENUE_PREFIX,
   type PartitionKeys,
 } from './layout.js';
@@ -24,8 +25,8 @@ import { decodeOutboxEntry, encodeOutboxRecord, outboxSeqOf, successorId, type O
 import { fenceRefusal, layoutMismatch, toStateError } from './script-errors.js';
 import { loadScript, runScript, type LuaScript } from './scripts.js';
 
-/** Per tier: customers in it and the sum of their stored rolling monetary. */
-export type TierCounters = Map<string, { customers: number; revenueMinor: number }>;
+/** Per tier: customers in it and the sums of their stored rolling monetary and profit (absent: 0). */
+export type TierCounters = Map<string, { customers: number; revenueMinor: number; profitMinor?: number }>;
 
 /** A partition's meta as stored (see META in layout.ts). */
 export interface PartitionMeta {
@@ -143,10 +144,12 @@ function parseMeta(fields: Record<string, string>): PartitionMeta {
   const counters: TierCounters = new Map();
   for (const [field, value] of Object.entries(fields)) {
     const customers = field.startsWith(TIER_CUSTOMERS_PREFIX);
-    if (!customers && !field.startsWith(TIER_REVENUE_PREFIX)) continue;
+    const profit = field.startsWith(TIER_PROFIT_PREFIX);
+    if (!customers && !profit && !field.startsWith(TIER_REVENUE_PREFIX)) continue;
     const tier = field.slice(2);
     const entry = counters.get(tier) ?? { customers: 0, revenueMinor: 0 };
     if (customers) entry.customers = Number(value);
+    else if (profit) entry.profitMinor = Number(value);
     else entry.revenueMinor = Number(value);
     counters.set(tier, entry);
   }
@@ -378,7 +381,10 @@ export class StateStore {
     if (write.balanceLastOffset != null) args.push(META.balanceLastOffset, write.balanceLastOffset);
     if (write.eventWatermark !== null) args.push(META.eventWatermark, write.eventWatermark);
     for (const [field, value] of write.meta ?? []) args.push(field, value);
-    for (const [tier, counted] of write.counters) args.push(TIER_CUSTOMERS_PREFIX + tier, counted.customers, TIER_REVENUE_PREFIX + tier, counted.revenueMinor);
+    for (const [tier, counted] of write.counters) {
+      args.push(TIER_CUSTOMERS_PREFIX + tier, counted.customers, TIER_REVENUE_PREFIX + tier, counted.revenueMinor);
+      if (counted.profitMinor !== undefined) args.push(TIER_PROFIT_PREFIX + tier, counted.profitMinor);
+    }
     args[metaAt] = (args.length - metaAt - 1) / 2;
 
     // Customers grouped by sub-hash, so the script writes each sub-hash with one HSET.

@@ -42,15 +42,20 @@ describe('an owned partition (engine + Redis store) against the reference model'
       if (expected.due !== null) expect(timer).toBeLessThanOrEqual(expected.due);
     }
     // The per-tier counters equal a count of the stored customers.
-    const counted: Record<string, { customers: number; revenueMinor: number }> = {};
+    const counted: Record<string, { customers: number; revenueMinor: number; profitMinor: number }> = {};
     for await (const { state } of store.scanCustomers(TOPIC, 0)) {
       if (state.tier === null) continue;
-      const entry = (counted[state.tier] ??= { customers: 0, revenueMinor: 0 });
+      const entry = (counted[state.tier] ??= { customers: 0, revenueMinor: 0, profitMinor: 0 });
       entry.customers += 1;
       entry.revenueMinor += state.buckets.reduce((sum, b) => sum + b.monetary, 0);
+      entry.profitMinor += state.buckets.reduce((sum, b) => sum + (b.profit ?? 0), 0);
     }
     const meta = await store.readMeta(TOPIC, 0);
-    const counters = Object.fromEntries([...(meta?.counters ?? [])].filter(([, e]) => e.customers !== 0 || e.revenueMinor !== 0));
+    const counters = Object.fromEntries(
+      [...(meta?.counters ?? [])]
+        .map(([tier, e]) => [tier, { customers: e.customers, revenueMinor: e.revenueMinor, profitMinor: e.profitMinor ?? 0 }] as const)
+        .filter(([, e]) => e.customers !== 0 || e.revenueMinor !== 0 || e.profitMinor !== 0),
+    );
     expect(counters).toEqual(counted);
   }
 
