@@ -86,6 +86,8 @@ export interface Scorer {
    * partition it does not own: the Redis watermark + 1).
    */
   nextOffset(partition: number): Promise<string>;
+  /** The same for partition `partition` of the balances topic; undefined without one. */
+  nextBalanceOffset(partition: number): Promise<string | undefined>;
   /** Measure lag now and emit `consumer.lag` per owned partition. */
   refreshLag(): Promise<void>;
   /** One wall-clock sweep of the owned partitions now (no-op in event-clock mode). */
@@ -189,6 +191,21 @@ export function createScorer(config: PyramidConfig, options: ScorerOptions = {})
       applied = meta?.lastOffset == null ? 0n : BigInt(meta.lastOffset) + 1n;
     }
     const inProcess = positions.next(topic, partition) ?? 0n;
+    return (applied > inProcess ? applied : inProcess).toString();
+  }
+
+  /** {@link nextOffset} for the balances partition feeding state partition `partition`: its own watermark. */
+  async function nextBalanceOffset(store: StateStore, partition: number): Promise<string | undefined> {
+    if (balancesTopic === undefined) return undefined;
+    const mine = ownership.get({ topic: inputTopic, partition });
+    let applied: bigint;
+    if (mine !== undefined) {
+      applied = mine.nextBalanceOffset ?? 0n;
+    } else {
+      const meta = await store.readMeta(inputTopic, partition);
+      applied = meta?.balanceLastOffset == null ? 0n : BigInt(meta.balanceLastOffset) + 1n;
+    }
+    const inProcess = positions.next(balancesTopic, partition) ?? 0n;
     return (applied > inProcess ? applied : inProcess).toString();
   }
 
@@ -674,6 +691,7 @@ export function createScorer(config: PyramidConfig, options: ScorerOptions = {})
       if (mine.length > 0) running?.consumer.resume(mine);
     },
     nextOffset: (partition) => nextOffset(need().store, inputTopic, partition),
+    nextBalanceOffset: (partition) => nextBalanceOffset(need().store, partition),
     refreshLag: () => need().lag.refresh(),
     sweepNow: async () => {
       await need().sweeper?.sweepOnce();
