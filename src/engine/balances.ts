@@ -98,22 +98,23 @@ export function applyBalanceSnapshot(policy: CompiledPolicy, stored: BalanceStat
 /** Reads I_j for increasing j (implicit buckets filled from the carry). */
 class IntegralCursor {
   private k = 0;
-  private prevSum: number;
+  /** I_j of a bucket without a snapshot: the carried sum × B (kept, it is read on most steps). */
+  private implicit: bigint;
   constructor(
     private readonly state: BalanceState,
     private readonly bucketMs: bigint,
   ) {
-    this.prevSum = state.baseSum;
+    this.implicit = BigInt(state.baseSum) * bucketMs;
   }
 
   at(j: number): bigint {
     const buckets = this.state.buckets;
     while (this.k < buckets.length && (buckets[this.k] as BalanceBucket).index < j) {
-      this.prevSum = (buckets[this.k] as BalanceBucket).endSum;
+      this.implicit = BigInt((buckets[this.k] as BalanceBucket).endSum) * this.bucketMs;
       this.k++;
     }
     const b = buckets[this.k];
-    return b !== undefined && b.index === j ? b.integral : BigInt(this.prevSum) * this.bucketMs;
+    return b !== undefined && b.index === j ? b.integral : this.implicit;
   }
 }
 
@@ -146,39 +147,27 @@ export function averageDailyBalance(policy: CompiledPolicy, state: BalanceState 
   return Number(floorDiv(windowIntegral(policy, state, Math.floor(now / policy.bucketMs)), BigInt(policy.windowMs)));
 }
 
-const BALANCE_CONDITIONS = new WeakMap<CompiledPolicy, Condition[]>();
+const BALANCE_THRESHOLDS = new WeakMap<CompiledPolicy, bigint[]>();
 
 /**
- * Every averageDailyBalance condition of any tier, and (with a margin) its lower bounds as relaxed:
- * the values whose crossing can change a tier. Computed once per policy.
+ * The window integrals at which some averageDailyBalance condition of the policy (or its lower
+ * bound relaxed by the margin) flips, ascending: with W = windowMs and the average
+ * floor(t / W), `>= v` holds iff t >= v·W, `> v` iff t >= (v+1)·W, `< v` iff not t >= v·W,
+ * `<= v` iff not t >= (v+1)·W. So every condition's truth is fixed while t stays between two
+ * neighbouring thresholds. Computed once per policy.
  */
-function balanceConditions(policy: CompiledPolicy): Condition[] {
-  let conditions = BALANCE_CONDITIONS.get(policy);
-  if (conditions === undefined) {
-    conditions = policy.tiers.flatMap((tier) => tier.conditions.filter((c) => c.metric === 'averageDailyBalance'));
+function balanceThresholds(policy: CompiledPolicy): bigint[] {
+  let thresholds = BALANCE_THRESHOLDS.get(policy);
+  if (thresholds === undefined) {
+    const conditions: Condition[] = policy.tiers.flatMap((tier) => tier.conditions.filter((c) => c.metric === 'averageDailyBalance'));
     const margin = policy.hysteresis.downgradeMarginBps;
-    if (margin > 0) {
-      conditions = [
-        ...conditions,
-        ...conditions.filter((c) => c.op === 'gt' || c.op === 'gte').map((c) => ({ ...c, value: relaxedBound(c.value, margin) })),
-      ];
-    }
-    BALANCE_CONDITIONS.set(policy, conditions);
+    const relaxed = margin === 0 ? [] : conditions.filter((c) => c.op === 'gt' || c.op === 'gte').map((c) => ({ ...c, value: relaxedBound(c.value, margin) }));
+    const windowMs = BigInt(policy.windowMs);
+    const values = new Set<bigint>([...conditions, ...relaxed].map((c) => BigInt(c.op === 'gte' || c.op === 'lt' ? c.value : c.value + 1) * windowMs));
+    thresholds = [...values].sort((a, b) => (a < b ? -1 : a > b ? 1 : 0));
+    BALANCE_THRESHOLDS.set(policy, thresholds);
   }
-  return conditions;
-}
-
-function holds(condition: Condition, value: number): boolean {
-  switch (condition.op) {
-    case 'gt':
-      return value > condition.value;
-    case 'gte':
-      return value >= condition.value;
-    case 'lt':
-      return value < condition.value;
-    case 'lte':
-      return value <= condition.value;
-  }
+  return thresholds;
 }
 
 /**
@@ -189,25 +178,24 @@ function holds(condition: Condition, value: number): boolean {
  */
 export function balanceDueTime(policy: CompiledPolicy, state: BalanceState | undefined, now: number): number | null {
   if (state === undefined) return null;
-  const conditions = balanceConditions(policy);
-  if (conditions.length === 0) return null;
+  const thresholds = balanceThresholds(policy);
+  if (thresholds.length === 0) return null;
   const last = state.buckets[state.buckets.length - 1];
   if (last === undefined) return null;
   const W = policy.windowMs / policy.bucketMs;
-  const windowMs = BigInt(policy.windowMs);
   const cur = Math.floor(now / policy.bucketMs);
   let total = windowIntegral(policy, state, cur);
-  const start = Number(floorDiv(total, windowMs));
+  // The interval [below, above) of thresholds the integral is in now: leaving it flips a condition.
+  let at = 0;
+  while (at < thresholds.length && (thresholds[at] as bigint) <= total) at++;
+  const below = at > 0 ? (thresholds[at - 1] as bigint) : null;
+  const above = at < thresholds.length ? (thresholds[at] as bigint) : null;
   const leaving = new IntegralCursor(state, BigInt(policy.bucketMs));
   const entering = new IntegralCursor(state, BigInt(policy.bucketMs));
-  leaving.at(cur - W + 1);
-  entering.at(cur);
   const end = Math.max(cur, last.index) + W;
   for (let c = cur + 1; c <= end; c++) {
     total += entering.at(c) - leaving.at(c - W);
-    const value = Number(floorDiv(total, windowMs));
-    if (value === start) continue;
-    if (conditions.some((condition) => holds(condition, value) !== holds(condition, start))) return c * policy.bucketMs;
+    if ((above !== null && total >= above) || (below !== null && total < below)) return c * policy.bucketMs;
   }
   return null;
 }
