@@ -220,10 +220,6 @@ export function createBatchHandler(deps: BatchHandlerDeps): PartitionBatchHandle
     return result.done ? result.value : undefined;
   }
 
-  /**
-   * Decodes and validates one chunk of records (synchronous: the schemas are warmed), adding the
-   * time spent to the batch's decode and validate stages.
-   */
   /** How one topic's records are checked and turned into engine records. */
   interface InputPath {
     decoder: TransactionDecoder;
@@ -252,13 +248,14 @@ export function createBatchHandler(deps: BatchHandlerDeps): PartitionBatchHandle
       return error === null ? { ok: true, value: toEngineRecord(record, checked.value) } : { ok: false, error };
     },
   };
+  const balances = deps.balances;
   const balancePath: InputPath | undefined =
-    deps.balances === undefined
+    balances === undefined
       ? undefined
       : {
-          decoder: deps.balances.decoder,
+          decoder: balances.decoder,
           accept(record, raw) {
-            const checked = (deps.balances as NonNullable<BatchHandlerDeps['balances']>).validate(raw);
+            const checked = balances.validate(raw);
             if (!checked.ok) return checked;
             const error = screen(record, checked.value, 'balance snapshots');
             return error === null ? { ok: true, value: toBalanceRecord(record, checked.value) } : { ok: false, error };
