@@ -123,6 +123,7 @@ describe('TierChange Avro encoding of the state engine record', () => {
   it('rejects a cause or direction outside the contract', () => {
     expect(type.isValid({ ...change, cause: 'MAGIC' })).toBe(false);
     expect(type.isValid({ ...change, direction: 'SIDEWAYS' })).toBe(false);
+    expect(type.isValid({ ...change, cause: 'BALANCE', transactionId: null })).toBe(true);
   });
 });
 
