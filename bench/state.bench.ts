@@ -257,7 +257,8 @@ function storedValueSizes(): { plain: number; profit: number; balances: number }
         { accountId: 'current', balanceMinor: 8_214_500, asOf: (day + 348) * 86_400_000 },
         { accountId: 'savings', balanceMinor: 27_000_000, asOf: (day + 300) * 86_400_000 },
       ],
-      buckets: Array.from({ length: 30 }, (_, i) => ({ index: day + i * 12, integral: 3_034_368_000_000_000n + BigInt(i) * 1_000_000_007n, endSum: 35_120_000 + i * 1_000 })),
+      // Snapshots at 17:00 of their day (a mid-day change: a long offset weight).
+      buckets: Array.from({ length: 30 }, (_, i) => ({ index: day + i * 12, offsetWeight: BigInt(1_000 + i) * 61_200_000n, endSum: 35_120_000 + i * 1_000 })),
     },
   };
   return { plain: encodeCustomer(plain).length, profit: encodeCustomer(profit).length, balances: encodeCustomer(balances).length };

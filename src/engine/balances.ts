@@ -7,13 +7,16 @@ import type { AccountBalance, BalanceBucket, BalanceState } from './types.js';
  * average, over the window, of the sum of a customer's accounts' balances, in exact integers.
  *
  * The balance sum is a step function of time: account a holds the balance of its latest snapshot
- * with asOf <= t (0 before its first). Per bucket j the state keeps I_j, the integral of that sum
- * over [j·B, (j+1)·B) in balance-milliseconds (a bigint: a 10^8 minor-unit balance over one day is
- * 8.64·10^15, at the edge of a double), assuming the sum in effect at the bucket's last snapshot
- * holds to the bucket's end, and endSum_j, that sum. Only buckets with a snapshot are stored: a
- * bucket without one has I_j = (sum in effect at its start) × B, the endSum of the stored bucket
- * before it (or `baseSum`, the carry of buckets dropped from the window). So the state is one entry
- * per account plus at most one per bucket of the window.
+ * with asOf <= t (0 before its first). I_j is the integral of that sum over [j·B, (j+1)·B) in
+ * balance-milliseconds (a bigint: a 10^8 minor-unit balance over one day is 8.64·10^15, at the
+ * edge of a double), the sum at the bucket's last snapshot holding to the bucket's end. Per bucket
+ * with a snapshot the state keeps endSum_j, that sum, and offsetWeight_j = Σ delta_k × (t_k − j·B)
+ * over its snapshots (delta_k the change snapshot k made to the sum at t_k), so that
+ * I_j = endSum_j × B − offsetWeight_j (a later snapshot in an earlier bucket moves endSum of the
+ * buckets after it, never their offsetWeight). A bucket without a snapshot has
+ * I_j = (sum in effect at its start) × B, the endSum of the stored bucket before it (or `baseSum`,
+ * the carry of buckets dropped from the window). So the state is one entry per account plus at
+ * most one per bucket of the window.
  *
  * ADB at `now` = floor(Σ_{j = cur−W+1}^{cur} I_j / windowMs) with cur = floor(now / B) and W the
  * window in buckets: the current bucket counts whole, at the balance carried to its end (the same
@@ -68,8 +71,7 @@ export function applyBalanceSnapshot(policy: CompiledPolicy, stored: BalanceStat
 
   const B = policy.bucketMs;
   const index = Math.floor(snapshot.asOf / B);
-  const wholeBucket = BigInt(delta) * BigInt(B);
-  const rest = BigInt(delta) * BigInt((index + 1) * B - snapshot.asOf);
+  const weight = BigInt(delta) * BigInt(snapshot.asOf - index * B);
   const buckets: BalanceBucket[] = [];
   let baseSum = state.baseSum;
   let prevSum = state.baseSum;
@@ -84,14 +86,15 @@ export function applyBalanceSnapshot(policy: CompiledPolicy, stored: BalanceStat
     if (!placed) {
       placed = true;
       if (b.index === index) {
-        buckets.push({ index, integral: b.integral + rest, endSum: b.endSum + delta });
+        buckets.push({ index, offsetWeight: b.offsetWeight + weight, endSum: b.endSum + delta });
         continue;
       }
-      buckets.push({ index, integral: BigInt(prevSum) * BigInt(B) + rest, endSum: prevSum + delta });
+      buckets.push({ index, offsetWeight: weight, endSum: prevSum + delta });
     }
-    buckets.push({ index: b.index, integral: b.integral + wholeBucket, endSum: b.endSum + delta });
+    // A whole later bucket holds `delta` more: its end sum moves, its offset weight does not.
+    buckets.push({ index: b.index, offsetWeight: b.offsetWeight, endSum: b.endSum + delta });
   }
-  if (!placed) buckets.push({ index, integral: BigInt(prevSum) * BigInt(B) + rest, endSum: prevSum + delta });
+  if (!placed) buckets.push({ index, offsetWeight: weight, endSum: prevSum + delta });
   return { baseSum, accounts, buckets };
 }
 
@@ -114,7 +117,7 @@ class IntegralCursor {
       this.k++;
     }
     const b = buckets[this.k];
-    return b !== undefined && b.index === j ? b.integral : this.implicit;
+    return b !== undefined && b.index === j ? BigInt(b.endSum) * this.bucketMs - b.offsetWeight : this.implicit;
   }
 }
 
@@ -133,7 +136,7 @@ function windowIntegral(policy: CompiledPolicy, state: BalanceState, cur: number
       continue;
     }
     if (b.index > pos) total += BigInt(prevSum) * BigInt(b.index - pos) * B;
-    total += b.integral;
+    total += BigInt(b.endSum) * B - b.offsetWeight;
     prevSum = b.endSum;
     pos = b.index + 1;
   }

@@ -25,8 +25,13 @@ export interface AccountBalance {
  */
 export interface BalanceBucket {
   index: number;
-  /** Integral of the customer's balance sum over the bucket, balance-milliseconds. */
-  integral: bigint;
+  /**
+   * Σ over the bucket's snapshots of (the change they made to the balance sum) × (ms from the
+   * bucket's start to their asOf): the bucket's integral of the sum is `endSum × B − offsetWeight`
+   * (balance-milliseconds, B the bucket length). 0 when the bucket's change happened at its start
+   * (an end-of-day snapshot at midnight), which keeps the stored value short.
+   */
+  offsetWeight: bigint;
   /** The balance sum at the bucket's end (carried into the buckets after it). */
   endSum: number;
 }

@@ -164,10 +164,10 @@ export const EXTENDED_CUSTOMER_ENCODING = 2;
  * {@link EXTENDED_CUSTOMER_ENCODING}), when a bucket has profit or the customer has balances:
  * `2|seq|tierSince|pendingDowngradeSince|lastPurchaseAt|timerAt|buckets|balances|tier`, a bucket
  * with profit as `index:monetary:frequency:profit`; balances empty, or
- * `baseSum;accounts;integralBuckets` with accounts as `accountId=balance@asOf` (ascending by id;
- * account ids are letters, digits, `_`, `.`, `-`) and integral buckets as `index:integral:endSum`,
- * all joined by `,`. Integers in decimal: every value is exact (minor units and epoch ms stay far
- * below 2^53; the balance integrals are bigints).
+ * `baseSum;accounts;balanceBuckets` with accounts as `accountId=balance@asOf` (ascending by id;
+ * account ids are letters, digits, `_`, `.`, `-`) and balance buckets as
+ * `index:offsetWeight:endSum`, all joined by `,`. Integers in decimal: every value is exact (minor
+ * units and epoch ms stay far below 2^53; offset weights are bigints).
  */
 export function encodeCustomer(state: CustomerState): string {
   let buckets = '';
@@ -187,7 +187,7 @@ export function encodeCustomer(state: CustomerState): string {
 function encodeBalances(balances: BalanceState | undefined): string {
   if (balances === undefined) return '';
   const accounts = balances.accounts.map((a) => `${a.accountId}=${a.balanceMinor}@${a.asOf}`).join(',');
-  const buckets = balances.buckets.map((b) => `${b.index}:${b.integral}:${b.endSum}`).join(',');
+  const buckets = balances.buckets.map((b) => `${b.index}:${b.offsetWeight}:${b.endSum}`).join(',');
   return `${balances.baseSum};${accounts};${buckets}`;
 }
 
@@ -262,8 +262,8 @@ function decodeBalances(text: string): BalanceState {
       buckets === ''
         ? []
         : buckets.split(',').map((part): BalanceBucket => {
-            const [index = '', integral = '', endSum = ''] = part.split(':');
-            return { index: Number(index), integral: BigInt(integral), endSum: Number(endSum) };
+            const [index = '', offsetWeight = '', endSum = ''] = part.split(':');
+            return { index: Number(index), offsetWeight: BigInt(offsetWeight), endSum: Number(endSum) };
           }),
   };
 }

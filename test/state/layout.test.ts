@@ -60,7 +60,7 @@ const extendedState: fc.Arbitrary<CustomerState> = fc
         buckets: fc.uniqueArray(fc.integer({ min: 0, max: 100_000 }), { maxLength: 10 }).chain((indexes) =>
           fc.tuple(
             ...[...indexes].sort((a, b) => a - b).map((index) =>
-              fc.record({ index: fc.constant(index), integral: fc.bigInt({ min: -(10n ** 22n), max: 10n ** 22n }), endSum: fc.integer({ min: -1e13, max: 1e13 }) }),
+              fc.record({ index: fc.constant(index), offsetWeight: fc.bigInt({ min: -(10n ** 22n), max: 10n ** 22n }), endSum: fc.integer({ min: -1e13, max: 1e13 }) }),
             ),
           ),
         ),
@@ -118,7 +118,7 @@ describe('the extended customer encoding (profit, balances)', () => {
           { accountId: 'card-1', balanceMinor: -250, asOf: 950 },
           { accountId: 'savings', balanceMinor: 100_000, asOf: 960 },
         ],
-        buckets: [{ index: 9, integral: 12_345_678_901_234_567_890n, endSum: 99_750 }],
+        buckets: [{ index: 9, offsetWeight: 12_345_678_901_234_567_890n, endSum: 99_750 }],
       },
     };
     const text = encodeCustomer(state);
