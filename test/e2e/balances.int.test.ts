@@ -1,5 +1,6 @@
 import { resolve } from 'node:path';
 import avro from 'avsc';
+import kafkajs from 'kafkajs';
 import { describe, expect, inject, it } from 'vitest';
 import { averageDailyBalance } from '../../src/engine/balances.js';
 import { windowTotals, firstCountedBucket } from '../../src/engine/aggregates.js';
@@ -84,6 +85,38 @@ describe('the balances topic', () => {
     const message = (error as Error).message;
     expect(message).toContain(`the balances topic ${n.balances} (PYRAMID_TOPIC_BALANCES) has 2 partitions`);
     expect(message).toContain(`the transactions topic ${n.transactions} has 3`);
+  });
+
+  it('re-created with another partition count while the scorer runs: the next assignment stops it, naming both counts', async () => {
+    const n = names('copart-live');
+    await createTopics(e2e.stack.brokers, [n.transactions, n.balances], 2);
+    const config = testConfig({ brokers: e2e.stack.brokers, redisUrl: inject('redisUrl'), names: n, overrides: { topics: { transactions: n.transactions, tierChanges: n.tierChanges, dlq: n.dlq, balances: n.balances } } });
+    const scorer = e2e.track(createScorer(config));
+    await scorer.start();
+    expect(await waitFor(() => scorer.assignment().length === 2, 30_000)).toBe(true);
+    const admin = new kafkajs.Kafka({ brokers: e2e.stack.brokers, logLevel: kafkajs.logLevel.NOTHING }).admin();
+    await admin.connect();
+    try {
+      await admin.deleteTopics({ topics: [n.balances] });
+    } finally {
+      await admin.disconnect();
+    }
+    await createTopics(e2e.stack.brokers, [n.balances], 3);
+    // Another member joining (with the same assignor) makes the group rebalance.
+    const joiner = testKafka(e2e.stack.brokers).createConsumer({ groupId: n.groupId, coPartitioned: true, sessionTimeoutMs: 6_000, heartbeatIntervalMs: 500 });
+    await joiner.connect();
+    await joiner.subscribe([n.transactions, n.balances]);
+    await joiner.run(async () => undefined);
+    try {
+      const error = await scorer.done.then(
+        () => undefined,
+        (err: unknown) => err,
+      );
+      expect(isPyramidError(error, 'TOPIC_INCARNATION_MISMATCH')).toBe(true);
+      expect((error as Error).message).toContain(`the balances topic ${n.balances} (PYRAMID_TOPIC_BALANCES) has 3 partitions now, the transactions topic ${n.transactions} has 2`);
+    } finally {
+      await joiner.disconnect();
+    }
   });
 
   it('is required by a policy that tests averageDailyBalance: refused at start-up, naming the field', async () => {
