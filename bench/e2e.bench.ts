@@ -13,7 +13,11 @@
  *
  * Options (env): BENCH_EVENTS (1000000), BENCH_CUSTOMERS (200000), BENCH_PARTITIONS (8),
  * BENCH_CONCURRENCY (4), BENCH_MAX_BYTES (per partition fetch, 1048576), BENCH_RATE (10000), BENCH_STEADY_SECONDS (20), BENCH_PROFILE (dir for a CPU
- * profile of the scorer process).
+ * profile of the scorer process), BENCH_POLICY (a policies/ file name, default `default`).
+ *
+ * `-- --balances <ratio>` (or BENCH_BALANCES): a co-partitioned balances topic too, its
+ * snapshots `ratio` of the BENCH_EVENTS records (so a run with balances and one without move the
+ * same number of records); the scorer consumes both, and the raw consume reads both.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { readFileSync } from 'node:fs';
@@ -36,7 +40,18 @@ const MAX_BYTES = Number(process.env.BENCH_MAX_BYTES ?? 1_048_576);
 const RATE = Number(process.env.BENCH_RATE ?? 10_000);
 const STEADY_SECONDS = Number(process.env.BENCH_STEADY_SECONDS ?? 20);
 const DAY = 86_400_000;
-const POLICY = resolve(ROOT, 'policies/default.yaml');
+const POLICY = resolve(ROOT, `policies/${process.env.BENCH_POLICY ?? 'default'}.yaml`);
+
+/** `--balances <ratio>` after `npm run bench:e2e --`, or BENCH_BALANCES. */
+function balanceRatio(): number {
+  const at = process.argv.indexOf('--balances');
+  const text = at >= 0 ? process.argv[at + 1] : process.env.BENCH_BALANCES;
+  if (text === undefined || text === '') return 0;
+  const ratio = Number(text);
+  if (!(ratio > 0 && ratio < 1)) throw new Error(`--balances must be a share of the records above 0 and below 1, got '${text}'`);
+  return ratio;
+}
+const BALANCES = balanceRatio();
 
 const log = (line: string): void => void process.stdout.write(`${line}\n`);
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
@@ -82,26 +97,42 @@ async function main(): Promise<void> {
   const kafkaConfig = { brokers: stack.brokers, clientId: 'bench', tls: { enabled: false, rejectUnauthorized: true } };
   const kafka = createKafkaClient(kafkaConfig);
   const redis = new Redis(redisServer.url);
-  const topics = { transactions: 'bench-tx', tierChanges: 'bench-tiers', dlq: 'bench-dlq' };
+  const topics = { transactions: 'bench-tx', tierChanges: 'bench-tiers', dlq: 'bench-dlq', balances: 'bench-balances' };
+  const inputs = BALANCES > 0 ? [topics.transactions, topics.balances] : [topics.transactions];
   try {
-    log(`pyramid e2e bench: ${EVENTS} transactions, ${CUSTOMERS} customers, ${PARTITIONS} partitions, scorer concurrency ${CONCURRENCY}, ${MAX_BYTES} bytes per partition fetch`);
+    const transactions = Math.round(EVENTS * (1 - BALANCES));
+    log(
+      `pyramid e2e bench: ${EVENTS} records (${BALANCES > 0 ? `${transactions} transactions + about ${EVENTS - transactions} balance snapshots, ${Math.round(BALANCES * 100)} %` : 'transactions only'}), ` +
+        `${CUSTOMERS} customers, ${PARTITIONS} partitions, scorer concurrency ${CONCURRENCY}, ${MAX_BYTES} bytes per partition fetch, policy ${POLICY}`,
+    );
     const admin = kafka.createAdmin();
     await admin.connect();
-    await admin.ensureTopics([{ topic: topics.transactions, numPartitions: PARTITIONS }]);
+    await admin.ensureTopics(inputs.map((topic) => ({ topic, numPartitions: PARTITIONS })));
 
     // 1. Preload.
     let started = Date.now();
     const producer = kafka.createProducer();
-    await runSimulator({ producer, topic: topics.transactions, format: 'json', seed: 1, customers: CUSTOMERS, count: EVENTS, startTime: Date.now() - 2 * DAY, spacingMs: (2 * DAY - 60_000) / EVENTS, batchSize: 5_000 });
-    log(`preload: ${EVENTS} records in ${((Date.now() - started) / 1000).toFixed(1)} s`);
-    const ends = await admin.topicOffsets(topics.transactions);
-    const total = ends.reduce((s, o) => s + Number(o.high), 0);
+    const preloaded = await runSimulator({
+      producer,
+      topic: topics.transactions,
+      ...(BALANCES > 0 ? { balances: { topic: topics.balances, ratio: BALANCES } } : {}),
+      format: 'json',
+      seed: 1,
+      customers: CUSTOMERS,
+      count: transactions,
+      startTime: Date.now() - 2 * DAY,
+      spacingMs: (2 * DAY - 60_000) / transactions,
+      batchSize: 5_000,
+    });
+    log(`preload: ${preloaded.sent} records (${preloaded.balances} balance snapshots) in ${((Date.now() - started) / 1000).toFixed(1)} s`);
+    let total = 0;
+    for (const topic of inputs) total += (await admin.topicOffsets(topic)).reduce((s, o) => s + Number(o.high), 0);
 
     // 2. Raw consume rate of the same topic.
     let consumed = 0;
     const raw = kafka.createConsumer({ groupId: 'bench-raw', maxBytesPerPartition: 1_048_576, partitionsConsumedConcurrently: CONCURRENCY });
     await raw.connect();
-    await raw.subscribe([topics.transactions], { fromBeginning: true });
+    await raw.subscribe(inputs, { fromBeginning: true });
     let rawStart = 0;
     await raw.run(async (batch) => {
       if (rawStart === 0) rawStart = Date.now();
@@ -129,6 +160,7 @@ async function main(): Promise<void> {
       PYRAMID_LOG_LEVEL: 'warn',
       PYRAMID_CONSUMER_CONCURRENCY: String(CONCURRENCY),
       PYRAMID_CONSUMER_MAX_BYTES_PER_PARTITION: String(MAX_BYTES),
+      ...(BALANCES > 0 ? { PYRAMID_TOPIC_BALANCES: topics.balances } : {}),
     },
     // The young-generation size the Dockerfile runs with; BENCH_PROFILE=<dir>: a V8 CPU profile
     // of the scorer process, for tuning.
@@ -136,9 +168,10 @@ async function main(): Promise<void> {
     children.push(scorer);
     const applied = async (): Promise<number> => {
       let sum = 0;
+      // Both watermarks of each partition: transactions and (with --balances) balances.
       for (let p = 0; p < PARTITIONS; p++) {
-        const lastOffset = (await store.readMeta(topics.transactions, p))?.lastOffset ?? null;
-        sum += lastOffset === null ? 0 : lastOffset + 1;
+        const meta = await store.readMeta(topics.transactions, p);
+        sum += (meta?.lastOffset ?? -1) + 1 + (meta?.balanceLastOffset ?? -1) + 1;
       }
       return sum;
     };

@@ -18,7 +18,8 @@ import { OwnedPartition } from '../src/pipeline/owned-partition.js';
 import { policyContentHash } from '../src/policy/content-hash.js';
 import { loadPolicyFile } from '../src/policy/load.js';
 import type { CompiledPolicy } from '../src/policy/types.js';
-import { customerShardKey } from '../src/state/layout.js';
+import { customerShardKey, encodeCustomer } from '../src/state/layout.js';
+import type { CustomerState } from '../src/engine/types.js';
 import { StateStore } from '../src/state/store.js';
 import { startRedisServer } from '../test/helpers/redis-server.js';
 
@@ -202,6 +203,8 @@ try {
   }
   const memRelayed = await usedMemory(redis);
   console.log(`          after the relay trims the outbox: ${fmt((memRelayed - memBefore - txBytes) / known)} B/customer without dedupe claims`);
+  const sizes = storedValueSizes();
+  console.log(`          stored value of one customer with 30 buckets: plain ${sizes.plain} B; with a margin in every bucket ${sizes.profit} B; and 3 accounts with a snapshot on 30 days ${sizes.balances} B`);
 
   // --- steady state: a second pass of the same size over the same, now known, customers -----------
   // (the line above includes every customer's first classification; this one is what a running
@@ -233,4 +236,30 @@ try {
 } finally {
   redis.disconnect();
   await server.stop();
+
+}
+
+/**
+ * Bytes of the stored customer value (src/state/layout.ts) for typical shapes: what profit and
+ * balances add per customer, next to the plain encoding every customer without them keeps.
+ */
+function storedValueSizes(): { plain: number; profit: number; balances: number } {
+  const day = 19_700;
+  const buckets = Array.from({ length: 30 }, (_, i) => ({ index: day + i * 12, monetary: 128_450 + i * 77, frequency: 1 + (i % 3) }));
+  const plain: CustomerState = { buckets, lastPurchaseAt: (day + 348) * 86_400_000 + 41_230_000, tier: 'medium', tierSince: (day + 200) * 86_400_000, pendingDowngradeSince: null, seq: 4, timerAt: (day + 365) * 86_400_000 };
+  const profit: CustomerState = { ...plain, buckets: buckets.map((b, i) => ({ ...b, profit: 9_120 - i * 311 })) };
+  const balances: CustomerState = {
+    ...profit,
+    balances: {
+      baseSum: 35_120_000,
+      accounts: [
+        { accountId: 'card', balanceMinor: -412_300, asOf: (day + 347) * 86_400_000 },
+        { accountId: 'current', balanceMinor: 8_214_500, asOf: (day + 348) * 86_400_000 },
+        { accountId: 'savings', balanceMinor: 27_000_000, asOf: (day + 300) * 86_400_000 },
+      ],
+      // Snapshots at 17:00 of their day (a mid-day change: a long offset weight).
+      buckets: Array.from({ length: 30 }, (_, i) => ({ index: day + i * 12, offsetWeight: BigInt(1_000 + i) * 61_200_000n, endSum: 35_120_000 + i * 1_000 })),
+    },
+  };
+  return { plain: encodeCustomer(plain).length, profit: encodeCustomer(profit).length, balances: encodeCustomer(balances).length };
 }

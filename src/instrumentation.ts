@@ -79,8 +79,18 @@ export interface InstrumentationEvents {
     currency: string;
     /** Decimal places of the currency's minor unit, to format `revenueMinor`. */
     minorUnitDigits: number;
-    /** Any order; `rank` (larger = more valuable, as in CompiledTier) orders the drawing. */
-    tiers: { tier: string; rank: number; customers: number; revenueMinor: number }[];
+    /**
+     * Any order; `rank` (larger = more valuable, as in CompiledTier) orders the drawing.
+     * `profitMinor`: the tier's rolling profit (transaction margins, v3); absent in a census
+     * from before profit.
+     */
+    tiers: { tier: string; rank: number; customers: number; revenueMinor: number; profitMinor?: number }[];
+    /**
+     * The 80/20/30 check on the live population (a scan of every customer's rolling profit, so
+     * not in every census): customers ranked by profit; the top 20 % (floor(0.2 N)) and their
+     * profit; the bottom 30 % (floor(0.3 N)) and theirs (negative: they consume profit).
+     */
+    profitConcentration?: { customers: number; totalProfitMinor: number; top20Customers: number; top20ProfitMinor: number; bottom30Customers: number; bottom30ProfitMinor: number; at: number };
   };
   'outbox.pending': { topic: string; partition: number; pending: number };
   'state.script': { script: string; seconds: number; ok: boolean };

@@ -109,6 +109,11 @@ export const configSchema = z
         transactions: topicName.default('transactions'),
         tierChanges: topicName.default('customer-tier-changes'),
         dlq: topicName.default('transactions-dlq'),
+        /**
+         * Account balance snapshots (schemas/balance-v1.avsc), co-partitioned with `transactions`
+         * (same partition count, same key); unset: the scorer consumes transactions only.
+         */
+        balances: topicName.optional(),
       })
       .default({ transactions: 'transactions', tierChanges: 'customer-tier-changes', dlq: 'transactions-dlq' }),
     groupId: z.string().min(1).default('pyramid'),
@@ -165,6 +170,10 @@ export const configSchema = z
   .superRefine((config, ctx) => {
     if (config.outputFormat === 'avro' && config.inputFormat !== 'avro' && config.registry.url === undefined) {
       ctx.addIssue({ code: 'custom', path: ['registry', 'url'], message: 'is required when the output format is avro' });
+    }
+    const { balances } = config.topics;
+    if (balances !== undefined && [config.topics.transactions, config.topics.tierChanges, config.topics.dlq].includes(balances)) {
+      ctx.addIssue({ code: 'custom', path: ['topics', 'balances'], message: 'must be a topic of its own, not the transactions, tier-changes or DLQ topic' });
     }
     if (config.consumer.heartbeatInterval >= config.consumer.sessionTimeout) {
       ctx.addIssue({ code: 'custom', path: ['consumer', 'heartbeatInterval'], message: 'must be shorter than the session timeout' });

@@ -1,9 +1,10 @@
 import type { CompiledPolicy } from '../policy/types.js';
 import { bucketExitTime, firstCountedBucket, rollingAggregates, type RfmSnapshot } from './aggregates.js';
+import { applyBalanceSnapshot, pruneBalances } from './balances.js';
 import { decideTierChange, type ChangeCause, type TierChange } from './change.js';
 import { nextDueTime } from './due.js';
 import { TimerQueue } from './timer-queue.js';
-import type { Bucket, CustomerState, DedupeClaim, DueTimer, EngineCounts, EngineRecord } from './types.js';
+import type { BalanceRecord, Bucket, CustomerState, DedupeClaim, DueTimer, EngineCounts, EngineRecord } from './types.js';
 
 /** Which clock evaluates a partition: the wall clock (live) or its event-time watermark (replay). */
 export type ClockMode = 'event' | 'wall';
@@ -16,8 +17,13 @@ export interface CustomerLookup {
 
 /** Where a partition stands before an engine call. */
 export interface PartitionPosition {
-  /** Last applied Kafka offset; -1 before the first. */
+  /** Last applied Kafka offset of the transactions partition; -1 before the first. */
   lastOffset: number;
+  /**
+   * Last applied Kafka offset of the co-partitioned balances partition; -1 (or absent) before the
+   * first. A second watermark, because the partition's state is fed by two topic-partitions.
+   */
+  balanceLastOffset?: number;
   /** Max event time applied so far; null before the first applied event. */
   eventWatermark: number | null;
 }
@@ -97,6 +103,7 @@ class EngineRun {
   /** Customers re-evaluated under the policy in this call (see EngineInput.reevaluate). */
   readonly reevaluated = new Set<string>();
   lastOffset: number;
+  balanceLastOffset: number;
   eventWatermark: number | null;
   clock: number | null = null;
 
@@ -110,6 +117,7 @@ class EngineRun {
     private readonly queueTimers: boolean,
   ) {
     this.lastOffset = input.position.lastOffset;
+    this.balanceLastOffset = input.position.balanceLastOffset ?? -1;
     this.eventWatermark = input.position.eventWatermark;
     for (const timer of input.timers) {
       if (timer.at <= input.timersKnownThrough) this.queue.push(timer.at, timer.customerId);
@@ -133,6 +141,7 @@ class EngineRun {
               pendingDowngradeSince: stored.pendingDowngradeSince,
               seq: stored.seq,
               timerAt: stored.timerAt,
+              ...(stored.balances === undefined ? {} : { balances: stored.balances }),
             };
       this.working.set(id, c);
     }
@@ -185,7 +194,8 @@ class EngineRun {
     let expired = 0;
     while (expired < c.buckets.length && (c.buckets[expired] as Bucket).index < first) expired++;
     if (expired > 0) c.buckets.splice(0, expired);
-    return rollingAggregates(this.input.policy, c.buckets, c.lastPurchaseAt, now);
+    if (c.balances !== undefined) c.balances = pruneBalances(c.balances, first);
+    return rollingAggregates(this.input.policy, c.buckets, c.lastPurchaseAt, now, c.balances);
   }
 
   /**
@@ -224,7 +234,8 @@ class EngineRun {
   schedule(id: string, c: CustomerState, due: number | null, now: number): void {
     const current = c.timerAt;
     if (due === current) return;
-    if (current !== null && current > now && (due === null || current < due)) return;
+    // No due time at all: the timer goes (it could only fire for nothing).
+    if (current !== null && current > now && due !== null && current < due) return;
     c.timerAt = due;
     this.timerChanges.set(id, due);
     if (due !== null && this.queueTimers) this.queue.push(due, id);
@@ -259,10 +270,35 @@ class EngineRun {
     }
     this.counts.applied += 1;
     const purchase = record.kind === 'purchase';
-    addToBucket(c.buckets, index, purchase ? record.amountMinor : -record.amountMinor, purchase ? 1 : 0);
+    addToBucket(c.buckets, index, purchase ? record.amountMinor : -record.amountMinor, purchase ? 1 : 0, record.profitMinor ?? 0);
     if (purchase && (c.lastPurchaseAt === null || record.eventTime > c.lastPurchaseAt)) c.lastPurchaseAt = record.eventTime;
     this.claim(record.transactionId, bucketExitTime(policy, index), now);
     this.evaluate(id, c, now, cause, record.transactionId, before, this.snapshot(c, now));
+  }
+
+  /**
+   * Apply one balance snapshot at evaluation time `now` (the account's newer snapshot already
+   * ruled out by the caller): the account's balance changes from `eventTime` (asOf) on; a
+   * snapshot older than the window moves only the carry into it. Cause BALANCE.
+   */
+  applyBalance(record: BalanceRecord, now: number): void {
+    const id = record.customerId;
+    const c = this.fireOwnTimers(id, now);
+    this.policyCheck(id, c, now);
+    const before = this.snapshot(c, now);
+    const first = firstCountedBucket(this.input.policy, now);
+    const balances = applyBalanceSnapshot(this.input.policy, c.balances, { accountId: record.accountId, balanceMinor: record.balanceMinor, asOf: record.eventTime }, first);
+    if (balances !== null) c.balances = balances;
+    if (Math.floor(record.eventTime / this.input.policy.bucketMs) < first) this.counts.late += 1;
+    else this.counts.applied += 1;
+    this.evaluate(id, c, now, 'BALANCE', null, before, this.snapshot(c, now));
+  }
+
+  /** True when the customer's account already has a snapshot at or after the record's asOf. */
+  balanceKnown(record: BalanceRecord): boolean {
+    const stored = this.working.get(record.customerId) ?? this.input.customers.get(record.customerId);
+    const account = stored?.balances?.accounts.find((a) => a.accountId === record.accountId);
+    return account !== undefined && account.asOf >= record.eventTime;
   }
 
   /**
@@ -297,7 +333,7 @@ class EngineRun {
       claims: this.claimsMade,
       changes: this.changes,
       counts: this.counts,
-      position: { lastOffset: this.lastOffset, eventWatermark: this.eventWatermark },
+      position: { lastOffset: this.lastOffset, balanceLastOffset: this.balanceLastOffset, eventWatermark: this.eventWatermark },
       consumed,
       clock: this.clock,
     };
@@ -308,16 +344,22 @@ function emptyCustomer(): CustomerState {
   return { buckets: [], lastPurchaseAt: null, tier: null, tierSince: null, pendingDowngradeSince: null, seq: 0, timerAt: null };
 }
 
-/** Add (monetary, frequency) to bucket `index` of an ascending bucket list, in place. */
-function addToBucket(buckets: Bucket[], index: number, monetary: number, frequency: number): void {
+/** Add (monetary, frequency, profit) to bucket `index` of an ascending bucket list, in place. */
+function addToBucket(buckets: Bucket[], index: number, monetary: number, frequency: number, profit: number): void {
   let at = buckets.length;
   // Events mostly land in the newest bucket or a new one: search from the end.
   while (at > 0 && (buckets[at - 1] as Bucket).index > index) at--;
   const existing = buckets[at - 1];
+  let bucket: Bucket;
   if (existing !== undefined && existing.index === index) {
-    buckets[at - 1] = { index, monetary: existing.monetary + monetary, frequency: existing.frequency + frequency };
+    bucket = { index, monetary: existing.monetary + monetary, frequency: existing.frequency + frequency };
+    const sum = (existing.profit ?? 0) + profit;
+    if (sum !== 0) bucket.profit = sum;
+    buckets[at - 1] = bucket;
   } else {
-    buckets.splice(at, 0, { index, monetary, frequency });
+    bucket = { index, monetary, frequency };
+    if (profit !== 0) bucket.profit = profit;
+    buckets.splice(at, 0, bucket);
   }
 }
 
@@ -335,12 +377,16 @@ function addToBucket(buckets: Bucket[], index: number, monetary: number, frequen
  * event time is past {@link EngineInput.timersKnownThrough}, and `consumed` says how far it got
  * (the caller loads the next timers and calls again with the rest).
  */
-export function applyRecords(input: EngineInput, records: readonly EngineRecord[], now?: number): EngineResult {
+export function applyRecords(input: EngineInput, records: readonly (EngineRecord | BalanceRecord)[], now?: number): EngineResult {
   const eventClock = input.clock === 'event';
   const run = new EngineRun(input, eventClock);
   if (!eventClock && now === undefined) throw new TypeError('applyRecords needs the wall clock `now` in wall clock mode');
   for (let i = 0; i < records.length; i++) {
-    const record = records[i] as EngineRecord;
+    const record = records[i] as EngineRecord | BalanceRecord;
+    if (record.kind === 'balance') {
+      if (!applyBalanceRecord(run, record, eventClock, now)) return run.result(i);
+      continue;
+    }
     if (record.offset <= run.lastOffset) {
       run.counts.stale += 1;
       continue;
@@ -364,6 +410,35 @@ export function applyRecords(input: EngineInput, records: readonly EngineRecord[
     run.applyTransaction(record, at);
   }
   return run.result(records.length);
+}
+
+/**
+ * One balance snapshot, by the same order of checks as a transaction: stale by the balances
+ * watermark; a duplicate when its account already has a snapshot at or after its asOf (fires no
+ * timers, moves no event-time watermark); in event clock the partition timers due by its asOf
+ * fire first. False when the call must stop before it (event clock timers not loaded that far).
+ */
+function applyBalanceRecord(run: EngineRun, record: BalanceRecord, eventClock: boolean, now: number | undefined): boolean {
+  if (record.offset <= run.balanceLastOffset) {
+    run.counts.stale += 1;
+    return true;
+  }
+  if (run.balanceKnown(record)) {
+    run.balanceLastOffset = record.offset;
+    run.counts.duplicate += 1;
+    return true;
+  }
+  if (eventClock && record.eventTime > run.input.timersKnownThrough) {
+    run.firePartitionTimers(run.input.timersKnownThrough);
+    return false;
+  }
+  const at = eventClock ? Math.max(run.eventWatermark ?? -Infinity, record.eventTime) : (now as number);
+  run.balanceLastOffset = record.offset;
+  run.noteClock(at);
+  if (eventClock) run.firePartitionTimers(record.eventTime);
+  if (run.eventWatermark === null || record.eventTime > run.eventWatermark) run.eventWatermark = record.eventTime;
+  run.applyBalance(record, at);
+  return true;
 }
 
 /**

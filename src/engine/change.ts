@@ -5,10 +5,10 @@ import type { CompiledPolicy } from '../policy/types.js';
 
 /**
  * What caused an evaluation: TRANSACTION / REFUND / TIME, POLICY (a newly applied policy
- * re-evaluated the customer). BOUNDARY (relative boundaries moved) is part of the event contract
- * (schemas/) but not produced yet.
+ * re-evaluated the customer), BALANCE (an account balance snapshot). BOUNDARY (relative boundaries
+ * moved) is part of the event contract (schemas/) but not produced yet.
  */
-export type ChangeCause = 'TRANSACTION' | 'REFUND' | 'TIME' | 'BOUNDARY' | 'POLICY';
+export type ChangeCause = 'TRANSACTION' | 'REFUND' | 'TIME' | 'BOUNDARY' | 'POLICY' | 'BALANCE';
 
 /** The tier-related part of a customer's stored state. */
 export interface CustomerTierState {

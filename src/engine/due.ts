@@ -1,9 +1,10 @@
 import { bucketExitTime, firstCountedBucket } from './aggregates.js';
+import { balanceDueTime } from './balances.js';
 import type { CompiledPolicy } from '../policy/types.js';
 import type { CustomerState } from './types.js';
 
 /** The parts of a customer's state that decide when its tier can next change on its own. */
-export type DueInputs = Pick<CustomerState, 'buckets' | 'lastPurchaseAt' | 'pendingDowngradeSince'>;
+export type DueInputs = Pick<CustomerState, 'buckets' | 'lastPurchaseAt' | 'pendingDowngradeSince' | 'balances'>;
 
 /**
  * The next instant, strictly after `now`, at which the customer's tier could change without a new
@@ -12,7 +13,9 @@ export type DueInputs = Pick<CustomerState, 'buckets' | 'lastPurchaseAt' | 'pend
  *  - `lastPurchaseAt + inactivityMs` (when the policy has an inactivity rule);
  *  - for every recency condition value v of any tier: `lastPurchaseAt + v` and
  *    `lastPurchaseAt + v + 1` (the instants `lte`/`gt` and `lt`/`gte` flip);
- *  - `pendingDowngradeSince + downgradeGraceMs`.
+ *  - `pendingDowngradeSince + downgradeGraceMs`;
+ *  - the first bucket start at which the average daily balance, the window sliding on with no
+ *    new snapshot, flips an averageDailyBalance condition of any tier (balances.ts).
  * Firing early is harmless (the timer re-evaluates and reschedules), so the candidates need not
  * be tight; they must never be late.
  */
@@ -46,6 +49,9 @@ export function nextDueTime(policy: CompiledPolicy, state: DueInputs, now: numbe
     const t = state.pendingDowngradeSince + policy.hysteresis.downgradeGraceMs;
     if (t > now && t < due) due = t;
   }
+
+  const balanceDue = balanceDueTime(policy, state.balances, now);
+  if (balanceDue !== null && balanceDue < due) due = balanceDue;
   return due === Infinity ? null : due;
 }
 

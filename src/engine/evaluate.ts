@@ -1,6 +1,7 @@
 import { conditionHolds, type RfmSnapshot } from './aggregates.js';
 import { ruleText } from '../policy/describe.js';
-import { FALLBACK_RANK, INACTIVE_RANK, type CompiledPolicy, type CompiledTier, type Condition } from '../policy/types.js';
+import { FALLBACK_RANK, INACTIVE_RANK, isMoneyMetric, type CompiledPolicy, type CompiledTier, type Condition } from '../policy/types.js';
+import { relaxedBound } from './relax.js';
 
 /** Direction of a tier change; NEW is the first classification of a customer. */
 export type ChangeDirection = 'UP' | 'DOWN' | 'NEW';
@@ -72,13 +73,10 @@ export function rawTier(policy: CompiledPolicy, snapshot: RfmSnapshot, now: numb
   return policy.tiers.find((tier) => tierMatches(tier, snapshot))?.name ?? policy.fallbackTier;
 }
 
-/** `floor(value × (10000 − marginBps) / 10000)`: a monetary lower bound relaxed by the margin. */
-export function relaxedBound(value: number, marginBps: number): number {
-  return Math.floor((value * (10_000 - marginBps)) / 10_000);
-}
+export { relaxedBound };
 
 function relaxCondition(condition: Condition, marginBps: number): Condition {
-  if (condition.metric !== 'monetary' || (condition.op !== 'gt' && condition.op !== 'gte')) return condition;
+  if (!isMoneyMetric(condition.metric) || (condition.op !== 'gt' && condition.op !== 'gte')) return condition;
   return { ...condition, value: relaxedBound(condition.value, marginBps) };
 }
 
@@ -98,7 +96,8 @@ function holdsWithMargin(tier: CompiledTier, snapshot: RfmSnapshot, marginBps: n
  *  2. prior tier null, or not a tier name of this policy (the policy changed): result E, no
  *     hysteresis, pending null, `changed` true, direction NEW.
  *  3. margin: with current tier C, if rank(E) < rank(C), E is not the inactive tier, C is an entry
- *     of `tiers`, and every condition of C holds with each monetary gt/gte value relaxed by
+ *     of `tiers`, and every condition of C holds with each money (monetary, averageDailyBalance,
+ *     profit) gt/gte value relaxed by
  *     {@link relaxedBound}, the candidate is C, else E.
  *  4. grace (downgradeGraceMs > 0): if rank(candidate) < rank(C) and candidate is not the inactive
  *     tier: with no pending downgrade, pending = now and stay in C; when now − pending >= grace,

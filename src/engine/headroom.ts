@@ -1,6 +1,6 @@
 import type { RfmSnapshot } from './aggregates.js';
-import { relaxedBound } from './evaluate.js';
-import type { CompiledPolicy, CompiledTier } from '../policy/types.js';
+import { relaxedBound } from './relax.js';
+import type { CompiledPolicy, CompiledTier, Metric } from '../policy/types.js';
 
 /** How far a customer is from the neighbouring boundaries, in minor units. */
 export interface Headroom {
@@ -19,13 +19,25 @@ export interface Headroom {
    * monetary lower bound (fallback, inactive, or no gt/gte monetary condition).
    */
   toDowngrade: number | null;
+  /**
+   * The same as {@link Headroom.toNextTierUp} for the average daily balance: how much higher the
+   * average daily balance must be to reach the next higher-ranked tier (its averageDailyBalance
+   * lower bound); null when that tier has none, or at the top.
+   */
+  averageDailyBalanceToNextTierUp?: number | null;
+  /**
+   * The same as {@link Headroom.toDowngrade} for the average daily balance: how far it can fall
+   * while the current tier's averageDailyBalance lower bound, as relaxed by the margin, holds;
+   * null when the tier has none.
+   */
+  averageDailyBalanceToDowngrade?: number | null;
 }
 
-function monetaryRange(tier: CompiledTier, marginBps: number): { min: number | null; max: number | null } {
+function metricRange(tier: CompiledTier, metric: Metric, marginBps: number): { min: number | null; max: number | null } {
   let min: number | null = null;
   let max: number | null = null;
   for (const condition of tier.conditions) {
-    if (condition.metric !== 'monetary') continue;
+    if (condition.metric !== metric) continue;
     const bound = condition.op === 'gt' || condition.op === 'gte' ? relaxedBound(condition.value, marginBps) : condition.value;
     switch (condition.op) {
       case 'gt':
@@ -53,19 +65,22 @@ export function headroom(policy: CompiledPolicy, tier: string, snapshot: RfmSnap
   const next =
     tier === policy.fallbackTier ? policy.tiers[policy.tiers.length - 1] : index > 0 ? policy.tiers[index - 1] : undefined;
 
-  let toNextTierUp: number | null = null;
-  if (next !== undefined) {
-    const { min, max } = monetaryRange(next, 0);
-    if (min !== null) {
-      const needed = Math.max(0, min - snapshot.monetary);
-      toNextTierUp = max !== null && snapshot.monetary + needed > max ? null : needed;
-    }
-  }
-
-  let toDowngrade: number | null = null;
-  if (current !== undefined) {
-    const { min } = monetaryRange(current, policy.hysteresis.downgradeMarginBps);
-    if (min !== null) toDowngrade = Math.max(0, snapshot.monetary - min);
-  }
-  return { toNextTierUp, toDowngrade };
+  const up = (metric: Metric, actual: number): number | null => {
+    if (next === undefined) return null;
+    const { min, max } = metricRange(next, metric, 0);
+    if (min === null) return null;
+    const needed = Math.max(0, min - actual);
+    return max !== null && actual + needed > max ? null : needed;
+  };
+  const down = (metric: Metric, actual: number): number | null => {
+    if (current === undefined) return null;
+    const { min } = metricRange(current, metric, policy.hysteresis.downgradeMarginBps);
+    return min === null ? null : Math.max(0, actual - min);
+  };
+  return {
+    toNextTierUp: up('monetary', snapshot.monetary),
+    toDowngrade: down('monetary', snapshot.monetary),
+    averageDailyBalanceToNextTierUp: up('averageDailyBalance', snapshot.averageDailyBalance ?? 0),
+    averageDailyBalanceToDowngrade: down('averageDailyBalance', snapshot.averageDailyBalance ?? 0),
+  };
 }

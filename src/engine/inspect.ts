@@ -16,6 +16,10 @@ export interface CustomerEvaluation {
   monetary: number;
   frequency: number;
   recencyMs: number | null;
+  /** Average daily balance over the window at `now` (0 without balances). */
+  averageDailyBalance: number;
+  /** Summed transaction margin over the window at `now`. */
+  profit: number;
   /** The raw evaluation at `now` (no hysteresis): may differ from the stored tier until a timer fires. */
   rawTier: string;
   rule: MatchedRule;
@@ -29,7 +33,7 @@ export interface CustomerEvaluation {
 export function evaluateCustomer(policy: CompiledPolicy, state: CustomerState, now: number): CustomerEvaluation {
   const first = firstCountedBucket(policy, now);
   const buckets = state.buckets.filter((bucket) => bucket.index >= first);
-  const snapshot = rollingAggregates(policy, buckets, state.lastPurchaseAt, now);
+  const snapshot = rollingAggregates(policy, buckets, state.lastPurchaseAt, now, state.balances);
   const raw = rawTier(policy, snapshot, now);
   let rule: MatchedRule;
   if (raw === policy.inactiveTier && policy.inactivityMs !== null && state.lastPurchaseAt !== null && now - state.lastPurchaseAt >= policy.inactivityMs) {
@@ -45,6 +49,8 @@ export function evaluateCustomer(policy: CompiledPolicy, state: CustomerState, n
     monetary: snapshot.monetary,
     frequency: snapshot.frequency,
     recencyMs: snapshot.recencyMs,
+    averageDailyBalance: snapshot.averageDailyBalance ?? 0,
+    profit: snapshot.profit ?? 0,
     rawTier: raw,
     rule,
     dueAt: nextDueTime(policy, { ...state, buckets }, now),

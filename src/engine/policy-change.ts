@@ -23,7 +23,7 @@ export interface PolicyReevaluation extends TierChangeOutcome {
 export function reevaluateUnderPolicy(policy: CompiledPolicy, customerId: string, state: CustomerState, now: number): PolicyReevaluation {
   const first = firstCountedBucket(policy, now);
   const buckets = state.buckets.filter((bucket) => bucket.index >= first);
-  const snapshot = rollingAggregates(policy, buckets, state.lastPurchaseAt, now);
+  const snapshot = rollingAggregates(policy, buckets, state.lastPurchaseAt, now, state.balances);
   const outcome = decideTierChange({ policy, customerId, state, before: snapshot, after: snapshot, now, cause: 'POLICY', transactionId: null });
   return { ...outcome, snapshot };
 }

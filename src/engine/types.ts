@@ -6,6 +6,44 @@ export interface Bucket {
   monetary: number;
   /** Purchases in the bucket. */
   frequency: number;
+  /** Net margin of the bucket's transactions, minor units (signed); absent means 0. */
+  profit?: number;
+}
+
+/** One account of a customer as its latest applied balance snapshot left it. */
+export interface AccountBalance {
+  accountId: string;
+  /** Signed minor units of the policy currency. */
+  balanceMinor: number;
+  /** asOf of the snapshot: later snapshots of the account only. */
+  asOf: number;
+}
+
+/**
+ * A bucket of the balance integral (src/engine/balances.ts): only buckets in which a snapshot
+ * changed the balance sum are stored.
+ */
+export interface BalanceBucket {
+  index: number;
+  /**
+   * Σ over the bucket's snapshots of (the change they made to the balance sum) × (ms from the
+   * bucket's start to their asOf): the bucket's integral of the sum is `endSum × B − offsetWeight`
+   * (balance-milliseconds, B the bucket length). 0 when the bucket's change happened at its start
+   * (an end-of-day snapshot at midnight), which keeps the stored value short.
+   */
+  offsetWeight: bigint;
+  /** The balance sum at the bucket's end (carried into the buckets after it). */
+  endSum: number;
+}
+
+/** A customer's balances: every account's latest snapshot and the integral buckets in the window. */
+export interface BalanceState {
+  /** The balance sum in effect before the first stored bucket (the carry of buckets that left the window). */
+  baseSum: number;
+  /** Ascending by accountId. */
+  accounts: AccountBalance[];
+  /** Ascending by index. */
+  buckets: BalanceBucket[];
 }
 
 /**
@@ -33,6 +71,8 @@ export interface CustomerState {
    * (a timer may fire early, finding no change, never late); null when none is set.
    */
   timerAt: number | null;
+  /** Balances from the balances topic; absent for a customer without any snapshot. */
+  balances?: BalanceState;
 }
 
 /** One transaction as the engine applies it (already decoded and validated). */
@@ -45,6 +85,21 @@ export interface EngineRecord {
   /** Positive integer, minor units of the policy currency. */
   amountMinor: number;
   /** Epoch ms. */
+  eventTime: number;
+  /** The transaction's margin, signed minor units (transaction v3); absent means 0. */
+  profitMinor?: number;
+}
+
+/** One account balance snapshot as the engine applies it (already decoded and validated). */
+export interface BalanceRecord {
+  kind: 'balance';
+  /** Kafka offset of the record in its partition of the balances topic. */
+  offset: number;
+  customerId: string;
+  accountId: string;
+  /** Signed minor units of the policy currency. */
+  balanceMinor: number;
+  /** The snapshot's asOf, epoch ms: its event time. */
   eventTime: number;
 }
 

@@ -4,6 +4,7 @@ import type { KafkaConfig, SASLOptions } from 'kafkajs';
 import type { PyramidConfig } from '../config/schema.js';
 import { silentLogger, type Logger } from '../logger.js';
 import { wrapAdmin, type PyramidAdmin } from './admin.js';
+import { coPartitionedAssigner } from './co-partitioned-assigner.js';
 import { wrapConsumer, type ConsumerOptions, type PyramidConsumer } from './consumer.js';
 import { createKafkaLogCreator, kafkaLogLevelFor } from './log.js';
 import { createPartitionLogReader, type PartitionLogReader } from './partition-logs.js';
@@ -121,6 +122,7 @@ export function createKafkaClient(config: KafkaConnectionConfig, options: KafkaC
           maxWaitTimeInMs: consumerOptions.maxWaitTimeMs ?? 250,
           readUncommitted: (consumerOptions.isolation ?? 'read_committed') === 'read_uncommitted',
           allowAutoTopicCreation: false,
+          ...(consumerOptions.coPartitioned === true ? { partitionAssigners: [coPartitionedAssigner] } : {}),
         }),
         consumerOptions,
       );

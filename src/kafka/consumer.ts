@@ -24,6 +24,11 @@ export interface ConsumerOptions {
    * Transaction markers are never delivered either way; they still occupy offsets.
    */
   isolation?: 'read_committed' | 'read_uncommitted';
+  /**
+   * Default false. Assign partition p of every subscribed topic to the same member
+   * (co-partitioned inputs: see co-partitioned-assigner.ts); otherwise kafkajs's round robin.
+   */
+  coPartitioned?: boolean;
   /** Default 1. Partitions whose batches are processed in parallel by this instance. */
   partitionsConsumedConcurrently?: number;
   /**

@@ -3,10 +3,13 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 /** The Avro contracts shipped in `schemas/`, by file name without `.avsc`. */
-export type ContractName = 'transaction-v1' | 'transaction-v2' | 'tier-change-v1' | 'tier-change-v2';
+export type ContractName = 'transaction-v1' | 'transaction-v2' | 'transaction-v3' | 'balance-v1' | 'tier-change-v1' | 'tier-change-v2';
 
 /** The reader schema the pipeline decodes every transaction into (newest version). */
-export const TRANSACTION_READER_CONTRACT: ContractName = 'transaction-v2';
+export const TRANSACTION_READER_CONTRACT: ContractName = 'transaction-v3';
+
+/** The reader schema of the balances topic. */
+export const BALANCE_READER_CONTRACT: ContractName = 'balance-v1';
 
 /** Subject naming follows Confluent's TopicNameStrategy: `<topic>-value`. */
 export function valueSubject(topic: string): string {

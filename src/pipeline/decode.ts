@@ -3,7 +3,7 @@ import { PyramidError } from '../errors.js';
 import type { SchemaRegistryClient } from '../kafka/schema-registry.js';
 import { readSchemaFrame } from '../kafka/wire-format.js';
 import { DecodeError, type DecodeResult } from './decode-error.js';
-import { loadContract, TRANSACTION_READER_CONTRACT } from './decode-schemas.js';
+import { loadContract, TRANSACTION_READER_CONTRACT, type ContractName } from './decode-schemas.js';
 
 /** How transaction values are encoded on the topic (config `inputFormat`). */
 export type InputFormat = 'avro' | 'json';
@@ -12,6 +12,8 @@ export interface DecoderOptions {
   format: InputFormat;
   /** Required for `avro`: where writer schemas are looked up by id. */
   registry?: SchemaRegistryClient;
+  /** The Avro reader schema every writer version resolves to; default the newest transaction contract. */
+  contract?: ContractName;
 }
 
 /**
@@ -63,8 +65,8 @@ function createJsonDecoder(): TransactionDecoder {
   };
 }
 
-function createAvroDecoder(registry: SchemaRegistryClient): TransactionDecoder {
-  const reader = avro.Type.forSchema(JSON.parse(loadContract(TRANSACTION_READER_CONTRACT)) as avro.Schema);
+function createAvroDecoder(registry: SchemaRegistryClient, contract: ContractName): TransactionDecoder {
+  const reader = avro.Type.forSchema(JSON.parse(loadContract(contract)) as avro.Schema);
   // Outcomes per writer id. Unknown ids are not cached as final: a registry read replica may lag
   // behind the producer's registration, so the next batch asks again.
   const writers = new Map<number, WriterEntry>();
@@ -87,7 +89,7 @@ function createAvroDecoder(registry: SchemaRegistryClient): TransactionDecoder {
     try {
       resolver = reader.createResolver(writer);
     } catch {
-      return { rejection: new DecodeError('INCOMPATIBLE_SCHEMA', `writer schema ${id} cannot be resolved to the Transaction reader schema`) };
+      return { rejection: new DecodeError('INCOMPATIBLE_SCHEMA', `writer schema ${id} cannot be resolved to the ${contract} reader schema`) };
     }
     return { decode: (payload) => reader.fromBuffer(payload, resolver) };
   }
@@ -153,11 +155,11 @@ function createAvroDecoder(registry: SchemaRegistryClient): TransactionDecoder {
   };
 }
 
-/** Builds the decoder for the configured input format. */
+/** Builds the decoder for the configured input format (the balances topic passes its own contract). */
 export function createDecoder(options: DecoderOptions): TransactionDecoder {
   if (options.format === 'json') return createJsonDecoder();
   if (options.registry === undefined) {
     throw new PyramidError('CONFIG_INVALID', 'Avro input needs a schema registry (PYRAMID_REGISTRY_URL)');
   }
-  return createAvroDecoder(options.registry);
+  return createAvroDecoder(options.registry, options.contract ?? TRANSACTION_READER_CONTRACT);
 }

@@ -1,5 +1,5 @@
 import { applyRecords, fireTimers, reevaluateCustomers, type ClockMode, type CustomerLookup, type EngineInput, type EngineResult } from '../engine/apply.js';
-import type { CustomerState, EngineCounts, EngineRecord } from '../engine/types.js';
+import type { BalanceRecord, CustomerState, EngineCounts, EngineRecord } from '../engine/types.js';
 import { isPyramidError, PyramidError } from '../errors.js';
 import type { Instrumentation } from '../instrumentation.js';
 import type { Logger } from '../logger.js';
@@ -76,6 +76,12 @@ function storedMonetary(state: CustomerState): number {
   return sum;
 }
 
+function storedProfit(state: CustomerState): number {
+  let sum = 0;
+  for (const bucket of state.buckets) sum += bucket.profit ?? 0;
+  return sum;
+}
+
 /**
  * One input partition this scorer owns: the customers it caches, the fence of its claim and where
  * it stands, and the one path every state change takes: load what the cache lacks (one round
@@ -96,6 +102,8 @@ export class OwnedPartition {
   /** The commit number the next commit requires (the last one sent leaves it). */
   private commitNumber = 0;
   private lastOffset: number | null = null;
+  /** Last applied offset of the co-partitioned balances partition (the second watermark). */
+  private balanceLastOffset: number | null = null;
   private eventWatermark: number | null = null;
   private outboxSeq = 0;
   private counters: TierCounters = new Map();
@@ -235,6 +243,14 @@ export class OwnedPartition {
     return this.lastOffset === null ? undefined : BigInt(this.lastOffset) + 1n;
   }
 
+  /**
+   * The next offset to apply of the co-partitioned balances partition (its own watermark, moved
+   * by the same fenced commits); undefined while no balance applied.
+   */
+  get nextBalanceOffset(): bigint | undefined {
+    return this.balanceLastOffset === null ? undefined : BigInt(this.balanceLastOffset) + 1n;
+  }
+
   /** False once another owner claimed the partition (a commit was refused for its owner token). */
   get owned(): boolean {
     return !this.fenced;
@@ -243,17 +259,18 @@ export class OwnedPartition {
   /**
    * Applies records of this partition (in offset order): records at or below the watermark are
    * skipped, the rest loaded, scored and their commit sent (not awaited: see {@link settled}).
-   * Wall clock evaluates at `now`.
+   * Wall clock evaluates at `now`. Records of the co-partitioned balances partition may be among
+   * them (in their own offset order): their watermark is the second one, committed alike.
    *
    * @throws the failure of an earlier commit until `resync` (nothing is applied on top of state
    *   that may not be in Redis).
    */
-  async apply(records: readonly EngineRecord[], now?: number): Promise<EngineCounts> {
+  async apply(records: readonly (EngineRecord | BalanceRecord)[], now?: number): Promise<EngineCounts> {
     this.assertUsable();
     const counts = zeroCounts();
     let rest = records;
     for (;;) {
-      const fresh = this.lastOffset === null ? rest : rest.filter((r) => r.offset > (this.lastOffset as number));
+      const fresh = rest.filter((r) => r.offset > ((r.kind === 'balance' ? this.balanceLastOffset : this.lastOffset) ?? -1));
       if (fresh.length === 0) {
         counts.stale += rest.length;
         break;
@@ -261,7 +278,7 @@ export class OwnedPartition {
       const timersThrough = this.options.clock === 'event' ? Math.max(...fresh.map((r) => r.eventTime)) : undefined;
       const input = await this.engineInput(
         fresh.map((r) => r.customerId),
-        fresh.map((r) => r.transactionId),
+        fresh.flatMap((r) => (r.kind === 'balance' ? [] : [r.transactionId])),
         timersThrough,
         this.options.timerLoadLimit ?? DEFAULT_TIMER_LIMIT,
       );
@@ -355,6 +372,7 @@ export class OwnedPartition {
     this.owner = claim.owner;
     this.commitNumber = claim.commit;
     this.lastOffset = claim.lastOffset;
+    this.balanceLastOffset = claim.balanceLastOffset ?? null;
     this.eventWatermark = claim.eventWatermark;
     this.outboxSeq = claim.outboxSeq;
     this.counters = claim.counters;
@@ -396,7 +414,7 @@ export class OwnedPartition {
     return {
       policy,
       clock,
-      position: { lastOffset: this.lastOffset ?? -1, eventWatermark: this.eventWatermark },
+      position: { lastOffset: this.lastOffset ?? -1, balanceLastOffset: this.balanceLastOffset ?? -1, eventWatermark: this.eventWatermark },
       customers,
       timers: loaded.timers,
       timersKnownThrough: timersThrough === undefined ? -Infinity : loaded.timersKnownThrough,
@@ -446,6 +464,8 @@ export class OwnedPartition {
     for (const [id, state] of result.customers) written.push(this.cache.putPending(id, state, commit));
     const outbox: OutboxEntry[] = result.changes.map((change) => ({ id: outboxId(++this.outboxSeq), change }));
     this.lastOffset = result.position.lastOffset < 0 ? null : result.position.lastOffset;
+    const balanceLastOffset = result.position.balanceLastOffset ?? -1;
+    this.balanceLastOffset = balanceLastOffset < 0 ? null : balanceLastOffset;
     this.eventWatermark = result.position.eventWatermark;
     this.commitNumber = commit + 1;
     const sent = this.options.store
@@ -455,6 +475,7 @@ export class OwnedPartition {
         fence,
         {
           lastOffset: this.lastOffset,
+          balanceLastOffset: this.balanceLastOffset,
           eventWatermark: this.eventWatermark,
           outboxSeq: this.outboxSeq,
           counters: changedCounters,
@@ -479,14 +500,16 @@ export class OwnedPartition {
     return sent;
   }
 
-  /** Moves the per-tier counters by the customers' old and new states; returns the tiers that moved. */
+  /** Moves the per-tier counters (customers, stored monetary and profit) by the customers' old and new states; returns the tiers that moved. */
   private moveCounters(previous: CustomerLookup, customers: Map<string, CustomerState>): TierCounters {
     const changed: TierCounters = new Map();
-    const move = (tier: string | null, customers: number, revenueMinor: number): void => {
-      if (tier === null || (customers === 0 && revenueMinor === 0)) return;
+    const move = (tier: string | null, customers: number, revenueMinor: number, profitMinor: number): void => {
+      if (tier === null || (customers === 0 && revenueMinor === 0 && profitMinor === 0)) return;
       const entry = this.counters.get(tier) ?? { customers: 0, revenueMinor: 0 };
       entry.customers += customers;
       entry.revenueMinor += revenueMinor;
+      // Written only once some profit moved, so a store without margins keeps its meta as it was.
+      if (profitMinor !== 0 || entry.profitMinor !== undefined) entry.profitMinor = (entry.profitMinor ?? 0) + profitMinor;
       this.counters.set(tier, entry);
       changed.set(tier, entry);
     };
@@ -494,11 +517,13 @@ export class OwnedPartition {
       const before = previous.get(id);
       const beforeMonetary = before === undefined ? 0 : storedMonetary(before);
       const afterMonetary = storedMonetary(after);
+      const beforeProfit = before === undefined ? 0 : storedProfit(before);
+      const afterProfit = storedProfit(after);
       if (before?.tier === after.tier) {
-        move(after.tier, 0, afterMonetary - beforeMonetary);
+        move(after.tier, 0, afterMonetary - beforeMonetary, afterProfit - beforeProfit);
       } else {
-        move(before?.tier ?? null, -1, -beforeMonetary);
-        move(after.tier, 1, afterMonetary);
+        move(before?.tier ?? null, -1, -beforeMonetary, -beforeProfit);
+        move(after.tier, 1, afterMonetary, afterProfit);
       }
     }
     return new Map([...changed].map(([tier, entry]) => [tier, { ...entry }]));

@@ -1,4 +1,4 @@
-import type { EngineCounts, EngineRecord } from '../engine/types.js';
+import type { BalanceRecord, EngineCounts, EngineRecord } from '../engine/types.js';
 import { isPyramidError, type PyramidError } from '../errors.js';
 import type { Instrumentation, InstrumentationEvents } from '../instrumentation.js';
 import type { BatchControl, PartitionBatchHandler } from '../kafka/consumer.js';
@@ -13,11 +13,19 @@ import type { Ownership } from './ownership.js';
 import { recoverPartition } from './partition-recovery.js';
 import type { PartitionPositions } from './partition-positions.js';
 import { retrying, type RetryOptions } from './retry.js';
-import type { Transaction } from './validate.js';
+import type { BalanceSnapshot, Transaction } from './validate.js';
 
 export interface BatchHandlerDeps {
   decoder: TransactionDecoder;
   validate: (raw: unknown) => DecodeResult<Transaction>;
+  /**
+   * The co-partitioned balances topic, when configured: its batches take the same path (decode,
+   * validate, DLQ, the engine and the fenced commit of partition p of `stateTopic`), with their
+   * own decoder (balance-v1) and validator.
+   */
+  balances?: { topic: string; decoder: TransactionDecoder; validate: (raw: unknown) => DecodeResult<BalanceSnapshot> };
+  /** The topic whose partitions own the state (the transactions topic); needed with `balances`. */
+  stateTopic?: string;
   /** The policy currency: amounts in any other currency cannot be added up and go to the DLQ. */
   currency: string;
   dlq: DlqPublisher;
@@ -70,13 +78,26 @@ type BatchStages = InstrumentationEvents['consumer.batch']['stages'];
 const seconds = (since: number): number => (performance.now() - since) / 1000;
 
 function toEngineRecord(record: KafkaRecord, tx: Transaction): EngineRecord {
-  return {
+  const engineRecord: EngineRecord = {
     offset: Number(record.offset),
     transactionId: tx.transactionId,
     customerId: tx.customerId,
     kind: tx.kind === 'PURCHASE' ? 'purchase' : 'refund',
     amountMinor: tx.amountMinor,
     eventTime: tx.eventTime,
+  };
+  if (tx.profitMinor !== null) engineRecord.profitMinor = tx.profitMinor;
+  return engineRecord;
+}
+
+function toBalanceRecord(record: KafkaRecord, snapshot: BalanceSnapshot): BalanceRecord {
+  return {
+    kind: 'balance',
+    offset: Number(record.offset),
+    customerId: snapshot.customerId,
+    accountId: snapshot.accountId,
+    balanceMinor: snapshot.balanceMinor,
+    eventTime: snapshot.asOf,
   };
 }
 
@@ -115,6 +136,10 @@ export function createBatchHandler(deps: BatchHandlerDeps): PartitionBatchHandle
   /** Per partition, the offset batches the throttle skipped left uncommitted, and the timer that commits it. */
   const trailing = new Map<string, { tp: TopicPartition; offset: string; timer: NodeJS.Timeout }>();
 
+  /** The state partition a topic-partition feeds: itself, or for a balances partition the transactions partition p. */
+  const stateOf = (tp: TopicPartition): TopicPartition =>
+    deps.balances !== undefined && tp.topic === deps.balances.topic ? { topic: deps.stateTopic ?? tp.topic, partition: tp.partition } : tp;
+
   const cancelTrailing = (key: string): void => {
     clearTimeout(trailing.get(key)?.timer);
     trailing.delete(key);
@@ -124,7 +149,7 @@ export function createBatchHandler(deps: BatchHandlerDeps): PartitionBatchHandle
   async function commitTrailing(key: string): Promise<void> {
     const pending = trailing.get(key);
     trailing.delete(key);
-    if (pending === undefined || deps.aborted() || !ownership.isMine(pending.tp)) return;
+    if (pending === undefined || deps.aborted() || !ownership.isMine(stateOf(pending.tp))) return;
     try {
       const committed = await deps.commitOffsets([{ ...pending.tp, offset: pending.offset }]);
       if (committed.length > 0) lastCommit.set(key, Date.now());
@@ -195,17 +220,59 @@ export function createBatchHandler(deps: BatchHandlerDeps): PartitionBatchHandle
     return result.done ? result.value : undefined;
   }
 
+  /** How one topic's records are checked and turned into engine records. */
+  interface InputPath {
+    decoder: TransactionDecoder;
+    /** Validates a decoded value into an engine record, or says why it is rejected. */
+    accept(record: KafkaRecord, raw: unknown): { ok: true; value: EngineRecord | BalanceRecord } | { ok: false; error: DecodeError };
+  }
+
+  /** The checks both inputs share: the policy currency, and the key must be the customer id. */
+  function screen(record: KafkaRecord, value: { currency: string; customerId: string }, what: string): DecodeError | null {
+    if (value.currency !== deps.currency) return new DecodeError('VALIDATION_FAILED', `currency: must be the policy currency ${deps.currency}`, ['currency']);
+    if (record.key === null || record.key.toString('utf8') !== value.customerId) {
+      // A customer's state lives in the partition its key hashes to: a record keyed otherwise
+      // would split the customer across partitions (counted twice, ids reused).
+      const problem = record.key === null ? 'the record has no key' : 'the record key differs';
+      return new DecodeError('KEY_MISMATCH', `key: ${problem}; producers must key ${what} by customerId`, ['key']);
+    }
+    return null;
+  }
+
+  const transactionPath: InputPath = {
+    decoder,
+    accept(record, raw) {
+      const checked = validate(raw);
+      if (!checked.ok) return checked;
+      const error = screen(record, checked.value, 'transactions');
+      return error === null ? { ok: true, value: toEngineRecord(record, checked.value) } : { ok: false, error };
+    },
+  };
+  const balances = deps.balances;
+  const balancePath: InputPath | undefined =
+    balances === undefined
+      ? undefined
+      : {
+          decoder: balances.decoder,
+          accept(record, raw) {
+            const checked = balances.validate(raw);
+            if (!checked.ok) return checked;
+            const error = screen(record, checked.value, 'balance snapshots');
+            return error === null ? { ok: true, value: toBalanceRecord(record, checked.value) } : { ok: false, error };
+          },
+        };
+
   /**
    * Decodes and validates one chunk of records (synchronous: the schemas are warmed), adding the
    * time spent to the batch's decode and validate stages.
    */
-  function check(records: readonly KafkaRecord[], eventTimes: number[], stages: BatchStages): { valid: EngineRecord[]; rejections: Rejection[] } {
+  function check(path: InputPath, records: readonly KafkaRecord[], eventTimes: number[], stages: BatchStages): { valid: (EngineRecord | BalanceRecord)[]; rejections: Rejection[] } {
     let started = performance.now();
-    const decodedAll = records.map((record) => decoder.decode(record.value));
+    const decodedAll = records.map((record) => path.decoder.decode(record.value));
     stages.decode += seconds(started);
     started = performance.now();
     const rejections: Rejection[] = [];
-    const valid: EngineRecord[] = [];
+    const valid: (EngineRecord | BalanceRecord)[] = [];
     for (let i = 0; i < records.length; i++) {
       const record = records[i] as KafkaRecord;
       const decoded = decodedAll[i] as DecodeResult<unknown>;
@@ -213,19 +280,12 @@ export function createBatchHandler(deps: BatchHandlerDeps): PartitionBatchHandle
         rejections.push({ record, error: decoded.error });
         continue;
       }
-      const checked = validate(decoded.value);
-      if (!checked.ok) {
-        rejections.push({ record, error: checked.error });
-      } else if (checked.value.currency !== deps.currency) {
-        rejections.push({ record, error: new DecodeError('VALIDATION_FAILED', `currency: must be the policy currency ${deps.currency}`, ['currency']) });
-      } else if (record.key === null || record.key.toString('utf8') !== checked.value.customerId) {
-        // A customer's state lives in the partition its key hashes to: a record keyed otherwise
-        // would split the customer across partitions (counted twice, ids reused).
-        const what = record.key === null ? 'the record has no key' : 'the record key differs';
-        rejections.push({ record, error: new DecodeError('KEY_MISMATCH', `key: ${what}; producers must key transactions by customerId`, ['key']) });
+      const accepted = path.accept(record, decoded.value);
+      if (!accepted.ok) {
+        rejections.push({ record, error: accepted.error });
       } else {
-        valid.push(toEngineRecord(record, checked.value));
-        eventTimes.push(checked.value.eventTime);
+        valid.push(accepted.value);
+        eventTimes.push(accepted.value.eventTime);
       }
     }
     stages.validate += seconds(started);
@@ -235,6 +295,10 @@ export function createBatchHandler(deps: BatchHandlerDeps): PartitionBatchHandle
   async function handlePartitionBatch(batch: PartitionBatch, control: BatchControl): Promise<void> {
     const { topic, partition } = batch;
     const tp = { topic, partition };
+    // A balances batch feeds the state of partition p of the transactions topic: it is owned,
+    // serialised, committed and published as that partition.
+    const path = balancePath !== undefined && topic === deps.balances?.topic ? balancePath : transactionPath;
+    const stateTp = stateOf(tp);
     const stages: BatchStages = { decode: 0, validate: 0, apply: 0, publish: 0 };
 
     if (deps.stopping()) {
@@ -242,7 +306,7 @@ export function createBatchHandler(deps: BatchHandlerDeps): PartitionBatchHandle
       return;
     }
     if (control.isStale()) return;
-    const owned = ownership.get(tp);
+    const owned = ownership.get(stateTp);
     if (owned === undefined) {
       // Assigned but not claimed yet (a fetch that was in flight at the assignment), stopped, or
       // given up to another owner: hand the batch back, so kafkajs does not move past it.
@@ -264,20 +328,20 @@ export function createBatchHandler(deps: BatchHandlerDeps): PartitionBatchHandle
     // Warm the writer schemas of unseen ids once per batch; decoding is synchronous after that.
     let started = performance.now();
     const prepared = await step(control, 'decode', async () => {
-      await decoder.prepare(records.map((r) => r.value));
+      await path.decoder.prepare(records.map((r) => r.value));
       return true;
     });
     if (prepared === undefined) return;
     stages.decode = seconds(started);
 
     const eventTimes: number[] = [];
-    const applied = await ownership.exclusive(tp, async (): Promise<boolean> => {
+    const applied = await ownership.exclusive(stateTp, async (): Promise<boolean> => {
       // Chunk by chunk: decode, validate, dead-letter, then score and send the chunk's commit
       // without waiting for its reply.
       let applyStarted: number | undefined;
       try {
         for (let from = 0; from < records.length; from += applyChunk) {
-          const { valid, rejections } = check(records.slice(from, from + applyChunk), eventTimes, stages);
+          const { valid, rejections } = check(path, records.slice(from, from + applyChunk), eventTimes, stages);
           // Dead-letter before applying: once applied, the watermark passes these offsets for good.
           if (rejections.length > 0) {
             const sent = control.isStale()
@@ -290,7 +354,7 @@ export function createBatchHandler(deps: BatchHandlerDeps): PartitionBatchHandle
             outcome(topic, partition, 'dlq', rejections.length);
           }
           if (valid.length === 0) continue;
-          if (control.isStale() || !ownership.isMine(tp)) return false;
+          if (control.isStale() || !ownership.isMine(stateTp)) return false;
           applyStarted ??= performance.now();
           // A retriable failure here is a failed load (nothing sent yet): the same chunk again.
           const counts = await step(control, 'apply', () => owned.apply(valid, Date.now()));
@@ -303,7 +367,11 @@ export function createBatchHandler(deps: BatchHandlerDeps): PartitionBatchHandle
       } catch (err) {
         // A commit failed or was refused (or its outcome is unknown): the state is re-read.
         if (!isPyramidError(err, 'STATE_FENCED')) throw err;
-        await recoverPartition(owned, { ...deps, positions, shouldStop: () => control.isStale() || deps.aborted() }, err);
+        await recoverPartition(
+          owned,
+          { ...deps, positions, ...(deps.balances === undefined ? {} : { balancesTopic: deps.balances.topic }), shouldStop: () => control.isStale() || deps.aborted() },
+          err,
+        );
         return false;
       } finally {
         if (applyStarted !== undefined) stages.apply = seconds(applyStarted);
@@ -313,16 +381,18 @@ export function createBatchHandler(deps: BatchHandlerDeps): PartitionBatchHandle
 
     // Publish the partition's outbox: first wait for the previous batch's publication (it ran
     // while this batch was decoded and applied), then start this one's and move on.
+    // One publication chain per state partition: its transactions and balances batches share it.
     started = performance.now();
-    const key = partitionKey(topic, partition);
-    await publishing.get(key);
+    const stateKey = partitionKey(stateTp.topic, partition);
+    await publishing.get(stateKey);
     if (control.isStale()) return;
-    const publication = publish(topic, partition, control, eventTimes);
-    publishing.set(key, publication);
+    const publication = publish(stateTp.topic, partition, control, eventTimes);
+    publishing.set(stateKey, publication);
     void publication.finally(() => {
-      if (publishing.get(key) === publication) publishing.delete(key);
+      if (publishing.get(stateKey) === publication) publishing.delete(stateKey);
     });
     stages.publish = seconds(started);
+    const key = partitionKey(topic, partition);
 
     // Resolve the offset and commit, throttled (informational: the Redis watermark is authoritative).
     positions.advance(topic, partition, batch.lastOffset, batch.records[batch.records.length - 1]);

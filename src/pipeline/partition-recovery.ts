@@ -11,6 +11,8 @@ import { checkResumeOffset } from './topic-incarnation.js';
 /** What re-reading a partition after a refused or failed commit needs. */
 export interface RecoveryDeps {
   positions: PartitionPositions;
+  /** The co-partitioned balances topic, when configured: its partition is sought back to its own watermark too. */
+  balancesTopic?: string;
   /** Moves the consumer's fetch position of the partition. */
   seek(partition: TopicPartition, offset: string): void;
   /** The input partition's log as Kafka holds it now, read before seeking back. */
@@ -28,7 +30,8 @@ export interface RecoveryDeps {
 
 /**
  * A commit of the partition failed or was refused: re-read the partition from Redis (retrying
- * while Redis is down) and seek the consumer back to the stored watermark; stop the partition when
+ * while Redis is down) and seek the consumer back to the stored watermark (both watermarks, with
+ * a balances topic); stop the partition when
  * Kafka no longer holds that offset; give it up (paused) when another owner has claimed it. The
  * batch handler and the sweeper both end up here, inside the partition's exclusive section.
  * Resolves to the resync reason, or undefined when it stopped early.
@@ -68,5 +71,12 @@ export async function recoverPartition(owned: OwnedPartition, deps: RecoveryDeps
   logger.warn({ ...tp, reason, err: cause, resume: resume.toString() }, 'partition state is not where this scorer left it; re-read it from Redis and seeking back to its watermark');
   deps.positions.reset(tp.topic, tp.partition, next);
   deps.seek(tp, resume.toString());
+  if (deps.balancesTopic !== undefined) {
+    // The partition's second input replays from the balances watermark of the same meta.
+    const balances = { topic: deps.balancesTopic, partition: tp.partition };
+    const balanceNext = owned.nextBalanceOffset;
+    deps.positions.reset(balances.topic, balances.partition, balanceNext);
+    deps.seek(balances, (balanceNext ?? 0n).toString());
+  }
   return reason;
 }

@@ -38,7 +38,8 @@ import { createPolicyWatcher, type PolicyInUse, type PolicyWatcher } from './pol
 import { startSweeper, type Sweeper } from './sweeper.js';
 import { createAvroTierChangeEncoder, createJsonTierChangeEncoder, type TierChangeEncoder } from './tier-change-encoder.js';
 import { checkIncarnation, type IncarnationVerdict } from './topic-incarnation.js';
-import { createTransactionValidator } from './validate.js';
+import { createBalanceValidator, createTransactionValidator } from './validate.js';
+import { BALANCE_READER_CONTRACT } from './decode-schemas.js';
 
 /** Knobs tests, the demo and the bench turn; production uses the defaults. */
 export interface ScorerTuning {
@@ -90,6 +91,8 @@ export interface Scorer {
    * partition it does not own: the Redis watermark + 1).
    */
   nextOffset(partition: number): Promise<string>;
+  /** The same for partition `partition` of the balances topic; undefined without one. */
+  nextBalanceOffset(partition: number): Promise<string | undefined>;
   /** Measure lag now and emit `consumer.lag` per owned partition. */
   refreshLag(): Promise<void>;
   /** One wall-clock sweep of the owned partitions now (no-op in event-clock mode). */
@@ -117,7 +120,7 @@ interface Running {
   admin: PyramidAdmin;
   /** Log starts and first records of the input topic: its incarnation (topic-incarnation.ts). */
   logs: PartitionLogReader;
-  /** The input topic's partition count at start-up; every assignment re-checks it. */
+  /** The input topic's partition count at start-up; every assignment re-checks it (the balances topic's too). */
   partitionCount: number;
   relay: OutboxRelay;
   sweeper: Sweeper | undefined;
@@ -126,6 +129,19 @@ interface Running {
   census: () => Promise<PyramidCensus>;
   groupProbe: HealthProbe & { close(): void };
   registry: SchemaRegistryClient | undefined;
+}
+
+/**
+ * A policy testing averageDailyBalance needs balances: without a balances topic every customer's
+ * average stays 0, so such a condition would be accepted and never act. Refused, naming the field.
+ */
+function refuseBalanceRulesWithoutBalances(policy: CompiledPolicy): void {
+  const index = policy.tiers.findIndex((tier) => tier.conditions.some((c) => c.metric === 'averageDailyBalance'));
+  if (index < 0) return;
+  throw new PyramidError(
+    'CONFIG_INVALID',
+    `policy ${policy.name} tests the average daily balance (tiers[${index}].when.averageDailyBalance, tier "${policy.tiers[index]?.name ?? ''}") but no balances topic is configured: set PYRAMID_TOPIC_BALANCES (topics.balances)`,
+  );
 }
 
 /** Longest a graceful stop waits for Redis/Kafka before giving up on the remaining steps. */
@@ -149,6 +165,8 @@ export function createScorer(config: PyramidConfig, options: ScorerOptions = {})
     ...options.tuning,
   };
   const inputTopic = config.topics.transactions;
+  /** The co-partitioned balances topic, when configured: partition p feeds the state of partition p. */
+  const balancesTopic = config.topics.balances;
   const positions = new PartitionPositions();
   const ownership = new Ownership();
   const budget = new CacheBudget(config.cacheMaxCustomers);
@@ -172,6 +190,9 @@ export function createScorer(config: PyramidConfig, options: ScorerOptions = {})
     return running;
   };
   const owned = (): TopicPartition[] => ownership.owned().map((p) => ({ topic: p.topic, partition: p.partition }));
+  /** The topic-partitions feeding these state partitions: each, and partition p of the balances topic. */
+  const inputsOf = (partitions: readonly TopicPartition[]): TopicPartition[] =>
+    balancesTopic === undefined ? [...partitions] : partitions.flatMap((tp) => [tp, { topic: balancesTopic, partition: tp.partition }]);
   const stillOwned = (tp: TopicPartition, gen: number): boolean => !aborted && ownership.isMine(tp, gen);
 
   /** The next offset to process: past the applied watermark and past anything dead-lettered here. */
@@ -185,6 +206,21 @@ export function createScorer(config: PyramidConfig, options: ScorerOptions = {})
       applied = meta?.lastOffset == null ? 0n : BigInt(meta.lastOffset) + 1n;
     }
     const inProcess = positions.next(topic, partition) ?? 0n;
+    return (applied > inProcess ? applied : inProcess).toString();
+  }
+
+  /** {@link nextOffset} for the balances partition feeding state partition `partition`: its own watermark. */
+  async function nextBalanceOffset(store: StateStore, partition: number): Promise<string | undefined> {
+    if (balancesTopic === undefined) return undefined;
+    const mine = ownership.get({ topic: inputTopic, partition });
+    let applied: bigint;
+    if (mine !== undefined) {
+      applied = mine.nextBalanceOffset ?? 0n;
+    } else {
+      const meta = await store.readMeta(inputTopic, partition);
+      applied = meta?.balanceLastOffset == null ? 0n : BigInt(meta.balanceLastOffset) + 1n;
+    }
+    const inProcess = positions.next(balancesTopic, partition) ?? 0n;
     return (applied > inProcess ? applied : inProcess).toString();
   }
 
@@ -214,7 +250,12 @@ export function createScorer(config: PyramidConfig, options: ScorerOptions = {})
       onRetry: (err) => logger.warn({ err }, 'cannot read the input topic\'s offsets yet; retrying'),
     });
     if (!topicNow.done || gen !== ownership.currentGeneration) return;
-    const { count, logs, committed } = topicNow.value;
+    const { count, logs, committed, balanceCount, balanceLogs } = topicNow.value;
+    if (balancesTopic !== undefined && balanceCount !== r.partitionCount) {
+      throw new PyramidError('TOPIC_INCARNATION_MISMATCH', coPartitioningMessage(balanceCount, r.partitionCount, 'now'), {
+        details: { topic: balancesTopic, stored: r.partitionCount, now: balanceCount },
+      });
+    }
     if (count !== r.partitionCount) {
       throw new PyramidError(
         'TOPIC_INCARNATION_MISMATCH',
@@ -274,11 +315,19 @@ export function createScorer(config: PyramidConfig, options: ScorerOptions = {})
         const next = partition.nextOffset ?? verdict.startAt;
         positions.reset(tp.topic, tp.partition, next);
         if (next !== undefined) r.consumer.seek(tp, next.toString());
+        if (balancesTopic !== undefined) {
+          // Partition p of the balances topic resumes from its own watermark in the same meta.
+          const balances = { topic: balancesTopic, partition: tp.partition };
+          const balanceNext = partition.nextBalanceOffset ?? BigInt(balanceLogs.find((l) => l.partition === tp.partition)?.logStartOffset ?? 0);
+          positions.reset(balances.topic, balances.partition, balanceNext);
+          r.consumer.seek(balances, balanceNext.toString());
+        }
       }),
     );
     if (gen !== ownership.currentGeneration) return;
     const applying = partitions.filter((tp) => !stops.has(tp));
-    if (!userPaused && !stopping && applying.length > 0) r.consumer.resume(applying);
+    const fetching = inputsOf(applying);
+    if (!userPaused && !stopping && fetching.length > 0) r.consumer.resume(fetching);
     // What a previous owner applied but did not get to publish.
     await Promise.all(applying.map((tp) => flushWithRetry(r, tp, () => stillOwned(tp, gen))));
   }
@@ -313,29 +362,48 @@ export function createScorer(config: PyramidConfig, options: ScorerOptions = {})
 
   /** Kafka lost the offsets a partition needs mid-run: it stays paused and unowned, as at a claim. */
   function stopPartition(r: Running, tp: TopicPartition, error: PyramidError): void {
-    r.consumer.pause([tp]);
+    r.consumer.pause(inputsOf([tp]));
     ownership.revoke([tp]);
     positions.forget(tp.topic, tp.partition);
     stops.stop(tp, error);
   }
 
-  /** The input topic as Kafka holds it now: partition count, log starts, the group's committed offsets. */
-  async function readTopicNow(r: Running): Promise<{ count: number | null; logs: Awaited<ReturnType<PartitionLogReader['read']>>; committed: Map<number, number> }> {
+  /**
+   * The input topic as Kafka holds it now: partition count, log starts, the group's committed
+   * offsets; and the balances topic's partition count and log starts when one is configured.
+   */
+  async function readTopicNow(r: Running): Promise<{
+    count: number | null;
+    logs: PartitionLog[];
+    committed: Map<number, number>;
+    balanceCount: number | null;
+    balanceLogs: PartitionLog[];
+  }> {
     const count = await r.admin.partitionCount(inputTopic);
     const logs = count === null ? [] : await r.logs.read(inputTopic);
     const committed = new Map<number, number>();
     for (const { partition, offset } of count === null ? [] : await r.admin.committedOffsets(config.groupId, inputTopic)) {
       if (Number(offset) >= 0) committed.set(partition, Number(offset));
     }
-    return { count, logs, committed };
+    const balanceCount = balancesTopic === undefined ? null : await r.admin.partitionCount(balancesTopic);
+    const balanceLogs = balancesTopic === undefined || balanceCount === null ? [] : await r.logs.read(balancesTopic);
+    return { count, logs, committed, balanceCount, balanceLogs };
+  }
+
+  /** Why the balances topic cannot feed the state: it is not co-partitioned with the transactions topic. */
+  function coPartitioningMessage(balanceCount: number | null, transactionCount: number, when: 'at start-up' | 'now'): string {
+    const balances = balanceCount === null ? `does not exist ${when}` : `has ${balanceCount} partition${balanceCount === 1 ? '' : 's'} ${when}`;
+    return `the balances topic ${balancesTopic ?? ''} (PYRAMID_TOPIC_BALANCES) ${balances}, the transactions topic ${inputTopic} has ${transactionCount}: the two must be co-partitioned (the same partition count and the same key, customerId), because partition p of both feeds the state of partition p`;
   }
 
   function onAssignmentChange(r: Running, change: AssignmentChange): void {
     const partitions = change.partitions.filter((tp) => tp.topic === inputTopic);
+    // Balances partitions follow the state partition of the same number (co-partitioned assignor).
+    const balancePartitions = change.partitions.filter((tp) => tp.topic === balancesTopic);
     ownership.startGeneration(change.generation);
     instrumentation.emit('consumer.rebalance', { groupId: config.groupId, kind: change.kind, partitions: partitions.length, topicPartitions: partitions });
     if (change.kind === 'revoked') {
-      for (const tp of partitions) positions.forget(tp.topic, tp.partition);
+      for (const tp of [...partitions, ...balancePartitions]) positions.forget(tp.topic, tp.partition);
       ownership.revoke(partitions);
       stops.forget(partitions);
       // After its flush in progress; a partition assigned here again gets a new producer.
@@ -344,8 +412,9 @@ export function createScorer(config: PyramidConfig, options: ScorerOptions = {})
       return;
     }
     logger.info({ partitions: partitions.map((tp) => tp.partition), memberId: change.memberId }, 'partitions assigned');
-    if (partitions.length === 0) return;
     // Paused until each partition is claimed and sought to its watermark, so no fetch runs from a stale position.
+    if (balancePartitions.length > 0) r.consumer.pause(balancePartitions);
+    if (partitions.length === 0) return;
     r.consumer.pause(partitions);
     const work = prepareAssigned(r, change.generation, partitions).catch((err: unknown) => {
       if (isPyramidError(err, 'STATE_LAYOUT_MISMATCH') || isPyramidError(err, 'TOPIC_INCARNATION_MISMATCH')) {
@@ -384,6 +453,16 @@ export function createScorer(config: PyramidConfig, options: ScorerOptions = {})
     const partitionCount = await admin.partitionCount(inputTopic);
     if (partitionCount === null) {
       throw new PyramidError('CONFIG_INVALID', `the input topic ${inputTopic} does not exist (PYRAMID_TOPIC_TRANSACTIONS); create it first`);
+    }
+    if (balancesTopic !== undefined) {
+      const balanceCount = await admin.partitionCount(balancesTopic);
+      if (balanceCount !== partitionCount) {
+        throw new PyramidError('CONFIG_INVALID', coPartitioningMessage(balanceCount, partitionCount, 'at start-up'), {
+          details: { balancesTopic, balancePartitions: balanceCount, transactionsTopic: inputTopic, transactionPartitions: partitionCount },
+        });
+      }
+    } else {
+      refuseBalanceRulesWithoutBalances(policy);
     }
     await admin.ensureTopics([
       { topic: config.topics.tierChanges, numPartitions: partitionCount },
@@ -440,6 +519,8 @@ export function createScorer(config: PyramidConfig, options: ScorerOptions = {})
       // The next batch is fetched while this one is applied, so the round trip to the broker and
       // kafkajs's decoding do not leave Redis idle between fetches.
       readAhead: true,
+      // Partition p of the balances topic must go to the member that owns partition p's state.
+      coPartitioned: balancesTopic !== undefined,
       instrumentation,
     });
     const watcher = createPolicyWatcher({
@@ -450,16 +531,28 @@ export function createScorer(config: PyramidConfig, options: ScorerOptions = {})
       onSwitch: (next) => switchOwnedPartitions(next),
       logger,
     });
-    // The census counts by the tiers of the policy scored with now.
-    const census = (): Promise<PyramidCensus> =>
-      createCensus({
-        store,
-        policy: watcher.current().policy,
-        topic: inputTopic,
-        clock: config.clock,
-        partitions: () => Array.from({ length: partitionCount }, (_, i) => i),
-        pauseBetweenRoundsMs: 5,
-      }).census();
+    // The census counts by the tiers of the policy scored with now; it is kept per policy because
+    // it carries the (rarely recomputed) 80/20/30 figures between censuses.
+    let censusOf: { policy: CompiledPolicy; census: ReturnType<typeof createCensus> } | undefined;
+    const census = (): Promise<PyramidCensus> => {
+      const current = watcher.current().policy;
+      if (censusOf?.policy !== current) {
+        censusOf = {
+          policy: current,
+          census: createCensus({
+            store,
+            policy: current,
+            topic: inputTopic,
+            clock: config.clock,
+            partitions: () => Array.from({ length: partitionCount }, (_, i) => i),
+            pauseBetweenRoundsMs: 5,
+            // The 80/20/30 line of the status page ranks every customer by profit: a scan, so rarely.
+            profitConcentrationEveryMs: 5 * 60_000,
+          }),
+        };
+      }
+      return censusOf.census.census();
+    };
     const lag = startLagMonitor({
       instrumentation,
       logger,
@@ -515,14 +608,21 @@ export function createScorer(config: PyramidConfig, options: ScorerOptions = {})
     const r = await connect();
     running = r;
     const decoder = createDecoder({ format: config.inputFormat, registry: r.registry });
-    const validate = createTransactionValidator({
-      maxAmountMinor: config.validation.maxAmountMinor,
-      maxFutureSkewMs: config.validation.maxFutureSkew,
-    });
+    const limits = { maxAmountMinor: config.validation.maxAmountMinor, maxFutureSkewMs: config.validation.maxFutureSkew };
+    const validate = createTransactionValidator(limits);
+    const balances =
+      balancesTopic === undefined
+        ? undefined
+        : {
+            topic: balancesTopic,
+            decoder: createDecoder({ format: config.inputFormat, registry: r.registry, contract: BALANCE_READER_CONTRACT }),
+            validate: createBalanceValidator(limits),
+          };
     const producerForDlq = r.producer;
     handler = createBatchHandler({
       decoder,
       validate,
+      ...(balances === undefined ? {} : { balances, stateTopic: inputTopic }),
       // A live switch keeps the currency (assertSwitchable): the one started with holds.
       currency: r.policy.current().policy.currency,
       dlq: createDlqPublisher({ producer: producerForDlq, topic: config.topics.dlq, instrumentation }),
@@ -530,7 +630,7 @@ export function createScorer(config: PyramidConfig, options: ScorerOptions = {})
       relay: r.relay,
       positions,
       seek: (tp, offset) => r.consumer.seek(tp, offset),
-      pause: (tp) => r.consumer.pause([tp]),
+      pause: (tp) => r.consumer.pause(inputsOf([tp])),
       commitOffsets: (offsets) => r.consumer.commitOffsets(offsets),
       readLog: (tp) => readLog(r, tp),
       stopPartition: (tp, error) => stopPartition(r, tp, error),
@@ -549,7 +649,7 @@ export function createScorer(config: PyramidConfig, options: ScorerOptions = {})
       void shutdown().finally(() => settle.reject(error));
     });
     await r.consumer.connect();
-    await r.consumer.subscribe([inputTopic], { fromBeginning: true });
+    await r.consumer.subscribe(balancesTopic === undefined ? [inputTopic] : [inputTopic, balancesTopic], { fromBeginning: true });
     await r.consumer.run(handler);
     if (config.clock === 'wall') {
       r.sweeper = startSweeper({
@@ -562,8 +662,9 @@ export function createScorer(config: PyramidConfig, options: ScorerOptions = {})
             partition,
             {
               positions,
+              ...(balancesTopic === undefined ? {} : { balancesTopic }),
               seek: (tp, offset) => r.consumer.seek(tp, offset),
-              pause: (tp) => r.consumer.pause([tp]),
+              pause: (tp) => r.consumer.pause(inputsOf([tp])),
               readLog: (tp) => readLog(r, tp),
               stopPartition: (tp, error) => stopPartition(r, tp, error),
               instrumentation,
@@ -577,7 +678,7 @@ export function createScorer(config: PyramidConfig, options: ScorerOptions = {})
     }
     r.reevaluator = startPolicyReevaluator({ ownership, relay: r.relay, instrumentation, logger, intervalMs: tuning.reevaluationIntervalMs });
     await r.policy.start();
-    logger.info({ groupId: config.groupId, topic: inputTopic, clock: config.clock }, 'scorer running');
+    logger.info({ groupId: config.groupId, topic: inputTopic, balancesTopic, clock: config.clock }, 'scorer running');
   }
 
   async function shutdown(): Promise<void> {
@@ -591,7 +692,7 @@ export function createScorer(config: PyramidConfig, options: ScorerOptions = {})
     force.unref();
     try {
       // Stop fetching; kafkajs's stop waits for the batches in hand, which finish normally.
-      if (mine.length > 0) r.consumer.pause(mine);
+      if (mine.length > 0) r.consumer.pause(inputsOf(mine));
       // Finish the batches in hand (and hand back the ones read ahead) while still a member, so
       // they publish and commit.
       await r.consumer.drain();
@@ -608,7 +709,7 @@ export function createScorer(config: PyramidConfig, options: ScorerOptions = {})
       // owner's to flush (a second flush would only repeat identical event ids downstream).
       const gen = ownership.currentGeneration;
       await Promise.all(mine.map((tp) => flushWithRetry(r, tp, () => stillOwned(tp, gen))));
-      const finalOffsets = mine.flatMap((tp) => {
+      const finalOffsets = inputsOf(mine).flatMap((tp) => {
         const next = positions.next(tp.topic, tp.partition);
         return next === undefined ? [] : [{ ...tp, offset: next.toString() }];
       });
@@ -644,15 +745,16 @@ export function createScorer(config: PyramidConfig, options: ScorerOptions = {})
     assignment: owned,
     pause() {
       userPaused = true;
-      const mine = owned();
+      const mine = inputsOf(owned());
       if (mine.length > 0) running?.consumer.pause(mine);
     },
     resume() {
       userPaused = false;
-      const mine = owned();
+      const mine = inputsOf(owned());
       if (mine.length > 0) running?.consumer.resume(mine);
     },
     nextOffset: (partition) => nextOffset(need().store, inputTopic, partition),
+    nextBalanceOffset: (partition) => nextBalanceOffset(need().store, partition),
     refreshLag: () => need().lag.refresh(),
     sweepNow: async () => {
       await need().sweeper?.sweepOnce();

@@ -16,6 +16,19 @@ export interface Transaction {
   channel: string | null;
   /** v2 field, ISO 18245 four digits; null when absent or written with v1. */
   merchantCategory: string | null;
+  /** v3 field: the transaction's margin, signed minor units; null when absent or written with v1/v2. */
+  profitMinor: number | null;
+}
+
+/** A balance snapshot that passed validation (schemas/balance-v1.avsc). */
+export interface BalanceSnapshot {
+  customerId: string;
+  accountId: string;
+  /** Signed integer minor units of `currency`. */
+  balanceMinor: number;
+  currency: string;
+  /** Epoch milliseconds: the balance holds from here on. */
+  asOf: number;
 }
 
 /** Bounds from config `validation`. */
@@ -29,6 +42,22 @@ export interface ValidationLimits {
 const ISO_4217 = new Set(Intl.supportedValuesOf('currency'));
 const ID_LIMIT = 128;
 
+const signedAmount = (limits: ValidationLimits) =>
+  z
+    .number()
+    .int('must be an integer number of minor units')
+    .min(-limits.maxAmountMinor, `must be at least -${limits.maxAmountMinor} minor units`)
+    .max(limits.maxAmountMinor, `must be at most ${limits.maxAmountMinor} minor units`);
+
+const epochMs = (limits: ValidationLimits, now: () => number) =>
+  z
+    .number()
+    .int('must be integer epoch milliseconds')
+    .min(0, 'must not be before 1970')
+    .refine((t) => t <= now() + limits.maxFutureSkewMs, `is more than ${limits.maxFutureSkewMs} ms in the future`);
+
+const currencyCode = () => z.string().refine((code) => ISO_4217.has(code), 'must be an ISO 4217 currency code');
+
 function buildSchema(limits: ValidationLimits, now: () => number): z.ZodType<Transaction> {
   const id = z.string().min(1, 'must not be empty').max(ID_LIMIT, `must be at most ${ID_LIMIT} characters`);
   return z.object({
@@ -40,18 +69,25 @@ function buildSchema(limits: ValidationLimits, now: () => number): z.ZodType<Tra
       .int('must be an integer number of minor units')
       .min(1, 'must be positive (refunds use kind REFUND)')
       .max(limits.maxAmountMinor, `must be at most ${limits.maxAmountMinor} minor units`),
-    currency: z.string().refine((code) => ISO_4217.has(code), 'must be an ISO 4217 currency code'),
-    eventTime: z
-      .number()
-      .int('must be integer epoch milliseconds')
-      .min(0, 'must not be before 1970')
-      .refine((t) => t <= now() + limits.maxFutureSkewMs, `is more than ${limits.maxFutureSkewMs} ms in the future`),
+    currency: currencyCode(),
+    eventTime: epochMs(limits, now),
     channel: z.string().min(1).max(32, 'must be at most 32 characters').nullable().default(null),
     merchantCategory: z
       .string()
       .regex(/^\d{4}$/, 'must be four digits (ISO 18245)')
       .nullable()
       .default(null),
+    profitMinor: signedAmount(limits).nullable().default(null),
+  });
+}
+
+function buildBalanceSchema(limits: ValidationLimits, now: () => number): z.ZodType<BalanceSnapshot> {
+  return z.object({
+    customerId: z.string().min(1, 'must not be empty').max(ID_LIMIT, `must be at most ${ID_LIMIT} characters`),
+    accountId: z.string().regex(/^[A-Za-z0-9_.-]{1,64}$/, 'must be 1..64 letters, digits, "_", "." or "-"'),
+    balanceMinor: signedAmount(limits),
+    currency: currencyCode(),
+    asOf: epochMs(limits, now),
   });
 }
 
@@ -63,7 +99,19 @@ function buildSchema(limits: ValidationLimits, now: () => number): z.ZodType<Tra
  * @param now wall clock for the future-skew rule; tests pass a fixed one.
  */
 export function createTransactionValidator(limits: ValidationLimits, now: () => number = Date.now): (raw: unknown) => DecodeResult<Transaction> {
-  const schema = buildSchema(limits, now);
+  return validatorOf(buildSchema(limits, now));
+}
+
+/**
+ * Builds the balance snapshot validator, by the same rules as {@link createTransactionValidator}:
+ * balances are signed, bounded by the same maximum amount in absolute value; asOf by the same
+ * future skew.
+ */
+export function createBalanceValidator(limits: ValidationLimits, now: () => number = Date.now): (raw: unknown) => DecodeResult<BalanceSnapshot> {
+  return validatorOf(buildBalanceSchema(limits, now));
+}
+
+function validatorOf<T>(schema: z.ZodType<T>): (raw: unknown) => DecodeResult<T> {
   return (raw) => {
     const result = schema.safeParse(raw);
     if (result.success) return { ok: true, value: result.data };

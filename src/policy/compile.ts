@@ -58,24 +58,34 @@ function compileTier(
   issues: PolicyIssue[],
 ): CompiledTier {
   const at = (...rest: (string | number)[]): (string | number)[] => ['tiers', index, ...rest];
-  const monetary = boundsToConditions('monetary', tier.when?.monetary, (raw, op) => {
-    if (digits === undefined) return undefined; // the currency issue is already reported
-    try {
-      return decimalToMinor(raw, digits);
-    } catch (err) {
-      issues.push({ path: at('when', 'monetary', op), message: (err as Error).message });
-      return undefined;
-    }
-  });
+  const amounts = (metric: 'monetary' | 'averageDailyBalance' | 'profit'): Condition[] =>
+    boundsToConditions(metric, tier.when?.[metric], (raw, op) => {
+      if (digits === undefined) return undefined; // the currency issue is already reported
+      try {
+        return decimalToMinor(raw, digits);
+      } catch (err) {
+        issues.push({ path: at('when', metric, op), message: (err as Error).message });
+        return undefined;
+      }
+    });
+  const monetary = amounts('monetary');
   const frequency = boundsToConditions('frequency', tier.when?.frequency, (value) => value);
   const recency = boundsToConditions('recencyMs', tier.when?.recency, (value) => value);
+  const averageDailyBalance = amounts('averageDailyBalance');
+  const profit = amounts('profit');
 
-  for (const [key, conditions] of [['monetary', monetary], ['frequency', frequency], ['recency', recency]] as const) {
+  for (const [key, conditions] of [
+    ['monetary', monetary],
+    ['frequency', frequency],
+    ['recency', recency],
+    ['averageDailyBalance', averageDailyBalance],
+    ['profit', profit],
+  ] as const) {
     const { lo, hi } = integerRange(conditions);
     if (lo > hi) issues.push({ path: at('when', key), message: 'the bounds admit no value (lower bound above upper bound)' });
   }
 
-  const conditions = [...monetary, ...frequency, ...recency];
+  const conditions = [...monetary, ...frequency, ...recency, ...averageDailyBalance, ...profit];
   const compiled: CompiledTier = { name: tier.name, rank: tierCount - index + 1, conditions };
   // Accepted fields must act: until the engine ranks customers across partitions, a share-based
   // tier is refused rather than loaded and never matched.

@@ -14,6 +14,10 @@ export function describeCondition(policy: Pick<CompiledPolicy, 'currency' | 'min
       return `frequency ${op} ${condition.value}`;
     case 'recencyMs':
       return `recency ${op} ${formatDuration(condition.value)}`;
+    case 'averageDailyBalance':
+      return `averageDailyBalance ${op} ${formatMinor(condition.value, policy.minorUnitDigits)} ${policy.currency}`;
+    case 'profit':
+      return `profit ${op} ${formatMinor(condition.value, policy.minorUnitDigits)} ${policy.currency}`;
   }
 }
 
@@ -71,7 +75,7 @@ export function describePolicy(policy: CompiledPolicy): string[] {
     lines.push('inactivity: no rule (a customer never becomes inactive by time alone)');
   }
   const { downgradeMarginBps, downgradeGraceMs } = policy.hysteresis;
-  const margin = downgradeMarginBps === 0 ? 'no downgrade margin' : `downgrade margin ${(downgradeMarginBps / 100).toString()}% (monetary lower bounds of the current tier relaxed by it)`;
+  const margin = downgradeMarginBps === 0 ? 'no downgrade margin' : `downgrade margin ${(downgradeMarginBps / 100).toString()}% (monetary, averageDailyBalance and profit lower bounds of the current tier relaxed by it)`;
   const grace = downgradeGraceMs === 0 ? 'no downgrade grace' : `downgrade grace ${formatDuration(downgradeGraceMs)} (a downgrade waits this long)`;
   lines.push(`hysteresis: ${margin}; ${grace}`);
   return lines;

@@ -57,6 +57,8 @@ const tierSchema = z.strictObject({
       monetary: bounds(amountField).optional(),
       frequency: bounds(countField).optional(),
       recency: bounds(durationField).optional(),
+      averageDailyBalance: bounds(amountField).optional(),
+      profit: bounds(amountField).optional(),
     })
     .optional(),
   relative: z

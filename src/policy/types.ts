@@ -4,15 +4,24 @@
  * evaluation depends on rounding. Plain data: it is hashed (content-hash.ts) to tell policies apart.
  */
 
-/** A metric a tier condition can test. `recencyMs` is now − last purchase time. */
-export type Metric = 'monetary' | 'frequency' | 'recencyMs';
+/**
+ * A metric a tier condition can test. `recencyMs` is now − last purchase time;
+ * `averageDailyBalance` the time-weighted average of the accounts' balance sum over the window;
+ * `profit` the transactions' summed margin over the window.
+ */
+export type Metric = 'monetary' | 'frequency' | 'recencyMs' | 'averageDailyBalance' | 'profit';
+
+/** Metrics in minor units of the policy currency: the downgrade margin relaxes their lower bounds. */
+export function isMoneyMetric(metric: Metric): boolean {
+  return metric === 'monetary' || metric === 'averageDailyBalance' || metric === 'profit';
+}
 
 export type Comparison = 'gt' | 'gte' | 'lt' | 'lte';
 
 export interface Condition {
   metric: Metric;
   op: Comparison;
-  /** Minor units for monetary, a count for frequency, milliseconds for recencyMs. */
+  /** Minor units for monetary, averageDailyBalance and profit, a count for frequency, milliseconds for recencyMs. */
   value: number;
 }
 
@@ -36,7 +45,8 @@ export interface Hysteresis {
   /** A downgrade takes effect only after the lower tier has been the evaluated tier this long. */
   downgradeGraceMs: number;
   /**
-   * While in a tier, its lower monetary bounds (gt/gte) are relaxed by this fraction, in basis
+   * While in a tier, its lower money bounds (gt/gte of monetary, averageDailyBalance and profit)
+   * are relaxed by this fraction, in basis
    * points (1000 = 10 %): relaxed = floor(value × (10000 − marginBps) / 10000).
    */
   downgradeMarginBps: number;

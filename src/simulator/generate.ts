@@ -38,6 +38,11 @@ export interface SimulationOptions {
   currency?: string;
   /** Prefix of transaction ids, so runs with different seeds do not collide. Default `sim<seed>`. */
   runId?: string;
+  /**
+   * Share of customers whose business loses money (negative margin: fees waived, rewards paid out
+   * beyond the interchange earned). Default 0.3, the "bottom 30 %" of the 80/20/30 rule.
+   */
+  lossMakingRatio?: number;
 }
 
 /** One generated event and what the simulator did to it on purpose. */
@@ -76,10 +81,18 @@ export function* generateTransactions(options: SimulationOptions): Generator<Sim
 
   const ticket: number[] = [];
   const activity: number[] = [];
+  // Margin per customer in basis points of the amount: most earn 2-20 %, the loss-making lose 1-15 %.
+  const marginBps: number[] = [];
+  const lossMaking = options.lossMakingRatio ?? 0.3;
   for (let c = 0; c < options.customers; c++) {
     ticket.push(random.pareto(alpha, minTicket));
     activity.push(random.pareto(3, 1));
   }
+  // From a stream of its own, so adding margins left every other draw (and so every seeded run) as it was.
+  const marginRandom = createRandom(options.seed + 0x9e3779b9);
+  for (let c = 0; c < options.customers; c++) marginBps.push(marginRandom.chance(lossMaking) ? -marginRandom.int(100, 1_500) : marginRandom.int(200, 2_000));
+  const customerIndex = (id: string): number => Number(id.slice(5));
+  const margin = (id: string, amountMinor: number): number => Math.round((amountMinor * (marginBps[customerIndex(id)] as number)) / 10_000);
   const silentCount = Math.round((options.silenceRatio ?? 0.1) * options.customers);
   const silent = new Set<number>();
   while (silent.size < silentCount) silent.add(random.int(0, options.customers - 1));
@@ -130,26 +143,30 @@ export function* generateTransactions(options: SimulationOptions): Generator<Sim
     let transaction: Transaction;
     const refundOf = recentPurchases.length > 0 && random.chance(refundRatio) ? random.pick(recentPurchases) : undefined;
     if (refundOf !== undefined) {
+      // Full or partial refund, never more than was paid; it reverses its share of the margin.
+      const amountMinor = random.chance(0.5) ? refundOf.amountMinor : Math.max(1, Math.floor(refundOf.amountMinor * random.next()));
       transaction = {
         ...refundOf,
         transactionId: `${runId}-${++sequence}`,
         kind: 'REFUND',
-        // Full or partial refund, never more than was paid.
-        amountMinor: random.chance(0.5) ? refundOf.amountMinor : Math.max(1, Math.floor(refundOf.amountMinor * random.next())),
+        amountMinor,
         eventTime: Math.max(eventTime, refundOf.eventTime),
+        profitMinor: -margin(refundOf.customerId, amountMinor),
       };
     } else {
       const c = drawCustomer();
       const jitter = 0.5 + random.next();
+      const amountMinor = Math.min(maxAmount, Math.max(1, Math.round((ticket[c] as number) * jitter)));
       transaction = {
         transactionId: `${runId}-${++sequence}`,
         customerId: customerId(c),
         kind: 'PURCHASE',
-        amountMinor: Math.min(maxAmount, Math.max(1, Math.round((ticket[c] as number) * jitter))),
+        amountMinor,
         currency,
         eventTime,
         channel: random.pick(CHANNELS),
         merchantCategory: random.pick(MERCHANT_CATEGORIES),
+        profitMinor: margin(customerId(c), amountMinor),
       };
       remember(recentPurchases, transaction);
     }

@@ -5,11 +5,15 @@ import type { OutgoingRecord } from '../kafka/types.js';
 import { writeSchemaFrame } from '../kafka/wire-format.js';
 import { loadContract, valueSubject } from '../pipeline/decode-schemas.js';
 import { retrying, type RetryOptions } from '../pipeline/retry.js';
-import type { Transaction } from '../pipeline/validate.js';
+import type { BalanceSnapshot, Transaction } from '../pipeline/validate.js';
+import { createBalanceSimulator } from './balances.js';
 import { generateTransactions, type SimulationOptions } from './generate.js';
 
-/** Which transaction contract versions the simulator writes. `mixed` alternates v1 and v2 per record. */
-export type SimulatedSchemaVersion = 'v1' | 'v2' | 'mixed';
+/**
+ * Which transaction contract versions the simulator writes. `mixed` alternates v1 and v2 per
+ * record; `v3` adds each transaction's margin (profitMinor).
+ */
+export type SimulatedSchemaVersion = 'v1' | 'v2' | 'v3' | 'mixed';
 
 export interface RunSimulatorOptions extends SimulationOptions {
   producer: PyramidProducer;
@@ -19,6 +23,12 @@ export interface RunSimulatorOptions extends SimulationOptions {
   registry?: SchemaRegistryClient;
   /** Default v2. */
   schemaVersion?: SimulatedSchemaVersion;
+  /**
+   * Also produce account balance snapshots (balance-v1, same format) to `topic`, keyed by
+   * customerId, as `ratio` of all records (0 < ratio < 1), interleaved with the transactions, each
+   * at the simulated clock of the transaction it follows.
+   */
+  balances?: { topic: string; ratio: number };
   /** Events per second; undefined sends as fast as the broker takes them. */
   rate?: number;
   /** Records per produce request. Default 500. */
@@ -37,7 +47,10 @@ export interface RunSimulatorOptions extends SimulationOptions {
 }
 
 export interface SimulatorResult {
+  /** Records produced (transactions and balance snapshots). */
   sent: number;
+  /** Of them, balance snapshots. */
+  balances: number;
   duplicates: number;
   late: number;
   durationMs: number;
@@ -45,16 +58,29 @@ export interface SimulatorResult {
 
 type Encoder = (transaction: Transaction, index: number) => Buffer | string;
 
-function v1Fields(transaction: Transaction): Omit<Transaction, 'channel' | 'merchantCategory'> {
-  const { channel: _channel, merchantCategory: _category, ...v1 } = transaction;
+function v1Fields(transaction: Transaction): Omit<Transaction, 'channel' | 'merchantCategory' | 'profitMinor'> {
+  const { channel: _channel, merchantCategory: _category, profitMinor: _profit, ...v1 } = transaction;
   return v1;
+}
+
+function v2Fields(transaction: Transaction): Omit<Transaction, 'profitMinor'> {
+  const { profitMinor: _profit, ...v2 } = transaction;
+  return v2;
 }
 
 async function buildEncoder(options: RunSimulatorOptions): Promise<Encoder> {
   const version = options.schemaVersion ?? 'v2';
   const useV1 = (index: number): boolean => version === 'v1' || (version === 'mixed' && index % 2 === 0);
+  if (version === 'v3') {
+    if (options.format === 'json') return (transaction) => JSON.stringify(transaction);
+    if (options.registry === undefined) throw new Error('the Avro format needs a schema registry');
+    const text = loadContract('transaction-v3');
+    const id = await options.registry.registerAvro(valueSubject(options.topic), text);
+    const type = avro.Type.forSchema(JSON.parse(text) as avro.Schema);
+    return (transaction) => writeSchemaFrame(id, type.toBuffer(transaction));
+  }
   if (options.format === 'json') {
-    return (transaction, index) => JSON.stringify(useV1(index) ? v1Fields(transaction) : transaction);
+    return (transaction, index) => JSON.stringify(useV1(index) ? v1Fields(transaction) : v2Fields(transaction));
   }
   if (options.registry === undefined) throw new Error('the Avro format needs a schema registry');
   const subject = valueSubject(options.topic);
@@ -68,8 +94,17 @@ async function buildEncoder(options: RunSimulatorOptions): Promise<Encoder> {
   }
   return (transaction, index) => {
     const writer = (useV1(index) ? writers[0] : writers[1]) as { id: number; type: avro.Type };
-    return writeSchemaFrame(writer.id, writer.type.toBuffer(useV1(index) ? v1Fields(transaction) : transaction));
+    return writeSchemaFrame(writer.id, writer.type.toBuffer(useV1(index) ? v1Fields(transaction) : v2Fields(transaction)));
   };
+}
+
+async function buildBalanceEncoder(options: RunSimulatorOptions, topic: string): Promise<(snapshot: BalanceSnapshot) => Buffer | string> {
+  if (options.format === 'json') return (snapshot) => JSON.stringify(snapshot);
+  if (options.registry === undefined) throw new Error('the Avro format needs a schema registry');
+  const text = loadContract('balance-v1');
+  const id = await options.registry.registerAvro(valueSubject(topic), text);
+  const type = avro.Type.forSchema(JSON.parse(text) as avro.Schema);
+  return (snapshot) => writeSchemaFrame(id, type.toBuffer(snapshot));
 }
 
 function sleep(ms: number, signal?: AbortSignal): Promise<void> {
@@ -92,16 +127,23 @@ function sleep(ms: number, signal?: AbortSignal): Promise<void> {
  */
 export async function runSimulator(options: RunSimulatorOptions): Promise<SimulatorResult> {
   const encode = await buildEncoder(options);
+  const balances = options.balances;
+  if (balances !== undefined && !(balances.ratio > 0 && balances.ratio < 1)) throw new RangeError('balances.ratio must be above 0 and below 1');
+  const encodeBalance = balances === undefined ? undefined : await buildBalanceEncoder(options, balances.topic);
+  const balanceSource = balances === undefined ? undefined : createBalanceSimulator({ seed: options.seed, customers: options.customers, ...(options.currency === undefined ? {} : { currency: options.currency }) });
+  // Snapshots per transaction, so that they are `ratio` of all records; the fraction is carried on.
+  const balancesPerTransaction = balances === undefined ? 0 : balances.ratio / (1 - balances.ratio);
+  let balanceCredit = 0;
   const started = Date.now();
   // At a set rate, send about ten requests a second so pacing stays smooth.
   const batchSize = options.rate === undefined ? (options.batchSize ?? 500) : Math.max(1, Math.min(options.batchSize ?? 500, Math.ceil(options.rate / 10)));
-  const result: SimulatorResult = { sent: 0, duplicates: 0, late: 0, durationMs: 0 };
+  const result: SimulatorResult = { sent: 0, balances: 0, duplicates: 0, late: 0, durationMs: 0 };
   let batch: OutgoingRecord[] = [];
+  let balanceBatch: OutgoingRecord[] = [];
 
-  const flush = async (): Promise<void> => {
-    if (batch.length === 0) return;
-    const records = batch;
-    const sent = await retrying(() => options.producer.send(options.topic, records), {
+  const send = async (topic: string, records: OutgoingRecord[]): Promise<boolean> => {
+    if (records.length === 0) return true;
+    const sent = await retrying(() => options.producer.send(topic, records), {
       shouldStop: () => options.signal?.aborted === true,
       options: options.retry,
       onRetry: async (err, attempt, delayMs) => {
@@ -113,9 +155,19 @@ export async function runSimulator(options: RunSimulatorOptions): Promise<Simula
         await options.producer.disconnect().catch(() => undefined);
       },
     });
+    return sent.done;
+  };
+
+  const flush = async (): Promise<void> => {
+    if (batch.length === 0 && balanceBatch.length === 0) return;
+    const records = batch;
+    const balanceRecords = balanceBatch;
     batch = [];
-    if (!sent.done) return;
-    result.sent += records.length;
+    balanceBatch = [];
+    if (!(await send(options.topic, records))) return;
+    if (balances !== undefined && !(await send(balances.topic, balanceRecords))) return;
+    result.sent += records.length + balanceRecords.length;
+    result.balances += balanceRecords.length;
     options.onProgress?.(result.sent);
     if (options.rate !== undefined) {
       const due = started + (result.sent / options.rate) * 1_000;
@@ -127,10 +179,17 @@ export async function runSimulator(options: RunSimulatorOptions): Promise<Simula
   let index = 0;
   for (const { transaction, duplicate, late } of generateTransactions(options)) {
     if (options.signal?.aborted) break;
+    const asOf = options.startTime + Math.floor(index * options.spacingMs);
     batch.push({ key: transaction.customerId, value: encode(transaction, index++) });
     if (duplicate) result.duplicates += 1;
     if (late) result.late += 1;
-    if (batch.length >= batchSize) await flush();
+    if (balanceSource !== undefined && encodeBalance !== undefined) {
+      for (balanceCredit += balancesPerTransaction; balanceCredit >= 1; balanceCredit -= 1) {
+        const snapshot = balanceSource.next(asOf);
+        balanceBatch.push({ key: snapshot.customerId, value: encodeBalance(snapshot) });
+      }
+    }
+    if (batch.length + balanceBatch.length >= batchSize) await flush();
   }
   await flush();
   result.durationMs = Date.now() - started;

@@ -1,5 +1,5 @@
 import { PyramidError } from '../errors.js';
-import type { Bucket, CustomerState } from '../engine/types.js';
+import type { AccountBalance, BalanceBucket, BalanceState, Bucket, CustomerState } from '../engine/types.js';
 
 /**
  * The Redis layout of pyramid's state: every key name, every meta field and the stored customer
@@ -53,6 +53,11 @@ export const META = {
   commit: 'cn',
   /** Last applied Kafka offset. */
   lastOffset: 'wo',
+  /**
+   * Last applied Kafka offset of partition p of the co-partitioned balances topic: the second
+   * watermark of a partition fed by two topic-partitions (absent until a balance applied).
+   */
+  balanceLastOffset: 'wb',
   /** Event-time watermark: max event time applied. */
   eventWatermark: 'ew',
   /** Last outbox sequence number used. */
@@ -76,6 +81,8 @@ export const META = {
 export const TIER_CUSTOMERS_PREFIX = 'n:';
 /** Prefix of the per-tier revenue counter fields (`r:<tier>`): their stored rolling monetary. */
 export const TIER_REVENUE_PREFIX = 'r:';
+/** Prefix of the per-tier profit counter fields (`p:<tier>`): their stored rolling profit (absent: 0). */
+export const TIER_PROFIT_PREFIX = 'p:';
 
 /** The keys of one topic partition. */
 export interface PartitionKeys {
@@ -142,45 +149,75 @@ export function customerKey(keys: PartitionKeys, customerId: string): string {
 const optional = (n: number | null): string => (n === null ? '' : String(n));
 
 /**
- * The stored value of a customer, version {@link FORMAT_VERSION}:
+ * Head of a customer value that also carries profit or balances (the extended encoding). A
+ * customer without either is stored in the plain encoding, byte for byte as before, so existing
+ * stores decode unchanged and cost no byte more; a scorer that predates the extension refuses an
+ * extended value (STATE_LAYOUT_MISMATCH, "version field 2") instead of misreading it.
+ */
+export const EXTENDED_CUSTOMER_ENCODING = 2;
+
+/**
+ * The stored value of a customer. Plain (version {@link FORMAT_VERSION}):
  * `1|seq|tierSince|pendingDowngradeSince|lastPurchaseAt|timerAt|buckets|tier`, buckets as
  * `index:monetary:frequency` joined by `,` (ascending), absent numbers empty, the tier last so it
- * may hold any character (empty before the first classification). Integers in decimal: every
- * value is exact (minor units and epoch ms stay far below 2^53).
+ * may hold any character (empty before the first classification). Extended (version
+ * {@link EXTENDED_CUSTOMER_ENCODING}), when a bucket has profit or the customer has balances:
+ * `2|seq|tierSince|pendingDowngradeSince|lastPurchaseAt|timerAt|buckets|balances|tier`, a bucket
+ * with profit as `index:monetary:frequency:profit`; balances empty, or
+ * `baseSum;accounts;balanceBuckets` with accounts as `accountId=balance@asOf` (ascending by id;
+ * account ids are letters, digits, `_`, `.`, `-`) and balance buckets as
+ * `index:offsetWeight:endSum`, all joined by `,`. Integers in decimal: every value is exact (minor
+ * units and epoch ms stay far below 2^53; offset weights are bigints).
  */
 export function encodeCustomer(state: CustomerState): string {
   let buckets = '';
-  for (const b of state.buckets) buckets += (buckets === '' ? '' : ',') + b.index + ':' + b.monetary + ':' + b.frequency;
-  return `${FORMAT_VERSION}|${state.seq}|${optional(state.tierSince)}|${optional(state.pendingDowngradeSince)}|${optional(state.lastPurchaseAt)}|${optional(state.timerAt)}|${buckets}|${state.tier ?? ''}`;
+  let extended = state.balances !== undefined;
+  for (const b of state.buckets) {
+    buckets += (buckets === '' ? '' : ',') + b.index + ':' + b.monetary + ':' + b.frequency;
+    if (b.profit !== undefined && b.profit !== 0) {
+      buckets += ':' + b.profit;
+      extended = true;
+    }
+  }
+  const head = `${state.seq}|${optional(state.tierSince)}|${optional(state.pendingDowngradeSince)}|${optional(state.lastPurchaseAt)}|${optional(state.timerAt)}|${buckets}|`;
+  if (!extended) return `${FORMAT_VERSION}|${head}${state.tier ?? ''}`;
+  return `${EXTENDED_CUSTOMER_ENCODING}|${head}${encodeBalances(state.balances)}|${state.tier ?? ''}`;
 }
 
-const FIELDS_BEFORE_TIER = 7;
+function encodeBalances(balances: BalanceState | undefined): string {
+  if (balances === undefined) return '';
+  const accounts = balances.accounts.map((a) => `${a.accountId}=${a.balanceMinor}@${a.asOf}`).join(',');
+  const buckets = balances.buckets.map((b) => `${b.index}:${b.offsetWeight}:${b.endSum}`).join(',');
+  return `${balances.baseSum};${accounts};${buckets}`;
+}
 
 /**
- * A stored customer value decoded.
+ * A stored customer value decoded (plain or extended encoding).
  *
- * @throws PyramidError `STATE_LAYOUT_MISMATCH` when the value is not of this format version; the
- *   message gives its length and version, never its content (a customer's amounts and tier).
+ * @throws PyramidError `STATE_LAYOUT_MISMATCH` when the value is of neither; the message gives its
+ *   length and version, never its content (a customer's amounts and tier).
  */
 export function decodeCustomer(value: string): CustomerState {
+  const version = value.slice(0, value.indexOf('|'));
+  const fieldsBeforeTier = version === String(EXTENDED_CUSTOMER_ENCODING) ? 8 : 7;
   const parts: string[] = [];
   let from = 0;
-  for (let i = 0; i < FIELDS_BEFORE_TIER; i++) {
+  for (let i = 0; i < fieldsBeforeTier; i++) {
     const bar = value.indexOf('|', from);
     if (bar < 0) break;
     parts.push(value.slice(from, bar));
     from = bar + 1;
   }
-  const [version, seq = '', tierSince = '', pending = '', lastPurchase = '', timer = '', buckets = ''] = parts;
-  if (parts.length !== FIELDS_BEFORE_TIER || version !== String(FORMAT_VERSION)) {
+  const [, seq = '', tierSince = '', pending = '', lastPurchase = '', timer = '', buckets = '', balances = ''] = parts;
+  if (parts.length !== fieldsBeforeTier || (version !== String(FORMAT_VERSION) && version !== String(EXTENDED_CUSTOMER_ENCODING))) {
     throw new PyramidError(
       'STATE_LAYOUT_MISMATCH',
-      `a stored customer value is not of format version ${FORMAT_VERSION} (${value.length} characters, version field ${JSON.stringify((version ?? '').slice(0, 8))})`,
+      `a stored customer value is not of format version ${FORMAT_VERSION} (${value.length} characters, version field ${JSON.stringify(version.slice(0, 8))})`,
     );
   }
   const opt = (text: string): number | null => (text === '' ? null : Number(text));
   const tier = value.slice(from);
-  return {
+  const state: CustomerState = {
     buckets: decodeBuckets(buckets),
     lastPurchaseAt: opt(lastPurchase),
     tier: tier === '' ? null : tier,
@@ -189,6 +226,8 @@ export function decodeCustomer(value: string): CustomerState {
     seq: Number(seq),
     timerAt: opt(timer),
   };
+  if (balances !== '') state.balances = decodeBalances(balances);
+  return state;
 }
 
 function decodeBuckets(text: string): Bucket[] {
@@ -196,8 +235,37 @@ function decodeBuckets(text: string): Bucket[] {
   return text.split(',').map((part) => {
     const first = part.indexOf(':');
     const second = part.indexOf(':', first + 1);
-    return { index: Number(part.slice(0, first)), monetary: Number(part.slice(first + 1, second)), frequency: Number(part.slice(second + 1)) };
+    const third = part.indexOf(':', second + 1);
+    if (third < 0) return { index: Number(part.slice(0, first)), monetary: Number(part.slice(first + 1, second)), frequency: Number(part.slice(second + 1)) };
+    return {
+      index: Number(part.slice(0, first)),
+      monetary: Number(part.slice(first + 1, second)),
+      frequency: Number(part.slice(second + 1, third)),
+      profit: Number(part.slice(third + 1)),
+    };
   });
+}
+
+function decodeBalances(text: string): BalanceState {
+  const [base = '0', accounts = '', buckets = ''] = text.split(';');
+  return {
+    baseSum: Number(base),
+    accounts:
+      accounts === ''
+        ? []
+        : accounts.split(',').map((part): AccountBalance => {
+            const eq = part.lastIndexOf('=');
+            const at = part.lastIndexOf('@');
+            return { accountId: part.slice(0, eq), balanceMinor: Number(part.slice(eq + 1, at)), asOf: Number(part.slice(at + 1)) };
+          }),
+    buckets:
+      buckets === ''
+        ? []
+        : buckets.split(',').map((part): BalanceBucket => {
+            const [index = '', offsetWeight = '', endSum = ''] = part.split(':');
+            return { index: Number(index), offsetWeight: BigInt(offsetWeight), endSum: Number(endSum) };
+          }),
+  };
 }
 
 /**

@@ -20,9 +20,10 @@ export const OUTBOX_FIELD = 'c';
  *   effectiveAt, policyVersion, before.monetary, before.frequency, before.recencyMs,
  *   before.lastPurchaseAt, after.monetary, after.frequency, after.recencyMs, after.lastPurchaseAt,
  *   boundary.tier, boundary.rule, headroom.toNextTierUp, headroom.toDowngrade,
- *   previousPolicyVersion]
- * The last element was added after the first release of format 1: an entry of 22 elements (written
- * before it, still waiting in an outbox) reads it as null.
+ *   previousPolicyVersion, before.averageDailyBalance, before.profit, after.averageDailyBalance,
+ *   after.profit, headroom.averageDailyBalanceToNextTierUp, headroom.averageDailyBalanceToDowngrade]
+ * The last seven positions were added after the first release of format 1: an entry of 22
+ * elements (written before them, still waiting in an outbox) reads null, 0 and null there.
  */
 export function encodeOutboxRecord(c: TierChange): string {
   return JSON.stringify([
@@ -49,6 +50,12 @@ export function encodeOutboxRecord(c: TierChange): string {
     c.headroom.toNextTierUp,
     c.headroom.toDowngrade,
     c.previousPolicyVersion,
+    c.before.averageDailyBalance ?? 0,
+    c.before.profit ?? 0,
+    c.after.averageDailyBalance ?? 0,
+    c.after.profit ?? 0,
+    c.headroom.averageDailyBalanceToNextTierUp ?? null,
+    c.headroom.averageDailyBalanceToDowngrade ?? null,
   ]);
 }
 
@@ -74,10 +81,10 @@ export function decodeOutboxEntry(id: string, flat: string[]): OutboxEntry {
   } catch (err) {
     throw new PyramidError('STATE_SCRIPT_FAILED', `outbox entry ${id} is not valid JSON`, { cause: err });
   }
-  if (!Array.isArray(r) || r[0] !== 1 || (r.length !== 22 && r.length !== 23)) {
+  if (!Array.isArray(r) || r[0] !== 1 || (r.length !== 22 && r.length !== 29)) {
     throw new PyramidError('STATE_SCRIPT_FAILED', `outbox entry ${id} is not a format 1 tier change`);
   }
-  const v = r as [1, string, string, string | null, string, ChangeDirection, ChangeCause, string | null, number, string, number, number, number | null, number | null, number, number, number | null, number | null, string, string, number | null, number | null, (string | null)?];
+  const v = r as [1, string, string, string | null, string, ChangeDirection, ChangeCause, string | null, number, string, number, number, number | null, number | null, number, number, number | null, number | null, string, string, number | null, number | null, (string | null)?, number?, number?, number?, number?, (number | null)?, (number | null)?];
   return {
     id,
     change: {
@@ -91,10 +98,10 @@ export function decodeOutboxEntry(id: string, flat: string[]): OutboxEntry {
       effectiveAt: v[8],
       policyVersion: v[9],
       previousPolicyVersion: v[22] ?? null,
-      before: { monetary: v[10], frequency: v[11], recencyMs: v[12], lastPurchaseAt: v[13] },
-      after: { monetary: v[14], frequency: v[15], recencyMs: v[16], lastPurchaseAt: v[17] },
+      before: { monetary: v[10], frequency: v[11], recencyMs: v[12], lastPurchaseAt: v[13], averageDailyBalance: v[23] ?? 0, profit: v[24] ?? 0 },
+      after: { monetary: v[14], frequency: v[15], recencyMs: v[16], lastPurchaseAt: v[17], averageDailyBalance: v[25] ?? 0, profit: v[26] ?? 0 },
       boundary: { tier: v[18], rule: v[19] },
-      headroom: { toNextTierUp: v[20], toDowngrade: v[21] },
+      headroom: { toNextTierUp: v[20], toDowngrade: v[21], averageDailyBalanceToNextTierUp: v[27] ?? null, averageDailyBalanceToDowngrade: v[28] ?? null },
     },
   };
 }

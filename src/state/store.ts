@@ -17,6 +17,7 @@ import {
   partitionKeys,
   partitionOfMetaKey,
   TIER_CUSTOMERS_PREFIX,
+  TIER_PROFIT_PREFIX,
   TIER_REVENUE_PREFIX,
   type PartitionKeys,
 } from './layout.js';
@@ -24,8 +25,8 @@ import { decodeOutboxEntry, encodeOutboxRecord, outboxSeqOf, successorId, type O
 import { fenceRefusal, layoutMismatch, toStateError } from './script-errors.js';
 import { loadScript, runScript, type LuaScript } from './scripts.js';
 
-/** Per tier: customers in it and the sum of their stored rolling monetary. */
-export type TierCounters = Map<string, { customers: number; revenueMinor: number }>;
+/** Per tier: customers in it and the sums of their stored rolling monetary and profit (absent: 0). */
+export type TierCounters = Map<string, { customers: number; revenueMinor: number; profitMinor?: number }>;
 
 /** A partition's meta as stored (see META in layout.ts). */
 export interface PartitionMeta {
@@ -38,6 +39,8 @@ export interface PartitionMeta {
   commit: number;
   /** Last applied Kafka offset; null before the first. */
   lastOffset: number | null;
+  /** Last applied offset of the co-partitioned balances partition; null before the first. */
+  balanceLastOffset?: number | null;
   eventWatermark: number | null;
   outboxSeq: number;
   counters: TierCounters;
@@ -68,6 +71,8 @@ export interface CommitFence {
 /** Everything one commit writes to a partition, together. */
 export interface PartitionWrite {
   lastOffset: number | null;
+  /** The balances watermark; null leaves it as stored (none applied yet). */
+  balanceLastOffset?: number | null;
   eventWatermark: number | null;
   outboxSeq: number;
   /** New absolute values of the tiers whose counters moved. */
@@ -144,10 +149,12 @@ function parseMeta(fields: Record<string, string>): PartitionMeta {
   const counters: TierCounters = new Map();
   for (const [field, value] of Object.entries(fields)) {
     const customers = field.startsWith(TIER_CUSTOMERS_PREFIX);
-    if (!customers && !field.startsWith(TIER_REVENUE_PREFIX)) continue;
+    const profit = field.startsWith(TIER_PROFIT_PREFIX);
+    if (!customers && !profit && !field.startsWith(TIER_REVENUE_PREFIX)) continue;
     const tier = field.slice(2);
     const entry = counters.get(tier) ?? { customers: 0, revenueMinor: 0 };
     if (customers) entry.customers = Number(value);
+    else if (profit) entry.profitMinor = Number(value);
     else entry.revenueMinor = Number(value);
     counters.set(tier, entry);
   }
@@ -160,6 +167,7 @@ function parseMeta(fields: Record<string, string>): PartitionMeta {
     owner: fields[META.owner] ?? null,
     commit: optionalNumber(fields[META.commit]) ?? 0,
     lastOffset: optionalNumber(fields[META.lastOffset]),
+    balanceLastOffset: optionalNumber(fields[META.balanceLastOffset]),
     eventWatermark: optionalNumber(fields[META.eventWatermark]),
     outboxSeq: optionalNumber(fields[META.outboxSeq]) ?? 0,
     counters,
@@ -375,9 +383,13 @@ export class StateStore {
     const metaAt = args.push(0) - 1;
     args.push(META.outboxSeq, write.outboxSeq);
     if (write.lastOffset !== null) args.push(META.lastOffset, write.lastOffset);
+    if (write.balanceLastOffset != null) args.push(META.balanceLastOffset, write.balanceLastOffset);
     if (write.eventWatermark !== null) args.push(META.eventWatermark, write.eventWatermark);
     for (const [field, value] of write.meta ?? []) args.push(field, value);
-    for (const [tier, counted] of write.counters) args.push(TIER_CUSTOMERS_PREFIX + tier, counted.customers, TIER_REVENUE_PREFIX + tier, counted.revenueMinor);
+    for (const [tier, counted] of write.counters) {
+      args.push(TIER_CUSTOMERS_PREFIX + tier, counted.customers, TIER_REVENUE_PREFIX + tier, counted.revenueMinor);
+      if (counted.profitMinor !== undefined) args.push(TIER_PROFIT_PREFIX + tier, counted.profitMinor);
+    }
     args[metaAt] = (args.length - metaAt - 1) / 2;
 
     // Customers grouped by sub-hash, so the script writes each sub-hash with one HSET.

@@ -129,6 +129,13 @@ describe('loadConfig errors name the variable to fix', () => {
     expect(configError({ ...minimalEnv, ...overrides })).toMatch(expected);
   });
 
+  it('reads the optional balances topic, and refuses one that is another pyramid topic', () => {
+    expect(loadConfig(minimalEnv).topics.balances).toBeUndefined();
+    expect(loadConfig({ ...minimalEnv, PYRAMID_TOPIC_BALANCES: 'balances' }).topics.balances).toBe('balances');
+    expect(configError({ ...minimalEnv, PYRAMID_TOPIC_BALANCES: 'transactions' })).toContain('PYRAMID_TOPIC_BALANCES');
+    expect(configError({ ...minimalEnv, PYRAMID_TOPIC_BALANCES: 'bad topic!' })).toContain('PYRAMID_TOPIC_BALANCES');
+  });
+
   it('reports every problem at once', () => {
     const message = configError({ ...minimalEnv, PYRAMID_CLOCK: 'lunar', PYRAMID_HTTP_PORT: '-1', PYRAMID_KEY_PREFIX: 'a b' });
     expect(message).toMatch(/PYRAMID_CLOCK/);

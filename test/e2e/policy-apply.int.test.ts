@@ -3,7 +3,6 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, inject, it } from 'vitest';
 import type { OutgoingRecord } from '../../src/kafka/types.js';
-import { policyMoveMatrix } from '../../src/pipeline/policy-diff.js';
 import { createScorer, type Scorer } from '../../src/pipeline/scorer.js';
 import { StateStore } from '../../src/state/store.js';
 import { cliEnv, runCli } from '../cli/spawn-cli.js';

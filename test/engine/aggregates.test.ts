@@ -14,6 +14,8 @@ describe('rollingAggregates', () => {
       frequency: 4,
       recencyMs: 5,
       lastPurchaseAt: 1000 * DAY,
+      averageDailyBalance: 0,
+      profit: 0,
     });
   });
 
@@ -27,7 +29,7 @@ describe('rollingAggregates', () => {
 
   it('nets refunds into monetary and reports no recency without a purchase', () => {
     const snapshot = rollingAggregates(policy, bucketsOf([999, -500, 0]), null, now);
-    expect(snapshot).toEqual({ monetary: -500, frequency: 0, recencyMs: null, lastPurchaseAt: null });
+    expect(snapshot).toEqual({ monetary: -500, frequency: 0, recencyMs: null, lastPurchaseAt: null, averageDailyBalance: 0, profit: 0 });
   });
 });
 

@@ -1,6 +1,7 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { windowTotals, firstCountedBucket } from '../../src/engine/aggregates.js';
+import { averageDailyBalance } from '../../src/engine/balances.js';
 import type { CompiledPolicy } from '../../src/policy/types.js';
 import { MemoryPartition } from './memory-partition.js';
 import { ReferenceModel } from './reference-model.js';
@@ -25,6 +26,7 @@ function expectSameCustomers(partition: MemoryPartition, model: ReferenceModel, 
       pendingDowngradeSince: stored.pendingDowngradeSince,
       lastPurchaseAt: stored.lastPurchaseAt,
       ...windowTotals(stored.buckets, firstCountedBucket(policy, now)),
+      averageDailyBalance: averageDailyBalance(policy, stored.balances, now),
     }).toEqual({
       tier: expected.tier,
       seq: expected.seq,
@@ -33,6 +35,8 @@ function expectSameCustomers(partition: MemoryPartition, model: ReferenceModel, 
       lastPurchaseAt: expected.lastPurchaseAt,
       monetary: snap.monetary,
       frequency: snap.frequency,
+      profit: snap.profit,
+      averageDailyBalance: snap.averageDailyBalance,
     });
     // The timer may be early (harmless), never late.
     if (expected.due !== null) expect(partition.timers.get(id)).toBeLessThanOrEqual(expected.due);

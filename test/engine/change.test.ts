@@ -25,10 +25,10 @@ describe('decideTierChange', () => {
       effectiveAt: now,
       policyVersion: pyramid.version,
       previousPolicyVersion: null,
-      before: { monetary: 0, frequency: 0, recencyMs: null, lastPurchaseAt: null },
-      after: { monetary: 2_500_000, frequency: 1, recencyMs: 0, lastPurchaseAt: now },
+      before: { monetary: 0, frequency: 0, recencyMs: null, lastPurchaseAt: null, averageDailyBalance: 0, profit: 0 },
+      after: { monetary: 2_500_000, frequency: 1, recencyMs: 0, lastPurchaseAt: now, averageDailyBalance: 0, profit: 0 },
       boundary: { tier: 'major', rule: 'monetary > 19000.00 CNY and monetary <= 58900.00 CNY' },
-      headroom: { toNextTierUp: 5_890_001 - 2_500_000, toDowngrade: 2_500_000 - 1_805_001 },
+      headroom: { toNextTierUp: 5_890_001 - 2_500_000, toDowngrade: 2_500_000 - 1_805_001, averageDailyBalanceToNextTierUp: null, averageDailyBalanceToDowngrade: null },
     });
   });
 
@@ -48,7 +48,7 @@ describe('decideTierChange', () => {
     const outcome = decideTierChange({ policy: pyramid, customerId: 'c-3', state, before: after, after, now, cause: 'TIME', transactionId: 'ignored' });
     expect(outcome.change).toMatchObject({ eventId: 'c-3:8', previousTier: 'small', newTier: 'inactive', direction: 'DOWN', transactionId: null });
     expect(outcome.change?.boundary).toEqual({ tier: 'inactive', rule: 'inactive: no purchase for 180d' });
-    expect(outcome.change?.headroom).toEqual({ toNextTierUp: null, toDowngrade: null });
+    expect(outcome.change?.headroom).toEqual({ toNextTierUp: null, toDowngrade: null, averageDailyBalanceToNextTierUp: null, averageDailyBalanceToDowngrade: null });
   });
 
   // A whole customer life on the shipped default policy, driven only by due times (as the

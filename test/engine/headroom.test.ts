@@ -22,10 +22,10 @@ describe('headroom', () => {
   });
 
   it('is null at the top, and without a monetary lower bound', () => {
-    expect(headroom(pyramid, 'vip', spend(9_000_000))).toEqual({ toNextTierUp: null, toDowngrade: 9_000_000 - 5_595_501 });
+    expect(headroom(pyramid, 'vip', spend(9_000_000))).toMatchObject({ toNextTierUp: null, toDowngrade: 9_000_000 - 5_595_501 });
     expect(headroom(pyramid, 'small', spend(100)).toDowngrade).toBeNull();
-    expect(headroom(pyramid, 'prospect', spend(0, 0))).toEqual({ toNextTierUp: null, toDowngrade: null }); // small: frequency only
-    expect(headroom(pyramid, 'inactive', spend(9_000_000))).toEqual({ toNextTierUp: null, toDowngrade: null });
+    expect(headroom(pyramid, 'prospect', spend(0, 0))).toMatchObject({ toNextTierUp: null, toDowngrade: null }); // small: frequency only
+    expect(headroom(pyramid, 'inactive', spend(9_000_000))).toMatchObject({ toNextTierUp: null, toDowngrade: null });
   });
 
   it('assumes the next tier’s other conditions hold (value × loyalty)', () => {

@@ -1,6 +1,6 @@
 import { applyRecords, fireTimers, type ClockMode, type EngineResult } from '../../src/engine/apply.js';
 import type { TierChange } from '../../src/engine/change.js';
-import type { CustomerState, EngineCounts, EngineRecord } from '../../src/engine/types.js';
+import type { BalanceRecord, CustomerState, EngineCounts, EngineRecord } from '../../src/engine/types.js';
 import type { CompiledPolicy } from '../../src/policy/types.js';
 
 /**
@@ -15,6 +15,7 @@ export class MemoryPartition {
   readonly changes: TierChange[] = [];
   readonly counts: EngineCounts = { applied: 0, duplicate: 0, late: 0, stale: 0, changes: 0, timersFired: 0, claimsShortened: 0 };
   lastOffset = -1;
+  balanceLastOffset = -1;
   eventWatermark: number | null = null;
 
   constructor(
@@ -27,7 +28,7 @@ export class MemoryPartition {
     return {
       policy: this.policy,
       clock: this.clock,
-      position: { lastOffset: this.lastOffset, eventWatermark: this.eventWatermark },
+      position: { lastOffset: this.lastOffset, balanceLastOffset: this.balanceLastOffset, eventWatermark: this.eventWatermark },
       customers: this.customers,
       timers: [...this.timers].map(([customerId, at]) => ({ customerId, at })),
       timersKnownThrough: Infinity,
@@ -36,7 +37,7 @@ export class MemoryPartition {
     };
   }
 
-  apply(records: readonly EngineRecord[], now?: number): EngineResult {
+  apply(records: readonly (EngineRecord | BalanceRecord)[], now?: number): EngineResult {
     const result = applyRecords(this.input(), records, now);
     if (result.consumed !== records.length) throw new Error('with every timer known the engine must consume every record');
     this.absorb(result);
@@ -60,6 +61,7 @@ export class MemoryPartition {
     this.changes.push(...result.changes);
     for (const key of Object.keys(this.counts) as (keyof EngineCounts)[]) this.counts[key] += result.counts[key];
     this.lastOffset = result.position.lastOffset;
+    this.balanceLastOffset = result.position.balanceLastOffset ?? -1;
     this.eventWatermark = result.position.eventWatermark;
   }
 }

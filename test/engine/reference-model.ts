@@ -1,4 +1,4 @@
-import type { EngineRecord } from '../../src/engine/types.js';
+import type { BalanceRecord, EngineRecord } from '../../src/engine/types.js';
 import type { CompiledPolicy, Condition } from '../../src/policy/types.js';
 
 /**
@@ -9,13 +9,15 @@ import type { CompiledPolicy, Condition } from '../../src/policy/types.js';
  */
 
 /** The model takes the engine's input records (a data shape, no logic of the engine's). */
-export type ModelRecord = EngineRecord;
+export type ModelRecord = EngineRecord | BalanceRecord;
 
 export interface ModelSnapshot {
   monetary: number;
   frequency: number;
   recencyMs: number | null;
   lastPurchaseAt: number | null;
+  averageDailyBalance: number;
+  profit: number;
 }
 
 export interface ModelChange {
@@ -24,18 +26,27 @@ export interface ModelChange {
   previousTier: string | null;
   newTier: string;
   direction: 'UP' | 'DOWN' | 'NEW';
-  cause: 'TRANSACTION' | 'REFUND' | 'TIME';
+  cause: 'TRANSACTION' | 'REFUND' | 'TIME' | 'BALANCE';
   transactionId: string | null;
   effectiveAt: number;
   policyVersion: string;
   before: ModelSnapshot;
   after: ModelSnapshot;
   boundaryTier: string;
-  headroom: { toNextTierUp: number | null; toDowngrade: number | null };
+  headroom: ModelHeadroom;
+}
+
+export interface ModelHeadroom {
+  toNextTierUp: number | null;
+  toDowngrade: number | null;
+  averageDailyBalanceToNextTierUp: number | null;
+  averageDailyBalanceToDowngrade: number | null;
 }
 
 export interface ModelCustomer {
-  buckets: Map<number, { m: number; f: number }>;
+  buckets: Map<number, { m: number; f: number; p: number }>;
+  /** Every applied snapshot per account, in asOf order: the whole balance history. */
+  accounts: Map<string, { asOf: number; balance: number }[]>;
   lastPurchaseAt: number | null;
   tier: string | null;
   tierSince: number | null;
@@ -59,6 +70,7 @@ export class ReferenceModel {
   /** Transaction id -> when its claim expires. */
   private readonly claims = new Map<string, number>();
   private lastOffset = -1;
+  private balanceLastOffset = -1;
   private eventWatermark: number | null = null;
 
   constructor(
@@ -83,25 +95,57 @@ export class ReferenceModel {
     const start = this.windowStart(now);
     let monetary = 0;
     let frequency = 0;
+    let profit = 0;
     let oldest: number | null = null;
     for (const [idx, b] of c.buckets) {
       if (idx < start) continue;
       monetary += b.m;
       frequency += b.f;
+      profit += b.p;
       oldest = oldest === null ? idx : Math.min(oldest, idx);
     }
     const lp = c.lastPurchaseAt;
-    return { monetary, frequency, recencyMs: lp === null ? null : now - lp, lastPurchaseAt: lp, oldest };
+    return { monetary, frequency, recencyMs: lp === null ? null : now - lp, lastPurchaseAt: lp, averageDailyBalance: this.averageDailyBalance(c, now), profit, oldest };
+  }
+
+  /**
+   * Day by day: for every bucket of the window ending with now's bucket, integrate each account's
+   * step function (its snapshots so far, the latest carried on) over the bucket's whole span;
+   * sum, floor-divide by the window length.
+   */
+  averageDailyBalance(c: ModelCustomer, now: number): number {
+    const B = this.policy.bucketMs;
+    const cur = Math.floor(now / B);
+    let total = 0n;
+    for (let j = this.windowStart(now); j <= cur; j++) {
+      for (const history of c.accounts.values()) {
+        for (let k = 0; k < history.length; k++) {
+          const snap = history[k] as { asOf: number; balance: number };
+          const from = Math.max(snap.asOf, j * B);
+          const to = Math.min(history[k + 1]?.asOf ?? Infinity, (j + 1) * B);
+          if (to > from) total += BigInt(snap.balance) * BigInt(to - from);
+        }
+      }
+    }
+    const w = BigInt(this.policy.windowMs);
+    let q = total / w;
+    if (total % w !== 0n && total < 0n) q -= 1n;
+    return Number(q);
+  }
+
+  private relaxed(cond: Condition): number {
+    const money = cond.metric === 'monetary' || cond.metric === 'averageDailyBalance' || cond.metric === 'profit';
+    if (!money || (cond.op !== 'gt' && cond.op !== 'gte')) return cond.value;
+    return Math.floor((cond.value * (10000 - this.policy.hysteresis.downgradeMarginBps)) / 10000);
   }
 
   private conditionHolds(cond: Condition, s: ModelSnapshot, relax: boolean): boolean {
-    let value = cond.value;
-    if (relax && cond.metric === 'monetary' && (cond.op === 'gt' || cond.op === 'gte')) {
-      value = Math.floor((value * (10000 - this.policy.hysteresis.downgradeMarginBps)) / 10000);
-    }
+    const value = relax ? this.relaxed(cond) : cond.value;
     let x: number;
     if (cond.metric === 'monetary') x = s.monetary;
     else if (cond.metric === 'frequency') x = s.frequency;
+    else if (cond.metric === 'averageDailyBalance') x = s.averageDailyBalance;
+    else if (cond.metric === 'profit') x = s.profit;
     else if (s.recencyMs === null) return cond.op === 'gt' || cond.op === 'gte';
     else x = s.recencyMs;
     return cond.op === 'gt' ? x > value : cond.op === 'gte' ? x >= value : cond.op === 'lt' ? x < value : x <= value;
@@ -117,27 +161,32 @@ export class ReferenceModel {
     return hit ? { tier: hit.name, rule: hit.name } : { tier: p.fallbackTier, rule: 'fallback' };
   }
 
-  headroom(tier: string, monetary: number): { toNextTierUp: number | null; toDowngrade: number | null } {
+  headroom(tier: string, s: ModelSnapshot): ModelHeadroom {
+    const m = this.metricHeadroom(tier, 'monetary', s.monetary);
+    const b = this.metricHeadroom(tier, 'averageDailyBalance', s.averageDailyBalance);
+    return { toNextTierUp: m.up, toDowngrade: m.down, averageDailyBalanceToNextTierUp: b.up, averageDailyBalanceToDowngrade: b.down };
+  }
+
+  private metricHeadroom(tier: string, metric: 'monetary' | 'averageDailyBalance', value: number): { up: number | null; down: number | null } {
     const tiers = this.policy.tiers;
     const at = tiers.findIndex((t) => t.name === tier);
     const higher = tier === this.policy.fallbackTier ? tiers[tiers.length - 1] : at > 0 ? tiers[at - 1] : undefined;
-    let toNextTierUp: number | null = null;
+    let up: number | null = null;
     if (higher) {
-      const lower = higher.conditions.filter((c) => c.metric === 'monetary' && (c.op === 'gt' || c.op === 'gte'));
+      const lower = higher.conditions.filter((c) => c.metric === metric && (c.op === 'gt' || c.op === 'gte'));
       if (lower.length > 0) {
-        const need = Math.max(0, ...lower.map((c) => (c.op === 'gt' ? c.value + 1 - monetary : c.value - monetary)));
-        const uppers = higher.conditions.filter((c) => c.metric === 'monetary' && (c.op === 'lt' || c.op === 'lte'));
-        const fits = uppers.every((c) => (c.op === 'lt' ? monetary + need < c.value : monetary + need <= c.value));
-        toNextTierUp = fits ? need : null;
+        const need = Math.max(0, ...lower.map((c) => (c.op === 'gt' ? c.value + 1 - value : c.value - value)));
+        const uppers = higher.conditions.filter((c) => c.metric === metric && (c.op === 'lt' || c.op === 'lte'));
+        const fits = uppers.every((c) => (c.op === 'lt' ? value + need < c.value : value + need <= c.value));
+        up = fits ? need : null;
       }
     }
     // Against the bounds relaxed by the margin: those are what trigger a downgrade.
     const own = at >= 0 ? tiers[at] : undefined;
-    const bps = this.policy.hysteresis.downgradeMarginBps;
     const floors = (own?.conditions ?? [])
-      .filter((c) => c.metric === 'monetary' && (c.op === 'gt' || c.op === 'gte'))
-      .map((c) => Math.floor((c.value * (10000 - bps)) / 10000) + (c.op === 'gt' ? 1 : 0));
-    return { toNextTierUp, toDowngrade: floors.length > 0 ? Math.max(0, monetary - Math.max(...floors)) : null };
+      .filter((c) => c.metric === metric && (c.op === 'gt' || c.op === 'gte'))
+      .map((c) => this.relaxed(c) + (c.op === 'gt' ? 1 : 0));
+    return { up, down: floors.length > 0 ? Math.max(0, value - Math.max(...floors)) : null };
   }
 
   /** The next instant after `now` at which c's tier could change with no new event. */
@@ -152,8 +201,30 @@ export class ReferenceModel {
       }
     }
     if (c.pendingDowngradeSince !== null) candidates.push(c.pendingDowngradeSince + p.hysteresis.downgradeGraceMs);
+    const balanceDue = this.balanceDue(c, now);
+    if (balanceDue !== null) candidates.push(balanceDue);
     const future = candidates.filter((t) => t > now);
     return future.length === 0 ? null : Math.min(...future);
+  }
+
+  /**
+   * The first bucket start after `now` at which some averageDailyBalance condition (or its relaxed
+   * lower bound) would hold differently, the balances staying as they are: tried bucket by bucket
+   * until every snapshot so far is older than the window.
+   */
+  private balanceDue(c: ModelCustomer, now: number): number | null {
+    const p = this.policy;
+    const conds = p.tiers.flatMap((t) => t.conditions.filter((cond) => cond.metric === 'averageDailyBalance'));
+    if (conds.length === 0 || c.accounts.size === 0) return null;
+    const test = (x: number): string => conds.map((cond) => [cond.value, this.relaxed(cond)].map((v) => (cond.op === 'gt' ? x > v : cond.op === 'gte' ? x >= v : cond.op === 'lt' ? x < v : x <= v)).join()).join();
+    const start = test(this.averageDailyBalance(c, now));
+    const lastAsOf = Math.max(...[...c.accounts.values()].flatMap((h) => h.map((s) => s.asOf)));
+    const cur = Math.floor(now / p.bucketMs);
+    const end = Math.max(cur, Math.floor(lastAsOf / p.bucketMs)) + p.windowMs / p.bucketMs;
+    for (let j = cur + 1; j <= end; j++) {
+      if (test(this.averageDailyBalance(c, j * p.bucketMs)) !== start) return j * p.bucketMs;
+    }
+    return null;
   }
 
   private evaluate(id: string, c: ModelCustomer, now: number, cause: ModelChange['cause'], txId: string | null, before: ModelSnapshot | null): void {
@@ -198,10 +269,10 @@ export class ReferenceModel {
         transactionId: txId,
         effectiveAt: now,
         policyVersion: p.version,
-        before: { monetary: b.monetary, frequency: b.frequency, recencyMs: b.recencyMs, lastPurchaseAt: b.lastPurchaseAt },
+        before: { monetary: b.monetary, frequency: b.frequency, recencyMs: b.recencyMs, lastPurchaseAt: b.lastPurchaseAt, averageDailyBalance: b.averageDailyBalance, profit: b.profit },
         after: afterSnap,
         boundaryTier: direction === 'DOWN' && next !== p.inactiveTier ? (current ?? '') : next,
-        headroom: this.headroom(next, after.monetary),
+        headroom: this.headroom(next, afterSnap),
       });
       this.counts.changes += 1;
     }
@@ -231,14 +302,47 @@ export class ReferenceModel {
   private customer(id: string): ModelCustomer {
     let c = this.customers.get(id);
     if (!c) {
-      c = { buckets: new Map(), lastPurchaseAt: null, tier: null, tierSince: null, pendingDowngradeSince: null, seq: 0, due: null };
+      c = { buckets: new Map(), accounts: new Map(), lastPurchaseAt: null, tier: null, tierSince: null, pendingDowngradeSince: null, seq: 0, due: null };
       this.customers.set(id, c);
     }
     return c;
   }
 
+  /** A balance snapshot: its own watermark; per account only a later asOf applies. */
+  private applyBalance(r: BalanceRecord, wallNow: number | undefined): void {
+    if (r.offset <= this.balanceLastOffset) {
+      this.counts.stale += 1;
+      return;
+    }
+    this.balanceLastOffset = r.offset;
+    const history = this.customers.get(r.customerId)?.accounts.get(r.accountId);
+    if (history !== undefined && (history[history.length - 1] as { asOf: number }).asOf >= r.eventTime) {
+      this.counts.duplicate += 1;
+      return;
+    }
+    const now = this.mode === 'event' ? Math.max(this.eventWatermark ?? -Infinity, r.eventTime) : (wallNow as number);
+    if (this.mode === 'event') this.fireAll(r.eventTime);
+    this.eventWatermark = Math.max(this.eventWatermark ?? -Infinity, r.eventTime);
+    const existing = this.customers.get(r.customerId);
+    if (this.mode === 'wall' && existing) {
+      while (existing.due !== null && existing.due <= now) this.fire(r.customerId, existing);
+    }
+    const c = this.customer(r.customerId);
+    const { oldest: _o, ...before } = this.snapshot(c, now);
+    const list = c.accounts.get(r.accountId) ?? [];
+    list.push({ asOf: r.eventTime, balance: r.balanceMinor });
+    c.accounts.set(r.accountId, list);
+    if (Math.floor(r.eventTime / this.policy.bucketMs) < this.windowStart(now)) this.counts.late += 1;
+    else this.counts.applied += 1;
+    this.evaluate(r.customerId, c, now, 'BALANCE', null, before);
+  }
+
   applyBatch(records: readonly ModelRecord[], wallNow?: number): void {
     for (const r of records) {
+      if (r.kind === 'balance') {
+        this.applyBalance(r, wallNow);
+        continue;
+      }
       if (r.offset <= this.lastOffset) {
         this.counts.stale += 1;
         continue;
@@ -271,8 +375,9 @@ export class ReferenceModel {
       }
       const c = this.customer(r.customerId);
       const { oldest: _o, ...before } = this.snapshot(c, now);
-      const bucket = c.buckets.get(idx) ?? { m: 0, f: 0 };
+      const bucket = c.buckets.get(idx) ?? { m: 0, f: 0, p: 0 };
       c.buckets.set(idx, bucket);
+      bucket.p += r.profitMinor ?? 0;
       if (r.kind === 'purchase') {
         bucket.m += r.amountMinor;
         bucket.f += 1;

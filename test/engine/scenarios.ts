@@ -1,4 +1,5 @@
 import fc from 'fast-check';
+import type { EngineRecord } from '../../src/engine/types.js';
 import type { CompiledPolicy } from '../../src/policy/types.js';
 import { testPolicy } from '../state/fixtures.js';
 import type { ModelRecord } from './reference-model.js';
@@ -6,10 +7,26 @@ import type { ModelRecord } from './reference-model.js';
 /**
  * Generated partition histories for the property tests of the engine (pure) and of the engine
  * behind the Redis store: purchases, refunds, duplicates near and far apart, out-of-order, late
- * and ancient events, long silences, batch cuts and replays.
+ * and ancient events, long silences, batch cuts and replays; account balance snapshots (their own
+ * offsets, as records of the co-partitioned balances topic) and transaction margins.
  */
 
 export const CUSTOMERS = ['a', 'b', 'c', 'd'];
+
+/** Card tiers by average daily balance, one also by profit (the bank-cards shape, in small units). */
+const ASSET_TIERS: CompiledPolicy['tiers'] = [
+  { name: 'black', rank: 5, conditions: [{ metric: 'averageDailyBalance', op: 'gte', value: 1000 }] },
+  {
+    name: 'platinum',
+    rank: 4,
+    conditions: [
+      { metric: 'averageDailyBalance', op: 'gte', value: 300 },
+      { metric: 'profit', op: 'gt', value: 40 },
+    ],
+  },
+  { name: 'gold', rank: 3, conditions: [{ metric: 'averageDailyBalance', op: 'gt', value: 100 }] },
+  { name: 'small', rank: 2, conditions: [{ metric: 'monetary', op: 'gt', value: 0 }] },
+];
 
 export const POLICIES: Record<string, CompiledPolicy> = {
   plain: testPolicy(),
@@ -17,6 +34,8 @@ export const POLICIES: Record<string, CompiledPolicy> = {
   margin: testPolicy({ version: 't-margin', hysteresis: { downgradeGraceMs: 0, downgradeMarginBps: 2500 } }),
   both: testPolicy({ version: 't-both', hysteresis: { downgradeGraceMs: 25, downgradeMarginBps: 1000 } }),
   'no-inactivity': testPolicy({ version: 't-noinact', inactivityMs: null, inactiveTier: null }),
+  assets: testPolicy({ version: 't-assets', tiers: ASSET_TIERS }),
+  'assets-hysteresis': testPolicy({ version: 't-assets-h', tiers: ASSET_TIERS, hysteresis: { downgradeGraceMs: 20, downgradeMarginBps: 1500 } }),
 };
 
 /** One generated step: a new transaction (or a re-sent id) some time after the previous one. */
@@ -36,6 +55,10 @@ const step = fc.record({
   // Re-send an earlier transaction: the same record again, or the same id much later.
   duplicateOf: fc.oneof({ weight: 5, arbitrary: fc.constant(null) }, { weight: 1, arbitrary: fc.nat() }),
   sameCopy: fc.boolean(),
+  // The transaction's margin (v3), often absent.
+  profit: fc.option(fc.integer({ min: -60, max: 120 }), { nil: undefined }),
+  // Instead of a transaction: a balance snapshot of one of the customer's accounts (negative: debt).
+  balance: fc.option(fc.record({ account: fc.constantFrom('x', 'y'), amount: fc.integer({ min: -300, max: 2500 }) }), { freq: 3 }),
 });
 
 export const scenario = fc.record({
@@ -53,9 +76,16 @@ export type Scenario = typeof scenario extends fc.Arbitrary<infer T> ? T : never
 export function buildRecords(s: Scenario): ModelRecord[] {
   const records: ModelRecord[] = [];
   let clock = 10_000;
+  let balanceOffset = 0;
   s.steps.forEach((st, i) => {
     clock += st.advance;
-    const dupSource = st.duplicateOf === null || records.length === 0 ? undefined : records[st.duplicateOf % records.length];
+    if (st.balance !== null) {
+      const asOf = Math.max(0, clock - st.lateBy);
+      records.push({ kind: 'balance', offset: balanceOffset++, customerId: st.customer, accountId: st.balance.account, balanceMinor: st.balance.amount, eventTime: asOf });
+      return;
+    }
+    const transactions = records.filter((r): r is EngineRecord => r.kind !== 'balance');
+    const dupSource = st.duplicateOf === null || transactions.length === 0 ? undefined : transactions[st.duplicateOf % transactions.length];
     if (dupSource !== undefined && st.sameCopy) {
       // The same transaction re-sent as a new record (a producer retry), however much later.
       records.push({ ...dupSource, offset: i });
@@ -68,6 +98,7 @@ export function buildRecords(s: Scenario): ModelRecord[] {
       kind: dupSource?.kind ?? st.kind,
       amountMinor: st.amount,
       eventTime: Math.max(0, clock - st.lateBy),
+      ...(st.profit === undefined ? {} : { profitMinor: st.profit }),
     });
   });
   return records;

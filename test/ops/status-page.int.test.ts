@@ -21,12 +21,13 @@ const CENSUS = {
   currency: 'CNY',
   minorUnitDigits: 2,
   tiers: [
-    { tier: 'small', rank: 1, customers: 1701, revenueMinor: 197_316_000 },
-    { tier: 'VIP', rank: 4, customers: 21, revenueMinor: 239_400_000 },
-    { tier: 'medium', rank: 2, customers: 319, revenueMinor: 290_290_000 },
-    { tier: 'major', rank: 3, customers: 85, revenueMinor: 268_600_000 },
-    { tier: 'inactive', rank: 0, customers: 412, revenueMinor: 0 },
+    { tier: 'small', rank: 1, customers: 1701, revenueMinor: 197_316_000, profitMinor: -88_792_200 },
+    { tier: 'VIP', rank: 4, customers: 21, revenueMinor: 239_400_000, profitMinor: 95_760_000 },
+    { tier: 'medium', rank: 2, customers: 319, revenueMinor: 290_290_000, profitMinor: 31_900_000 },
+    { tier: 'major', rank: 3, customers: 85, revenueMinor: 268_600_000, profitMinor: 42_500_000 },
+    { tier: 'inactive', rank: 0, customers: 412, revenueMinor: 0, profitMinor: 0 },
   ],
+  profitConcentration: { customers: 2538, totalProfitMinor: 81_367_800, top20Customers: 507, top20ProfitMinor: 65_094_240, bottom30Customers: 761, bottom30ProfitMinor: -40_683_900, at: 1_764_700_000_000 },
 };
 
 /**
@@ -144,6 +145,13 @@ describe('status page in headless Chromium', () => {
       if (i > 0) expect(layer.topWidth).toBeGreaterThan(layers[i - 1]?.bottomWidth ?? Infinity);
     }
     expect(await page.locator('#pyramid').isVisible()).toBe(true);
+
+    // Profit per tier, its share and per customer (the VIP tier's 45,600 CNY each), and the 80/20/30 line.
+    const vip = page.locator('#tiers-body tr[data-tier="VIP"]');
+    expect(Number(await vip.locator('[data-field="profitMinor"]').getAttribute('data-value'))).toBe(95_760_000);
+    expect(await vip.locator('[data-field="profitPerCustomer"]').textContent()).toContain('45,600');
+    expect(await vip.locator('[data-field="profitShare"]').textContent()).toBe('117.7%');
+    expect(await page.locator('#profit-rule').textContent()).toMatch(/top 20 % by profit \(507\) make 80\.0% of the profit; the bottom 30 % \(761\) consume 50\.0% of it/);
 
     // Every number on the page matches the scorer's own /metrics.
     const exposition = await (await fetch(`${base}/metrics`)).text();

@@ -20,7 +20,7 @@ function recordsIn(type: unknown, out: Array<{ name: string; doc?: string; field
   return out;
 }
 
-const contracts: ContractName[] = ['transaction-v1', 'transaction-v2', 'tier-change-v1', 'tier-change-v2'];
+const contracts: ContractName[] = ['transaction-v1', 'transaction-v2', 'transaction-v3', 'balance-v1', 'tier-change-v1', 'tier-change-v2'];
 
 function readJsonSchema(name: string): { properties: Record<string, { description?: string }>; $defs?: Record<string, { properties: Record<string, { description?: string }> }> } {
   return JSON.parse(readFileSync(new URL(`../../schemas/${name}`, import.meta.url), 'utf8'));
@@ -43,6 +43,15 @@ describe('schemas/ contracts', () => {
     expect({ ...v2.fromBuffer(v1.toBuffer(record), v2.createResolver(v1)) }).toEqual({ ...record, channel: null, merchantCategory: null });
   });
 
+  it('transaction v3 is backward compatible: a v3 reader resolves v1 and v2 data, profitMinor defaults to null', () => {
+    const [v1, v2, v3] = (['transaction-v1', 'transaction-v2', 'transaction-v3'] as const).map((name) => avro.Type.forSchema(JSON.parse(loadContract(name)) as avro.Schema)) as [avro.Type, avro.Type, avro.Type];
+    const record = { transactionId: 't', customerId: 'c', kind: 'PURCHASE', amountMinor: 1, currency: 'EUR', eventTime: 0 };
+    expect({ ...v3.fromBuffer(v1.toBuffer(record), v3.createResolver(v1)) }).toEqual({ ...record, channel: null, merchantCategory: null, profitMinor: null });
+    const withChannel = { ...record, channel: 'POS', merchantCategory: '5411' };
+    expect({ ...v3.fromBuffer(v2.toBuffer(withChannel), v3.createResolver(v2)) }).toEqual({ ...withChannel, profitMinor: null });
+    expect({ ...v3.fromBuffer(v3.toBuffer({ ...withChannel, profitMinor: -522 })) }).toEqual({ ...withChannel, profitMinor: -522 });
+  });
+
   it('the TierChange contract carries exactly what the state engine writes', () => {
     const [tierChange] = recordsIn(JSON.parse(loadContract('tier-change-v2')));
     expect(tierChange?.fields.map((f) => f.name)).toEqual([
@@ -52,13 +61,13 @@ describe('schemas/ contracts', () => {
     ]);
     const nested = Object.fromEntries(recordsIn(JSON.parse(loadContract('tier-change-v2'))).map((r) => [r.name, r.fields.map((f) => f.name)]));
     expect(nested).toMatchObject({
-      RfmSnapshot: ['monetary', 'frequency', 'recencyMs', 'lastPurchaseAt'],
+      RfmSnapshot: ['monetary', 'frequency', 'recencyMs', 'lastPurchaseAt', 'averageDailyBalance', 'profit'],
       TierBoundary: ['tier', 'rule'],
-      TierHeadroom: ['toNextTierUp', 'toDowngrade'],
+      TierHeadroom: ['toNextTierUp', 'toDowngrade', 'averageDailyBalanceToNextTierUp', 'averageDailyBalanceToDowngrade'],
     });
   });
 
-  it('tier-change v2 only adds previousPolicyVersion, with a default: v1 and v2 resolve each other', () => {
+  it('tier-change v2 adds previousPolicyVersion, the balance and profit snapshot and headroom fields (each with a default) and the cause BALANCE: BACKWARD compatible, not FORWARD', () => {
     const v1 = avro.Type.forSchema(JSON.parse(loadContract('tier-change-v1')) as avro.Schema);
     const v2 = avro.Type.forSchema(JSON.parse(loadContract('tier-change-v2')) as avro.Schema);
     const [v1Top] = recordsIn(JSON.parse(loadContract('tier-change-v1')));
@@ -70,14 +79,22 @@ describe('schemas/ contracts', () => {
       before: { monetary: 0, frequency: 0, recencyMs: null, lastPurchaseAt: null }, after: { monetary: 5, frequency: 1, recencyMs: 0, lastPurchaseAt: 1 },
       boundary: { tier: 'vip', rule: 'r' }, headroom: { toNextTierUp: null, toDowngrade: null },
     };
-    // A v2 reader of a v1 record: the default. A v1 reader of a v2 POLICY record: the v1 fields.
-    expect(v2.fromBuffer(v1.toBuffer(old), v2.createResolver(v1))).toMatchObject({ ...old, previousPolicyVersion: null });
-    const policyChange = { ...old, cause: 'POLICY', transactionId: null, policyVersion: 'p2', previousPolicyVersion: 'p1' };
-    expect({ ...v1.fromBuffer(v2.toBuffer(policyChange), v1.createResolver(v2)) }).toEqual({ ...old, cause: 'POLICY', transactionId: null, policyVersion: 'p2' });
+    // A v2 reader of a v1 record: the defaults.
+    expect(v2.fromBuffer(v1.toBuffer(old), v2.createResolver(v1))).toMatchObject({
+      ...old,
+      before: { ...old.before, averageDailyBalance: 0, profit: 0 },
+      after: { ...old.after, averageDailyBalance: 0, profit: 0 },
+      headroom: { ...old.headroom, averageDailyBalanceToNextTierUp: null, averageDailyBalanceToDowngrade: null },
+      previousPolicyVersion: null,
+    });
+    // A reader pinned to v1 cannot resolve v2: its cause enum lacks BALANCE (schemas/README.md says
+    // to upgrade readers first).
+    expect(() => v1.createResolver(v2)).toThrow(/TierChangeCause/);
   });
 
   it.each([
-    ['transaction.schema.json', 'transaction-v2'],
+    ['transaction.schema.json', 'transaction-v3'],
+    ['balance.schema.json', 'balance-v1'],
     ['tier-change.schema.json', 'tier-change-v2'],
   ] as const)('the JSON form %s has the same fields as %s, each described', (jsonName, avroName) => {
     const json = readJsonSchema(jsonName);
@@ -106,10 +123,10 @@ describe('TierChange Avro encoding of the state engine record', () => {
     effectiveAt: 1_700_000_000_000,
     policyVersion: '2026-01',
     previousPolicyVersion: null,
-    before: { monetary: 1_800_000, frequency: 11, recencyMs: 86_400_000, lastPurchaseAt: 1_699_913_600_000 },
-    after: { monetary: 2_000_000, frequency: 12, recencyMs: 0, lastPurchaseAt: 1_700_000_000_000 },
+    before: { monetary: 1_800_000, frequency: 11, recencyMs: 86_400_000, lastPurchaseAt: 1_699_913_600_000, averageDailyBalance: 12_000_000, profit: 4_560_000 },
+    after: { monetary: 2_000_000, frequency: 12, recencyMs: 0, lastPurchaseAt: 1_700_000_000_000, averageDailyBalance: 12_000_000, profit: -52_200 },
     boundary: { tier: 'major', rule: 'monetary > 19000.00 CNY' },
-    headroom: { toNextTierUp: 3_890_001, toDowngrade: 99_999 },
+    headroom: { toNextTierUp: 3_890_001, toDowngrade: 99_999, averageDailyBalanceToNextTierUp: 18_000_000, averageDailyBalanceToDowngrade: null },
   };
 
   it('round-trips a change with plain values for the nullable fields', () => {
@@ -124,8 +141,8 @@ describe('TierChange Avro encoding of the state engine record', () => {
       direction: 'NEW',
       cause: 'TIME',
       transactionId: null,
-      before: { monetary: 0, frequency: 0, recencyMs: null, lastPurchaseAt: null },
-      headroom: { toNextTierUp: null, toDowngrade: null },
+      before: { monetary: 0, frequency: 0, recencyMs: null, lastPurchaseAt: null, averageDailyBalance: 0, profit: 0 },
+      headroom: { toNextTierUp: null, toDowngrade: null, averageDailyBalanceToNextTierUp: null, averageDailyBalanceToDowngrade: null },
     };
     expect(JSON.parse(JSON.stringify(type.fromBuffer(type.toBuffer(first))))).toEqual(first);
   });
@@ -133,6 +150,7 @@ describe('TierChange Avro encoding of the state engine record', () => {
   it('rejects a cause or direction outside the contract', () => {
     expect(type.isValid({ ...change, cause: 'MAGIC' })).toBe(false);
     expect(type.isValid({ ...change, direction: 'SIDEWAYS' })).toBe(false);
+    expect(type.isValid({ ...change, cause: 'BALANCE', transactionId: null })).toBe(true);
   });
 });
 

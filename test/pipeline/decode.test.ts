@@ -11,6 +11,8 @@ import { uniqueName } from '../helpers/unique.js';
 
 const v1 = avro.Type.forSchema(JSON.parse(loadContract('transaction-v1')) as avro.Schema);
 const v2 = avro.Type.forSchema(JSON.parse(loadContract('transaction-v2')) as avro.Schema);
+const v3 = avro.Type.forSchema(JSON.parse(loadContract('transaction-v3')) as avro.Schema);
+const balanceV1 = avro.Type.forSchema(JSON.parse(loadContract('balance-v1')) as avro.Schema);
 
 const base = { transactionId: 't-1', customerId: 'c-1', kind: 'PURCHASE', amountMinor: 12_345, currency: 'CNY', eventTime: 1_700_000_000_000 };
 
@@ -18,6 +20,8 @@ let registry: SchemaRegistryHandle;
 let client: SchemaRegistryClient;
 let v1Id: number;
 let v2Id: number;
+let v3Id: number;
+let balanceId: number;
 let otherId: number;
 
 beforeAll(async () => {
@@ -28,6 +32,8 @@ beforeAll(async () => {
   // v2 is registered as the next version of the same subject: the registry's own BACKWARD check
   // is part of what this proves.
   v2Id = await client.registerAvro(subject, loadContract('transaction-v2'));
+  v3Id = await client.registerAvro(subject, loadContract('transaction-v3'));
+  balanceId = await client.registerAvro(valueSubject(uniqueName('balances')), loadContract('balance-v1'));
   otherId = await client.registerAvro(valueSubject(uniqueName('other')), JSON.stringify({ type: 'record', name: 'Payment', fields: [{ name: 'id', type: 'int' }] }));
 });
 
@@ -40,7 +46,7 @@ function avroDecoder() {
 }
 
 describe('Avro decoding through the registry', () => {
-  it('resolves v1 and v2 records mixed in one batch to the v2 reader shape', async () => {
+  it('resolves v1 and v2 records mixed in one batch to the reader shape (v3: profitMinor null)', async () => {
     const values = [
       writeSchemaFrame(v1Id, v1.toBuffer(base)),
       writeSchemaFrame(v2Id, v2.toBuffer({ ...base, transactionId: 't-2', channel: 'POS', merchantCategory: '5411' })),
@@ -50,11 +56,28 @@ describe('Avro decoding through the registry', () => {
     await decoder.prepare(values);
     const decoded = values.map((value) => decoder.decode(value));
     expect(decoded.map((r) => (r.ok ? { ...(r.value as object) } : r.error))).toEqual([
-      { ...base, channel: null, merchantCategory: null },
-      { ...base, transactionId: 't-2', channel: 'POS', merchantCategory: '5411' },
-      { ...base, transactionId: 't-3', kind: 'REFUND', channel: null, merchantCategory: null },
+      { ...base, channel: null, merchantCategory: null, profitMinor: null },
+      { ...base, transactionId: 't-2', channel: 'POS', merchantCategory: '5411', profitMinor: null },
+      { ...base, transactionId: 't-3', kind: 'REFUND', channel: null, merchantCategory: null, profitMinor: null },
     ]);
     expect(v1Id).not.toBe(v2Id);
+  });
+
+  it('decodes v3 records with their margin next to v1 and v2 ones (v3 registered as the next version of the subject)', async () => {
+    const values = [writeSchemaFrame(v3Id, v3.toBuffer({ ...base, channel: null, merchantCategory: null, profitMinor: -522 })), writeSchemaFrame(v1Id, v1.toBuffer(base))];
+    const decoder = avroDecoder();
+    await decoder.prepare(values);
+    expect(values.map((value) => decoder.decode(value)).map((r) => (r.ok ? (r.value as { profitMinor: unknown }).profitMinor : r.error))).toEqual([-522, null]);
+  });
+
+  it('decodes balance snapshots with the balance-v1 reader, and refuses a transaction written to the balances topic', async () => {
+    const snapshot = { customerId: 'c-1', accountId: 'savings', balanceMinor: -5, currency: 'CNY', asOf: 1_700_000_000_000 };
+    const values = [writeSchemaFrame(balanceId, balanceV1.toBuffer(snapshot)), writeSchemaFrame(v1Id, v1.toBuffer(base))];
+    const decoder = createDecoder({ format: 'avro', registry: client, contract: 'balance-v1' });
+    await decoder.prepare(values);
+    const [good, bad] = values.map((value) => decoder.decode(value));
+    expect(good).toEqual({ ok: true, value: expect.objectContaining(snapshot) });
+    expect(bad?.ok === false && bad.error.reason).toBe('INCOMPATIBLE_SCHEMA');
   });
 
   it('asks the registry once per writer id, however many records and batches', async () => {

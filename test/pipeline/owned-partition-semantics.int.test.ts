@@ -70,7 +70,7 @@ describe('scoring through an owned partition (engine + Redis)', () => {
           ['x:2', 'vip', 'regular', 'DOWN', 'TIME', 1100 + graceMs],
           ['x:3', 'regular', 'inactive', 'DOWN', 'TIME', 1305],
         ]);
-        expect(changes[1]?.before).toEqual({ monetary: 0, frequency: 0, recencyMs: 95 + graceMs, lastPurchaseAt: 1005 });
+        expect(changes[1]?.before).toEqual({ monetary: 0, frequency: 0, recencyMs: 95 + graceMs, lastPurchaseAt: 1005, averageDailyBalance: 0, profit: 0 });
         expect(changes[2]?.boundary).toEqual({ tier: 'inactive', rule: 'inactive: no purchase for 300ms' });
         const state = await inspectCustomer({ store, policy, clock, topic: TOPIC, customerId: 'x', partition: 0, now: 5000 });
         expect(state).toMatchObject({ tier: 'inactive', seq: 3, dueAt: null, buckets: [], timerAt: null });

@@ -1,6 +1,7 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { firstCountedBucket, windowTotals } from '../../src/engine/aggregates.js';
+import { averageDailyBalance } from '../../src/engine/balances.js';
 import type { CompiledPolicy } from '../../src/policy/types.js';
 import { ReferenceModel } from '../engine/reference-model.js';
 import { buildCalls, buildRecords, comparable, CUSTOMERS, POLICIES, scenario } from '../engine/scenarios.js';
@@ -27,27 +28,34 @@ describe('an owned partition (engine + Redis store) against the reference model'
         continue;
       }
       const snap = model.snapshot(expected, now);
-      expect({ tier: stored?.tier, seq: stored?.seq, pending: stored?.pendingDowngradeSince, lp: stored?.lastPurchaseAt, ...windowTotals(stored?.buckets ?? [], firstCountedBucket(policy, now)) }).toEqual({
+      expect({ tier: stored?.tier, seq: stored?.seq, pending: stored?.pendingDowngradeSince, lp: stored?.lastPurchaseAt, ...windowTotals(stored?.buckets ?? [], firstCountedBucket(policy, now)), averageDailyBalance: averageDailyBalance(policy, stored?.balances, now) }).toEqual({
         tier: expected.tier,
         seq: expected.seq,
         pending: expected.pendingDowngradeSince,
         lp: expected.lastPurchaseAt,
         monetary: snap.monetary,
         frequency: snap.frequency,
+        profit: snap.profit,
+        averageDailyBalance: snap.averageDailyBalance,
       });
       const timer = await store.readTimer(TOPIC, 0, id);
       if (expected.due !== null) expect(timer).toBeLessThanOrEqual(expected.due);
     }
     // The per-tier counters equal a count of the stored customers.
-    const counted: Record<string, { customers: number; revenueMinor: number }> = {};
+    const counted: Record<string, { customers: number; revenueMinor: number; profitMinor: number }> = {};
     for await (const { state } of store.scanCustomers(TOPIC, 0)) {
       if (state.tier === null) continue;
-      const entry = (counted[state.tier] ??= { customers: 0, revenueMinor: 0 });
+      const entry = (counted[state.tier] ??= { customers: 0, revenueMinor: 0, profitMinor: 0 });
       entry.customers += 1;
       entry.revenueMinor += state.buckets.reduce((sum, b) => sum + b.monetary, 0);
+      entry.profitMinor += state.buckets.reduce((sum, b) => sum + (b.profit ?? 0), 0);
     }
     const meta = await store.readMeta(TOPIC, 0);
-    const counters = Object.fromEntries([...(meta?.counters ?? [])].filter(([, e]) => e.customers !== 0 || e.revenueMinor !== 0));
+    const counters = Object.fromEntries(
+      [...(meta?.counters ?? [])]
+        .map(([tier, e]) => [tier, { customers: e.customers, revenueMinor: e.revenueMinor, profitMinor: e.profitMinor ?? 0 }] as const)
+        .filter(([, e]) => e.customers !== 0 || e.revenueMinor !== 0 || e.profitMinor !== 0),
+    );
     expect(counters).toEqual(counted);
   }
 

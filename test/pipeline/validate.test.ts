@@ -1,6 +1,6 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { createTransactionValidator } from '../../src/pipeline/validate.js';
+import { createBalanceValidator, createTransactionValidator } from '../../src/pipeline/validate.js';
 
 const NOW = 1_700_000_000_000;
 const validate = createTransactionValidator({ maxAmountMinor: 10_000_000_000_000, maxFutureSkewMs: 300_000 }, () => NOW);
@@ -16,12 +16,12 @@ function failure(raw: unknown): { path: string; message: string } {
 
 describe('transaction validation', () => {
   it('accepts a valid record and fills the v2 fields with null', () => {
-    expect(validate(good)).toEqual({ ok: true, value: { ...good, channel: null, merchantCategory: null } });
+    expect(validate(good)).toEqual({ ok: true, value: { ...good, channel: null, merchantCategory: null, profitMinor: null } });
   });
 
   it('keeps valid v2 fields and drops unknown extra fields', () => {
     const result = validate({ ...good, channel: 'ONLINE', merchantCategory: '5411', loyaltyCard: 'x' });
-    expect(result).toEqual({ ok: true, value: { ...good, channel: 'ONLINE', merchantCategory: '5411' } });
+    expect(result).toEqual({ ok: true, value: { ...good, channel: 'ONLINE', merchantCategory: '5411', profitMinor: null } });
   });
 
   it.each([
@@ -76,5 +76,40 @@ describe('transaction validation', () => {
         expect(validate({ ...good, amountMinor }).ok).toBe(expected);
       }),
     );
+  });
+});
+
+describe('transaction v3: profitMinor', () => {
+  it('keeps a signed margin, and names the field of a bad one', () => {
+    expect(validate({ ...good, profitMinor: -522 })).toMatchObject({ ok: true, value: { profitMinor: -522 } });
+    expect(failure({ ...good, profitMinor: 1.5 })).toMatchObject({ path: 'profitMinor' });
+    expect(failure({ ...good, profitMinor: -20_000_000_000_000 })).toMatchObject({ path: 'profitMinor', message: expect.stringContaining('at least -10000000000000') });
+  });
+});
+
+describe('balance snapshot validation', () => {
+  const validateBalance = createBalanceValidator({ maxAmountMinor: 10_000_000_000_000, maxFutureSkewMs: 300_000 }, () => NOW);
+  const snapshot = { customerId: 'cust-1', accountId: 'savings-01', balanceMinor: -12_345, currency: 'CNY', asOf: NOW - 1_000 };
+  const balanceFailure = (raw: unknown): string => {
+    const result = validateBalance(raw);
+    if (result.ok) throw new Error('expected a validation failure');
+    expect(result.error.reason).toBe('VALIDATION_FAILED');
+    return result.error.path.join('.');
+  };
+
+  it('accepts a negative balance (an overdraft, a card debt) and drops unknown fields', () => {
+    expect(validateBalance({ ...snapshot, branch: 'x' })).toEqual({ ok: true, value: snapshot });
+  });
+
+  it.each([
+    ['account id with a space', { accountId: 'my savings' }, 'accountId'],
+    ['empty account id', { accountId: '' }, 'accountId'],
+    ['fractional balance', { balanceMinor: 1.5 }, 'balanceMinor'],
+    ['balance beyond the maximum', { balanceMinor: 10_000_000_000_001 }, 'balanceMinor'],
+    ['unknown currency', { currency: 'XXY' }, 'currency'],
+    ['asOf too far ahead', { asOf: NOW + 300_001 }, 'asOf'],
+    ['no customer', { customerId: '' }, 'customerId'],
+  ])('rejects %s, naming the field', (_, change, path) => {
+    expect(balanceFailure({ ...snapshot, ...change })).toBe(path);
   });
 });

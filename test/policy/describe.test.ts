@@ -14,6 +14,8 @@ describe('describeCondition', () => {
   it('writes counts and durations as in the policy file', () => {
     expect(describeCondition(pyramid, { metric: 'frequency', op: 'gte', value: 52 })).toBe('frequency >= 52');
     expect(describeCondition(pyramid, { metric: 'recencyMs', op: 'lte', value: 30 * DAY })).toBe('recency <= 30d');
+    expect(describeCondition(pyramid, { metric: 'averageDailyBalance', op: 'gte', value: 100_000_000 })).toBe('averageDailyBalance >= 1000000.00 CNY');
+    expect(describeCondition(pyramid, { metric: 'profit', op: 'lt', value: -52_200 })).toBe('profit < -522.00 CNY');
   });
 });
 

@@ -35,10 +35,21 @@ function rejection(input: unknown, source = 'policies/test.yaml'): string {
 }
 
 describe('shipped policies', () => {
-  it.each(['default', 'frequency', 'value-loyalty'])('%s.yaml loads', async (name) => {
+  it.each(['default', 'frequency', 'value-loyalty', 'bank-cards'])('%s.yaml loads', async (name) => {
     const policy = await loadPolicyFile(shippedPolicyPath(name));
     expect(policy.tiers.length).toBeGreaterThan(0);
     expect(policy.rules?.[policy.fallbackTier]).toBeDefined();
+  });
+
+  it('bank-cards.yaml tiers card holders by average daily balance', async () => {
+    const policy = await loadPolicyFile(shippedPolicyPath('bank-cards'));
+    expect(policy.tiers.map((tier) => [tier.name, tier.conditions])).toEqual([
+      ['black-gold', [{ metric: 'averageDailyBalance', op: 'gte', value: 100_000_000 }]],
+      ['platinum', [{ metric: 'averageDailyBalance', op: 'gte', value: 30_000_000 }]],
+      ['gold', [{ metric: 'averageDailyBalance', op: 'gte', value: 10_000_000 }]],
+    ]);
+    expect(policy.fallbackTier).toBe('silver');
+    expect(policy.rules?.['black-gold']).toBe('averageDailyBalance >= 1000000.00 CNY');
   });
 
   it('default.yaml is the worked example', async () => {
@@ -89,6 +100,25 @@ describe('parsePolicy', () => {
     const data = basePolicy();
     data.tiers.unshift({ name: 'top', relative: { topPercent: 1 } });
     expect(() => parsePolicy(data, 'inline')).toThrow(/tiers\[0\]\.relative: relative \(top N %\) tiers are not evaluated by this version/);
+  });
+
+  it('reads averageDailyBalance and profit bounds as amounts in the policy currency', () => {
+    const data = basePolicy();
+    data.tiers[0] = { name: 'vip', when: { averageDailyBalance: { gte: '1000000' }, profit: { gt: '-5.22', lte: 45600 } } };
+    expect(parsePolicy(data, 'inline').tiers[0]?.conditions).toEqual([
+      { metric: 'averageDailyBalance', op: 'gte', value: 100_000_000 },
+      { metric: 'profit', op: 'gt', value: -522 },
+      { metric: 'profit', op: 'lte', value: 4_560_000 },
+    ]);
+  });
+
+  it('names the field of a bad averageDailyBalance or profit bound', () => {
+    const data = basePolicy();
+    data.tiers[0] = { name: 'vip', when: { averageDailyBalance: { gte: '0.001' } } };
+    data.tiers[1] = { name: 'major', when: { profit: { gt: '10', lt: '5' } } };
+    const message = rejection(data);
+    expect(message).toContain('tiers[0].when.averageDailyBalance.gte');
+    expect(message).toContain('tiers[1].when.profit: the bounds admit no value');
   });
 
   it('names the file and the line of a YAML syntax error', () => {

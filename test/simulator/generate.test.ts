@@ -66,6 +66,29 @@ describe('generateTransactions', () => {
     expect(bottom / total).toBeLessThan(0.2);
   });
 
+  it('gives margins: about 30 % of customers lose money, refunds reverse their share', () => {
+    const profit = new Map<string, number>();
+    const purchaseSign = new Map<string, number>();
+    let refunds = 0;
+    for (const { transaction, duplicate } of events) {
+      if (duplicate) continue;
+      const margin = transaction.profitMinor ?? Number.NaN;
+      expect(Number.isInteger(margin)).toBe(true);
+      if (transaction.kind === 'PURCHASE' && margin !== 0) purchaseSign.set(transaction.customerId, Math.sign(margin));
+      const sign = purchaseSign.get(transaction.customerId);
+      if (transaction.kind === 'REFUND' && margin !== 0 && sign !== undefined) {
+        // A refund takes back the margin its purchase made (or gives back the loss).
+        expect(Math.sign(margin)).toBe(-sign);
+        refunds += 1;
+      }
+      profit.set(transaction.customerId, (profit.get(transaction.customerId) ?? 0) + margin);
+    }
+    expect(refunds).toBeGreaterThan(10);
+    const losing = [...profit.values()].filter((p) => p < 0).length / profit.size;
+    expect(losing).toBeGreaterThan(0.2);
+    expect(losing).toBeLessThan(0.4);
+  });
+
   it('emits refunds, duplicates and late events near their configured ratios', () => {
     const n = events.length;
     const refunds = events.filter((e) => !e.duplicate && e.transaction.kind === 'REFUND').length / n;

@@ -67,7 +67,7 @@ describe('runSimulator', () => {
       expect(record.key?.toString()).toBe(valid.value.customerId);
       const original = byId.get(valid.value.transactionId);
       // v1 records lose channel and merchant category, everything else arrives as generated.
-      expect({ ...valid.value, channel: null, merchantCategory: null }).toEqual({ ...original, channel: null, merchantCategory: null });
+      expect({ ...valid.value, channel: null, merchantCategory: null, profitMinor: null }).toEqual({ ...original, channel: null, merchantCategory: null, profitMinor: null });
     }
     const partitionsPerCustomer = new Map<string, Set<number>>();
     for (const record of records) {

@@ -24,6 +24,21 @@ describe('outbox codec', () => {
     expect(() => decodeOutboxEntry('0-1', ['c', JSON.stringify([...raw, 'v1', 'extra'])])).toThrow(/not a format 1 tier change/);
   });
 
+  it('reads an entry written before balances and profit (22 positions) with 0 and null for them', () => {
+    const raw = JSON.stringify([1, 'c:1', 'c', null, 'vip', 'NEW', 'TRANSACTION', 't1', 1000, 'v1', 0, 0, null, null, 1500, 1, 0, 1000, 'vip', 'monetary >= 10.00 CNY', null, 500]);
+    const { change } = decodeOutboxEntry('0-1', ['c', raw]);
+    expect(change.after).toEqual({ monetary: 1500, frequency: 1, recencyMs: 0, lastPurchaseAt: 1000, averageDailyBalance: 0, profit: 0 });
+    expect(change.headroom).toEqual({ toNextTierUp: null, toDowngrade: 500, averageDailyBalanceToNextTierUp: null, averageDailyBalanceToDowngrade: null });
+  });
+
+  it('round-trips balances and profit in the snapshots and the balance headroom', () => {
+    const change = decodeOutboxEntry('0-1', ['c', JSON.stringify([1, 'c:1', 'c', null, 'vip', 'NEW', 'BALANCE', null, 1000, 'v1', 0, 0, null, null, 0, 0, null, null, 'vip', 'averageDailyBalance >= 10.00 CNY', null, null, null, 5, -7, 2000, 9, 300, 1700])]).change;
+    const again = decodeOutboxEntry('0-1', ['c', encodeOutboxRecord(change)]).change;
+    expect(again).toEqual(change);
+    expect(again.after).toMatchObject({ averageDailyBalance: 2000, profit: 9 });
+    expect(again.headroom).toMatchObject({ averageDailyBalanceToNextTierUp: 300, averageDailyBalanceToDowngrade: 1700 });
+  });
+
   it('rejects an entry of an unknown format', () => {
     expect(() => decodeOutboxEntry('0-2', ['c', '[2]'])).toThrow();
     const err = (() => {

@@ -48,9 +48,12 @@ async function inspect(customerId: string, opts: InspectOptions): Promise<void> 
       `monetary        ${money(found.monetary)}  (rolling ${state.policy.windowMs / 86_400_000} d)`,
       `frequency       ${found.frequency}`,
       `recency         ${days(found.recencyMs)}  (last purchase ${time(found.lastPurchaseAt)})`,
+      `avg daily bal.  ${money(found.averageDailyBalance)}`,
+      `profit          ${money(found.profit)}`,
       `pending         ${found.pendingDowngradeSince === null ? 'no downgrade pending' : `downgrade pending since ${time(found.pendingDowngradeSince)}`}`,
       `next change at  ${found.dueAt === null ? 'none scheduled' : time(found.dueAt)}`,
       `headroom        up: ${money(found.headroom.toNextTierUp)}   down: ${money(found.headroom.toDowngrade)}`,
+      `balance room    up: ${money(found.headroom.averageDailyBalanceToNextTierUp ?? null)}   down: ${money(found.headroom.averageDailyBalanceToDowngrade ?? null)}`,
       `buckets         ${found.buckets.length}`,
     ];
     console.log(lines.join('\n'));

@@ -51,6 +51,8 @@ async function replay(opts: ReplayOptions): Promise<void> {
       transactions: live.topics.transactions,
       tierChanges: opts.outputTopic ?? `${live.topics.tierChanges}-replay-${opts.prefix}`,
       dlq: `${live.topics.dlq}-replay-${opts.prefix}`,
+      // The co-partitioned balances are part of the state: replayed with the transactions.
+      ...(live.topics.balances === undefined ? {} : { balances: live.topics.balances }),
     },
   });
   const logger = createLogger({ level: config.logLevel, name: 'pyramid-replay', destination: process.stderr });
@@ -62,9 +64,11 @@ async function replay(opts: ReplayOptions): Promise<void> {
 
   const admin = createKafkaClient(config.kafka).createAdmin();
   await admin.connect();
-  const ends = await admin.topicOffsets(config.topics.transactions).finally(() => admin.disconnect());
-  const total = ends.reduce((sum, o) => sum + Number(BigInt(o.high) - BigInt(o.low)), 0);
-  console.log(`pyramid replay: ${total} records in ${ends.length} partitions of ${config.topics.transactions} -> prefix ${opts.prefix}, tier changes to ${config.topics.tierChanges}`);
+  const balancesTopic = config.topics.balances;
+  const [ends, balanceEnds] = await Promise.all([admin.topicOffsets(config.topics.transactions), balancesTopic === undefined ? [] : admin.topicOffsets(balancesTopic)]).finally(() => admin.disconnect());
+  const total = [...ends, ...balanceEnds].reduce((sum, o) => sum + Number(BigInt(o.high) - BigInt(o.low)), 0);
+  const inputs = balancesTopic === undefined ? config.topics.transactions : `${config.topics.transactions} and ${balancesTopic}`;
+  console.log(`pyramid replay: ${total} records in ${ends.length} partitions of ${inputs} -> prefix ${opts.prefix}, tier changes to ${config.topics.tierChanges}`);
 
   const scorer = createScorer(config, { logger, instrumentation: new Instrumentation() });
   const stop = nextStopSignal();
@@ -75,12 +79,13 @@ async function replay(opts: ReplayOptions): Promise<void> {
     for (;;) {
       let done = 0;
       let finished = true;
-      for (const { partition, low, high } of ends) {
-        const next = BigInt(await scorer.nextOffset(partition));
+      const progress = (next: bigint, low: string, high: string): void => {
         const from = BigInt(low);
         done += Number((next < from ? from : next > BigInt(high) ? BigInt(high) : next) - from);
         if (next < BigInt(high)) finished = false;
-      }
+      };
+      for (const { partition, low, high } of ends) progress(BigInt(await scorer.nextOffset(partition)), low, high);
+      for (const { partition, low, high } of balanceEnds) progress(BigInt((await scorer.nextBalanceOffset(partition)) ?? high), low, high);
       const seconds = (Date.now() - started) / 1000;
       console.log(`replay: ${done}/${total} records (${total === 0 ? 100 : ((100 * done) / total).toFixed(1)}%), ${Math.round(done / Math.max(seconds, 0.001))} records/s`);
       if (finished) break;

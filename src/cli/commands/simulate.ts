@@ -9,7 +9,9 @@ interface SimulateCommandOptions {
   topic: string;
   registry?: string;
   format: 'avro' | 'json';
-  schema: 'v1' | 'v2' | 'mixed';
+  schema: 'v1' | 'v2' | 'v3' | 'mixed';
+  balancesTopic?: string;
+  balanceRatio: number;
   customers: number;
   rate?: number;
   count?: number;
@@ -38,7 +40,9 @@ export function register(program: Command): void {
     .option('--topic <name>', 'topic to produce to', process.env.PYRAMID_TOPIC_TRANSACTIONS || 'transactions')
     .option('--registry <url>', 'Schema Registry URL for Avro (default $PYRAMID_REGISTRY_URL)')
     .addOption(new Option('--format <format>', 'value encoding').choices(['avro', 'json']).default(process.env.PYRAMID_INPUT_FORMAT === 'json' ? 'json' : 'avro'))
-    .addOption(new Option('--schema <version>', 'transaction contract version to write; mixed alternates v1 and v2').choices(['v1', 'v2', 'mixed']).default('v2'))
+    .addOption(new Option('--schema <version>', 'transaction contract version to write; mixed alternates v1 and v2; v3 adds each transaction\'s margin (profitMinor)').choices(['v1', 'v2', 'v3', 'mixed']).default('v2'))
+    .option('--balances-topic <name>', 'also produce account balance snapshots (balance-v1) to this topic, co-partitioned with --topic (default $PYRAMID_TOPIC_BALANCES)', process.env.PYRAMID_TOPIC_BALANCES || undefined)
+    .option('--balance-ratio <p>', 'share of all records that are balance snapshots, with --balances-topic', probability, 0.2)
     .option('--customers <n>', 'distinct customers', integerIn(1, 100_000_000), 1_000)
     .option('--rate <eventsPerSecond>', 'pace to this many events per second (default: as fast as possible)', numberAbove(0))
     .option('--count <n>', 'stop after this many events (default: run until Ctrl-C)', integerIn(1, Number.MAX_SAFE_INTEGER))
@@ -94,11 +98,12 @@ async function runSimulate(opts: SimulateCommandOptions): Promise<void> {
       const ensured = await retrying(
         async () => {
           await admin.connect();
-          return admin.ensureTopics([{ topic: opts.topic, numPartitions: opts.partitions ?? 1 }]);
+          const topics = [opts.topic, ...(opts.balancesTopic === undefined ? [] : [opts.balancesTopic])];
+          return admin.ensureTopics(topics.map((topic) => ({ topic, numPartitions: opts.partitions ?? 1 })));
         },
         { shouldStop: () => abort.signal.aborted, onRetry: warnRetry },
       );
-      if (ensured.done && ensured.value.length > 0) console.log(`created topic ${opts.topic} with ${opts.partitions} partitions`);
+      if (ensured.done && ensured.value.length > 0) console.log(`created topic${ensured.value.length > 1 ? 's' : ''} ${ensured.value.join(', ')} with ${opts.partitions} partitions`);
     } finally {
       await admin.disconnect();
     }
@@ -127,6 +132,7 @@ async function runSimulate(opts: SimulateCommandOptions): Promise<void> {
       format: opts.format,
       registry: client.registry.url === undefined ? undefined : createSchemaRegistryClient({ url: client.registry.url, username: client.registry.username, password: client.registry.password }),
       schemaVersion: opts.schema,
+      ...(opts.balancesTopic === undefined ? {} : { balances: { topic: opts.balancesTopic, ratio: opts.balanceRatio } }),
       rate: opts.rate,
       signal: abort.signal,
       onRetry: warnRetry,
@@ -139,7 +145,9 @@ async function runSimulate(opts: SimulateCommandOptions): Promise<void> {
     });
     const seconds = result.durationMs / 1_000;
     console.log(
-      `sent ${result.sent} transactions to ${opts.topic} (${opts.format}, ${opts.schema}) in ${seconds.toFixed(1)} s` +
+      `sent ${result.sent - result.balances} transactions to ${opts.topic} (${opts.format}, ${opts.schema})` +
+        (opts.balancesTopic === undefined ? '' : ` and ${result.balances} balance snapshots to ${opts.balancesTopic}`) +
+        ` in ${seconds.toFixed(1)} s` +
         ` (${Math.round(result.sent / Math.max(seconds, 0.001))}/s; ${result.duplicates} duplicates, ${result.late} late)`,
     );
   } finally {

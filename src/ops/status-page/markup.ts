@@ -31,12 +31,13 @@ export const STATUS_PAGE_BODY = `
       <div class="pyr-wrap">
         <svg id="pyramid" viewBox="0 0 360 300" role="img" aria-label="customer pyramid, most valuable tier on top"></svg>
         <table id="tiers">
-          <thead><tr><th>Tier</th><th class="num">Customers</th><th class="num">Share</th><th class="num">Revenue</th><th class="num">Share</th></tr></thead>
+          <thead><tr><th>Tier</th><th class="num">Customers</th><th class="num">Share</th><th class="num">Revenue</th><th class="num">Share</th><th class="num">Profit</th><th class="num">Share</th><th class="num">Per customer</th></tr></thead>
           <tbody id="tiers-body"></tbody>
           <tfoot id="tiers-foot"></tfoot>
         </table>
       </div>
       <p id="census-note" class="muted"></p>
+      <p id="profit-rule" class="muted" data-field="profitRule"></p>
     </article>
     <article class="card" aria-labelledby="h-changes">
       <h2 id="h-changes"><span>Latest tier changes</span><span id="changes-count"></span></h2>

@@ -84,9 +84,10 @@ export const STATUS_PAGE_SCRIPT = `
       pyramidSvg.appendChild(svgEl('polygon', { class: 'ghost', points: [width / 2, 10, width - 10, 290, 10, 290].join(' ') }));
       pyramidSvg.appendChild(svgEl('text', { class: 'ghost-text', x: width / 2, y: 200, 'text-anchor': 'middle' }, 'waiting for the first census'));
       var row = el('tr');
-      row.appendChild(el('td', { class: 'empty', colspan: '5' }, 'No census yet'));
+      row.appendChild(el('td', { class: 'empty', colspan: '8' }, 'No census yet'));
       tbody.appendChild(row);
       byId('census-note').textContent = '';
+      byId('profit-rule').textContent = '';
       return;
     }
     assignColours(p.tiers);
@@ -101,7 +102,8 @@ export const STATUS_PAGE_SCRIPT = `
     pyramidSvg.setAttribute('viewBox', '0 0 ' + width + ' ' + total);
     var customers = 0;
     var revenue = 0;
-    p.tiers.forEach(function (t) { customers += t.customers; revenue += t.revenueMinor; });
+    var profit = 0;
+    p.tiers.forEach(function (t) { customers += t.customers; revenue += t.revenueMinor; profit += t.profitMinor || 0; });
     p.tiers.forEach(function (t, i) {
       var y0 = i * (layerHeight + gap);
       var y1 = y0 + layerHeight;
@@ -130,6 +132,10 @@ export const STATUS_PAGE_SCRIPT = `
       tr.appendChild(numCell('customerShare', null, fmtPct(t.customers, customers)));
       tr.appendChild(numCell('revenueMinor', t.revenueMinor, fmtMoney(t.revenueMinor, p.currency, p.minorUnitDigits)));
       tr.appendChild(numCell('revenueShare', null, fmtPct(t.revenueMinor, revenue)));
+      var tierProfit = t.profitMinor || 0;
+      tr.appendChild(numCell('profitMinor', tierProfit, fmtMoney(tierProfit, p.currency, p.minorUnitDigits)));
+      tr.appendChild(numCell('profitShare', null, fmtPct(tierProfit, profit)));
+      tr.appendChild(numCell('profitPerCustomer', null, t.customers === 0 ? '\u2013' : fmtMoney(Math.round(tierProfit / t.customers), p.currency, p.minorUnitDigits)));
       tbody.appendChild(tr);
     });
     var foot = el('tr');
@@ -138,7 +144,17 @@ export const STATUS_PAGE_SCRIPT = `
     foot.appendChild(el('td'));
     foot.appendChild(numCell('revenueTotal', revenue, fmtMoney(revenue, p.currency, p.minorUnitDigits)));
     foot.appendChild(el('td'));
+    foot.appendChild(numCell('profitTotal', profit, fmtMoney(profit, p.currency, p.minorUnitDigits)));
+    foot.appendChild(el('td'));
+    foot.appendChild(numCell('profitPerCustomerTotal', null, customers === 0 ? '\u2013' : fmtMoney(Math.round(profit / customers), p.currency, p.minorUnitDigits)));
     tfoot.appendChild(foot);
+    var c = p.profitConcentration;
+    var share = function (part) { return c.totalProfitMinor > 0 ? fmtPct(part, c.totalProfitMinor) : '\u2013'; };
+    byId('profit-rule').textContent = c
+      ? '80/20/30 rule on ' + fmtInt(c.customers) + ' customers: the top 20 % by profit (' + fmtInt(c.top20Customers) + ') make ' + share(c.top20ProfitMinor) +
+        ' of the profit; the bottom 30 % (' + fmtInt(c.bottom30Customers) + ') ' + (c.bottom30ProfitMinor < 0 ? 'consume ' + share(-c.bottom30ProfitMinor) + ' of it' : 'consume none of it') +
+        ' (rule of thumb: about 80 % and 50 %; ranked ' + fmtTime(c.at) + ')'
+      : '';
     byId('census-note').textContent = 'Census of ' + fmtTime(p.receivedAt) + ' \\u00b7 revenue over the rolling window, ' + p.currency;
   }
 
