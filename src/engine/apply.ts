@@ -2,6 +2,7 @@ import type { CompiledPolicy } from '../policy/types.js';
 import { bucketExitTime, firstCountedBucket, rollingAggregates, type RfmSnapshot } from './aggregates.js';
 import { decideTierChange, type ChangeCause, type TierChange } from './change.js';
 import { nextDueTime } from './due.js';
+import { decideSignals, type Signal } from './signals.js';
 import { TimerQueue } from './timer-queue.js';
 import type { Bucket, CustomerState, DedupeClaim, DueTimer, EngineCounts, EngineRecord } from './types.js';
 
@@ -71,6 +72,8 @@ export interface EngineResult {
   claims: DedupeClaim[];
   /** Tier changes, in the order they happened. */
   changes: TierChange[];
+  /** Signals (policy `signals`), in the order they happened. */
+  signals: Signal[];
   counts: EngineCounts;
   position: PartitionPosition;
   /** How many records (a prefix of the input) were handled; see {@link applyRecords}. */
@@ -90,7 +93,8 @@ class EngineRun {
   readonly claimsMade: DedupeClaim[] = [];
   readonly claimed = new Map<string, number>();
   readonly changes: TierChange[] = [];
-  readonly counts: EngineCounts = { applied: 0, duplicate: 0, late: 0, stale: 0, changes: 0, timersFired: 0, claimsShortened: 0 };
+  readonly signals: Signal[] = [];
+  readonly counts: EngineCounts = { applied: 0, duplicate: 0, late: 0, stale: 0, changes: 0, signals: 0, timersFired: 0, claimsShortened: 0 };
   readonly queue = new TimerQueue();
   /** Customers re-evaluated under the policy in this call (see EngineInput.reevaluate). */
   readonly reevaluated = new Set<string>();
@@ -131,6 +135,8 @@ class EngineRun {
               pendingDowngradeSince: stored.pendingDowngradeSince,
               seq: stored.seq,
               timerAt: stored.timerAt,
+              signalSeq: stored.signalSeq,
+              nearUpgradeAt: stored.nearUpgradeAt,
             };
       this.working.set(id, c);
     }
@@ -198,9 +204,10 @@ class EngineRun {
     this.evaluate(id, c, now, 'POLICY', null, snapshot, snapshot);
   }
 
-  /** Evaluate `c` at `now`, record a change when its tier moves, and set its timer. */
+  /** Evaluate `c` at `now`, record a change and signals when due, and set its timer. */
   evaluate(id: string, c: CustomerState, now: number, cause: ChangeCause, transactionId: string | null, before: RfmSnapshot, after: RfmSnapshot): void {
     const { policy } = this.input;
+    const priorPendingDowngradeSince = c.pendingDowngradeSince;
     const outcome = decideTierChange({ policy, customerId: id, state: c, before, after, now, cause, transactionId });
     c.tier = outcome.state.tier;
     c.tierSince = outcome.state.tierSince;
@@ -210,7 +217,16 @@ class EngineRun {
       this.changes.push(outcome.change);
       this.counts.changes += 1;
     }
-    this.schedule(id, c, nextDueTime(policy, c, now), now);
+    let due = nextDueTime(policy, c, now);
+    if (policy.signals !== undefined) {
+      const signalled = decideSignals({ policy, customerId: id, state: c, priorPendingDowngradeSince, decision: outcome.decision, snapshot: after, now, cause, transactionId });
+      c.signalSeq = signalled.state.signalSeq;
+      c.nearUpgradeAt = signalled.state.nearUpgradeAt;
+      for (const signal of signalled.signals) this.signals.push(signal);
+      this.counts.signals += signalled.signals.length;
+      if (signalled.due !== null && (due === null || signalled.due < due)) due = signalled.due;
+    }
+    this.schedule(id, c, due, now);
   }
 
   /**
@@ -222,7 +238,8 @@ class EngineRun {
   schedule(id: string, c: CustomerState, due: number | null, now: number): void {
     const current = c.timerAt;
     if (due === current) return;
-    if (current !== null && current > now && (due === null || current < due)) return;
+    // No due time at all: a pending timer (say, a NEAR_UPGRADE cooldown end) has nothing to find.
+    if (current !== null && current > now && due !== null && current < due) return;
     c.timerAt = due;
     this.timerChanges.set(id, due);
     if (due !== null && this.queueTimers) this.queue.push(due, id);
@@ -294,6 +311,7 @@ class EngineRun {
       timers: this.timerChanges,
       claims: this.claimsMade,
       changes: this.changes,
+      signals: this.signals,
       counts: this.counts,
       position: { lastOffset: this.lastOffset, eventWatermark: this.eventWatermark },
       consumed,
@@ -303,7 +321,7 @@ class EngineRun {
 }
 
 function emptyCustomer(): CustomerState {
-  return { buckets: [], lastPurchaseAt: null, tier: null, tierSince: null, pendingDowngradeSince: null, seq: 0, timerAt: null };
+  return { buckets: [], lastPurchaseAt: null, tier: null, tierSince: null, pendingDowngradeSince: null, seq: 0, timerAt: null, signalSeq: 0, nearUpgradeAt: null };
 }
 
 /** Add (monetary, frequency) to bucket `index` of an ascending bucket list, in place. */

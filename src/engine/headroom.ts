@@ -45,27 +45,59 @@ function monetaryRange(tier: CompiledTier, marginBps: number): { min: number | n
   return { min, max };
 }
 
+/** The next tier up from a customer's tier and the spend still missing to reach it. */
+export interface UpgradeDistance {
+  /** The next higher-ranked tier. */
+  tier: string;
+  /** Its monetary lower bound as an inclusive minimum: `gt v` gives v + 1, `gte v` gives v. */
+  threshold: number;
+  /** `max(0, threshold − monetary)`: {@link Headroom.toNextTierUp}. */
+  missing: number;
+}
+
+function nextTierUp(policy: CompiledPolicy, tier: string): CompiledTier | undefined {
+  // The fallback's next tier up is the last listed tier; a listed tier's is the one before it.
+  if (tier === policy.fallbackTier) return policy.tiers[policy.tiers.length - 1];
+  const index = policy.tiers.findIndex((candidate) => candidate.name === tier);
+  return index > 0 ? policy.tiers[index - 1] : undefined;
+}
+
+/**
+ * How far a customer in tier `tier` is from the next tier up by spend; null when
+ * {@link Headroom.toNextTierUp} is null (top tier, inactive, no monetary lower bound, or an upper
+ * bound that extra spend would overshoot).
+ */
+export function upgradeDistance(policy: CompiledPolicy, tier: string, snapshot: RfmSnapshot): UpgradeDistance | null {
+  const next = nextTierUp(policy, tier);
+  if (next === undefined) return null;
+  const { min, max } = monetaryRange(next, 0);
+  if (min === null) return null;
+  const missing = Math.max(0, min - snapshot.monetary);
+  if (max !== null && snapshot.monetary + missing > max) return null;
+  return { tier: next.name, threshold: min, missing };
+}
+
+/**
+ * Extra spend that makes the current tier's monetary lower bound, as relaxed by the margin, hold
+ * again: `max(0, minimumAllowed − monetary)`, the mirror of {@link Headroom.toDowngrade} (one of
+ * the two is always 0). What a customer waiting out a downgrade grace can spend to stay; 0 when
+ * monetary is not what fails. Null when the tier has no monetary lower bound.
+ */
+export function spendToStay(policy: CompiledPolicy, tier: string, snapshot: RfmSnapshot): number | null {
+  const min = currentFloor(policy, tier);
+  return min === null ? null : Math.max(0, min - snapshot.monetary);
+}
+
+function currentFloor(policy: CompiledPolicy, tier: string): number | null {
+  const current = policy.tiers.find((candidate) => candidate.name === tier);
+  return current === undefined ? null : monetaryRange(current, policy.hysteresis.downgradeMarginBps).min;
+}
+
 /** Headroom of a customer in tier `tier` with the given snapshot (see {@link Headroom}). */
 export function headroom(policy: CompiledPolicy, tier: string, snapshot: RfmSnapshot): Headroom {
-  const index = policy.tiers.findIndex((candidate) => candidate.name === tier);
-  const current = index >= 0 ? policy.tiers[index] : undefined;
-  // The fallback's next tier up is the last listed tier; a listed tier's is the one before it.
-  const next =
-    tier === policy.fallbackTier ? policy.tiers[policy.tiers.length - 1] : index > 0 ? policy.tiers[index - 1] : undefined;
-
-  let toNextTierUp: number | null = null;
-  if (next !== undefined) {
-    const { min, max } = monetaryRange(next, 0);
-    if (min !== null) {
-      const needed = Math.max(0, min - snapshot.monetary);
-      toNextTierUp = max !== null && snapshot.monetary + needed > max ? null : needed;
-    }
-  }
-
-  let toDowngrade: number | null = null;
-  if (current !== undefined) {
-    const { min } = monetaryRange(current, policy.hysteresis.downgradeMarginBps);
-    if (min !== null) toDowngrade = Math.max(0, snapshot.monetary - min);
-  }
-  return { toNextTierUp, toDowngrade };
+  const min = currentFloor(policy, tier);
+  return {
+    toNextTierUp: upgradeDistance(policy, tier, snapshot)?.missing ?? null,
+    toDowngrade: min === null ? null : Math.max(0, snapshot.monetary - min),
+  };
 }

@@ -33,6 +33,10 @@ export interface CustomerState {
    * (a timer may fire early, finding no change, never late); null when none is set.
    */
   timerAt: number | null;
+  /** Per-customer signal sequence; 0 before the first signal. Signal ids are `${id}:s:${signalSeq}`. */
+  signalSeq: number;
+  /** When the customer's last NEAR_UPGRADE was emitted (its cooldown runs from here); null: never. */
+  nearUpgradeAt: number | null;
 }
 
 /** One transaction as the engine applies it (already decoded and validated). */
@@ -69,6 +73,8 @@ export interface EngineCounts {
   stale: number;
   /** Tier changes emitted (timer-driven ones included). */
   changes: number;
+  /** Signals emitted (NEAR_UPGRADE, DOWNGRADE_PENDING, DOWNGRADE_CANCELLED). */
+  signals: number;
   /** Timers fired. */
   timersFired: number;
   /**

@@ -59,7 +59,7 @@ export interface SweepOutcome {
  */
 export type ResyncReason = 'lost' | 'commit' | 'format' | 'unknown';
 
-const zeroCounts = (): EngineCounts => ({ applied: 0, duplicate: 0, late: 0, stale: 0, changes: 0, timersFired: 0, claimsShortened: 0 });
+const zeroCounts = (): EngineCounts => ({ applied: 0, duplicate: 0, late: 0, stale: 0, changes: 0, signals: 0, timersFired: 0, claimsShortened: 0 });
 
 function addCounts(into: EngineCounts, add: EngineCounts): void {
   for (const key of Object.keys(into) as (keyof EngineCounts)[]) into[key] += add[key];

@@ -26,7 +26,7 @@ import type { Bucket, CustomerState } from '../engine/types.js';
  * The layout version, stored in every partition meta ({@link META.formatVersion}) and at the head
  * of every customer value. State of any other version is refused, never guessed at.
  */
-export const FORMAT_VERSION = 1;
+export const FORMAT_VERSION = 2;
 
 /** The default first segment of every key; several deployments can share a Redis by changing it. */
 export const DEFAULT_KEY_PREFIX = 'pyr';
@@ -143,7 +143,8 @@ const optional = (n: number | null): string => (n === null ? '' : String(n));
 
 /**
  * The stored value of a customer, version {@link FORMAT_VERSION}:
- * `1|seq|tierSince|pendingDowngradeSince|lastPurchaseAt|timerAt|buckets|tier`, buckets as
+ * `2|seq|tierSince|pendingDowngradeSince|lastPurchaseAt|timerAt|signalSeq|nearUpgradeAt|buckets|tier`
+ * (version 2 added `signalSeq` and `nearUpgradeAt`, the signal state), buckets as
  * `index:monetary:frequency` joined by `,` (ascending), absent numbers empty, the tier last so it
  * may hold any character (empty before the first classification). Integers in decimal: every
  * value is exact (minor units and epoch ms stay far below 2^53).
@@ -151,10 +152,10 @@ const optional = (n: number | null): string => (n === null ? '' : String(n));
 export function encodeCustomer(state: CustomerState): string {
   let buckets = '';
   for (const b of state.buckets) buckets += (buckets === '' ? '' : ',') + b.index + ':' + b.monetary + ':' + b.frequency;
-  return `${FORMAT_VERSION}|${state.seq}|${optional(state.tierSince)}|${optional(state.pendingDowngradeSince)}|${optional(state.lastPurchaseAt)}|${optional(state.timerAt)}|${buckets}|${state.tier ?? ''}`;
+  return `${FORMAT_VERSION}|${state.seq}|${optional(state.tierSince)}|${optional(state.pendingDowngradeSince)}|${optional(state.lastPurchaseAt)}|${optional(state.timerAt)}|${state.signalSeq}|${optional(state.nearUpgradeAt)}|${buckets}|${state.tier ?? ''}`;
 }
 
-const FIELDS_BEFORE_TIER = 7;
+const FIELDS_BEFORE_TIER = 9;
 
 /**
  * A stored customer value decoded.
@@ -171,7 +172,7 @@ export function decodeCustomer(value: string): CustomerState {
     parts.push(value.slice(from, bar));
     from = bar + 1;
   }
-  const [version, seq = '', tierSince = '', pending = '', lastPurchase = '', timer = '', buckets = ''] = parts;
+  const [version, seq = '', tierSince = '', pending = '', lastPurchase = '', timer = '', signalSeq = '', nearUpgrade = '', buckets = ''] = parts;
   if (parts.length !== FIELDS_BEFORE_TIER || version !== String(FORMAT_VERSION)) {
     throw new PyramidError(
       'STATE_LAYOUT_MISMATCH',
@@ -188,6 +189,8 @@ export function decodeCustomer(value: string): CustomerState {
     pendingDowngradeSince: opt(pending),
     seq: Number(seq),
     timerAt: opt(timer),
+    signalSeq: Number(signalSeq),
+    nearUpgradeAt: opt(nearUpgrade),
   };
 }
 

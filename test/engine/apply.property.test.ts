@@ -21,6 +21,8 @@ function expectSameCustomers(partition: MemoryPartition, model: ReferenceModel, 
     expect({
       tier: stored.tier,
       seq: stored.seq,
+      signalSeq: stored.signalSeq,
+      nearUpgradeAt: stored.nearUpgradeAt,
       tierSince: stored.tierSince,
       pendingDowngradeSince: stored.pendingDowngradeSince,
       lastPurchaseAt: stored.lastPurchaseAt,
@@ -28,6 +30,8 @@ function expectSameCustomers(partition: MemoryPartition, model: ReferenceModel, 
     }).toEqual({
       tier: expected.tier,
       seq: expected.seq,
+      signalSeq: expected.signalSeq,
+      nearUpgradeAt: expected.nearUpgradeAt,
       tierSince: expected.tierSince,
       pendingDowngradeSince: expected.pendingDowngradeSince,
       lastPurchaseAt: expected.lastPurchaseAt,
@@ -59,6 +63,7 @@ describe('the engine against the reference model', () => {
         }
         expect(totalsOf(partition)).toEqual(model.counts);
         expect(comparable(partition.changes)).toEqual(model.changes);
+        expect(partition.signals).toEqual(model.signals);
         expectSameCustomers(partition, model, policy, partition.eventWatermark ?? 0);
       }),
       { numRuns: 1000 },
@@ -88,6 +93,7 @@ describe('the engine against the reference model', () => {
         model.fireAll(now);
         expect(totalsOf(partition)).toEqual(model.counts);
         expect(comparable(partition.changes)).toEqual(model.changes);
+        expect(partition.signals).toEqual(model.signals);
         expectSameCustomers(partition, model, policy, now);
       }),
       { numRuns: 1000 },
@@ -106,8 +112,32 @@ describe('the engine against the reference model', () => {
         }
         expect(totalsOf(partition)).toEqual(model.counts);
         expect(comparable(partition.changes)).toEqual(model.changes);
+        expect(partition.signals).toEqual(model.signals);
       }),
       { numRuns: 300 },
     );
+  });
+
+  it('the generated histories exercise every signal rule (so the comparisons above can fail)', () => {
+    const seen = new Map<string, number>();
+    const cooledDown = { repeats: 0 };
+    for (const s of fc.sample(scenario, { numRuns: 3000, seed: 13 })) {
+      const policy = POLICIES[s.policy] as CompiledPolicy;
+      if (policy.signals === undefined) continue;
+      const model = new ReferenceModel(policy, 'event');
+      for (const call of buildCalls(buildRecords(s), s)) model.applyBatch(call);
+      const nearAt = new Map<string, number>();
+      for (const signal of model.signals) {
+        seen.set(`${signal.type}/${signal.cause}`, (seen.get(`${signal.type}/${signal.cause}`) ?? 0) + 1);
+        if (signal.type !== 'NEAR_UPGRADE') continue;
+        const last = nearAt.get(signal.customerId);
+        if (last !== undefined) cooledDown.repeats += 1;
+        nearAt.set(signal.customerId, signal.effectiveAt);
+      }
+    }
+    for (const key of ['NEAR_UPGRADE/TRANSACTION', 'NEAR_UPGRADE/TIME', 'DOWNGRADE_PENDING/REFUND', 'DOWNGRADE_PENDING/TIME', 'DOWNGRADE_CANCELLED/TRANSACTION']) {
+      expect(seen.get(key) ?? 0, key).toBeGreaterThan(10);
+    }
+    expect(cooledDown.repeats).toBeGreaterThan(10);
   });
 });

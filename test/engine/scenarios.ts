@@ -17,6 +17,18 @@ export const POLICIES: Record<string, CompiledPolicy> = {
   margin: testPolicy({ version: 't-margin', hysteresis: { downgradeGraceMs: 0, downgradeMarginBps: 2500 } }),
   both: testPolicy({ version: 't-both', hysteresis: { downgradeGraceMs: 25, downgradeMarginBps: 1000 } }),
   'no-inactivity': testPolicy({ version: 't-noinact', inactivityMs: null, inactiveTier: null }),
+  // Signals: an amount distance with margin and grace, a share of the threshold, NEAR_UPGRADE alone.
+  signals: testPolicy({
+    version: 't-signals',
+    hysteresis: { downgradeGraceMs: 30, downgradeMarginBps: 1000 },
+    signals: { nearUpgrade: { within: { amountMinor: 150 }, cooldownMs: 40 }, downgradePending: true },
+  }),
+  'signals-share': testPolicy({
+    version: 't-signals-share',
+    hysteresis: { downgradeGraceMs: 25, downgradeMarginBps: 0 },
+    signals: { nearUpgrade: { within: { thresholdBps: 3000 }, cooldownMs: 15 }, downgradePending: true },
+  }),
+  'near-only': testPolicy({ version: 't-near', signals: { nearUpgrade: { within: { amountMinor: 300 }, cooldownMs: 60 }, downgradePending: false } }),
 };
 
 /** One generated step: a new transaction (or a re-sent id) some time after the previous one. */

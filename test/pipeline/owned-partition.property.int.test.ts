@@ -60,7 +60,7 @@ describe('an owned partition (engine + Redis store) against the reference model'
         const { store, owned } = await ownedPartition({ redis, prefix: newPrefix('op-ev'), policy, clock: 'event', cacheMax, timerLoadLimit });
         const model = new ReferenceModel(policy, 'event');
         const records = buildRecords(s);
-        const totals = { applied: 0, duplicate: 0, late: 0, stale: 0, changes: 0 };
+        const totals = { applied: 0, duplicate: 0, late: 0, stale: 0, changes: 0, signals: 0 };
         for (const call of buildCalls(records, s)) {
           for (let from = 0; from < call.length; from += chunk) addCounts(totals, await owned.apply(call.slice(from, from + chunk)));
           await owned.settled();
@@ -82,7 +82,7 @@ describe('an owned partition (engine + Redis store) against the reference model'
         const model = new ReferenceModel(policy, 'wall');
         const records = buildRecords(s);
         let now = 0;
-        const totals = { applied: 0, duplicate: 0, late: 0, stale: 0, changes: 0 };
+        const totals = { applied: 0, duplicate: 0, late: 0, stale: 0, changes: 0, signals: 0 };
         for (const [i, call] of buildCalls(records, s).entries()) {
           now = Math.max(now, ...call.map((r) => r.eventTime)) + (s.wallLag[i % s.wallLag.length] ?? 0);
           for (let from = 0; from < call.length; from += chunk) addCounts(totals, await owned.apply(call.slice(from, from + chunk), now));

@@ -18,6 +18,8 @@ const customerState: fc.Arbitrary<CustomerState> = fc.record({
   pendingDowngradeSince: optionalTime,
   seq: fc.nat(),
   timerAt: optionalTime,
+  signalSeq: fc.nat(),
+  nearUpgradeAt: optionalTime,
 });
 
 describe('the stored customer encoding', () => {
@@ -28,12 +30,12 @@ describe('the stored customer encoding', () => {
       }),
       { numRuns: 500 },
     );
-    const state: CustomerState = { buckets: [{ index: 3, monetary: -5, frequency: 0 }], lastPurchaseAt: null, tier: 'gold|plus', tierSince: 10, pendingDowngradeSince: 20, seq: 1, timerAt: null };
-    expect(encodeCustomer(state)).toBe(`${FORMAT_VERSION}|1|10|20|||3:-5:0|gold|plus`);
+    const state: CustomerState = { buckets: [{ index: 3, monetary: -5, frequency: 0 }], lastPurchaseAt: null, tier: 'gold|plus', tierSince: 10, pendingDowngradeSince: 20, seq: 1, timerAt: null, signalSeq: 4, nearUpgradeAt: 15 };
+    expect(encodeCustomer(state)).toBe(`${FORMAT_VERSION}|1|10|20|||4|15|3:-5:0|gold|plus`);
   });
 
   it('refuses a value of another format version, without echoing its content', () => {
-    for (const value of ['2|1|10|20|||3:-5:0|gold', '58900|7|secret-tier', '']) {
+    for (const value of ['1|1|10|20|||3:-5:0|gold', '3|1|10|20|||0||3:-5:0|gold', '58900|7|secret-tier', '']) {
       let error: unknown;
       try {
         decodeCustomer(value);
