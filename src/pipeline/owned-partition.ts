@@ -372,7 +372,9 @@ export class OwnedPartition {
     const changedCounters = this.moveCounters(input.customers, result.customers);
     const written: CacheEntry[] = [];
     for (const [id, state] of result.customers) written.push(this.cache.putPending(id, state, commit));
-    const outbox: OutboxEntry[] = result.changes.map((change) => ({ id: outboxId(++this.outboxSeq), change }));
+    // Changes, then signals: both kinds take the partition's one outbox sequence.
+    const outbox: OutboxEntry[] = result.changes.map((change): OutboxEntry => ({ id: outboxId(++this.outboxSeq), change }));
+    for (const signal of result.signals) outbox.push({ id: outboxId(++this.outboxSeq), signal });
     this.lastOffset = result.position.lastOffset < 0 ? null : result.position.lastOffset;
     this.eventWatermark = result.position.eventWatermark;
     this.commitNumber = commit + 1;

@@ -19,7 +19,8 @@ import type { Bucket, CustomerState } from '../engine/types.js';
  *   Redis).
  * - `base:due`    sorted set: customer id -> when its timer fires
  * - `base:tx`     sorted set: transaction id -> when its dedupe claim expires
- * - `base:outbox` stream of tier-change records (outbox-codec.ts), ids `0-<n>`, n = outbox sequence
+ * - `base:outbox` stream of tier changes (field `c`) and signals (field `s`) (outbox-codec.ts), ids
+ *   `0-<n>`, n = outbox sequence (one sequence for both kinds)
  */
 
 /**

@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { isPyramidError } from '../../src/errors.js';
-import { decodeOutboxEntry, successorId } from '../../src/state/outbox-codec.js';
+import type { Signal } from '../../src/engine/signals.js';
+import { decodeOutboxEntry, encodeOutboxEntry, successorId } from '../../src/state/outbox-codec.js';
 
 describe('outbox codec', () => {
   it('decodes a format 1 record with nulls', () => {
@@ -14,6 +15,30 @@ describe('outbox codec', () => {
       after: { monetary: 1500, frequency: 1, recencyMs: 0, lastPurchaseAt: 1000 },
       headroom: { toNextTierUp: null, toDowngrade: 500 },
     });
+  });
+
+  it('stores a signal in its own field and reads it back whole, next to changes in one stream', () => {
+    const signal: Signal = {
+      signalId: 'c:s:3',
+      customerId: 'c',
+      type: 'DOWNGRADE_PENDING',
+      tier: 'vip',
+      targetTier: 'major',
+      cause: 'REFUND',
+      transactionId: 't9',
+      effectiveAt: 2000,
+      policyVersion: 'v1',
+      rfm: { monetary: 900, frequency: 1, recencyMs: 5, lastPurchaseAt: 1995 },
+      spendToUpgrade: null,
+      takesEffectAt: 2030,
+      spendToStay: 100,
+    };
+    const [field, record] = encodeOutboxEntry({ id: '0-4', signal });
+    expect(field).toBe('s');
+    const back = decodeOutboxEntry('0-4', [field, record]);
+    expect(back.signal).toEqual(signal);
+    expect(back.change).toBeUndefined();
+    expect(() => decodeOutboxEntry('0-5', ['s', '[1, "too short"]'])).toThrow(/not a format 1 signal/);
   });
 
   it('rejects an entry of an unknown format', () => {
