@@ -50,6 +50,7 @@ async function inspect(customerId: string, opts: InspectOptions): Promise<void> 
       `recency         ${days(found.recencyMs)}  (last purchase ${time(found.lastPurchaseAt)})`,
       `pending         ${found.pendingDowngradeSince === null ? 'no downgrade pending' : `downgrade pending since ${time(found.pendingDowngradeSince)}`}`,
       `next change at  ${found.dueAt === null ? 'none scheduled' : time(found.dueAt)}`,
+      `signals         ${found.signalSeq} emitted${found.nearUpgradeAt === null ? '' : `, last NEAR_UPGRADE ${time(found.nearUpgradeAt)}`}`,
       `headroom        up: ${money(found.headroom.toNextTierUp)}   down: ${money(found.headroom.toDowngrade)}`,
       `buckets         ${found.buckets.length}`,
     ];
