@@ -101,17 +101,21 @@ export function decideSignals(input: SignalInput): SignalOutcome {
   const signals: Signal[] = [];
   const emit = (type: SignalType, fields: Pick<Signal, 'targetTier' | 'spendToUpgrade' | 'takesEffectAt' | 'spendToStay'>): void => {
     signalSeq += 1;
+    // In the contract's field order (schemas/signal-v1.avsc).
     signals.push({
       signalId: `${input.customerId}:s:${signalSeq}`,
       customerId: input.customerId,
       type,
       tier: decision.tier,
+      targetTier: fields.targetTier,
       cause: input.cause,
       transactionId: input.cause === 'TIME' ? null : input.transactionId,
       effectiveAt: now,
       policyVersion: policy.version,
       rfm: snapshot,
-      ...fields,
+      spendToUpgrade: fields.spendToUpgrade,
+      takesEffectAt: fields.takesEffectAt,
+      spendToStay: fields.spendToStay,
     });
   };
 
