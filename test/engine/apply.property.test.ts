@@ -118,6 +118,45 @@ describe('the engine against the reference model', () => {
     );
   });
 
+  it('signal invariants hold on their own: NEAR_UPGRADE at least a cooldown apart, one DOWNGRADE_PENDING per wait, ids counting up per customer', () => {
+    fc.assert(
+      fc.property(scenario, (s) => {
+        const policy = POLICIES[s.policy] as CompiledPolicy;
+        const partition = new MemoryPartition(policy, 'event');
+        for (const call of buildCalls(buildRecords(s), s)) partition.apply(call);
+        const lastNear = new Map<string, number>();
+        const waiting = new Map<string, number>();
+        const count = new Map<string, number>();
+        const changesAt = partition.changes.map((c) => `${c.customerId}@${c.effectiveAt}`);
+        for (const signal of partition.signals) {
+          const n = (count.get(signal.customerId) ?? 0) + 1;
+          count.set(signal.customerId, n);
+          expect(signal.signalId).toBe(`${signal.customerId}:s:${n}`);
+          if (signal.type === 'NEAR_UPGRADE') {
+            const last = lastNear.get(signal.customerId);
+            if (last !== undefined) expect(signal.effectiveAt - last).toBeGreaterThanOrEqual(policy.signals?.nearUpgrade?.cooldownMs ?? Infinity);
+            lastNear.set(signal.customerId, signal.effectiveAt);
+            expect(signal.spendToUpgrade).toBeGreaterThan(0);
+            continue;
+          }
+          const since = waiting.get(signal.customerId);
+          if (signal.type === 'DOWNGRADE_PENDING') {
+            // A second wait starts only after the first ended: in a cancellation or a tier change.
+            if (since !== undefined) expect(changesAt.some((c) => c.startsWith(`${signal.customerId}@`) && Number(c.split('@')[1]) >= since)).toBe(true);
+            expect(signal.takesEffectAt).toBe(signal.effectiveAt + policy.hysteresis.downgradeGraceMs);
+            waiting.set(signal.customerId, signal.effectiveAt);
+          } else {
+            expect(since).toBeDefined();
+            expect(signal.takesEffectAt).toBe((since as number) + policy.hysteresis.downgradeGraceMs);
+            waiting.delete(signal.customerId);
+          }
+        }
+        if (policy.signals === undefined) expect(partition.signals).toEqual([]);
+      }),
+      { numRuns: 1000 },
+    );
+  });
+
   it('the generated histories exercise every signal rule (so the comparisons above can fail)', () => {
     const seen = new Map<string, number>();
     const cooledDown = { repeats: 0 };
