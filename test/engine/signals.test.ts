@@ -96,4 +96,18 @@ describe('signals', () => {
     expect(split.signals).toEqual(once.signals);
     expect(once.signals.length).toBeGreaterThan(4);
   });
+
+  it('regression: a NEAR_UPGRADE cooldown timer still pending when the customer has no due time left is cleared, not kept', () => {
+    const near = testPolicy({ version: 't-near', signals: { nearUpgrade: { within: { amountMinor: 300 }, cooldownMs: 60 }, downgradePending: false } });
+    const partition = new MemoryPartition(near, 'event');
+    // A refund alone: small at -1, 102 short of medium: near, reminded at 10060, next due 10120.
+    partition.apply([tx('d', 10_000, 1, 'refund'), tx('z', 10_100, 1)]);
+    expect(partition.signals.filter((s) => s.customerId === 'd').map((s) => s.effectiveAt)).toEqual([10_000, 10_060]);
+    expect(partition.timers.get('d')).toBe(10_120);
+    // A purchase older than the inactivity horizon: inactive, nothing left that time could change.
+    partition.apply([tx('d', 9_800, 300)]);
+    expect(partition.customers.get('d')?.tier).toBe('inactive');
+    expect(partition.timers.has('d')).toBe(false);
+    expect(partition.customers.get('d')?.timerAt).toBeNull();
+  });
 });
