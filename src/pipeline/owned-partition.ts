@@ -39,6 +39,8 @@ export interface ReevaluationStep {
   customers: number;
   /** POLICY changes (and TIME changes of timers that fell due meanwhile). */
   changes: number;
+  /** Signals the step appended to the outbox (they need publishing as much as changes do). */
+  signals: number;
   /** False once the partition is fully re-evaluated (or no switch is in progress). */
   more: boolean;
 }
@@ -49,6 +51,8 @@ const SWITCH_START = '0:0';
 export interface SweepOutcome {
   timersFired: number;
   changes: number;
+  /** Signals the sweep appended to the outbox (a NEAR_UPGRADE reminder, a downgrade starting to wait). */
+  signals: number;
   /** True when timers due at or before `now` remain (the call stopped at its limit). */
   more: boolean;
 }
@@ -150,7 +154,7 @@ export class OwnedPartition {
    */
   async reevaluateStep(now: number, count: number): Promise<ReevaluationStep> {
     this.assertUsable();
-    if (!this.reevaluating) return { customers: 0, changes: 0, more: false };
+    if (!this.reevaluating) return { customers: 0, changes: 0, signals: 0, more: false };
     const at = this.options.clock === 'event' ? this.eventWatermark : now;
     const [shardText, hscanCursor] = (this.cursor ?? SWITCH_START).split(':') as [string, string];
     const shard = Number(shardText);
@@ -163,7 +167,7 @@ export class OwnedPartition {
     const next = nextShard >= this.options.store.customerShards ? '' : `${nextShard}:${page.next}`;
     await this.commit(input, result, next);
     this.assertUsable();
-    return { customers: page.customerIds.length, changes: result.counts.changes, more: next !== '' };
+    return { customers: page.customerIds.length, changes: result.counts.changes, signals: result.counts.signals, more: next !== '' };
   }
 
   /**
@@ -226,10 +230,10 @@ export class OwnedPartition {
     this.assertUsable();
     const result = fireTimers(input, now);
     const more = input.timersKnownThrough < now;
-    if (result.counts.timersFired === 0 && result.customers.size === 0) return { timersFired: 0, changes: 0, more };
+    if (result.counts.timersFired === 0 && result.customers.size === 0) return { timersFired: 0, changes: 0, signals: 0, more };
     await this.commit(input, result);
     this.assertUsable();
-    return { timersFired: result.counts.timersFired, changes: result.counts.changes, more };
+    return { timersFired: result.counts.timersFired, changes: result.counts.changes, signals: result.counts.signals, more };
   }
 
   /**

@@ -161,9 +161,9 @@ describe('scoring through an owned partition (engine + Redis)', () => {
     const records = [1000, 1001, 1002, 1010, 1011].map((t, i) => purchase(i, `c${i}`, 1500, t));
     await owned.apply(records, 1015);
     await owned.settled();
-    expect(await owned.sweep(1150, 2)).toEqual({ timersFired: 3, changes: 3, more: true });
+    expect(await owned.sweep(1150, 2)).toEqual({ timersFired: 3, changes: 3, signals: 0, more: true });
     // A full page may be followed by more: `more` stays true until a page comes back short.
-    expect(await owned.sweep(1150, 2)).toEqual({ timersFired: 2, changes: 2, more: true });
-    expect(await owned.sweep(1150, 2)).toEqual({ timersFired: 0, changes: 0, more: false });
+    expect(await owned.sweep(1150, 2)).toEqual({ timersFired: 2, changes: 2, signals: 0, more: true });
+    expect(await owned.sweep(1150, 2)).toEqual({ timersFired: 0, changes: 0, signals: 0, more: false });
   });
 });
