@@ -246,7 +246,7 @@ try {
 function storedValueSizes(): { plain: number; profit: number; balances: number } {
   const day = 19_700;
   const buckets = Array.from({ length: 30 }, (_, i) => ({ index: day + i * 12, monetary: 128_450 + i * 77, frequency: 1 + (i % 3) }));
-  const plain: CustomerState = { buckets, lastPurchaseAt: (day + 348) * 86_400_000 + 41_230_000, tier: 'medium', tierSince: (day + 200) * 86_400_000, pendingDowngradeSince: null, seq: 4, timerAt: (day + 365) * 86_400_000 };
+  const plain: CustomerState = { buckets, lastPurchaseAt: (day + 348) * 86_400_000 + 41_230_000, tier: 'medium', tierSince: (day + 200) * 86_400_000, pendingDowngradeSince: null, seq: 4, timerAt: (day + 365) * 86_400_000, signalSeq: 0, nearUpgradeAt: null };
   const profit: CustomerState = { ...plain, buckets: buckets.map((b, i) => ({ ...b, profit: 9_120 - i * 311 })) };
   const balances: CustomerState = {
     ...profit,

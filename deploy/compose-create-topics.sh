@@ -16,5 +16,7 @@ create() {
 create "${PYRAMID_TOPIC_TRANSACTIONS:-transactions}" "${TRANSACTIONS_PARTITIONS:-6}" retention.ms=604800000
 # Tier changes are keyed by customer; compaction would drop history marketing may replay, so delete.
 create "${PYRAMID_TOPIC_TIER_CHANGES:-customer-tier-changes}" "${TIER_CHANGES_PARTITIONS:-6}" retention.ms=2592000000
+# Signals (NEAR_UPGRADE, DOWNGRADE_PENDING, ...) are keyed by customer too, kept like tier changes.
+create "${PYRAMID_TOPIC_SIGNALS:-customer-signals}" "${SIGNALS_PARTITIONS:-6}" retention.ms=2592000000
 create "${PYRAMID_TOPIC_DLQ:-transactions-dlq}" 1 retention.ms=2592000000
 "$KAFKA_TOPICS" --bootstrap-server "$BOOTSTRAP" --list

@@ -71,6 +71,8 @@ export interface InstrumentationEvents {
     effectiveAt?: number;
     policyVersion?: string;
   };
+  /** A signal (NEAR_UPGRADE, DOWNGRADE_PENDING, DOWNGRADE_CANCELLED) was published on the signals topic. */
+  'signal.published': { type: string; cause: string; topic: string; partition: number };
   /**
    * A per-tier head count and rolling revenue across all customers, emitted whenever something
    * computed it (see `startCensusPoller` in src/ops). Feeds the pyramid gauges and the status page.

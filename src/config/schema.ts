@@ -108,6 +108,8 @@ export const configSchema = z
       .strictObject({
         transactions: topicName.default('transactions'),
         tierChanges: topicName.default('customer-tier-changes'),
+        /** NEAR_UPGRADE / DOWNGRADE_PENDING / DOWNGRADE_CANCELLED, when the policy asks for signals. */
+        signals: topicName.default('customer-signals'),
         dlq: topicName.default('transactions-dlq'),
         /**
          * Account balance snapshots (schemas/balance-v1.avsc), co-partitioned with `transactions`
@@ -115,13 +117,13 @@ export const configSchema = z
          */
         balances: topicName.optional(),
       })
-      .default({ transactions: 'transactions', tierChanges: 'customer-tier-changes', dlq: 'transactions-dlq' }),
+      .default({ transactions: 'transactions', tierChanges: 'customer-tier-changes', signals: 'customer-signals', dlq: 'transactions-dlq' }),
     groupId: z.string().min(1).default('pyramid'),
     policyFile: existingFile,
     /** `wall`: live scoring on the wall clock; `event`: replay/backfill on the event-time watermark. */
     clock: z.enum(['wall', 'event']).default('wall'),
     inputFormat: z.enum(['avro', 'json']).default('avro'),
-    /** Encoding of tier-change events; defaults to the input format (avro needs the registry). */
+    /** Encoding of tier-change events and signals; defaults to the input format (avro needs the registry). */
     outputFormat: z.enum(['avro', 'json']).optional(),
     /** Consumer-group tuning; the defaults suit production Kafka. */
     consumer: z

@@ -34,6 +34,7 @@ export const CONFIG_VARIABLES: readonly ConfigVariable[] = [
   { env: 'PYRAMID_REGISTRY_PASSWORD', path: ['registry', 'password'], kind: 'string', secret: true },
   { env: 'PYRAMID_TOPIC_TRANSACTIONS', path: ['topics', 'transactions'], kind: 'string' },
   { env: 'PYRAMID_TOPIC_TIER_CHANGES', path: ['topics', 'tierChanges'], kind: 'string' },
+  { env: 'PYRAMID_TOPIC_SIGNALS', path: ['topics', 'signals'], kind: 'string' },
   { env: 'PYRAMID_TOPIC_DLQ', path: ['topics', 'dlq'], kind: 'string' },
   { env: 'PYRAMID_TOPIC_BALANCES', path: ['topics', 'balances'], kind: 'string' },
   { env: 'PYRAMID_GROUP_ID', path: ['groupId'], kind: 'string' },

@@ -3,6 +3,7 @@ import { bucketExitTime, firstCountedBucket, rollingAggregates, type RfmSnapshot
 import { applyBalanceSnapshot, pruneBalances } from './balances.js';
 import { decideTierChange, type ChangeCause, type TierChange } from './change.js';
 import { nextDueTime } from './due.js';
+import { decideSignals, type Signal } from './signals.js';
 import { TimerQueue } from './timer-queue.js';
 import type { BalanceRecord, Bucket, CustomerState, DedupeClaim, DueTimer, EngineCounts, EngineRecord } from './types.js';
 
@@ -79,6 +80,8 @@ export interface EngineResult {
   claims: DedupeClaim[];
   /** Tier changes, in the order they happened. */
   changes: TierChange[];
+  /** Signals (policy `signals`), in the order they happened. */
+  signals: Signal[];
   counts: EngineCounts;
   position: PartitionPosition;
   /** How many records (a prefix of the input) were handled; see {@link applyRecords}. */
@@ -98,7 +101,8 @@ class EngineRun {
   readonly claimsMade: DedupeClaim[] = [];
   readonly claimed = new Map<string, number>();
   readonly changes: TierChange[] = [];
-  readonly counts: EngineCounts = { applied: 0, duplicate: 0, late: 0, stale: 0, changes: 0, timersFired: 0, claimsShortened: 0 };
+  readonly signals: Signal[] = [];
+  readonly counts: EngineCounts = { applied: 0, duplicate: 0, late: 0, stale: 0, changes: 0, signals: 0, timersFired: 0, claimsShortened: 0 };
   readonly queue = new TimerQueue();
   /** Customers re-evaluated under the policy in this call (see EngineInput.reevaluate). */
   readonly reevaluated = new Set<string>();
@@ -141,6 +145,8 @@ class EngineRun {
               pendingDowngradeSince: stored.pendingDowngradeSince,
               seq: stored.seq,
               timerAt: stored.timerAt,
+              signalSeq: stored.signalSeq,
+              nearUpgradeAt: stored.nearUpgradeAt,
               ...(stored.balances === undefined ? {} : { balances: stored.balances }),
             };
       this.working.set(id, c);
@@ -210,9 +216,10 @@ class EngineRun {
     this.evaluate(id, c, now, 'POLICY', null, snapshot, snapshot);
   }
 
-  /** Evaluate `c` at `now`, record a change when its tier moves, and set its timer. */
+  /** Evaluate `c` at `now`, record a change and signals when due, and set its timer. */
   evaluate(id: string, c: CustomerState, now: number, cause: ChangeCause, transactionId: string | null, before: RfmSnapshot, after: RfmSnapshot): void {
     const { policy } = this.input;
+    const priorPendingDowngradeSince = c.pendingDowngradeSince;
     const outcome = decideTierChange({ policy, customerId: id, state: c, before, after, now, cause, transactionId, previousPolicyVersion: this.input.previousPolicyVersion ?? null });
     c.tier = outcome.state.tier;
     c.tierSince = outcome.state.tierSince;
@@ -222,7 +229,16 @@ class EngineRun {
       this.changes.push(outcome.change);
       this.counts.changes += 1;
     }
-    this.schedule(id, c, nextDueTime(policy, c, now), now);
+    let due = nextDueTime(policy, c, now);
+    if (policy.signals !== undefined) {
+      const signalled = decideSignals({ policy, customerId: id, state: c, priorPendingDowngradeSince, decision: outcome.decision, snapshot: after, now, cause, transactionId });
+      c.signalSeq = signalled.state.signalSeq;
+      c.nearUpgradeAt = signalled.state.nearUpgradeAt;
+      for (const signal of signalled.signals) this.signals.push(signal);
+      this.counts.signals += signalled.signals.length;
+      if (signalled.due !== null && (due === null || signalled.due < due)) due = signalled.due;
+    }
+    this.schedule(id, c, due, now);
   }
 
   /**
@@ -234,7 +250,8 @@ class EngineRun {
   schedule(id: string, c: CustomerState, due: number | null, now: number): void {
     const current = c.timerAt;
     if (due === current) return;
-    // No due time at all: the timer goes (it could only fire for nothing).
+    // No due time at all: the timer goes (it could only fire for nothing; a NEAR_UPGRADE cooldown
+    // end is a due time of its own).
     if (current !== null && current > now && due !== null && current < due) return;
     c.timerAt = due;
     this.timerChanges.set(id, due);
@@ -332,6 +349,7 @@ class EngineRun {
       timers: this.timerChanges,
       claims: this.claimsMade,
       changes: this.changes,
+      signals: this.signals,
       counts: this.counts,
       position: { lastOffset: this.lastOffset, balanceLastOffset: this.balanceLastOffset, eventWatermark: this.eventWatermark },
       consumed,
@@ -341,7 +359,7 @@ class EngineRun {
 }
 
 function emptyCustomer(): CustomerState {
-  return { buckets: [], lastPurchaseAt: null, tier: null, tierSince: null, pendingDowngradeSince: null, seq: 0, timerAt: null };
+  return { buckets: [], lastPurchaseAt: null, tier: null, tierSince: null, pendingDowngradeSince: null, seq: 0, timerAt: null, signalSeq: 0, nearUpgradeAt: null };
 }
 
 /** Add (monetary, frequency, profit) to bucket `index` of an ascending bucket list, in place. */

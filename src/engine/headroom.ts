@@ -57,30 +57,71 @@ function metricRange(tier: CompiledTier, metric: Metric, marginBps: number): { m
   return { min, max };
 }
 
+/** The next tier up from a customer's tier and the spend still missing to reach it. */
+export interface UpgradeDistance {
+  /** The next higher-ranked tier. */
+  tier: string;
+  /** Its monetary lower bound as an inclusive minimum: `gt v` gives v + 1, `gte v` gives v. */
+  threshold: number;
+  /** `max(0, threshold − monetary)`: {@link Headroom.toNextTierUp}. */
+  missing: number;
+}
+
+function nextTierUp(policy: CompiledPolicy, tier: string): CompiledTier | undefined {
+  // The fallback's next tier up is the last listed tier; a listed tier's is the one before it.
+  if (tier === policy.fallbackTier) return policy.tiers[policy.tiers.length - 1];
+  const index = policy.tiers.findIndex((candidate) => candidate.name === tier);
+  return index > 0 ? policy.tiers[index - 1] : undefined;
+}
+
+/** The next tier up's lower bound of `metric` and how much is missing to it (see {@link upgradeDistance}). */
+function distanceUp(policy: CompiledPolicy, tier: string, metric: Metric, actual: number): UpgradeDistance | null {
+  const next = nextTierUp(policy, tier);
+  if (next === undefined) return null;
+  const { min, max } = metricRange(next, metric, 0);
+  if (min === null) return null;
+  const missing = Math.max(0, min - actual);
+  if (max !== null && actual + missing > max) return null;
+  return { tier: next.name, threshold: min, missing };
+}
+
+/**
+ * How far a customer in tier `tier` is from the next tier up by spend; null when
+ * {@link Headroom.toNextTierUp} is null (top tier, inactive, no monetary lower bound, or an upper
+ * bound that extra spend would overshoot).
+ */
+export function upgradeDistance(policy: CompiledPolicy, tier: string, snapshot: RfmSnapshot): UpgradeDistance | null {
+  return distanceUp(policy, tier, 'monetary', snapshot.monetary);
+}
+
+/**
+ * Extra spend that makes the current tier's monetary lower bound, as relaxed by the margin, hold
+ * again: `max(0, minimumAllowed − monetary)`, the mirror of {@link Headroom.toDowngrade} (one of
+ * the two is always 0). What a customer waiting out a downgrade grace can spend to stay; 0 when
+ * monetary is not what fails. Null when the tier has no monetary lower bound.
+ */
+export function spendToStay(policy: CompiledPolicy, tier: string, snapshot: RfmSnapshot): number | null {
+  const min = currentFloor(policy, tier, 'monetary');
+  return min === null ? null : Math.max(0, min - snapshot.monetary);
+}
+
+/** The current tier's lower bound of `metric`, relaxed by the downgrade margin; null: none. */
+function currentFloor(policy: CompiledPolicy, tier: string, metric: Metric): number | null {
+  const current = policy.tiers.find((candidate) => candidate.name === tier);
+  return current === undefined ? null : metricRange(current, metric, policy.hysteresis.downgradeMarginBps).min;
+}
+
 /** Headroom of a customer in tier `tier` with the given snapshot (see {@link Headroom}). */
 export function headroom(policy: CompiledPolicy, tier: string, snapshot: RfmSnapshot): Headroom {
-  const index = policy.tiers.findIndex((candidate) => candidate.name === tier);
-  const current = index >= 0 ? policy.tiers[index] : undefined;
-  // The fallback's next tier up is the last listed tier; a listed tier's is the one before it.
-  const next =
-    tier === policy.fallbackTier ? policy.tiers[policy.tiers.length - 1] : index > 0 ? policy.tiers[index - 1] : undefined;
-
-  const up = (metric: Metric, actual: number): number | null => {
-    if (next === undefined) return null;
-    const { min, max } = metricRange(next, metric, 0);
-    if (min === null) return null;
-    const needed = Math.max(0, min - actual);
-    return max !== null && actual + needed > max ? null : needed;
-  };
   const down = (metric: Metric, actual: number): number | null => {
-    if (current === undefined) return null;
-    const { min } = metricRange(current, metric, policy.hysteresis.downgradeMarginBps);
+    const min = currentFloor(policy, tier, metric);
     return min === null ? null : Math.max(0, actual - min);
   };
+  const balance = snapshot.averageDailyBalance ?? 0;
   return {
-    toNextTierUp: up('monetary', snapshot.monetary),
+    toNextTierUp: upgradeDistance(policy, tier, snapshot)?.missing ?? null,
     toDowngrade: down('monetary', snapshot.monetary),
-    averageDailyBalanceToNextTierUp: up('averageDailyBalance', snapshot.averageDailyBalance ?? 0),
-    averageDailyBalanceToDowngrade: down('averageDailyBalance', snapshot.averageDailyBalance ?? 0),
+    averageDailyBalanceToNextTierUp: distanceUp(policy, tier, 'averageDailyBalance', balance)?.missing ?? null,
+    averageDailyBalanceToDowngrade: down('averageDailyBalance', balance),
   };
 }

@@ -9,6 +9,7 @@ export * from './evaluate.js';
 export * from './headroom.js';
 export * from './due.js';
 export * from './change.js';
+export * from './signals.js';
 export * from './apply.js';
 export * from './inspect.js';
 export * from './policy-change.js';

@@ -73,6 +73,10 @@ export interface CustomerState {
   timerAt: number | null;
   /** Balances from the balances topic; absent for a customer without any snapshot. */
   balances?: BalanceState;
+  /** Per-customer signal sequence; 0 before the first signal. Signal ids are `${id}:s:${signalSeq}`. */
+  signalSeq: number;
+  /** When the customer's last NEAR_UPGRADE was emitted (its cooldown runs from here); null: never. */
+  nearUpgradeAt: number | null;
 }
 
 /** One transaction as the engine applies it (already decoded and validated). */
@@ -124,6 +128,8 @@ export interface EngineCounts {
   stale: number;
   /** Tier changes emitted (timer-driven ones included). */
   changes: number;
+  /** Signals emitted (NEAR_UPGRADE, DOWNGRADE_PENDING, DOWNGRADE_CANCELLED). */
+  signals: number;
   /** Timers fired. */
   timersFired: number;
   /**

@@ -32,7 +32,7 @@ const LATENCY_BUCKETS = [0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300,
 /**
  * Register every pyramid metric on a registry and keep it current from instrumentation events.
  * This is the only place that knows about prom-client. Labels are topic, partition, outcome,
- * reason, tier, cause, stage, script, group, restarting and check: bounded sets, never a customer id.
+ * reason, tier, cause, type, stage, script, group, restarting and check: bounded sets, never a customer id.
  */
 export function createMetrics(instrumentation: Instrumentation, options: CreateMetricsOptions = {}): Metrics {
   const registry = options.registry ?? new Registry();
@@ -133,9 +133,15 @@ export function createMetrics(instrumentation: Instrumentation, options: CreateM
     labelNames: ['from', 'to', 'cause'],
     registers,
   });
+  const signals = new Counter({
+    name: `${p}signals_total`,
+    help: 'Signals published on the signals topic, by type (NEAR_UPGRADE, DOWNGRADE_PENDING, DOWNGRADE_CANCELLED) and cause.',
+    labelNames: ['type', 'cause'],
+    registers,
+  });
   const outboxPending = new Gauge({
     name: `${p}outbox_pending_records`,
-    help: 'Tier changes written to the partition outbox and not yet published.',
+    help: 'Tier changes and signals written to the partition outbox and not yet published.',
     labelNames: ['topic', 'partition'],
     registers,
   });
@@ -243,6 +249,7 @@ export function createMetrics(instrumentation: Instrumentation, options: CreateM
       groupMember.set({ group: e.groupId }, 0);
     }),
     instrumentation.on('tier.change', (e) => tierChanges.inc({ from: e.from ?? NO_PREVIOUS_TIER, to: e.to, cause: e.cause })),
+    instrumentation.on('signal.published', (e) => signals.inc({ type: e.type, cause: e.cause })),
     instrumentation.on('outbox.pending', (e) => outboxPending.set(part(e.topic, e.partition), e.pending)),
     instrumentation.on('state.script', (e) => {
       scriptDuration.observe({ script: e.script }, e.seconds);

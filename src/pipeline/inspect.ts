@@ -20,6 +20,10 @@ export interface CustomerInspection extends CustomerEvaluation {
    * computed for (a timer may fire early, finding no change, never late); null when none.
    */
   timerAt: number | null;
+  /** Signals emitted for the customer so far (its signal sequence). */
+  signalSeq: number;
+  /** When its last NEAR_UPGRADE was emitted (the cooldown runs from it); null when none. */
+  nearUpgradeAt: number | null;
 }
 
 export interface InspectOptions {
@@ -62,6 +66,8 @@ export async function inspectCustomer(options: InspectOptions): Promise<Customer
       pendingDowngradeSince: state.pendingDowngradeSince,
       lastPurchaseAt: state.lastPurchaseAt,
       timerAt: await store.readTimer(topic, partition, customerId),
+      signalSeq: state.signalSeq,
+      nearUpgradeAt: state.nearUpgradeAt,
       ...evaluateCustomer(options.policy, state, now),
     };
   }

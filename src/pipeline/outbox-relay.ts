@@ -5,6 +5,7 @@ import { silentLogger, type Logger } from '../logger.js';
 import { outboxId, outboxSeqOf } from '../state/outbox-codec.js';
 import type { StateStore } from '../state/store.js';
 import { SerialChains } from './serial.js';
+import type { SignalEncoder } from './signal-encoder.js';
 import type { TierChangeEncoder } from './tier-change-encoder.js';
 
 export interface OutboxRelayOptions {
@@ -20,6 +21,8 @@ export interface OutboxRelayOptions {
   /** The tier-changes topic. */
   topic: string;
   encoder: TierChangeEncoder;
+  /** Where signal entries of the outbox go: the signals topic and its encoder. */
+  signals: { topic: string; encoder: SignalEncoder };
   instrumentation?: Instrumentation;
   logger?: Logger;
   /** Outbox entries per transaction; default {@link DEFAULT_RELAY_CHUNK}. */
@@ -34,14 +37,15 @@ export interface FlushResult {
 }
 
 /**
- * Publishes each input partition's outbox to the tier-changes topic exactly once for
- * `read_committed` readers, then trims what is published.
+ * Publishes each input partition's outbox, tier changes to the tier-changes topic and signals to
+ * the signals topic, exactly once for `read_committed` readers, then trims what is published.
  */
 export interface OutboxRelay {
   /**
-   * Publishes every pending change of one input partition, in outbox order, keyed by customerId.
+   * Publishes every pending change and signal of one input partition, in outbox order, keyed by
+   * customerId.
    *
-   * Each chunk of entries goes out in ONE Kafka transaction of the partition's own transactional
+   * Each chunk of entries (both kinds) goes out in ONE Kafka transaction of the partition's own transactional
    * producer, together with how far the partition is published: the next outbox sequence, as the
    * committed offset of {@link relayProgressGroupId} for the input partition. The first flush of a
    * partition claims its transactional id (the broker aborts whatever an earlier owner left open
@@ -147,10 +151,19 @@ export function createOutboxRelay(options: OutboxRelayOptions): OutboxRelay {
         break;
       }
       const reached = outboxSeqOf(last.id) + 1;
-      const records: OutgoingRecord[] = entries.map(({ change }) => ({ key: change.customerId, value: encoder.encode(change) }));
+      const changes: OutgoingRecord[] = [];
+      const signals: OutgoingRecord[] = [];
+      for (const entry of entries) {
+        if (entry.signal !== undefined) signals.push({ key: entry.signal.customerId, value: options.signals.encoder.encode(entry.signal) });
+        else changes.push({ key: entry.change.customerId, value: encoder.encode(entry.change) });
+      }
+      const sends = [
+        { topic: options.topic, records: changes },
+        { topic: options.signals.topic, records: signals },
+      ].filter((send) => send.records.length > 0);
       try {
         await lane.producer.publish({
-          sends: [{ topic: options.topic, records }],
+          sends,
           progress: { groupId: progressGroupId, topic, partition, offset: String(reached) },
         });
       } catch (err) {
@@ -160,7 +173,11 @@ export function createOutboxRelay(options: OutboxRelayOptions): OutboxRelay {
       lane.next = reached;
       pending = (await store.trimOutbox(topic, partition, last.id)).remaining;
       published += entries.length;
-      for (const { change } of entries) {
+      for (const { change, signal } of entries) {
+        if (signal !== undefined) {
+          instrumentation?.emit('signal.published', { type: signal.type, cause: signal.cause, topic, partition });
+          continue;
+        }
         instrumentation?.emit('tier.change', {
           from: change.previousTier,
           to: change.newTier,

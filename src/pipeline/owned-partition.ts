@@ -41,6 +41,8 @@ export interface ReevaluationStep {
   customers: number;
   /** POLICY changes (and TIME changes of timers that fell due meanwhile). */
   changes: number;
+  /** Signals the step appended to the outbox (they need publishing as much as changes do). */
+  signals: number;
   /** False once the partition is fully re-evaluated (or no switch is in progress). */
   more: boolean;
 }
@@ -51,6 +53,8 @@ const SWITCH_START = '0:0';
 export interface SweepOutcome {
   timersFired: number;
   changes: number;
+  /** Signals the sweep appended to the outbox (a NEAR_UPGRADE reminder, a downgrade starting to wait). */
+  signals: number;
   /** True when timers due at or before `now` remain (the call stopped at its limit). */
   more: boolean;
 }
@@ -64,7 +68,7 @@ export type ResyncReason = 'lost' | 'commit' | 'format' | 'policy' | 'unknown';
 /** A claim retries this often when a concurrent switch moved the stored policy between its read and its claim. */
 const CLAIM_ATTEMPTS = 3;
 
-const zeroCounts = (): EngineCounts => ({ applied: 0, duplicate: 0, late: 0, stale: 0, changes: 0, timersFired: 0, claimsShortened: 0 });
+const zeroCounts = (): EngineCounts => ({ applied: 0, duplicate: 0, late: 0, stale: 0, changes: 0, signals: 0, timersFired: 0, claimsShortened: 0 });
 
 function addCounts(into: EngineCounts, add: EngineCounts): void {
   for (const key of Object.keys(into) as (keyof EngineCounts)[]) into[key] += add[key];
@@ -219,7 +223,7 @@ export class OwnedPartition {
    */
   async reevaluateStep(now: number, count: number): Promise<ReevaluationStep> {
     this.assertUsable();
-    if (!this.reevaluating) return { customers: 0, changes: 0, more: false };
+    if (!this.reevaluating) return { customers: 0, changes: 0, signals: 0, more: false };
     const at = this.options.clock === 'event' ? this.eventWatermark : now;
     const [shardText, hscanCursor] = (this.cursor ?? SWITCH_START).split(':') as [string, string];
     const shard = Number(shardText);
@@ -232,7 +236,7 @@ export class OwnedPartition {
     const next = nextShard >= this.options.store.customerShards ? '' : `${nextShard}:${page.next}`;
     await this.commit(input, result, next);
     this.assertUsable();
-    return { customers: page.customerIds.length, changes: result.counts.changes, more: next !== '' };
+    return { customers: page.customerIds.length, changes: result.counts.changes, signals: result.counts.signals, more: next !== '' };
   }
 
   /**
@@ -304,10 +308,10 @@ export class OwnedPartition {
     this.assertUsable();
     const result = fireTimers(input, now);
     const more = input.timersKnownThrough < now;
-    if (result.counts.timersFired === 0 && result.customers.size === 0) return { timersFired: 0, changes: 0, more };
+    if (result.counts.timersFired === 0 && result.customers.size === 0) return { timersFired: 0, changes: 0, signals: 0, more };
     await this.commit(input, result);
     this.assertUsable();
-    return { timersFired: result.counts.timersFired, changes: result.counts.changes, more };
+    return { timersFired: result.counts.timersFired, changes: result.counts.changes, signals: result.counts.signals, more };
   }
 
   /**
@@ -462,7 +466,9 @@ export class OwnedPartition {
     const changedCounters = this.moveCounters(input.customers, result.customers);
     const written: CacheEntry[] = [];
     for (const [id, state] of result.customers) written.push(this.cache.putPending(id, state, commit));
-    const outbox: OutboxEntry[] = result.changes.map((change) => ({ id: outboxId(++this.outboxSeq), change }));
+    // Changes, then signals: both kinds take the partition's one outbox sequence.
+    const outbox: OutboxEntry[] = result.changes.map((change): OutboxEntry => ({ id: outboxId(++this.outboxSeq), change }));
+    for (const signal of result.signals) outbox.push({ id: outboxId(++this.outboxSeq), signal });
     this.lastOffset = result.position.lastOffset < 0 ? null : result.position.lastOffset;
     const balanceLastOffset = result.position.balanceLastOffset ?? -1;
     this.balanceLastOffset = balanceLastOffset < 0 ? null : balanceLastOffset;

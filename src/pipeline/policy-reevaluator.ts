@@ -43,13 +43,17 @@ export function startPolicyReevaluator(options: PolicyReevaluatorOptions): Polic
     const tp = { topic: owned.topic, partition: owned.partition };
     const generation = ownership.currentGeneration;
     const stillMine = (): boolean => !stopped && ownership.get(tp, generation) === owned;
-    const changes = await ownership.exclusive(tp, async () => {
+    // Tier changes and signals appended to the outbox: either needs the relay.
+    const appended = await ownership.exclusive(tp, async () => {
       let made = 0;
-      for (let i = 0; i < steps && stillMine() && owned.reevaluating; i++) made += (await owned.reevaluateStep(Date.now(), pageSize)).changes;
+      for (let i = 0; i < steps && stillMine() && owned.reevaluating; i++) {
+        const step = await owned.reevaluateStep(Date.now(), pageSize);
+        made += step.changes + step.signals;
+      }
       options.instrumentation.emit('policy.reevaluation', { ...tp, ...owned.policyStatus });
       return made;
     });
-    if (changes > 0 && stillMine()) await relay.flush(tp.topic, tp.partition, stillMine);
+    if (appended > 0 && stillMine()) await relay.flush(tp.topic, tp.partition, stillMine);
   }
 
   const pass = async (): Promise<void> => {

@@ -36,6 +36,7 @@ import { StoppedPartitions } from './stopped-partitions.js';
 import { startPolicyReevaluator, type PolicyReevaluator } from './policy-reevaluator.js';
 import { createPolicyWatcher, type PolicyInUse, type PolicyWatcher } from './policy-watcher.js';
 import { startSweeper, type Sweeper } from './sweeper.js';
+import { createAvroSignalEncoder, createJsonSignalEncoder, type SignalEncoder } from './signal-encoder.js';
 import { createAvroTierChangeEncoder, createJsonTierChangeEncoder, type TierChangeEncoder } from './tier-change-encoder.js';
 import { checkIncarnation, type IncarnationVerdict } from './topic-incarnation.js';
 import { createBalanceValidator, createTransactionValidator } from './validate.js';
@@ -466,6 +467,7 @@ export function createScorer(config: PyramidConfig, options: ScorerOptions = {})
     }
     await admin.ensureTopics([
       { topic: config.topics.tierChanges, numPartitions: partitionCount },
+      { topic: config.topics.signals, numPartitions: partitionCount },
       { topic: config.topics.dlq, numPartitions: partitionCount },
     ]);
     const registry =
@@ -474,11 +476,14 @@ export function createScorer(config: PyramidConfig, options: ScorerOptions = {})
         : createSchemaRegistryClient({ url: config.registry.url, username: config.registry.username, password: config.registry.password });
     const outputFormat = config.outputFormat ?? config.inputFormat;
     let encoder: TierChangeEncoder;
+    let signalEncoder: SignalEncoder;
     if (outputFormat === 'avro') {
       if (registry === undefined) throw new PyramidError('CONFIG_INVALID', 'Avro output needs a schema registry (PYRAMID_REGISTRY_URL)');
       encoder = await createAvroTierChangeEncoder(registry, config.topics.tierChanges);
+      signalEncoder = await createAvroSignalEncoder(registry, config.topics.signals);
     } else {
       encoder = createJsonTierChangeEncoder();
+      signalEncoder = createJsonSignalEncoder();
     }
     const store = new StateStore({ redis, prefix: config.keyPrefix, partitionCount, logger, instrumentation });
     const policyHash = policyContentHash(policy);
@@ -504,6 +509,7 @@ export function createScorer(config: PyramidConfig, options: ScorerOptions = {})
       createProducer: (transactionalId) => kafka.createTransactionalProducer({ transactionalId }),
       topic: config.topics.tierChanges,
       encoder,
+      signals: { topic: config.topics.signals, encoder: signalEncoder },
       instrumentation,
       logger,
       chunk: tuning.relayChunk,

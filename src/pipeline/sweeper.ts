@@ -49,12 +49,13 @@ export function startSweeper(options: SweeperOptions): Sweeper {
     // Ownership is re-checked before every commit and produce request, not only at the start of
     // a pass: a partition revoked mid-pass belongs to its new owner.
     const stillMine = (): boolean => !stopped && ownership.get(tp, generation) === owned;
-    const changes = await ownership.exclusive(tp, async () => {
+    // Tier changes and signals appended to the outbox: either needs the relay.
+    const appended = await ownership.exclusive(tp, async () => {
       let fired = 0;
       try {
         for (let call = 0; call < maxCalls && stillMine(); call++) {
           const result = await owned.sweep(Date.now(), limit);
-          fired += result.changes;
+          fired += result.changes + result.signals;
           if (!result.more) break;
         }
       } catch (err) {
@@ -66,7 +67,7 @@ export function startSweeper(options: SweeperOptions): Sweeper {
       }
       return fired;
     });
-    if (changes > 0 && stillMine()) await relay.flush(tp.topic, tp.partition, stillMine);
+    if (appended > 0 && stillMine()) await relay.flush(tp.topic, tp.partition, stillMine);
   }
 
   const pass = async (): Promise<void> => {

@@ -2,11 +2,11 @@ import avro from 'avsc';
 import { PyramidError } from '../errors.js';
 import type { SchemaRegistryClient } from '../kafka/schema-registry.js';
 import { writeSchemaFrame } from '../kafka/wire-format.js';
-import type { OutboxEntry } from '../state/outbox-codec.js';
+import type { TierChange } from '../engine/change.js';
 import { loadContract, valueSubject } from './decode-schemas.js';
 
 /** A tier change as the outbox holds it (field for field schemas/tier-change-v2.avsc). */
-export type TierChangeRecord = OutboxEntry['change'];
+export type TierChangeRecord = TierChange;
 
 /** Encoding of tier-change events on the output topic (config `outputFormat`). */
 export type OutputFormat = 'avro' | 'json';

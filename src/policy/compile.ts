@@ -3,7 +3,7 @@ import { describeAllRules } from './describe.js';
 import { formatDuration } from '../duration.js';
 import { decimalToMinor, formatMinor } from './money.js';
 import type { PolicyFile, PolicyFileTier } from './schema.js';
-import type { Comparison, CompiledPolicy, CompiledTier, Condition, Metric } from './types.js';
+import type { Comparison, CompiledPolicy, CompiledTier, Condition, Metric, SignalSettings } from './types.js';
 
 /** One reason a policy is invalid, at a field path such as `['tiers', 2, 'when', 'monetary', 'gt']`. */
 export interface PolicyIssue {
@@ -133,6 +133,40 @@ function checkMonetaryLadder(tiers: readonly CompiledTier[], digits: number, cur
 }
 
 /**
+ * The signal settings, or undefined when the file has none. Refused (with the field named) is a
+ * setting that could never act: NEAR_UPGRADE when no tier has a monetary lower bound (no customer
+ * is ever near one), DOWNGRADE_PENDING without a downgrade grace (no downgrade ever waits).
+ */
+function compileSignals(file: PolicyFile, tiers: readonly CompiledTier[], digits: number | undefined, issues: PolicyIssue[]): SignalSettings | undefined {
+  const signals = file.signals;
+  if (signals === undefined) return undefined;
+  let nearUpgrade: SignalSettings['nearUpgrade'] = null;
+  if (signals.nearUpgrade !== undefined) {
+    const { within, cooldown } = signals.nearUpgrade;
+    const hasThreshold = tiers.some((tier) => tier.conditions.some((c) => c.metric === 'monetary' && (c.op === 'gt' || c.op === 'gte')));
+    if (!hasThreshold) {
+      issues.push({ path: ['signals', 'nearUpgrade'], message: 'no tier has a monetary lower bound (gt/gte), so no customer is ever near an upgrade' });
+    }
+    if (within.ofThreshold !== undefined) {
+      nearUpgrade = { within: { thresholdBps: within.ofThreshold }, cooldownMs: cooldown };
+    } else if (within.amount !== undefined && digits !== undefined) {
+      try {
+        const amountMinor = decimalToMinor(within.amount, digits);
+        if (amountMinor <= 0) issues.push({ path: ['signals', 'nearUpgrade', 'within', 'amount'], message: 'must be more than 0' });
+        nearUpgrade = { within: { amountMinor }, cooldownMs: cooldown };
+      } catch (err) {
+        issues.push({ path: ['signals', 'nearUpgrade', 'within', 'amount'], message: (err as Error).message });
+      }
+    }
+  }
+  const downgradePending = signals.downgradePending === true;
+  if (downgradePending && (file.hysteresis?.downgradeGrace ?? 0) === 0) {
+    issues.push({ path: ['signals', 'downgradePending'], message: 'needs hysteresis.downgradeGrace > 0: without a grace period no downgrade ever waits' });
+  }
+  return { nearUpgrade, downgradePending };
+}
+
+/**
  * Turns a schema-valid policy file into the compiled policy, applying the cross-field rules:
  *  - `currency` must be a known ISO 4217 code; amounts must be exact in its minor unit;
  *  - `bucket` must not exceed `window`, must divide it exactly, and give at most
@@ -140,7 +174,8 @@ function checkMonetaryLadder(tiers: readonly CompiledTier[], digits: number, cur
  *  - tier names are unique; the fallback and the inactive tier are names of their own (never a
  *    listed tier, never each other), because each name has exactly one rank and one rule;
  *  - every condition's bounds admit some value; only the last tier may have no conditions;
- *  - consecutive monetary-only tiers are sorted descending and do not overlap.
+ *  - consecutive monetary-only tiers are sorted descending and do not overlap;
+ *  - every signal setting can act (see compileSignals).
  * Ranks follow order: `tiers[i]` gets `tiers.length - i + 1`, the fallback 1, the inactive tier 0.
  */
 export function compilePolicy(file: PolicyFile): { policy: CompiledPolicy; issues: [] } | { policy: null; issues: PolicyIssue[] } {
@@ -178,6 +213,7 @@ export function compilePolicy(file: PolicyFile): { policy: CompiledPolicy; issue
 
   const tiers = file.tiers.map((tier, index) => compileTier(tier, index, file.tiers.length, digits, issues));
   if (digits !== undefined) checkMonetaryLadder(tiers, digits, file.currency, issues);
+  const signals = compileSignals(file, tiers, digits, issues);
   if (issues.length > 0 || digits === undefined) return { policy: null, issues };
 
   const policy: CompiledPolicy = {
@@ -196,6 +232,7 @@ export function compilePolicy(file: PolicyFile): { policy: CompiledPolicy; issue
       downgradeMarginBps: file.hysteresis?.downgradeMargin ?? 0,
     },
   };
+  if (signals !== undefined) policy.signals = signals;
   policy.rules = describeAllRules(policy);
   return { policy, issues: [] };
 }

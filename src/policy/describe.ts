@@ -59,7 +59,7 @@ export function ruleText(policy: CompiledPolicy, name: string): string {
 /**
  * The whole policy in words, one line per fact, for `pyramid policy check`: name and version,
  * currency, window and bucket, every tier's rule in ranking order (most valuable first, then the
- * fallback and the inactive tier), the inactivity rule and the hysteresis.
+ * fallback and the inactive tier), the inactivity rule, the hysteresis and the signals.
  */
 export function describePolicy(policy: CompiledPolicy): string[] {
   const lines = [
@@ -78,5 +78,28 @@ export function describePolicy(policy: CompiledPolicy): string[] {
   const margin = downgradeMarginBps === 0 ? 'no downgrade margin' : `downgrade margin ${(downgradeMarginBps / 100).toString()}% (monetary, averageDailyBalance and profit lower bounds of the current tier relaxed by it)`;
   const grace = downgradeGraceMs === 0 ? 'no downgrade grace' : `downgrade grace ${formatDuration(downgradeGraceMs)} (a downgrade waits this long)`;
   lines.push(`hysteresis: ${margin}; ${grace}`);
+  lines.push(...describeSignals(policy));
+  return lines;
+}
+
+/** The signal settings in words, one line per signal ("signals: none" without any). */
+export function describeSignals(policy: CompiledPolicy): string[] {
+  const signals = policy.signals;
+  if (signals === undefined) return ['signals: none (no NEAR_UPGRADE or DOWNGRADE_PENDING is emitted)'];
+  const lines = ['signals (on the signals topic):'];
+  const near = signals.nearUpgrade;
+  if (near === null) lines.push('  NEAR_UPGRADE: off');
+  else {
+    const within =
+      'amountMinor' in near.within
+        ? `${formatMinor(near.within.amountMinor, policy.minorUnitDigits)} ${policy.currency}`
+        : `${(near.within.thresholdBps / 100).toString()}% of that tier's monetary threshold`;
+    lines.push(`  NEAR_UPGRADE: when the spend still missing to the next tier is more than 0 and at most ${within}; at most once per ${formatDuration(near.cooldownMs)} per customer, repeated each ${formatDuration(near.cooldownMs)} while it still holds`);
+  }
+  lines.push(
+    signals.downgradePending
+      ? `  DOWNGRADE_PENDING: when a downgrade starts waiting out the ${formatDuration(policy.hysteresis.downgradeGraceMs)} grace (with when it takes effect and the spend that avoids it); DOWNGRADE_CANCELLED when it stops waiting without a tier change`
+      : '  DOWNGRADE_PENDING: off',
+  );
   return lines;
 }

@@ -72,6 +72,32 @@ const tierSchema = z.strictObject({
     .optional(),
 });
 
+/**
+ * `signals`: which warnings marketing gets before a change. `nearUpgrade.within` names its unit
+ * explicitly (an `amount` in the policy currency, or a share `ofThreshold` of the next tier's
+ * monetary threshold), so "10" can never be read as 10 % or as 10 CNY by mistake.
+ */
+const signalsSchema = z
+  .strictObject({
+    nearUpgrade: z
+      .strictObject({
+        within: z
+          .strictObject({
+            amount: amountField.optional(),
+            ofThreshold: marginField.refine((bps) => bps > 0, { message: 'must be more than 0%' }).optional(),
+          })
+          .refine((w) => (w.amount === undefined) !== (w.ofThreshold === undefined), {
+            message: 'give exactly one of amount (e.g. "500.00") or ofThreshold (e.g. "10%")',
+          }),
+        cooldown: positiveDuration,
+      })
+      .optional(),
+    downgradePending: z.boolean({ error: 'expected true or false' }).optional(),
+  })
+  .refine((s) => s.nearUpgrade !== undefined || s.downgradePending === true, {
+    message: 'asks for no signal: set nearUpgrade and/or downgradePending: true, or remove signals',
+  });
+
 /** The policy file as validated by zod (durations in ms, margin in bps, amounts still raw). */
 export const policyFileSchema = z.strictObject({
   version: z.string({ error: 'expected a string (quote it, e.g. version: "2026-11-01")' }).min(1, 'must not be empty'),
@@ -86,6 +112,7 @@ export const policyFileSchema = z.strictObject({
     .optional(),
   tiers: z.array(tierSchema, { error: 'expected a list of tiers' }).min(1, 'needs at least one tier'),
   fallback: tierName,
+  signals: signalsSchema.optional(),
 });
 
 export type PolicyFile = z.output<typeof policyFileSchema>;

@@ -77,6 +77,25 @@ export interface CompiledPolicy {
    * only so hand-built policies in tests stay valid (the TS evaluator derives it when absent).
    */
   rules?: Record<string, string>;
+  /**
+   * Which signals (src/engine/signals.ts) the policy asks for; absent: none. Optional so a policy
+   * without `signals` compiles (and hashes) exactly as before signals existed.
+   */
+  signals?: SignalSettings;
+}
+
+/**
+ * How close to the next tier's monetary threshold counts as near: a fixed amount (minor units),
+ * or a share of that threshold in basis points (1000 = 10 %: within floor(threshold × bps / 10000)).
+ */
+export type NearUpgradeDistance = { amountMinor: number } | { thresholdBps: number };
+
+/** The signal settings of a policy (file field `signals`). */
+export interface SignalSettings {
+  /** NEAR_UPGRADE: emitted when the spend still missing to the next tier is within `within`; null: never. */
+  nearUpgrade: { within: NearUpgradeDistance; cooldownMs: number } | null;
+  /** DOWNGRADE_PENDING (and DOWNGRADE_CANCELLED) when a downgrade starts (stops) waiting out its grace. */
+  downgradePending: boolean;
 }
 
 /** Rank of {@link CompiledPolicy.fallbackTier}: below every entry of `tiers`. */

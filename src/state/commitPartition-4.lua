@@ -11,7 +11,7 @@
     KEYS[1] meta     partition meta hash
     KEYS[2] due      timer sorted set (customer id -> fire time)
     KEYS[3] tx       dedupe claims sorted set (transaction id -> expiry)
-    KEYS[4] outbox   tier-change stream
+    KEYS[4] outbox   stream of tier changes (field 'c') and signals (field 's')
     ARGV[1] format version
     ARGV[2] owner token
     ARGV[3] the commit number the caller last read or wrote (meta 'cn'); this commit is ARGV[3] + 1
@@ -25,7 +25,7 @@
       timers set        n pairs   fire time, customer id
       timers cleared    n         customer id
       claims            n pairs   expiry, transaction id
-      outbox entries    n         record
+      outbox entries    n pairs   field ('c' tier change, 's' signal), record
 
   Output:
     { 0 } committed
@@ -75,7 +75,7 @@ at = at + 2 * n + 1
 
 n = tonumber(argv[at])
 local seq = tonumber(argv[6])
-for i = 1, n do rcall('XADD', KEYS[4], string.format('0-%d', seq + i - 1), 'c', argv[at + i]) end
+for i = 1, n do rcall('XADD', KEYS[4], string.format('0-%d', seq + i - 1), argv[at + 2 * i - 1], argv[at + 2 * i]) end
 
 if argv[5] ~= '' then rcall('ZREMRANGEBYSCORE', KEYS[3], '-inf', argv[5]) end
 return { 0 }

@@ -19,7 +19,8 @@ import type { AccountBalance, BalanceBucket, BalanceState, Bucket, CustomerState
  *   Redis).
  * - `base:due`    sorted set: customer id -> when its timer fires
  * - `base:tx`     sorted set: transaction id -> when its dedupe claim expires
- * - `base:outbox` stream of tier-change records (outbox-codec.ts), ids `0-<n>`, n = outbox sequence
+ * - `base:outbox` stream of tier changes (field `c`) and signals (field `s`) (outbox-codec.ts), ids
+ *   `0-<n>`, n = outbox sequence (one sequence for both kinds)
  */
 
 /**
@@ -149,10 +150,10 @@ export function customerKey(keys: PartitionKeys, customerId: string): string {
 const optional = (n: number | null): string => (n === null ? '' : String(n));
 
 /**
- * Head of a customer value that also carries profit or balances (the extended encoding). A
- * customer without either is stored in the plain encoding, byte for byte as before, so existing
- * stores decode unchanged and cost no byte more; a scorer that predates the extension refuses an
- * extended value (STATE_LAYOUT_MISMATCH, "version field 2") instead of misreading it.
+ * Head of a customer value that also carries profit, balances or signal state (the extended
+ * encoding). A customer without any is stored in the plain encoding, byte for byte as before, so
+ * existing stores decode unchanged and cost no byte more; a scorer that predates the extension
+ * refuses an extended value (STATE_LAYOUT_MISMATCH, "version field 2") instead of misreading it.
  */
 export const EXTENDED_CUSTOMER_ENCODING = 2;
 
@@ -161,8 +162,11 @@ export const EXTENDED_CUSTOMER_ENCODING = 2;
  * `1|seq|tierSince|pendingDowngradeSince|lastPurchaseAt|timerAt|buckets|tier`, buckets as
  * `index:monetary:frequency` joined by `,` (ascending), absent numbers empty, the tier last so it
  * may hold any character (empty before the first classification). Extended (version
- * {@link EXTENDED_CUSTOMER_ENCODING}), when a bucket has profit or the customer has balances:
- * `2|seq|tierSince|pendingDowngradeSince|lastPurchaseAt|timerAt|buckets|balances|tier`, a bucket
+ * {@link EXTENDED_CUSTOMER_ENCODING}), when a bucket has profit, the customer has balances or
+ * signal state (a signal count or a NEAR_UPGRADE cooldown):
+ * `2|seq|tierSince|pendingDowngradeSince|lastPurchaseAt|timerAt|signalSeq|nearUpgradeAt|buckets|balances|tier`,
+ * signalSeq the number of signals emitted (0 in the plain encoding), nearUpgradeAt when the last
+ * NEAR_UPGRADE was emitted (empty: never; plain: never), a bucket
  * with profit as `index:monetary:frequency:profit`; balances empty, or
  * `baseSum;accounts;balanceBuckets` with accounts as `accountId=balance@asOf` (ascending by id;
  * account ids are letters, digits, `_`, `.`, `-`) and balance buckets as
@@ -171,7 +175,7 @@ export const EXTENDED_CUSTOMER_ENCODING = 2;
  */
 export function encodeCustomer(state: CustomerState): string {
   let buckets = '';
-  let extended = state.balances !== undefined;
+  let extended = state.balances !== undefined || state.signalSeq !== 0 || state.nearUpgradeAt !== null;
   for (const b of state.buckets) {
     buckets += (buckets === '' ? '' : ',') + b.index + ':' + b.monetary + ':' + b.frequency;
     if (b.profit !== undefined && b.profit !== 0) {
@@ -179,9 +183,9 @@ export function encodeCustomer(state: CustomerState): string {
       extended = true;
     }
   }
-  const head = `${state.seq}|${optional(state.tierSince)}|${optional(state.pendingDowngradeSince)}|${optional(state.lastPurchaseAt)}|${optional(state.timerAt)}|${buckets}|`;
-  if (!extended) return `${FORMAT_VERSION}|${head}${state.tier ?? ''}`;
-  return `${EXTENDED_CUSTOMER_ENCODING}|${head}${encodeBalances(state.balances)}|${state.tier ?? ''}`;
+  const times = `${state.seq}|${optional(state.tierSince)}|${optional(state.pendingDowngradeSince)}|${optional(state.lastPurchaseAt)}|${optional(state.timerAt)}|`;
+  if (!extended) return `${FORMAT_VERSION}|${times}${buckets}|${state.tier ?? ''}`;
+  return `${EXTENDED_CUSTOMER_ENCODING}|${times}${state.signalSeq}|${optional(state.nearUpgradeAt)}|${buckets}|${encodeBalances(state.balances)}|${state.tier ?? ''}`;
 }
 
 function encodeBalances(balances: BalanceState | undefined): string {
@@ -199,7 +203,7 @@ function encodeBalances(balances: BalanceState | undefined): string {
  */
 export function decodeCustomer(value: string): CustomerState {
   const version = value.slice(0, value.indexOf('|'));
-  const fieldsBeforeTier = version === String(EXTENDED_CUSTOMER_ENCODING) ? 8 : 7;
+  const fieldsBeforeTier = version === String(EXTENDED_CUSTOMER_ENCODING) ? 10 : 7;
   const parts: string[] = [];
   let from = 0;
   for (let i = 0; i < fieldsBeforeTier; i++) {
@@ -208,7 +212,9 @@ export function decodeCustomer(value: string): CustomerState {
     parts.push(value.slice(from, bar));
     from = bar + 1;
   }
-  const [, seq = '', tierSince = '', pending = '', lastPurchase = '', timer = '', buckets = '', balances = ''] = parts;
+  const plain = fieldsBeforeTier === 7;
+  const [, seq = '', tierSince = '', pending = '', lastPurchase = '', timer = ''] = parts;
+  const [signalSeq = '0', nearUpgrade = '', buckets = '', balances = ''] = plain ? ['0', '', parts[6] ?? '', ''] : parts.slice(6);
   if (parts.length !== fieldsBeforeTier || (version !== String(FORMAT_VERSION) && version !== String(EXTENDED_CUSTOMER_ENCODING))) {
     throw new PyramidError(
       'STATE_LAYOUT_MISMATCH',
@@ -225,6 +231,8 @@ export function decodeCustomer(value: string): CustomerState {
     pendingDowngradeSince: opt(pending),
     seq: Number(seq),
     timerAt: opt(timer),
+    signalSeq: Number(signalSeq),
+    nearUpgradeAt: opt(nearUpgrade),
   };
   if (balances !== '') state.balances = decodeBalances(balances);
   return state;

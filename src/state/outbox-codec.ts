@@ -1,15 +1,52 @@
 import type { ChangeCause, TierChange } from '../engine/change.js';
 import type { ChangeDirection } from '../engine/evaluate.js';
+import type { Signal, SignalType } from '../engine/signals.js';
 import { PyramidError } from '../errors.js';
 
-/** One outbox entry: the stream id (the relay's cursor) and the change. */
-export interface OutboxEntry {
-  id: string;
-  change: TierChange;
+/**
+ * One outbox entry: the stream id (the relay's cursor) and either a tier change or a signal. Both
+ * kinds share the partition's one outbox and its one sequence, so the relay publishes them in the
+ * same transactions under the same progress mark.
+ */
+export type OutboxEntry = { id: string; change: TierChange; signal?: undefined } | { id: string; signal: Signal; change?: undefined };
+
+/** The field of an outbox stream entry that holds a tier change. */
+export const OUTBOX_FIELD = 'c';
+
+/** The field of an outbox stream entry that holds a signal. */
+export const OUTBOX_SIGNAL_FIELD = 's';
+
+/** The stream field and the encoded record of an entry, as the commit script appends them. */
+export function encodeOutboxEntry(entry: OutboxEntry): [field: string, record: string] {
+  return entry.signal !== undefined ? [OUTBOX_SIGNAL_FIELD, encodeOutboxSignal(entry.signal)] : [OUTBOX_FIELD, encodeOutboxRecord(entry.change)];
 }
 
-/** The field of an outbox stream entry that holds the record. */
-export const OUTBOX_FIELD = 'c';
+/**
+ * A signal in field `s`, positional like a change, format 1: [1, signalId, customerId, type,
+ * tier, targetTier, cause, transactionId, effectiveAt, policyVersion, rfm.monetary,
+ * rfm.frequency, rfm.recencyMs, rfm.lastPurchaseAt, spendToUpgrade, takesEffectAt, spendToStay]
+ */
+export function encodeOutboxSignal(s: Signal): string {
+  return JSON.stringify([
+    1,
+    s.signalId,
+    s.customerId,
+    s.type,
+    s.tier,
+    s.targetTier,
+    s.cause,
+    s.transactionId,
+    s.effectiveAt,
+    s.policyVersion,
+    s.rfm.monetary,
+    s.rfm.frequency,
+    s.rfm.recencyMs,
+    s.rfm.lastPurchaseAt,
+    s.spendToUpgrade,
+    s.takesEffectAt,
+    s.spendToStay,
+  ]);
+}
 
 /**
  * The outbox stream stores each change as one field `c`: a positional JSON array whose first
@@ -71,16 +108,51 @@ export function outboxSeqOf(id: string): number {
   return Number(match[1]);
 }
 
-/** An outbox entry read back from the stream (`flat`: its field/value list). */
-export function decodeOutboxEntry(id: string, flat: string[]): OutboxEntry {
-  const at = flat.indexOf(OUTBOX_FIELD);
-  const text = at >= 0 && at % 2 === 0 ? flat[at + 1] : undefined;
-  let r: unknown;
+function parseEntry(id: string, text: string | undefined): unknown {
   try {
-    r = text === undefined ? undefined : JSON.parse(text);
+    return text === undefined ? undefined : JSON.parse(text);
   } catch (err) {
     throw new PyramidError('STATE_SCRIPT_FAILED', `outbox entry ${id} is not valid JSON`, { cause: err });
   }
+}
+
+/** The value of field `name` of a stream entry's field/value list. */
+function fieldOf(flat: string[], name: string): string | undefined {
+  const at = flat.indexOf(name);
+  return at >= 0 && at % 2 === 0 ? flat[at + 1] : undefined;
+}
+
+function decodeSignal(id: string, text: string): OutboxEntry {
+  const r = parseEntry(id, text);
+  if (!Array.isArray(r) || r[0] !== 1 || r.length !== 17) {
+    throw new PyramidError('STATE_SCRIPT_FAILED', `outbox entry ${id} is not a format 1 signal`);
+  }
+  const v = r as [1, string, string, SignalType, string, string | null, ChangeCause, string | null, number, string, number, number, number | null, number | null, number | null, number | null, number | null];
+  return {
+    id,
+    signal: {
+      signalId: v[1],
+      customerId: v[2],
+      type: v[3],
+      tier: v[4],
+      targetTier: v[5],
+      cause: v[6],
+      transactionId: v[7],
+      effectiveAt: v[8],
+      policyVersion: v[9],
+      rfm: { monetary: v[10], frequency: v[11], recencyMs: v[12], lastPurchaseAt: v[13] },
+      spendToUpgrade: v[14],
+      takesEffectAt: v[15],
+      spendToStay: v[16],
+    },
+  };
+}
+
+/** An outbox entry read back from the stream (`flat`: its field/value list): a change (`c`) or a signal (`s`). */
+export function decodeOutboxEntry(id: string, flat: string[]): OutboxEntry {
+  const signal = fieldOf(flat, OUTBOX_SIGNAL_FIELD);
+  if (signal !== undefined) return decodeSignal(id, signal);
+  const r = parseEntry(id, fieldOf(flat, OUTBOX_FIELD));
   if (!Array.isArray(r) || r[0] !== 1 || (r.length !== 22 && r.length !== 29)) {
     throw new PyramidError('STATE_SCRIPT_FAILED', `outbox entry ${id} is not a format 1 tier change`);
   }

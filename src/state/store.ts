@@ -21,7 +21,7 @@ import {
   TIER_REVENUE_PREFIX,
   type PartitionKeys,
 } from './layout.js';
-import { decodeOutboxEntry, encodeOutboxRecord, outboxSeqOf, successorId, type OutboxEntry } from './outbox-codec.js';
+import { decodeOutboxEntry, encodeOutboxEntry, outboxSeqOf, successorId, type OutboxEntry } from './outbox-codec.js';
 import { fenceRefusal, layoutMismatch, toStateError } from './script-errors.js';
 import { loadScript, runScript, type LuaScript } from './scripts.js';
 
@@ -420,7 +420,7 @@ export class StateStore {
     args.push(write.outbox.length);
     write.outbox.forEach((entry, i) => {
       if (outboxSeqOf(entry.id) !== firstSeq + i) throw new PyramidError('STATE_SCRIPT_FAILED', `outbox ids of one commit must count up from 0-${firstSeq}; got ${entry.id}`);
-      args.push(encodeOutboxRecord(entry.change));
+      args.push(...encodeOutboxEntry(entry));
     });
 
     // Ordered: the next chunk's load is sent before this reply comes, and must run after it.

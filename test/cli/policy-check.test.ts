@@ -18,6 +18,23 @@ describe('pyramid policy check', () => {
     expect(result.stdout).toContain('downgrade margin 5%');
     expect(result.stdout).toContain('downgrade grace 7d');
     expect(result.stdout).toMatch(/content hash [0-9a-f]{16}/);
+    expect(result.stdout).toContain('signals: none');
+  });
+
+  it('describes the signal settings in words, and refuses one that could never act, naming it', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'pyramid-policy-check-'));
+    const file = join(dir, 'signals.yaml');
+    const signals = '\nsignals:\n  nearUpgrade:\n    within: { amount: "500.00" }\n    cooldown: 30d\n  downgradePending: true\n';
+    writeFileSync(file, readFileSync(DEFAULT_POLICY, 'utf8') + signals);
+    const result = await runCli(['policy', 'check', file], {});
+    expect(result.code, result.stderr).toBe(0);
+    expect(result.stdout).toContain('NEAR_UPGRADE: when the spend still missing to the next tier is more than 0 and at most 500.00 CNY; at most once per 30d per customer');
+    expect(result.stdout).toContain('DOWNGRADE_PENDING: when a downgrade starts waiting out the 7d grace');
+
+    writeFileSync(file, readFileSync(DEFAULT_POLICY, 'utf8').replace('downgradeGrace: 7d', 'downgradeGrace: 0d') + signals);
+    const refused = await runCli(['policy', 'check', file], {});
+    expect(refused.code).toBe(1);
+    expect(refused.stderr).toContain('signals.downgradePending: needs hysteresis.downgradeGrace > 0');
   });
 
   it('exits 1 naming the invalid field', async () => {

@@ -38,7 +38,7 @@ export async function runCli(args: string[], env: Record<string, string>, timeou
 export function cliEnv(options: {
   brokers: string[];
   redisUrl: string;
-  names: { transactions: string; tierChanges: string; dlq: string; groupId: string; keyPrefix: string };
+  names: { transactions: string; tierChanges: string; signals?: string; dlq: string; groupId: string; keyPrefix: string };
   registryUrl?: string;
   extra?: Record<string, string>;
 }): Record<string, string> {
@@ -47,6 +47,7 @@ export function cliEnv(options: {
     PYRAMID_REDIS_URL: options.redisUrl,
     PYRAMID_TOPIC_TRANSACTIONS: options.names.transactions,
     PYRAMID_TOPIC_TIER_CHANGES: options.names.tierChanges,
+    PYRAMID_TOPIC_SIGNALS: options.names.signals ?? `${options.names.tierChanges}-signals`,
     PYRAMID_TOPIC_DLQ: options.names.dlq,
     PYRAMID_GROUP_ID: options.names.groupId,
     PYRAMID_KEY_PREFIX: options.names.keyPrefix,

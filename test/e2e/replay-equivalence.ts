@@ -17,12 +17,21 @@ export async function snapshotState(redis: Redis, store: StateStore, topic: stri
 
 /** Tier-change events by event id; repeated ids must carry identical content. */
 export function indexChanges(records: KafkaRecord[]): { byId: Map<string, string>; repeated: number; conflicting: string[] } {
+  return indexById(records, 'eventId');
+}
+
+/** Signals by signal id; repeated ids must carry identical content. */
+export function indexSignals(records: KafkaRecord[]): { byId: Map<string, string>; repeated: number; conflicting: string[] } {
+  return indexById(records, 'signalId');
+}
+
+function indexById(records: KafkaRecord[], field: 'eventId' | 'signalId'): { byId: Map<string, string>; repeated: number; conflicting: string[] } {
   const byId = new Map<string, string>();
   let repeated = 0;
   const conflicting: string[] = [];
   for (const record of records) {
     const text = record.value!.toString();
-    const { eventId } = JSON.parse(text) as { eventId: string };
+    const eventId = (JSON.parse(text) as Record<string, string>)[field] as string;
     const known = byId.get(eventId);
     if (known === undefined) byId.set(eventId, text);
     else {

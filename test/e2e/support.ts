@@ -12,9 +12,9 @@ import { uniqueName } from '../helpers/unique.js';
 export const DEFAULT_POLICY = resolve(import.meta.dirname, '../../policies/default.yaml');
 
 /** Unique topic, group and key-prefix names for one test. */
-export function uniqueNames(base: string): { transactions: string; tierChanges: string; dlq: string; groupId: string; keyPrefix: string } {
+export function uniqueNames(base: string): { transactions: string; tierChanges: string; signals: string; dlq: string; groupId: string; keyPrefix: string } {
   const id = uniqueName(base);
-  return { transactions: `${id}-tx`, tierChanges: `${id}-tiers`, dlq: `${id}-dlq`, groupId: `${id}-group`, keyPrefix: id };
+  return { transactions: `${id}-tx`, tierChanges: `${id}-tiers`, signals: `${id}-signals`, dlq: `${id}-dlq`, groupId: `${id}-group`, keyPrefix: id };
 }
 
 export interface TestConfigOptions {
@@ -32,7 +32,7 @@ export function testConfig(options: TestConfigOptions): PyramidConfig {
     kafka: { brokers: options.brokers, clientId: 'pyramid-test' },
     redis: { url: options.redisUrl },
     registry: options.registryUrl === undefined ? {} : { url: options.registryUrl },
-    topics: { transactions: names.transactions, tierChanges: names.tierChanges, dlq: names.dlq },
+    topics: { transactions: names.transactions, tierChanges: names.tierChanges, signals: names.signals, dlq: names.dlq },
     groupId: names.groupId,
     keyPrefix: names.keyPrefix,
     policyFile: DEFAULT_POLICY,

@@ -22,6 +22,8 @@ function expectSameCustomers(partition: MemoryPartition, model: ReferenceModel, 
     expect({
       tier: stored.tier,
       seq: stored.seq,
+      signalSeq: stored.signalSeq,
+      nearUpgradeAt: stored.nearUpgradeAt,
       tierSince: stored.tierSince,
       pendingDowngradeSince: stored.pendingDowngradeSince,
       lastPurchaseAt: stored.lastPurchaseAt,
@@ -30,6 +32,8 @@ function expectSameCustomers(partition: MemoryPartition, model: ReferenceModel, 
     }).toEqual({
       tier: expected.tier,
       seq: expected.seq,
+      signalSeq: expected.signalSeq,
+      nearUpgradeAt: expected.nearUpgradeAt,
       tierSince: expected.tierSince,
       pendingDowngradeSince: expected.pendingDowngradeSince,
       lastPurchaseAt: expected.lastPurchaseAt,
@@ -63,6 +67,7 @@ describe('the engine against the reference model', () => {
         }
         expect(totalsOf(partition)).toEqual(model.counts);
         expect(comparable(partition.changes)).toEqual(model.changes);
+        expect(partition.signals).toEqual(model.signals);
         expectSameCustomers(partition, model, policy, partition.eventWatermark ?? 0);
       }),
       { numRuns: 1000 },
@@ -92,6 +97,7 @@ describe('the engine against the reference model', () => {
         model.fireAll(now);
         expect(totalsOf(partition)).toEqual(model.counts);
         expect(comparable(partition.changes)).toEqual(model.changes);
+        expect(partition.signals).toEqual(model.signals);
         expectSameCustomers(partition, model, policy, now);
       }),
       { numRuns: 1000 },
@@ -110,8 +116,71 @@ describe('the engine against the reference model', () => {
         }
         expect(totalsOf(partition)).toEqual(model.counts);
         expect(comparable(partition.changes)).toEqual(model.changes);
+        expect(partition.signals).toEqual(model.signals);
       }),
       { numRuns: 300 },
     );
+  });
+
+  it('signal invariants hold on their own: NEAR_UPGRADE at least a cooldown apart, one DOWNGRADE_PENDING per wait, ids counting up per customer', () => {
+    fc.assert(
+      fc.property(scenario, (s) => {
+        const policy = POLICIES[s.policy] as CompiledPolicy;
+        const partition = new MemoryPartition(policy, 'event');
+        for (const call of buildCalls(buildRecords(s), s)) partition.apply(call);
+        const lastNear = new Map<string, number>();
+        const waiting = new Map<string, number>();
+        const count = new Map<string, number>();
+        const changesAt = partition.changes.map((c) => `${c.customerId}@${c.effectiveAt}`);
+        for (const signal of partition.signals) {
+          const n = (count.get(signal.customerId) ?? 0) + 1;
+          count.set(signal.customerId, n);
+          expect(signal.signalId).toBe(`${signal.customerId}:s:${n}`);
+          if (signal.type === 'NEAR_UPGRADE') {
+            const last = lastNear.get(signal.customerId);
+            if (last !== undefined) expect(signal.effectiveAt - last).toBeGreaterThanOrEqual(policy.signals?.nearUpgrade?.cooldownMs ?? Infinity);
+            lastNear.set(signal.customerId, signal.effectiveAt);
+            expect(signal.spendToUpgrade).toBeGreaterThan(0);
+            continue;
+          }
+          const since = waiting.get(signal.customerId);
+          if (signal.type === 'DOWNGRADE_PENDING') {
+            // A second wait starts only after the first ended: in a cancellation or a tier change.
+            if (since !== undefined) expect(changesAt.some((c) => c.startsWith(`${signal.customerId}@`) && Number(c.split('@')[1]) >= since)).toBe(true);
+            expect(signal.takesEffectAt).toBe(signal.effectiveAt + policy.hysteresis.downgradeGraceMs);
+            waiting.set(signal.customerId, signal.effectiveAt);
+          } else {
+            expect(since).toBeDefined();
+            expect(signal.takesEffectAt).toBe((since as number) + policy.hysteresis.downgradeGraceMs);
+            waiting.delete(signal.customerId);
+          }
+        }
+        if (policy.signals === undefined) expect(partition.signals).toEqual([]);
+      }),
+      { numRuns: 1000 },
+    );
+  });
+
+  it('the generated histories exercise every signal rule (so the comparisons above can fail)', () => {
+    const seen = new Map<string, number>();
+    const cooledDown = { repeats: 0 };
+    for (const s of fc.sample(scenario, { numRuns: 3000, seed: 13 })) {
+      const policy = POLICIES[s.policy] as CompiledPolicy;
+      if (policy.signals === undefined) continue;
+      const model = new ReferenceModel(policy, 'event');
+      for (const call of buildCalls(buildRecords(s), s)) model.applyBatch(call);
+      const nearAt = new Map<string, number>();
+      for (const signal of model.signals) {
+        seen.set(`${signal.type}/${signal.cause}`, (seen.get(`${signal.type}/${signal.cause}`) ?? 0) + 1);
+        if (signal.type !== 'NEAR_UPGRADE') continue;
+        const last = nearAt.get(signal.customerId);
+        if (last !== undefined) cooledDown.repeats += 1;
+        nearAt.set(signal.customerId, signal.effectiveAt);
+      }
+    }
+    for (const key of ['NEAR_UPGRADE/TRANSACTION', 'NEAR_UPGRADE/TIME', 'DOWNGRADE_PENDING/REFUND', 'DOWNGRADE_PENDING/TIME', 'DOWNGRADE_CANCELLED/TRANSACTION']) {
+      expect(seen.get(key) ?? 0, key).toBeGreaterThan(10);
+    }
+    expect(cooledDown.repeats).toBeGreaterThan(10);
   });
 });

@@ -1,5 +1,6 @@
 import { applyRecords, fireTimers, type ClockMode, type EngineResult } from '../../src/engine/apply.js';
 import type { TierChange } from '../../src/engine/change.js';
+import type { Signal } from '../../src/engine/signals.js';
 import type { BalanceRecord, CustomerState, EngineCounts, EngineRecord } from '../../src/engine/types.js';
 import type { CompiledPolicy } from '../../src/policy/types.js';
 
@@ -13,7 +14,8 @@ export class MemoryPartition {
   readonly timers = new Map<string, number>();
   readonly claims = new Map<string, number>();
   readonly changes: TierChange[] = [];
-  readonly counts: EngineCounts = { applied: 0, duplicate: 0, late: 0, stale: 0, changes: 0, timersFired: 0, claimsShortened: 0 };
+  readonly signals: Signal[] = [];
+  readonly counts: EngineCounts = { applied: 0, duplicate: 0, late: 0, stale: 0, changes: 0, signals: 0, timersFired: 0, claimsShortened: 0 };
   lastOffset = -1;
   balanceLastOffset = -1;
   eventWatermark: number | null = null;
@@ -59,6 +61,7 @@ export class MemoryPartition {
     for (const claim of result.claims) this.claims.set(claim.transactionId, claim.expiresAt);
     if (result.clock !== null) for (const [id, expiry] of this.claims) if (expiry <= result.clock) this.claims.delete(id);
     this.changes.push(...result.changes);
+    this.signals.push(...result.signals);
     for (const key of Object.keys(this.counts) as (keyof EngineCounts)[]) this.counts[key] += result.counts[key];
     this.lastOffset = result.position.lastOffset;
     this.balanceLastOffset = result.position.balanceLastOffset ?? -1;

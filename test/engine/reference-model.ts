@@ -43,6 +43,23 @@ export interface ModelHeadroom {
   averageDailyBalanceToDowngrade: number | null;
 }
 
+/** A signal as the model writes it (the contract's fields). */
+export interface ModelSignal {
+  signalId: string;
+  customerId: string;
+  type: 'NEAR_UPGRADE' | 'DOWNGRADE_PENDING' | 'DOWNGRADE_CANCELLED';
+  tier: string;
+  targetTier: string | null;
+  cause: 'TRANSACTION' | 'REFUND' | 'TIME' | 'BALANCE';
+  transactionId: string | null;
+  effectiveAt: number;
+  policyVersion: string;
+  rfm: ModelSnapshot;
+  spendToUpgrade: number | null;
+  takesEffectAt: number | null;
+  spendToStay: number | null;
+}
+
 export interface ModelCustomer {
   buckets: Map<number, { m: number; f: number; p: number }>;
   /** Every applied snapshot per account, in asOf order: the whole balance history. */
@@ -53,6 +70,9 @@ export interface ModelCustomer {
   pendingDowngradeSince: number | null;
   seq: number;
   due: number | null;
+  signalSeq: number;
+  /** When the last NEAR_UPGRADE went out (the cooldown runs from it). */
+  nearUpgradeAt: number | null;
 }
 
 export interface ModelCounts {
@@ -61,12 +81,14 @@ export interface ModelCounts {
   late: number;
   stale: number;
   changes: number;
+  signals: number;
 }
 
 export class ReferenceModel {
   readonly customers = new Map<string, ModelCustomer>();
   readonly changes: ModelChange[] = [];
-  readonly counts: ModelCounts = { applied: 0, duplicate: 0, late: 0, stale: 0, changes: 0 };
+  readonly signals: ModelSignal[] = [];
+  readonly counts: ModelCounts = { applied: 0, duplicate: 0, late: 0, stale: 0, changes: 0, signals: 0 };
   /** Transaction id -> when its claim expires. */
   private readonly claims = new Map<string, number>();
   private lastOffset = -1;
@@ -227,8 +249,59 @@ export class ReferenceModel {
     return null;
   }
 
+  /**
+   * The signal rules, written from the contract (docs/ARCHITECTURE.md, "Signals"), on the state
+   * after the tier decision: a downgrade that started waiting (pending was null, is set now), or
+   * stopped waiting with no tier change; then NEAR_UPGRADE when the spend missing to the tier
+   * above is more than 0 and at most the allowance, once per cooldown. Returns the instant the
+   * cooldown ends while the customer is near (it must be evaluated again then), else null.
+   */
+  private signal(id: string, c: ModelCustomer, now: number, cause: ModelChange['cause'], txId: string | null, rfm: ModelSnapshot, raw: string, priorPending: number | null, changed: boolean): number | null {
+    const p = this.policy;
+    const settings = p.signals;
+    if (settings === undefined || c.tier === null) return null;
+    const tier = c.tier;
+    const push = (type: ModelSignal['type'], extra: Pick<ModelSignal, 'targetTier' | 'spendToUpgrade' | 'takesEffectAt' | 'spendToStay'>): void => {
+      c.signalSeq += 1;
+      this.signals.push({ signalId: `${id}:s:${c.signalSeq}`, customerId: id, type, tier, cause, transactionId: cause === 'TIME' ? null : txId, effectiveAt: now, policyVersion: p.version, rfm, ...extra });
+      this.counts.signals += 1;
+    };
+    const grace = p.hysteresis.downgradeGraceMs;
+    if (settings.downgradePending && priorPending === null && c.pendingDowngradeSince !== null) {
+      // What the customer would have to spend for every monetary floor of its tier (relaxed by the margin) to hold.
+      const own = p.tiers.find((t) => t.name === tier);
+      const bps = p.hysteresis.downgradeMarginBps;
+      const floors = (own?.conditions ?? [])
+        .filter((k) => k.metric === 'monetary' && (k.op === 'gt' || k.op === 'gte'))
+        .map((k) => Math.floor((k.value * (10000 - bps)) / 10000) + (k.op === 'gt' ? 1 : 0));
+      const stay = floors.length === 0 ? null : Math.max(0, Math.max(...floors) - rfm.monetary);
+      push('DOWNGRADE_PENDING', { targetTier: raw, spendToUpgrade: null, takesEffectAt: c.pendingDowngradeSince + grace, spendToStay: stay });
+    } else if (settings.downgradePending && priorPending !== null && c.pendingDowngradeSince === null && !changed) {
+      push('DOWNGRADE_CANCELLED', { targetTier: null, spendToUpgrade: null, takesEffectAt: priorPending + grace, spendToStay: null });
+    }
+    const near = settings.nearUpgrade;
+    if (near === null) return null;
+    // The tier above: the last listed one from the fallback, the previous one from a listed tier, none from inactive or the top.
+    const at = p.tiers.findIndex((t) => t.name === tier);
+    const above = tier === p.fallbackTier ? p.tiers[p.tiers.length - 1] : at > 0 ? p.tiers[at - 1] : undefined;
+    if (above === undefined) return null;
+    const floors = above.conditions.filter((k) => k.metric === 'monetary' && (k.op === 'gt' || k.op === 'gte')).map((k) => (k.op === 'gt' ? k.value + 1 : k.value));
+    if (floors.length === 0) return null;
+    const threshold = Math.max(...floors);
+    const missing = Math.max(0, threshold - rfm.monetary);
+    const capped = above.conditions.some((k) => k.metric === 'monetary' && ((k.op === 'lt' && rfm.monetary + missing >= k.value) || (k.op === 'lte' && rfm.monetary + missing > k.value)));
+    const allowed = 'amountMinor' in near.within ? near.within.amountMinor : Math.floor((threshold * near.within.thresholdBps) / 10000);
+    if (capped || missing === 0 || missing > allowed) return null;
+    if (c.nearUpgradeAt === null || now >= c.nearUpgradeAt + near.cooldownMs) {
+      push('NEAR_UPGRADE', { targetTier: above.name, spendToUpgrade: missing, takesEffectAt: null, spendToStay: null });
+      c.nearUpgradeAt = now;
+    }
+    return c.nearUpgradeAt + near.cooldownMs;
+  }
+
   private evaluate(id: string, c: ModelCustomer, now: number, cause: ModelChange['cause'], txId: string | null, before: ModelSnapshot | null): void {
     const p = this.policy;
+    const priorPending = c.pendingDowngradeSince;
     const after = this.snapshot(c, now);
     const { tier: rawTier } = this.raw(after, now);
     let next = rawTier;
@@ -276,7 +349,10 @@ export class ReferenceModel {
       });
       this.counts.changes += 1;
     }
-    c.due = this.dueAfter(c, now, after.oldest);
+    const { oldest, ...rfm } = after;
+    const due = this.dueAfter(c, now, oldest);
+    const cooldownEnds = this.signal(id, c, now, cause, txId, rfm, rawTier, priorPending, next !== current);
+    c.due = cooldownEnds === null ? due : due === null ? cooldownEnds : Math.min(due, cooldownEnds);
   }
 
   private fire(id: string, c: ModelCustomer): void {
@@ -302,7 +378,7 @@ export class ReferenceModel {
   private customer(id: string): ModelCustomer {
     let c = this.customers.get(id);
     if (!c) {
-      c = { buckets: new Map(), accounts: new Map(), lastPurchaseAt: null, tier: null, tierSince: null, pendingDowngradeSince: null, seq: 0, due: null };
+      c = { buckets: new Map(), accounts: new Map(), lastPurchaseAt: null, tier: null, tierSince: null, pendingDowngradeSince: null, seq: 0, due: null, signalSeq: 0, nearUpgradeAt: null };
       this.customers.set(id, c);
     }
     return c;

@@ -36,6 +36,18 @@ export const POLICIES: Record<string, CompiledPolicy> = {
   'no-inactivity': testPolicy({ version: 't-noinact', inactivityMs: null, inactiveTier: null }),
   assets: testPolicy({ version: 't-assets', tiers: ASSET_TIERS }),
   'assets-hysteresis': testPolicy({ version: 't-assets-h', tiers: ASSET_TIERS, hysteresis: { downgradeGraceMs: 20, downgradeMarginBps: 1500 } }),
+  // Signals: an amount distance with margin and grace, a share of the threshold, NEAR_UPGRADE alone.
+  signals: testPolicy({
+    version: 't-signals',
+    hysteresis: { downgradeGraceMs: 30, downgradeMarginBps: 1000 },
+    signals: { nearUpgrade: { within: { amountMinor: 150 }, cooldownMs: 40 }, downgradePending: true },
+  }),
+  'signals-share': testPolicy({
+    version: 't-signals-share',
+    hysteresis: { downgradeGraceMs: 25, downgradeMarginBps: 0 },
+    signals: { nearUpgrade: { within: { thresholdBps: 3000 }, cooldownMs: 15 }, downgradePending: true },
+  }),
+  'near-only': testPolicy({ version: 't-near', signals: { nearUpgrade: { within: { amountMinor: 300 }, cooldownMs: 60 }, downgradePending: false } }),
 };
 
 /** One generated step: a new transaction (or a re-sent id) some time after the previous one. */

@@ -177,7 +177,7 @@ describe('createMetrics', () => {
     const { registry } = open(bus);
     bus.emit('consumer.batch', { topic: 'tx', partition: 0, size: 1, stages: { decode: 0, validate: 0, apply: 0, publish: 0 } });
     bus.emit('tier.change', { from: null, to: 'VIP', cause: 'TRANSACTION', topic: 'tx', partition: 0, effectiveAt: 1, policyVersion: '1' });
-    const allowed = new Set(['topic', 'partition', 'outcome', 'reason', 'stage', 'le', 'group', 'kind', 'from', 'to', 'cause', 'script', 'tier', 'currency', 'version', 'node_version', 'restarting', 'check']);
+    const allowed = new Set(['topic', 'partition', 'outcome', 'reason', 'stage', 'le', 'group', 'kind', 'from', 'to', 'cause', 'script', 'tier', 'currency', 'version', 'node_version', 'restarting', 'check', 'type']);
     const metrics = await registry.getMetricsAsJSON();
     const used = new Set(metrics.flatMap((m) => m.values.flatMap((v) => Object.keys(v.labels))));
     for (const name of metrics.map((m) => m.name)) {
@@ -189,5 +189,16 @@ describe('createMetrics', () => {
     expect(await valueOf(registry, 'pyramid_tier_changes_total', { from: 'none', to: 'VIP', cause: 'TRANSACTION' })).toBe(1);
     const tierSeries = (await registry.getSingleMetric('pyramid_tier_changes_total')?.get())?.values ?? [];
     expect(Object.keys(tierSeries[0]?.labels ?? {}).sort()).toEqual(['cause', 'from', 'to']);
+  });
+
+  it('counts published signals by type and cause, never by customer', async () => {
+    const bus = new Instrumentation();
+    const { registry } = open(bus);
+    bus.emit('signal.published', { type: 'NEAR_UPGRADE', cause: 'TRANSACTION', topic: 'tx', partition: 0 });
+    bus.emit('signal.published', { type: 'NEAR_UPGRADE', cause: 'TRANSACTION', topic: 'tx', partition: 1 });
+    bus.emit('signal.published', { type: 'DOWNGRADE_PENDING', cause: 'TIME', topic: 'tx', partition: 0 });
+    expect(await valueOf(registry, 'pyramid_signals_total', { type: 'NEAR_UPGRADE', cause: 'TRANSACTION' })).toBe(2);
+    expect(await valueOf(registry, 'pyramid_signals_total', { type: 'DOWNGRADE_PENDING', cause: 'TIME' })).toBe(1);
+    expect(await valueOf(registry, 'pyramid_signals_total', { type: 'DOWNGRADE_CANCELLED', cause: 'TIME' })).toBeUndefined();
   });
 });

@@ -1,7 +1,11 @@
 import avro from 'avsc';
+import fc from 'fast-check';
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { loadContract, type ContractName } from '../../src/pipeline/decode-schemas.js';
+import { createJsonSignalEncoder } from '../../src/pipeline/signal-encoder.js';
+import { MemoryPartition } from '../engine/memory-partition.js';
+import { buildCalls, buildRecords, POLICIES, scenario } from '../engine/scenarios.js';
 
 interface AvroField {
   name: string;
@@ -20,7 +24,7 @@ function recordsIn(type: unknown, out: Array<{ name: string; doc?: string; field
   return out;
 }
 
-const contracts: ContractName[] = ['transaction-v1', 'transaction-v2', 'transaction-v3', 'balance-v1', 'tier-change-v1', 'tier-change-v2'];
+const contracts: ContractName[] = ['transaction-v1', 'transaction-v2', 'transaction-v3', 'balance-v1', 'tier-change-v1', 'tier-change-v2', 'signal-v1'];
 
 function readJsonSchema(name: string): { properties: Record<string, { description?: string }>; $defs?: Record<string, { properties: Record<string, { description?: string }> }> } {
   return JSON.parse(readFileSync(new URL(`../../schemas/${name}`, import.meta.url), 'utf8'));
@@ -96,6 +100,7 @@ describe('schemas/ contracts', () => {
     ['transaction.schema.json', 'transaction-v3'],
     ['balance.schema.json', 'balance-v1'],
     ['tier-change.schema.json', 'tier-change-v2'],
+    ['signal.schema.json', 'signal-v1'],
   ] as const)('the JSON form %s has the same fields as %s, each described', (jsonName, avroName) => {
     const json = readJsonSchema(jsonName);
     const records = recordsIn(JSON.parse(loadContract(avroName)));
@@ -107,6 +112,37 @@ describe('schemas/ contracts', () => {
       expect(Object.keys(def?.properties ?? {}), record.name).toEqual(record.fields.map((f) => f.name));
       for (const property of Object.values(def?.properties ?? {})) expect(property.description).toMatch(/\S{3}/);
     }
+  });
+});
+
+describe('the Signal contract', () => {
+  it('carries exactly what the engine emits', () => {
+    const [signal] = recordsIn(JSON.parse(loadContract('signal-v1')));
+    expect(signal?.fields.map((f) => f.name)).toEqual([
+      'signalId', 'customerId', 'type', 'tier', 'targetTier', 'cause', 'transactionId', 'effectiveAt',
+      'policyVersion', 'rfm', 'spendToUpgrade', 'takesEffectAt', 'spendToStay',
+    ]);
+  });
+
+  it('holds every signal the engine emits, in Avro and in its JSON form, and refuses a type outside it', () => {
+    const type = avro.Type.forSchema(JSON.parse(loadContract('signal-v1')) as avro.Schema);
+    const json = createJsonSignalEncoder();
+    const types = new Set<string>();
+    for (const s of fc.sample(scenario, { numRuns: 300, seed: 7 })) {
+      const policy = POLICIES[s.policy];
+      if (policy?.signals === undefined) continue;
+      const partition = new MemoryPartition(policy, 'event');
+      for (const call of buildCalls(buildRecords(s), s)) partition.apply(call);
+      for (const signal of partition.signals) {
+        types.add(signal.type);
+        expect(JSON.parse(JSON.stringify(type.fromBuffer(type.toBuffer(signal))))).toEqual(signal);
+        expect(JSON.parse(json.encode(signal).toString())).toEqual(signal);
+      }
+    }
+    expect([...types].sort()).toEqual(['DOWNGRADE_CANCELLED', 'DOWNGRADE_PENDING', 'NEAR_UPGRADE']);
+    const any = { signalId: 'c:s:1', customerId: 'c', type: 'NEAR_UPGRADE', tier: 'a', targetTier: 'b', cause: 'TIME', transactionId: null, effectiveAt: 1, policyVersion: 'v', rfm: { monetary: 1, frequency: 1, recencyMs: null, lastPurchaseAt: null }, spendToUpgrade: 5, takesEffectAt: null, spendToStay: null };
+    expect(type.isValid(any)).toBe(true);
+    expect(type.isValid({ ...any, type: 'UPGRADE_SOON' })).toBe(false);
   });
 });
 

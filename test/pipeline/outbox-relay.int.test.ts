@@ -6,13 +6,14 @@ import { isPyramidError, PyramidError } from '../../src/errors.js';
 import { createKafkaClient, type PyramidKafka } from '../../src/kafka/client.js';
 import type { ConsumerOptions } from '../../src/kafka/consumer.js';
 import { createOutboxRelay, relayProgressGroupId, type OutboxRelay } from '../../src/pipeline/outbox-relay.js';
+import { createJsonSignalEncoder } from '../../src/pipeline/signal-encoder.js';
 import { createJsonTierChangeEncoder } from '../../src/pipeline/tier-change-encoder.js';
 import { StateStore } from '../../src/state/store.js';
 import { kcat } from '../../packages/devstack/test/helpers/kcat.js';
 import { uniqueName } from '../helpers/unique.js';
 import { waitFor } from '../e2e/support.js';
 import { useStateRedis } from '../state/store-helpers.js';
-import { appendChanges } from './outbox-fixture.js';
+import { appendChanges, appendMixed } from './outbox-fixture.js';
 import type { RelayChildOptions } from './relay-child.js';
 
 const ROOT = resolve(import.meta.dirname, '../..');
@@ -56,6 +57,7 @@ describe('outbox relay (transactional)', () => {
       createProducer: (transactionalId) => kafka.createTransactionalProducer({ transactionalId }),
       topic: tierChanges,
       encoder: createJsonTierChangeEncoder(),
+      signals: { topic: `${tierChanges}-signals`, encoder: createJsonSignalEncoder() },
       chunk: 7,
     });
     relays.push(relay);
@@ -127,6 +129,36 @@ describe('outbox relay (transactional)', () => {
     expect(await second.flush(s.input, 0)).toEqual({ published: 2, complete: true });
     expect(sorted(await eventIds(s.tierChanges, 12, 'read_committed'))).toEqual(sorted([...ids, ...more]));
     expect(sorted(idsOf(await kcatValues(s.tierChanges, 'read_committed')))).toEqual(sorted([...ids, ...more]));
+  });
+
+  it('publishes signals to the signals topic and changes to the tier-changes topic in the same transactions, each exactly once across a restart', async () => {
+    const s = await setup('relay-signals');
+    const signalsTopic = `${s.tierChanges}-signals`;
+    const admin = kafka.createAdmin();
+    await admin.connect();
+    await admin.ensureTopics([{ topic: signalsTopic, numPartitions: 2 }]);
+    await admin.disconnect();
+    const first = await appendMixed(s.store, s.input, 0, 10, 3);
+    const relay = relayFor(s.store, s.groupId, s.tierChanges);
+    // Chunks of 7 entries, both kinds together: two transactions, progress 11.
+    expect(await relay.flush(s.input, 0)).toEqual({ published: 10, complete: true });
+    await relay.close();
+    const second = await appendMixed(s.store, s.input, 0, 4, 2);
+    const restarted = relayFor(s.store, s.groupId, s.tierChanges);
+    expect(await restarted.flush(s.input, 0)).toEqual({ published: 4, complete: true });
+    const progress = kafka.createAdmin();
+    await progress.connect();
+    expect(await progress.committedOffsets(relayProgressGroupId(s.groupId), s.input)).toEqual([{ partition: 0, offset: '15' }]);
+    await progress.disconnect();
+
+    const signalIds = [...first.signalIds, ...second.signalIds];
+    const eventIdsExpected = [...first.eventIds, ...second.eventIds];
+    expect(signalIds).toHaveLength(5);
+    expect(sorted(idsOf(await kcatValues(s.tierChanges, 'read_committed')))).toEqual(sorted(eventIdsExpected));
+    const published = (await kcatValues(signalsTopic, 'read_committed')).map((v) => JSON.parse(v) as { signalId: string; eventId?: string });
+    expect(sorted(published.map((v) => v.signalId))).toEqual(sorted(signalIds));
+    // Tier-change subscribers see tier changes only.
+    expect(published.every((v) => v.eventId === undefined)).toBe(true);
   });
 
   it('a zombie relay (a second relay of the same partition claimed it) is fenced: nothing it sends afterwards becomes visible', async () => {

@@ -1,12 +1,14 @@
 import type { Cluster, Redis } from 'ioredis';
 import type { ClockMode } from '../../src/engine/apply.js';
 import type { TierChange } from '../../src/engine/change.js';
+import type { Signal } from '../../src/engine/signals.js';
 import type { EngineCounts } from '../../src/engine/types.js';
 import { silentLogger } from '../../src/logger.js';
 import { policyContentHash } from '../../src/policy/content-hash.js';
 import type { CompiledPolicy } from '../../src/policy/types.js';
 import { CacheBudget } from '../../src/pipeline/customer-cache.js';
 import { OwnedPartition } from '../../src/pipeline/owned-partition.js';
+import type { OutboxEntry } from '../../src/state/outbox-codec.js';
 import { StateStore } from '../../src/state/store.js';
 
 export interface PartitionFixtureOptions {
@@ -48,16 +50,26 @@ export async function ownedPartition(options: PartitionFixtureOptions): Promise<
   return { store, owned };
 }
 
-/** Every change in a partition's outbox, in order. */
-export async function outboxChanges(store: StateStore, topic: string, partition: number): Promise<TierChange[]> {
-  const all: TierChange[] = [];
+/** Every entry in a partition's outbox, in order. */
+async function outboxEntries(store: StateStore, topic: string, partition: number): Promise<OutboxEntry[]> {
+  const all: OutboxEntry[] = [];
   let cursor = '-';
   for (;;) {
     const page = await store.readOutbox(topic, partition, cursor, 500);
     if (page.length === 0) return all;
-    all.push(...page.map((e) => e.change));
+    all.push(...page);
     cursor = page[page.length - 1]?.id ?? cursor;
   }
+}
+
+/** Every change in a partition's outbox, in order. */
+export async function outboxChanges(store: StateStore, topic: string, partition: number): Promise<TierChange[]> {
+  return (await outboxEntries(store, topic, partition)).flatMap((e) => (e.change === undefined ? [] : [e.change]));
+}
+
+/** Every signal in a partition's outbox, in order. */
+export async function outboxSignals(store: StateStore, topic: string, partition: number): Promise<Signal[]> {
+  return (await outboxEntries(store, topic, partition)).flatMap((e) => (e.signal === undefined ? [] : [e.signal]));
 }
 
 /** Sweep until no due timer at or before `now` remains; returns the changes made. */
@@ -77,4 +89,5 @@ export function addCounts(into: Omit<EngineCounts, 'timersFired' | 'claimsShorte
   into.late += add.late;
   into.stale += add.stale;
   into.changes += add.changes;
+  into.signals += add.signals;
 }

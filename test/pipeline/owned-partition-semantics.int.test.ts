@@ -148,10 +148,10 @@ describe('scoring through an owned partition (engine + Redis)', () => {
     await owned.apply([purchase(0, 'a', 10, 1000), purchase(1, 'b', 10, 1001), purchase(2, 'c', 10, 1002)]);
     await owned.settled();
     const all = await store.readOutbox(TOPIC, 0);
-    expect(all.map((e) => e.change.eventId)).toEqual(['a:1', 'b:1', 'c:1']);
-    expect((await store.readOutbox(TOPIC, 0, all[0]?.id)).map((e) => e.change.eventId)).toEqual(['b:1', 'c:1']);
+    expect(all.map((e) => e.change?.eventId)).toEqual(['a:1', 'b:1', 'c:1']);
+    expect((await store.readOutbox(TOPIC, 0, all[0]?.id)).map((e) => e.change?.eventId)).toEqual(['b:1', 'c:1']);
     expect(await store.trimOutbox(TOPIC, 0, all[1]?.id ?? '')).toEqual({ trimmed: 2, remaining: 1 });
-    expect((await store.readOutbox(TOPIC, 0)).map((e) => e.change.eventId)).toEqual(['c:1']);
+    expect((await store.readOutbox(TOPIC, 0)).map((e) => e.change?.eventId)).toEqual(['c:1']);
     expect(await store.outboxLength(TOPIC, 0)).toBe(1);
   });
 
@@ -161,9 +161,9 @@ describe('scoring through an owned partition (engine + Redis)', () => {
     const records = [1000, 1001, 1002, 1010, 1011].map((t, i) => purchase(i, `c${i}`, 1500, t));
     await owned.apply(records, 1015);
     await owned.settled();
-    expect(await owned.sweep(1150, 2)).toEqual({ timersFired: 3, changes: 3, more: true });
+    expect(await owned.sweep(1150, 2)).toEqual({ timersFired: 3, changes: 3, signals: 0, more: true });
     // A full page may be followed by more: `more` stays true until a page comes back short.
-    expect(await owned.sweep(1150, 2)).toEqual({ timersFired: 2, changes: 2, more: true });
-    expect(await owned.sweep(1150, 2)).toEqual({ timersFired: 0, changes: 0, more: false });
+    expect(await owned.sweep(1150, 2)).toEqual({ timersFired: 2, changes: 2, signals: 0, more: true });
+    expect(await owned.sweep(1150, 2)).toEqual({ timersFired: 0, changes: 0, signals: 0, more: false });
   });
 });

@@ -6,7 +6,7 @@ import type { CompiledPolicy } from '../../src/policy/types.js';
 import { ReferenceModel } from '../engine/reference-model.js';
 import { buildCalls, buildRecords, comparable, CUSTOMERS, POLICIES, scenario } from '../engine/scenarios.js';
 import { useStateRedis } from '../state/store-helpers.js';
-import { addCounts, outboxChanges, ownedPartition, sweepAll } from './owned-partition-fixture.js';
+import { addCounts, outboxChanges, outboxSignals, ownedPartition, sweepAll } from './owned-partition-fixture.js';
 import type { StateStore } from '../../src/state/store.js';
 
 const TOPIC = 'tx';
@@ -28,9 +28,11 @@ describe('an owned partition (engine + Redis store) against the reference model'
         continue;
       }
       const snap = model.snapshot(expected, now);
-      expect({ tier: stored?.tier, seq: stored?.seq, pending: stored?.pendingDowngradeSince, lp: stored?.lastPurchaseAt, ...windowTotals(stored?.buckets ?? [], firstCountedBucket(policy, now)), averageDailyBalance: averageDailyBalance(policy, stored?.balances, now) }).toEqual({
+      expect({ tier: stored?.tier, seq: stored?.seq, signalSeq: stored?.signalSeq, nearUpgradeAt: stored?.nearUpgradeAt, pending: stored?.pendingDowngradeSince, lp: stored?.lastPurchaseAt, ...windowTotals(stored?.buckets ?? [], firstCountedBucket(policy, now)), averageDailyBalance: averageDailyBalance(policy, stored?.balances, now) }).toEqual({
         tier: expected.tier,
         seq: expected.seq,
+        signalSeq: expected.signalSeq,
+        nearUpgradeAt: expected.nearUpgradeAt,
         pending: expected.pendingDowngradeSince,
         lp: expected.lastPurchaseAt,
         monetary: snap.monetary,
@@ -68,7 +70,7 @@ describe('an owned partition (engine + Redis store) against the reference model'
         const { store, owned } = await ownedPartition({ redis, prefix: newPrefix('op-ev'), policy, clock: 'event', cacheMax, timerLoadLimit });
         const model = new ReferenceModel(policy, 'event');
         const records = buildRecords(s);
-        const totals = { applied: 0, duplicate: 0, late: 0, stale: 0, changes: 0 };
+        const totals = { applied: 0, duplicate: 0, late: 0, stale: 0, changes: 0, signals: 0 };
         for (const call of buildCalls(records, s)) {
           for (let from = 0; from < call.length; from += chunk) addCounts(totals, await owned.apply(call.slice(from, from + chunk)));
           await owned.settled();
@@ -76,6 +78,7 @@ describe('an owned partition (engine + Redis store) against the reference model'
         }
         expect(totals).toEqual(model.counts);
         expect(comparable(await outboxChanges(store, TOPIC, 0))).toEqual(model.changes);
+        expect(await outboxSignals(store, TOPIC, 0)).toEqual(model.signals);
         await expectStoredLikeModel(store, model, policy, Math.max(...records.map((r) => r.eventTime)));
       }),
       { numRuns: 150 },
@@ -90,7 +93,7 @@ describe('an owned partition (engine + Redis store) against the reference model'
         const model = new ReferenceModel(policy, 'wall');
         const records = buildRecords(s);
         let now = 0;
-        const totals = { applied: 0, duplicate: 0, late: 0, stale: 0, changes: 0 };
+        const totals = { applied: 0, duplicate: 0, late: 0, stale: 0, changes: 0, signals: 0 };
         for (const [i, call] of buildCalls(records, s).entries()) {
           now = Math.max(now, ...call.map((r) => r.eventTime)) + (s.wallLag[i % s.wallLag.length] ?? 0);
           for (let from = 0; from < call.length; from += chunk) addCounts(totals, await owned.apply(call.slice(from, from + chunk), now));
@@ -104,10 +107,11 @@ describe('an owned partition (engine + Redis store) against the reference model'
         now += 2500;
         await sweepAll(owned, now, s.sweepLimit);
         model.fireAll(now);
-        const { changes: _c, ...counts } = totals;
-        const { changes: _m, ...expected } = model.counts;
+        const { changes: _c, signals: _s, ...counts } = totals;
+        const { changes: _m, signals: _ms, ...expected } = model.counts;
         expect(counts).toEqual(expected);
         expect(comparable(await outboxChanges(store, TOPIC, 0))).toEqual(model.changes);
+        expect(await outboxSignals(store, TOPIC, 0)).toEqual(model.signals);
         await expectStoredLikeModel(store, model, policy, now);
       }),
       { numRuns: 150 },

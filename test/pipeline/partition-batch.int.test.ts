@@ -12,6 +12,8 @@ import { createDlqPublisher } from '../../src/pipeline/dlq-publisher.js';
 import { createOutboxRelay } from '../../src/pipeline/outbox-relay.js';
 import { createBatchHandler } from '../../src/pipeline/partition-batch.js';
 import { PartitionPositions } from '../../src/pipeline/partition-positions.js';
+import { FORMAT_VERSION } from '../../src/state/layout.js';
+import { createJsonSignalEncoder } from '../../src/pipeline/signal-encoder.js';
 import { createJsonTierChangeEncoder } from '../../src/pipeline/tier-change-encoder.js';
 import { createTransactionValidator } from '../../src/pipeline/validate.js';
 import { inspectCustomer } from '../../src/pipeline/inspect.js';
@@ -110,6 +112,7 @@ describe('partition batch handler', () => {
         createProducer: (transactionalId) => kafka.createTransactionalProducer({ transactionalId }),
         topic: names.tierChanges,
         encoder: createJsonTierChangeEncoder(),
+        signals: { topic: names.signals, encoder: createJsonSignalEncoder() },
         instrumentation,
       }),
       positions,
@@ -227,7 +230,7 @@ describe('partition batch handler', () => {
     expect(seeks).toEqual([{ tp: { topic: names.transactions, partition: 0 }, offset: '0' }]);
     expect(positions.next(names.transactions, 0)).toBeUndefined();
     expect(await watermark()).toBeNull();
-    expect((await store.readMeta(names.transactions, 0))?.formatVersion).toBe(1);
+    expect((await store.readMeta(names.transactions, 0))?.formatVersion).toBe(FORMAT_VERSION);
     expect(c.commits).toBe(0);
   });
 

@@ -11,6 +11,7 @@ import kafkajs from 'kafkajs';
 import { wrapAdmin } from '../../src/kafka/admin.js';
 import { wrapTransactionalProducer } from '../../src/kafka/transactional-producer.js';
 import { createOutboxRelay } from '../../src/pipeline/outbox-relay.js';
+import { createJsonSignalEncoder } from '../../src/pipeline/signal-encoder.js';
 import { createJsonTierChangeEncoder } from '../../src/pipeline/tier-change-encoder.js';
 import { StateStore } from '../../src/state/store.js';
 
@@ -55,5 +56,6 @@ const relay = createOutboxRelay({
     ),
   topic: options.tierChanges,
   encoder: createJsonTierChangeEncoder(),
+  signals: { topic: `${options.tierChanges}-signals`, encoder: createJsonSignalEncoder() },
 });
 await relay.flush(options.input, 0);

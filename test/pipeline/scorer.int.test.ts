@@ -1,3 +1,6 @@
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { Redis } from 'ioredis';
 import { afterAll, afterEach, beforeAll, describe, expect, inject, it } from 'vitest';
 import { startDevStack, type DevStackHandle } from '@pyramid/devstack';
@@ -5,7 +8,7 @@ import { Instrumentation, type InstrumentationEvents } from '../../src/instrumen
 import type { OutgoingRecord } from '../../src/kafka/types.js';
 import { createHealth } from '../../src/ops/health.js';
 import { createScorer, type Scorer } from '../../src/pipeline/scorer.js';
-import { createTopics, readTopic, testConfig, testKafka, uniqueNames, waitFor } from '../e2e/support.js';
+import { createTopics, DEFAULT_POLICY, readTopic, testConfig, testKafka, uniqueNames, waitFor } from '../e2e/support.js';
 import { groupLagFromBroker } from '../helpers/group-offsets.js';
 import { startRedisServer, type RedisServerHandle } from '../helpers/redis-server.js';
 
@@ -194,5 +197,25 @@ describe('scorer', () => {
       { eventId: 'quiet:2', newTier: 'inactive', cause: 'TIME' },
     ]);
     expect(parsed[1]!.effectiveAt).toBe(lastPurchase + 180 * DAY);
+  });
+
+  it('wall clock: the sweeper fires a NEAR_UPGRADE cooldown end and publishes the reminder on the signals topic with cause TIME', async () => {
+    const names = uniqueNames('sweeper-signals');
+    await createTopics(stack.brokers, [names.transactions], 1);
+    const policyFile = join(mkdtempSync(join(tmpdir(), 'pyramid-sweep-signals-')), 'policy.yaml');
+    writeFileSync(policyFile, `${readFileSync(DEFAULT_POLICY, 'utf8').replace(/^version: .*$/m, 'version: "sweep-signals"')}\nsignals:\n  nearUpgrade:\n    within: { amount: "500.00" }\n    cooldown: 2s\n`);
+    // 4,500.00 CNY: small, 320.01 short of medium.
+    await produce(names.transactions, [
+      { key: 'close', value: JSON.stringify({ transactionId: 'c-1', customerId: 'close', kind: 'PURCHASE', amountMinor: 450_000, currency: 'CNY', eventTime: Date.now() - DAY }) },
+    ]);
+    await started(createScorer(testConfig({ brokers: stack.brokers, redisUrl: inject('redisUrl'), names, overrides: { clock: 'wall', policyFile } }), { tuning: { sweepIntervalMs: 200 } }));
+    const signals = await readTopic(stack.brokers, names.signals, (r) => r.length >= 2, 30_000);
+    const parsed = signals.slice(0, 2).map((r) => JSON.parse(r.value!.toString()) as { signalId: string; type: string; cause: string; effectiveAt: number; spendToUpgrade: number });
+    expect(parsed.map(({ signalId, type, cause, spendToUpgrade }) => ({ signalId, type, cause, spendToUpgrade }))).toEqual([
+      { signalId: 'close:s:1', type: 'NEAR_UPGRADE', cause: 'TRANSACTION', spendToUpgrade: 32_001 },
+      { signalId: 'close:s:2', type: 'NEAR_UPGRADE', cause: 'TIME', spendToUpgrade: 32_001 },
+    ]);
+    // The reminder is evaluated at the cooldown's end, whenever the sweep ran.
+    expect(parsed[1]!.effectiveAt - parsed[0]!.effectiveAt).toBe(2_000);
   });
 });

@@ -18,6 +18,8 @@ const customerState: fc.Arbitrary<CustomerState> = fc.record({
   pendingDowngradeSince: optionalTime,
   seq: fc.nat(),
   timerAt: optionalTime,
+  signalSeq: fc.nat(),
+  nearUpgradeAt: optionalTime,
 });
 
 describe('the stored customer encoding', () => {
@@ -28,8 +30,10 @@ describe('the stored customer encoding', () => {
       }),
       { numRuns: 500 },
     );
-    const state: CustomerState = { buckets: [{ index: 3, monetary: -5, frequency: 0 }], lastPurchaseAt: null, tier: 'gold|plus', tierSince: 10, pendingDowngradeSince: 20, seq: 1, timerAt: null };
-    expect(encodeCustomer(state)).toBe(`${FORMAT_VERSION}|1|10|20|||3:-5:0|gold|plus`);
+    const state: CustomerState = { buckets: [{ index: 3, monetary: -5, frequency: 0 }], lastPurchaseAt: null, tier: 'gold|plus', tierSince: 10, pendingDowngradeSince: 20, seq: 1, timerAt: null, signalSeq: 4, nearUpgradeAt: 15 };
+    // Signal state makes the value extended; without any, the plain value.
+    expect(encodeCustomer(state)).toBe(`${EXTENDED_CUSTOMER_ENCODING}|1|10|20|||4|15|3:-5:0||gold|plus`);
+    expect(encodeCustomer({ ...state, signalSeq: 0, nearUpgradeAt: null })).toBe(`${FORMAT_VERSION}|1|10|20|||3:-5:0|gold|plus`);
   });
 
   it('refuses a value of another format version, without echoing its content', () => {
@@ -99,6 +103,8 @@ describe('the extended customer encoding (profit, balances)', () => {
       pendingDowngradeSince: null,
       seq: 4,
       timerAt: 2000,
+      signalSeq: 0,
+      nearUpgradeAt: null,
     });
     expect(encodeCustomer(state)).toBe(stored);
   });
@@ -112,6 +118,8 @@ describe('the extended customer encoding (profit, balances)', () => {
       pendingDowngradeSince: null,
       seq: 4,
       timerAt: null,
+      signalSeq: 0,
+      nearUpgradeAt: null,
       balances: {
         baseSum: 7,
         accounts: [
@@ -122,7 +130,7 @@ describe('the extended customer encoding (profit, balances)', () => {
       },
     };
     const text = encodeCustomer(state);
-    expect(text).toBe(`${EXTENDED_CUSTOMER_ENCODING}|4|1000||990||10:500:2:-30|7;card-1=-250@950,savings=100000@960;9:12345678901234567890:99750|platinum`);
+    expect(text).toBe(`${EXTENDED_CUSTOMER_ENCODING}|4|1000||990||0||10:500:2:-30|7;card-1=-250@950,savings=100000@960;9:12345678901234567890:99750|platinum`);
     expect(decodeCustomer(text)).toEqual(state);
   });
 });

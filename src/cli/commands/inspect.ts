@@ -52,6 +52,7 @@ async function inspect(customerId: string, opts: InspectOptions): Promise<void> 
       `profit          ${money(found.profit)}`,
       `pending         ${found.pendingDowngradeSince === null ? 'no downgrade pending' : `downgrade pending since ${time(found.pendingDowngradeSince)}`}`,
       `next change at  ${found.dueAt === null ? 'none scheduled' : time(found.dueAt)}`,
+      `signals         ${found.signalSeq} emitted${found.nearUpgradeAt === null ? '' : `, last NEAR_UPGRADE ${time(found.nearUpgradeAt)}`}`,
       `headroom        up: ${money(found.headroom.toNextTierUp)}   down: ${money(found.headroom.toDowngrade)}`,
       `balance room    up: ${money(found.headroom.averageDailyBalanceToNextTierUp ?? null)}   down: ${money(found.headroom.averageDailyBalanceToDowngrade ?? null)}`,
       `buckets         ${found.buckets.length}`,

@@ -50,6 +50,7 @@ async function replay(opts: ReplayOptions): Promise<void> {
     topics: {
       transactions: live.topics.transactions,
       tierChanges: opts.outputTopic ?? `${live.topics.tierChanges}-replay-${opts.prefix}`,
+      signals: `${live.topics.signals}-replay-${opts.prefix}`,
       dlq: `${live.topics.dlq}-replay-${opts.prefix}`,
       // The co-partitioned balances are part of the state: replayed with the transactions.
       ...(live.topics.balances === undefined ? {} : { balances: live.topics.balances }),
