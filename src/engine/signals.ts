@@ -112,7 +112,8 @@ export function decideSignals(input: SignalInput): SignalOutcome {
       transactionId: input.cause === 'TIME' ? null : input.transactionId,
       effectiveAt: now,
       policyVersion: policy.version,
-      rfm: snapshot,
+      // The contract's R/F/M (schemas/signal-v1.avsc): monetary, frequency and recency only.
+      rfm: { monetary: snapshot.monetary, frequency: snapshot.frequency, recencyMs: snapshot.recencyMs, lastPurchaseAt: snapshot.lastPurchaseAt },
       spendToUpgrade: fields.spendToUpgrade,
       takesEffectAt: fields.takesEffectAt,
       spendToStay: fields.spendToStay,

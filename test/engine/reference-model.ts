@@ -263,7 +263,7 @@ export class ReferenceModel {
     const tier = c.tier;
     const push = (type: ModelSignal['type'], extra: Pick<ModelSignal, 'targetTier' | 'spendToUpgrade' | 'takesEffectAt' | 'spendToStay'>): void => {
       c.signalSeq += 1;
-      this.signals.push({ signalId: `${id}:s:${c.signalSeq}`, customerId: id, type, tier, cause, transactionId: cause === 'TIME' ? null : txId, effectiveAt: now, policyVersion: p.version, rfm, ...extra });
+      this.signals.push({ signalId: `${id}:s:${c.signalSeq}`, customerId: id, type, tier, cause, transactionId: cause === 'TIME' ? null : txId, effectiveAt: now, policyVersion: p.version, rfm: { monetary: rfm.monetary, frequency: rfm.frequency, recencyMs: rfm.recencyMs, lastPurchaseAt: rfm.lastPurchaseAt }, ...extra });
       this.counts.signals += 1;
     };
     const grace = p.hysteresis.downgradeGraceMs;

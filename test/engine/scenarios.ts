@@ -84,6 +84,14 @@ export const scenario = fc.record({
 
 export type Scenario = typeof scenario extends fc.Arbitrary<infer T> ? T : never;
 
+/**
+ * Scenarios of the signal policies with transactions only: signals test spend, and balance
+ * snapshots (most steps of {@link scenario}) would thin out the histories that reach each rule.
+ */
+export const signalScenario = scenario
+  .filter((s) => POLICIES[s.policy]?.signals !== undefined)
+  .map((s) => ({ ...s, steps: s.steps.map((st) => ({ ...st, balance: null })) }));
+
 /** The scenario's records in offset order (the clock starts well past 0, so ancient events stay >= 0). */
 export function buildRecords(s: Scenario): ModelRecord[] {
   const records: ModelRecord[] = [];

@@ -5,7 +5,7 @@ import { describe, expect, it } from 'vitest';
 import { loadContract, type ContractName } from '../../src/pipeline/decode-schemas.js';
 import { createJsonSignalEncoder } from '../../src/pipeline/signal-encoder.js';
 import { MemoryPartition } from '../engine/memory-partition.js';
-import { buildCalls, buildRecords, POLICIES, scenario } from '../engine/scenarios.js';
+import { buildCalls, buildRecords, POLICIES, signalScenario } from '../engine/scenarios.js';
 
 interface AvroField {
   name: string;
@@ -128,7 +128,7 @@ describe('the Signal contract', () => {
     const type = avro.Type.forSchema(JSON.parse(loadContract('signal-v1')) as avro.Schema);
     const json = createJsonSignalEncoder();
     const types = new Set<string>();
-    for (const s of fc.sample(scenario, { numRuns: 300, seed: 7 })) {
+    for (const s of fc.sample(signalScenario, { numRuns: 300, seed: 7 })) {
       const policy = POLICIES[s.policy];
       if (policy?.signals === undefined) continue;
       const partition = new MemoryPartition(policy, 'event');
