@@ -54,7 +54,8 @@ export interface ModelSignal {
   transactionId: string | null;
   effectiveAt: number;
   policyVersion: string;
-  rfm: ModelSnapshot;
+  /** The contract's R/F/M: monetary, frequency and recency only. */
+  rfm: Pick<ModelSnapshot, 'monetary' | 'frequency' | 'recencyMs' | 'lastPurchaseAt'>;
   spendToUpgrade: number | null;
   takesEffectAt: number | null;
   spendToStay: number | null;
