@@ -1,4 +1,5 @@
 import type { CompiledPolicy } from '../policy/types.js';
+import type { RelativeBoundaries } from './boundaries.js';
 import { bucketExitTime, firstCountedBucket, rollingAggregates, type RfmSnapshot } from './aggregates.js';
 import { decideTierChange, type ChangeCause, type TierChange } from './change.js';
 import { nextDueTime } from './due.js';
@@ -59,6 +60,11 @@ export interface EngineInput {
    * change (see reevaluateUnderPolicy), so calls may overlap the background re-evaluation freely.
    */
   reevaluate?: boolean;
+  /**
+   * The relative boundaries in force, for a policy with relative tiers: every evaluation of the
+   * call is against them. Absent or null: no epoch yet, so no relative condition holds.
+   */
+  boundaries?: RelativeBoundaries | null;
 }
 
 /** What an engine call produced: what the state layer must commit together. */
@@ -201,7 +207,7 @@ class EngineRun {
   /** Evaluate `c` at `now`, record a change when its tier moves, and set its timer. */
   evaluate(id: string, c: CustomerState, now: number, cause: ChangeCause, transactionId: string | null, before: RfmSnapshot, after: RfmSnapshot): void {
     const { policy } = this.input;
-    const outcome = decideTierChange({ policy, customerId: id, state: c, before, after, now, cause, transactionId });
+    const outcome = decideTierChange({ policy, customerId: id, state: c, before, after, now, cause, transactionId, boundaries: this.input.boundaries ?? null });
     c.tier = outcome.state.tier;
     c.tierSince = outcome.state.tierSince;
     c.pendingDowngradeSince = outcome.state.pendingDowngradeSince;

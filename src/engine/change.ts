@@ -1,4 +1,5 @@
 import type { RfmSnapshot } from './aggregates.js';
+import type { RelativeBoundaries } from './boundaries.js';
 import { evaluateTier, type Boundary, type ChangeDirection, type TierDecision } from './evaluate.js';
 import { headroom, type Headroom } from './headroom.js';
 import type { CompiledPolicy } from '../policy/types.js';
@@ -52,6 +53,8 @@ export interface TierChangeInput {
   now: number;
   cause: ChangeCause;
   transactionId: string | null;
+  /** The relative boundaries in force (policies with relative tiers); absent or null: none yet. */
+  boundaries?: RelativeBoundaries | null;
 }
 
 /** Outcome of {@link decideTierChange}. */
@@ -70,7 +73,8 @@ export interface TierChangeOutcome {
  */
 export function decideTierChange(input: TierChangeInput): TierChangeOutcome {
   const { policy, state, now } = input;
-  const decision = evaluateTier(policy, input.after, state, now);
+  const relative = policy.ranking === undefined ? undefined : { customerId: input.customerId, boundaries: input.boundaries ?? null };
+  const decision = evaluateTier(policy, input.after, state, now, relative);
   if (!decision.changed || decision.direction === null || decision.boundary === null) {
     return { state: { ...state, pendingDowngradeSince: decision.pendingDowngradeSince }, change: null, decision };
   }
@@ -88,7 +92,7 @@ export function decideTierChange(input: TierChangeInput): TierChangeOutcome {
     before: input.before,
     after: input.after,
     boundary: decision.boundary,
-    headroom: headroom(policy, decision.tier, input.after),
+    headroom: headroom(policy, decision.tier, input.after, relative),
   };
   return {
     state: { tier: decision.tier, tierSince: now, pendingDowngradeSince: null, seq },
