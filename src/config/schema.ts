@@ -150,6 +150,13 @@ export const configSchema = z
      * memory; `pyramid_dedupe_claims_shortened_total` counts the claims it shortened.
      */
     dedupeHorizon: duration.optional(),
+    /**
+     * Relative (share-of-customers) tiers, wall clock: how often the coordinator recomputes the
+     * boundaries, and how long its lease lasts without renewal (another instance takes over then).
+     */
+    ranking: z
+      .strictObject({ interval: duration.default(60_000), lease: duration.default(15_000) })
+      .default({ interval: 60_000, lease: 15_000 }),
     /** Most customers the scorer keeps in memory across its partitions (least recently used go first). */
     cacheMaxCustomers: z.int().min(1).max(100_000_000).default(500_000),
     validation: z
@@ -165,6 +172,9 @@ export const configSchema = z
   .superRefine((config, ctx) => {
     if (config.outputFormat === 'avro' && config.inputFormat !== 'avro' && config.registry.url === undefined) {
       ctx.addIssue({ code: 'custom', path: ['registry', 'url'], message: 'is required when the output format is avro' });
+    }
+    if (config.ranking.interval <= 0 || config.ranking.lease <= 0) {
+      ctx.addIssue({ code: 'custom', path: ['ranking'], message: 'interval and lease must be positive durations' });
     }
     if (config.consumer.heartbeatInterval >= config.consumer.sessionTimeout) {
       ctx.addIssue({ code: 'custom', path: ['consumer', 'heartbeatInterval'], message: 'must be shorter than the session timeout' });

@@ -48,6 +48,8 @@ export const CONFIG_VARIABLES: readonly ConfigVariable[] = [
   { env: 'PYRAMID_HTTP_HOST', path: ['http', 'host'], kind: 'string' },
   { env: 'PYRAMID_KEY_PREFIX', path: ['keyPrefix'], kind: 'string' },
   { env: 'PYRAMID_DEDUPE_HORIZON', path: ['dedupeHorizon'], kind: 'string' },
+  { env: 'PYRAMID_RANKING_INTERVAL', path: ['ranking', 'interval'], kind: 'string' },
+  { env: 'PYRAMID_RANKING_LEASE', path: ['ranking', 'lease'], kind: 'string' },
   { env: 'PYRAMID_CACHE_MAX_CUSTOMERS', path: ['cacheMaxCustomers'], kind: 'integer' },
   { env: 'PYRAMID_MAX_AMOUNT_MINOR', path: ['validation', 'maxAmountMinor'], kind: 'integer' },
   { env: 'PYRAMID_MAX_FUTURE_SKEW', path: ['validation', 'maxFutureSkew'], kind: 'string' },

@@ -65,6 +65,8 @@ export interface EngineInput {
    * call is against them. Absent or null: no epoch yet, so no relative condition holds.
    */
   boundaries?: RelativeBoundaries | null;
+  /** The boundaries of the epoch before `boundaries` (BOUNDARY re-evaluations only). */
+  previousBoundaries?: RelativeBoundaries | null;
 }
 
 /** What an engine call produced: what the state layer must commit together. */
@@ -207,7 +209,7 @@ class EngineRun {
   /** Evaluate `c` at `now`, record a change when its tier moves, and set its timer. */
   evaluate(id: string, c: CustomerState, now: number, cause: ChangeCause, transactionId: string | null, before: RfmSnapshot, after: RfmSnapshot): void {
     const { policy } = this.input;
-    const outcome = decideTierChange({ policy, customerId: id, state: c, before, after, now, cause, transactionId, boundaries: this.input.boundaries ?? null });
+    const outcome = decideTierChange({ policy, customerId: id, state: c, before, after, now, cause, transactionId, boundaries: this.input.boundaries ?? null, previousBoundaries: this.input.previousBoundaries ?? null });
     c.tier = outcome.state.tier;
     c.tierSince = outcome.state.tierSince;
     c.pendingDowngradeSince = outcome.state.pendingDowngradeSince;
@@ -394,6 +396,28 @@ export function reevaluateCustomers(input: EngineInput, customerIds: readonly st
   for (const id of customerIds) {
     if (!input.customers.has(id)) continue;
     run.policyCheck(id, run.fireOwnTimers(id, now), now);
+  }
+  return run.result(0);
+}
+
+/**
+ * The background step of a new epoch of relative boundaries: re-evaluates stored customers
+ * `customerIds` (ids `input.customers` lacks are skipped) against `input.boundaries` at `now`
+ * with cause BOUNDARY, each change carrying the cut's value in `input.previousBoundaries` and in
+ * the new epoch. In wall clock a customer's own timers due at or before `now` fire first (a
+ * change time alone made is a TIME change). A customer already evaluated against these
+ * boundaries finds no change, so a step may be repeated (after a crash) without a second event.
+ */
+export function reevaluateAgainstBoundaries(input: EngineInput, customerIds: readonly string[], now: number): EngineResult {
+  const run = new EngineRun(input, false);
+  run.noteClock(now);
+  for (const id of customerIds) {
+    if (!input.customers.has(id)) continue;
+    const c = run.fireOwnTimers(id, now);
+    if (c.tier === null) continue;
+    run.policyCheck(id, c, now);
+    const snapshot = run.snapshot(c, now);
+    run.evaluate(id, c, now, 'BOUNDARY', null, snapshot, snapshot);
   }
   return run.result(0);
 }

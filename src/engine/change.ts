@@ -1,12 +1,12 @@
 import type { RfmSnapshot } from './aggregates.js';
-import type { RelativeBoundaries } from './boundaries.js';
+import { findCut, type RelativeBoundaries } from './boundaries.js';
 import { evaluateTier, type Boundary, type ChangeDirection, type TierDecision } from './evaluate.js';
 import { headroom, type Headroom } from './headroom.js';
 import type { CompiledPolicy } from '../policy/types.js';
 
 /**
- * What caused an evaluation: TRANSACTION / REFUND / TIME. BOUNDARY (relative boundaries moved) and
- * POLICY (the policy changed) are part of the event contract (schemas/) but not produced yet.
+ * What caused an evaluation: TRANSACTION / REFUND / TIME; BOUNDARY (a new epoch of relative
+ * boundaries moved a cut); POLICY (the policy changed).
  */
 export type ChangeCause = 'TRANSACTION' | 'REFUND' | 'TIME' | 'BOUNDARY' | 'POLICY';
 
@@ -39,6 +39,24 @@ export interface TierChange {
   boundary: Boundary;
   /** Headroom of the new tier against the `after` snapshot. */
   headroom: Headroom;
+  /** Under a policy with relative tiers: the boundaries the change was evaluated against. */
+  relative?: RelativeChange;
+}
+
+/**
+ * The relative side of a change: the epoch of the boundaries in force, and the cut of the
+ * boundary tier's first relative band (its `to` share: the tier's lower edge) with that cut's
+ * value before and after. `valueBefore` is the cut's value in the previous epoch on a BOUNDARY
+ * change, else the same as `valueAfter`; a value is null when the cut has no customer (rank 0),
+ * and the cut fields are null when the boundary tier has no relative band (fallback, inactive).
+ */
+export interface RelativeChange {
+  epoch: number | null;
+  previousEpoch: number | null;
+  metric: 'monetary' | 'frequency' | null;
+  shareBps: number | null;
+  valueBefore: number | null;
+  valueAfter: number | null;
 }
 
 /** Input of {@link decideTierChange}. */
@@ -55,6 +73,8 @@ export interface TierChangeInput {
   transactionId: string | null;
   /** The relative boundaries in force (policies with relative tiers); absent or null: none yet. */
   boundaries?: RelativeBoundaries | null;
+  /** On a BOUNDARY evaluation: the boundaries of the epoch before (null when there was none). */
+  previousBoundaries?: RelativeBoundaries | null;
 }
 
 /** Outcome of {@link decideTierChange}. */
@@ -94,9 +114,26 @@ export function decideTierChange(input: TierChangeInput): TierChangeOutcome {
     boundary: decision.boundary,
     headroom: headroom(policy, decision.tier, input.after, relative),
   };
+  if (relative !== undefined) change.relative = relativeChange(policy, decision.boundary.tier, input);
   return {
     state: { tier: decision.tier, tierSince: now, pendingDowngradeSince: null, seq },
     change,
     decision,
+  };
+}
+
+function relativeChange(policy: CompiledPolicy, boundaryTier: string, input: TierChangeInput): RelativeChange {
+  const current = input.boundaries ?? null;
+  const previous = input.cause === 'BOUNDARY' ? (input.previousBoundaries ?? null) : current;
+  const band = policy.tiers.find((tier) => tier.name === boundaryTier)?.relative?.[0];
+  const valueIn = (b: RelativeBoundaries | null): number | null =>
+    band === undefined || b === null ? null : (findCut(b, band.metric, band.toBps)?.key?.value ?? null);
+  return {
+    epoch: current?.epoch ?? null,
+    previousEpoch: input.cause === 'BOUNDARY' ? (previous?.epoch ?? null) : (current?.epoch ?? null),
+    metric: band?.metric ?? null,
+    shareBps: band?.toBps ?? null,
+    valueBefore: valueIn(previous),
+    valueAfter: valueIn(current),
   };
 }

@@ -3,7 +3,7 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 /** The Avro contracts shipped in `schemas/`, by file name without `.avsc`. */
-export type ContractName = 'transaction-v1' | 'transaction-v2' | 'tier-change-v1';
+export type ContractName = 'transaction-v1' | 'transaction-v2' | 'tier-change-v1' | 'tier-change-v2';
 
 /** The reader schema the pipeline decodes every transaction into (newest version). */
 export const TRANSACTION_READER_CONTRACT: ContractName = 'transaction-v2';

@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto';
 import type { Redis } from 'ioredis';
 import type { PyramidConfig } from '../config/schema.js';
 import { isPyramidError, PyramidError } from '../errors.js';
@@ -34,6 +35,9 @@ import { connectRedis } from './redis-connection.js';
 import { DEFAULT_RETRY, retrying, type RetryOptions } from './retry.js';
 import { StoppedPartitions } from './stopped-partitions.js';
 import { startPolicyReevaluator, type PolicyReevaluator } from './policy-reevaluator.js';
+import { startBoundaryReevaluator, type BoundaryReevaluator } from './boundary-reevaluator.js';
+import { startBoundaryCoordinator, watchBoundaries, type BoundaryCoordinator, type BoundaryWatcher } from './relative-boundaries.js';
+import { RankingStore } from '../state/ranking.js';
 import { startSweeper, type Sweeper } from './sweeper.js';
 import { createAvroTierChangeEncoder, createJsonTierChangeEncoder, type TierChangeEncoder } from './tier-change-encoder.js';
 import { checkIncarnation, type IncarnationVerdict } from './topic-incarnation.js';
@@ -116,6 +120,8 @@ interface Running {
   relay: OutboxRelay;
   sweeper: Sweeper | undefined;
   reevaluator: PolicyReevaluator | undefined;
+  /** Policies with relative tiers: the published boundaries, their coordinator and the BOUNDARY pass. */
+  ranking: { store: RankingStore; watcher: BoundaryWatcher; coordinator?: BoundaryCoordinator; reevaluator?: BoundaryReevaluator } | undefined;
   lag: LagMonitor;
   census: () => Promise<PyramidCensus>;
   groupProbe: HealthProbe & { close(): void };
@@ -233,6 +239,7 @@ export function createScorer(config: PyramidConfig, options: ScorerOptions = {})
           budget,
           logger,
           instrumentation,
+          ...(r.ranking === undefined ? {} : { boundaries: r.ranking.watcher }),
         });
         const claimed = await retrying(() => partition.claim(), {
           shouldStop: () => gen !== ownership.currentGeneration || aborted,
@@ -334,6 +341,14 @@ export function createScorer(config: PyramidConfig, options: ScorerOptions = {})
 
   async function connectSteps(opened: Array<() => Promise<void> | void>): Promise<Running> {
     const policy = options.policy ?? (await loadPolicyFile(config.policyFile));
+    const relativeAt = policy.tiers.findIndex((tier) => tier.relative !== undefined);
+    if (relativeAt >= 0 && config.clock === 'event') {
+      throw new PyramidError(
+        'POLICY_INVALID',
+        `policy ${config.policyFile}: tiers[${relativeAt}].relative: relative tiers are scored on the wall clock only in this version (PYRAMID_CLOCK=wall); event-clock boundary epochs are not implemented`,
+        { details: { fields: [`tiers[${relativeAt}].relative`] } },
+      );
+    }
     const redis = await connectRedis(config.redis);
     opened.push(() => redis.disconnect());
     const kafka = createKafkaClient(config.kafka, { logger: logger.child({ component: 'kafka' }) });
@@ -371,6 +386,14 @@ export function createScorer(config: PyramidConfig, options: ScorerOptions = {})
     // A policy object handed in (tests) has no file text: scorers never compile it from Redis.
     const policyText = options.policy === undefined ? await readFile(config.policyFile, 'utf8') : '';
     await checkPolicyInForce(redis, config.keyPrefix, { version: policy.version, hash: policyHash, content: policyText, source: config.policyFile });
+    let ranking: Running['ranking'];
+    if (policy.ranking !== undefined) {
+      const rankingStore = new RankingStore(redis, config.keyPrefix);
+      const watcher = watchBoundaries({ ranking: rankingStore, policyHash, intervalMs: Math.min(1000, config.ranking.interval), logger });
+      opened.push(() => watcher.stop());
+      await watcher.refresh();
+      ranking = { store: rankingStore, watcher };
+    }
     const logs = kafka.createPartitionLogReader();
     opened.push(() => logs.disconnect());
     await refuseOtherIncarnation(store, admin, logs);
@@ -434,6 +457,7 @@ export function createScorer(config: PyramidConfig, options: ScorerOptions = {})
       relay,
       sweeper: undefined,
       reevaluator: undefined,
+      ranking,
       lag,
       census: census.census,
       groupProbe: kafkaGroupProbe(instrumentation, { topic: inputTopic, partitionCount, describeGroup: () => admin.describeGroup(config.groupId) }),
@@ -525,6 +549,22 @@ export function createScorer(config: PyramidConfig, options: ScorerOptions = {})
       });
     }
     r.reevaluator = startPolicyReevaluator({ ownership, relay: r.relay, instrumentation, logger });
+    if (r.ranking !== undefined) {
+      r.ranking.coordinator = startBoundaryCoordinator({
+        ranking: r.ranking.store,
+        store: r.store,
+        topic: inputTopic,
+        partitions: Array.from({ length: r.partitionCount }, (_, i) => i),
+        policy: r.policy,
+        policyHash: r.policyHash,
+        instance: `${config.groupId}:${process.pid}:${randomUUID()}`,
+        intervalMs: config.ranking.interval,
+        leaseMs: config.ranking.lease,
+        instrumentation,
+        logger,
+      });
+      r.ranking.reevaluator = startBoundaryReevaluator({ ownership, relay: r.relay, instrumentation, logger });
+    }
     logger.info({ groupId: config.groupId, topic: inputTopic, clock: config.clock }, 'scorer running');
   }
 
@@ -546,6 +586,9 @@ export function createScorer(config: PyramidConfig, options: ScorerOptions = {})
       await handler?.publications();
       await r.sweeper?.stop();
       await r.reevaluator?.stop();
+      await r.ranking?.coordinator?.stop();
+      await r.ranking?.reevaluator?.stop();
+      r.ranking?.watcher.stop();
       await Promise.allSettled([...pendingAssignments]);
       await ownership.idle();
       await r.lag.stop();

@@ -5,7 +5,7 @@ import { writeSchemaFrame } from '../kafka/wire-format.js';
 import type { OutboxEntry } from '../state/outbox-codec.js';
 import { loadContract, valueSubject } from './decode-schemas.js';
 
-/** A tier change as the outbox holds it (field for field schemas/tier-change-v1.avsc). */
+/** A tier change as the outbox holds it (field for field schemas/tier-change-v2.avsc). */
 export type TierChangeRecord = OutboxEntry['change'];
 
 /** Encoding of tier-change events on the output topic (config `outputFormat`). */
@@ -23,7 +23,7 @@ export function createJsonTierChangeEncoder(): TierChangeEncoder {
 }
 
 /**
- * Avro in the Confluent wire format: registers schemas/tier-change-v1.avsc under
+ * Avro in the Confluent wire format: registers schemas/tier-change-v2.avsc under
  * `<topic>-value` (TopicNameStrategy; idempotent, an identical schema keeps its id) once at
  * start, then frames every value with that id.
  *
@@ -31,7 +31,7 @@ export function createJsonTierChangeEncoder(): TierChangeEncoder {
  *   SCHEMA_REGISTRY_UNAVAILABLE (retriable) when the registry cannot be reached.
  */
 export async function createAvroTierChangeEncoder(registry: SchemaRegistryClient, topic: string): Promise<TierChangeEncoder> {
-  const text = loadContract('tier-change-v1');
+  const text = loadContract('tier-change-v2');
   const type = avro.Type.forSchema(JSON.parse(text) as avro.Schema);
   const schemaId = await registry.registerAvro(valueSubject(topic), text);
   return {
@@ -41,7 +41,7 @@ export async function createAvroTierChangeEncoder(registry: SchemaRegistryClient
         return writeSchemaFrame(schemaId, type.toBuffer(change));
       } catch (err) {
         // A change the contract cannot hold is an engine bug; never publish something half-valid.
-        throw new PyramidError('STATE_SCRIPT_FAILED', `a tier change of policy ${change.policyVersion} does not fit tier-change-v1`, { cause: err });
+        throw new PyramidError('STATE_SCRIPT_FAILED', `a tier change of policy ${change.policyVersion} does not fit tier-change-v2`, { cause: err });
       }
     },
   };

@@ -20,9 +20,12 @@ export const OUTBOX_FIELD = 'c';
  *   effectiveAt, policyVersion, before.monetary, before.frequency, before.recencyMs,
  *   before.lastPurchaseAt, after.monetary, after.frequency, after.recencyMs, after.lastPurchaseAt,
  *   boundary.tier, boundary.rule, headroom.toNextTierUp, headroom.toDowngrade]
+ * followed, for a change under a policy with relative tiers, by one more element:
+ *   [relative.epoch, relative.previousEpoch, relative.metric, relative.shareBps,
+ *    relative.valueBefore, relative.valueAfter]
  */
 export function encodeOutboxRecord(c: TierChange): string {
-  return JSON.stringify([
+  const fields: unknown[] = [
     1,
     c.eventId,
     c.customerId,
@@ -45,7 +48,10 @@ export function encodeOutboxRecord(c: TierChange): string {
     c.boundary.rule,
     c.headroom.toNextTierUp,
     c.headroom.toDowngrade,
-  ]);
+  ];
+  const r = c.relative;
+  if (r !== undefined) fields.push([r.epoch, r.previousEpoch, r.metric, r.shareBps, r.valueBefore, r.valueAfter]);
+  return JSON.stringify(fields);
 }
 
 /** The stream id of outbox sequence number `seq`: explicit ids keep a replay's ids identical. */
@@ -70,28 +76,31 @@ export function decodeOutboxEntry(id: string, flat: string[]): OutboxEntry {
   } catch (err) {
     throw new PyramidError('STATE_SCRIPT_FAILED', `outbox entry ${id} is not valid JSON`, { cause: err });
   }
-  if (!Array.isArray(r) || r[0] !== 1 || r.length !== 22) {
+  if (!Array.isArray(r) || r[0] !== 1 || (r.length !== 22 && r.length !== 23)) {
     throw new PyramidError('STATE_SCRIPT_FAILED', `outbox entry ${id} is not a format 1 tier change`);
   }
   const v = r as [1, string, string, string | null, string, ChangeDirection, ChangeCause, string | null, number, string, number, number, number | null, number | null, number, number, number | null, number | null, string, string, number | null, number | null];
-  return {
-    id,
-    change: {
-      eventId: v[1],
-      customerId: v[2],
-      previousTier: v[3],
-      newTier: v[4],
-      direction: v[5],
-      cause: v[6],
-      transactionId: v[7],
-      effectiveAt: v[8],
-      policyVersion: v[9],
-      before: { monetary: v[10], frequency: v[11], recencyMs: v[12], lastPurchaseAt: v[13] },
-      after: { monetary: v[14], frequency: v[15], recencyMs: v[16], lastPurchaseAt: v[17] },
-      boundary: { tier: v[18], rule: v[19] },
-      headroom: { toNextTierUp: v[20], toDowngrade: v[21] },
-    },
+  const change: TierChange = {
+    eventId: v[1],
+    customerId: v[2],
+    previousTier: v[3],
+    newTier: v[4],
+    direction: v[5],
+    cause: v[6],
+    transactionId: v[7],
+    effectiveAt: v[8],
+    policyVersion: v[9],
+    before: { monetary: v[10], frequency: v[11], recencyMs: v[12], lastPurchaseAt: v[13] },
+    after: { monetary: v[14], frequency: v[15], recencyMs: v[16], lastPurchaseAt: v[17] },
+    boundary: { tier: v[18], rule: v[19] },
+    headroom: { toNextTierUp: v[20], toDowngrade: v[21] },
   };
+  const relative = r[22] as [number | null, number | null, 'monetary' | 'frequency' | null, number | null, number | null, number | null] | undefined;
+  if (relative !== undefined) {
+    const [epoch, previousEpoch, metric, shareBps, valueBefore, valueAfter] = relative;
+    change.relative = { epoch, previousEpoch, metric, shareBps, valueBefore, valueAfter };
+  }
+  return { id, change };
 }
 
 /** The stream id right after `id` (`ms-seq`): XTRIM MINID keeps ids >= its argument. */

@@ -47,6 +47,10 @@ export interface PartitionMeta {
   reevaluationCursor: string | null;
   /** The version the partition last switched from; null when it never switched. */
   previousPolicyVersion: string | null;
+  /** Relative tiers: the last epoch whose BOUNDARY re-evaluation is committed; 0 when none. */
+  boundaryEpoch: number;
+  /** Relative tiers: `<epoch>:<sub-hash>:<HSCAN cursor>` of a BOUNDARY re-evaluation in progress; null when none. */
+  boundaryCursor: string | null;
 }
 
 /** What a claim hands the new owner: the fence for its commits and where the partition stands. */
@@ -161,6 +165,8 @@ function parseMeta(fields: Record<string, string>): PartitionMeta {
     topicIncarnation: fields[META.topicIncarnation] ?? null,
     reevaluationCursor: fields[META.reevaluationCursor] || null,
     previousPolicyVersion: fields[META.previousPolicyVersion] ?? null,
+    boundaryEpoch: optionalNumber(fields[META.boundaryEpoch]) ?? 0,
+    boundaryCursor: fields[META.boundaryCursor] || null,
   };
 }
 

@@ -20,7 +20,7 @@ function recordsIn(type: unknown, out: Array<{ name: string; doc?: string; field
   return out;
 }
 
-const contracts: ContractName[] = ['transaction-v1', 'transaction-v2', 'tier-change-v1'];
+const contracts: ContractName[] = ['transaction-v1', 'transaction-v2', 'tier-change-v1', 'tier-change-v2'];
 
 function readJsonSchema(name: string): { properties: Record<string, { description?: string }>; $defs?: Record<string, { properties: Record<string, { description?: string }> }> } {
   return JSON.parse(readFileSync(new URL(`../../schemas/${name}`, import.meta.url), 'utf8'));
@@ -43,6 +43,15 @@ describe('schemas/ contracts', () => {
     expect({ ...v2.fromBuffer(v1.toBuffer(record), v2.createResolver(v1)) }).toEqual({ ...record, channel: null, merchantCategory: null });
   });
 
+  it('tier-change v2 adds only the relative block, with a default: a v2 reader resolves v1 data', () => {
+    const v1 = avro.Type.forSchema(JSON.parse(loadContract('tier-change-v1')) as avro.Schema);
+    const v2 = avro.Type.forSchema(JSON.parse(loadContract('tier-change-v2')) as avro.Schema);
+    const [top1] = recordsIn(JSON.parse(loadContract('tier-change-v1')));
+    const [top2] = recordsIn(JSON.parse(loadContract('tier-change-v2')));
+    expect(top2?.fields.map((f) => f.name)).toEqual([...(top1?.fields.map((f) => f.name) ?? []), 'relative']);
+    expect(v2.createResolver(v1)).toBeDefined();
+  });
+
   it('the TierChange contract carries exactly what the state engine writes', () => {
     const [tierChange] = recordsIn(JSON.parse(loadContract('tier-change-v1')));
     expect(tierChange?.fields.map((f) => f.name)).toEqual([
@@ -59,7 +68,7 @@ describe('schemas/ contracts', () => {
 
   it.each([
     ['transaction.schema.json', 'transaction-v2'],
-    ['tier-change.schema.json', 'tier-change-v1'],
+    ['tier-change.schema.json', 'tier-change-v2'],
   ] as const)('the JSON form %s has the same fields as %s, each described', (jsonName, avroName) => {
     const json = readJsonSchema(jsonName);
     const records = recordsIn(JSON.parse(loadContract(avroName)));

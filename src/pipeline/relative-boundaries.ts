@@ -1,0 +1,207 @@
+import { computeBoundaries, inRankedPopulation, type RankedCustomer, type RelativeBoundaries } from '../engine/boundaries.js';
+import { rollingAggregates } from '../engine/aggregates.js';
+import type { Instrumentation } from '../instrumentation.js';
+import type { Logger } from '../logger.js';
+import type { CompiledPolicy } from '../policy/types.js';
+import type { RankingStore } from '../state/ranking.js';
+import type { StateStore } from '../state/store.js';
+
+/**
+ * The boundaries a scorer evaluates against: the latest epoch published for its policy, and any
+ * earlier epoch (a BOUNDARY change carries the cut's value in the epoch before).
+ */
+export interface BoundarySource {
+  /** The latest epoch known for this policy; null before the first. */
+  current(): RelativeBoundaries | null;
+  /** Epoch `epoch` (null for 0, or an epoch of another policy). */
+  epoch(epoch: number): Promise<RelativeBoundaries | null>;
+}
+
+/** A {@link BoundarySource} that polls the published epochs. */
+export interface BoundaryWatcher extends BoundarySource {
+  /** Reads the latest epoch now (the poll does this every interval). */
+  refresh(): Promise<void>;
+  stop(): void;
+}
+
+/**
+ * Watches the published epochs under a key prefix: one GET per interval, and one HGET per new
+ * epoch. Epochs computed for another policy content (a policy switch in progress) are not used.
+ */
+export function watchBoundaries(options: { ranking: RankingStore; policyHash: string; intervalMs: number; logger: Logger }): BoundaryWatcher {
+  const { ranking, policyHash } = options;
+  const cache = new Map<number, RelativeBoundaries | null>();
+  let current: RelativeBoundaries | null = null;
+  let stopped = false;
+
+  async function epoch(n: number): Promise<RelativeBoundaries | null> {
+    if (n <= 0) return null;
+    const cached = cache.get(n);
+    if (cached !== undefined) return cached;
+    const stored = await ranking.readEpoch(n);
+    const boundaries = stored !== null && stored.policyHash === policyHash ? stored.boundaries : null;
+    cache.set(n, boundaries);
+    return boundaries;
+  }
+
+  async function refresh(): Promise<void> {
+    const latest = await ranking.latestEpoch();
+    if (latest === (current?.epoch ?? 0)) return;
+    const boundaries = await epoch(latest);
+    if (boundaries !== null) current = boundaries;
+  }
+
+  let timer: NodeJS.Timeout | undefined;
+  const tick = (): void => {
+    void refresh()
+      .catch((err: unknown) => options.logger.warn({ err }, 'reading the relative boundaries failed; retrying'))
+      .finally(() => {
+        if (!stopped) timer = setTimeout(tick, options.intervalMs);
+      });
+  };
+  timer = setTimeout(tick, options.intervalMs);
+
+  return {
+    current: () => current,
+    epoch,
+    refresh,
+    stop() {
+      stopped = true;
+      clearTimeout(timer);
+    },
+  };
+}
+
+/** Input of {@link rankedPopulation}. */
+export interface RankedPopulationOptions {
+  store: StateStore;
+  topic: string;
+  partitions: readonly number[];
+  policy: CompiledPolicy;
+  /** The instant the population is taken at. */
+  now: number;
+  /** HSCAN COUNT hint; default 1000. */
+  pageSize?: number;
+}
+
+/**
+ * Every customer of the ranked population at `now` over all `partitions`, read through the
+ * store's HSCAN (each customer once per partition; a customer lives in one partition).
+ */
+export async function rankedPopulation(options: RankedPopulationOptions): Promise<RankedCustomer[]> {
+  const { policy, now } = options;
+  const ranked: RankedCustomer[] = [];
+  for (const partition of options.partitions) {
+    for await (const { customerId, state } of options.store.scanCustomers(options.topic, partition, { count: options.pageSize ?? 1000 })) {
+      const snapshot = rollingAggregates(policy, state.buckets, state.lastPurchaseAt, now);
+      if (inRankedPopulation(policy, snapshot, now)) ranked.push({ customerId, monetary: snapshot.monetary, frequency: snapshot.frequency });
+    }
+  }
+  return ranked;
+}
+
+/** What the coordinator works with. */
+export interface BoundaryCoordinatorOptions {
+  ranking: RankingStore;
+  store: StateStore;
+  topic: string;
+  /** Every partition of the input topic (the population spans all of them). */
+  partitions: readonly number[];
+  policy: CompiledPolicy;
+  policyHash: string;
+  /** This instance's id in the lease. */
+  instance: string;
+  /** Recompute every this many ms (wall clock); the lease is taken or renewed at the same pace. */
+  intervalMs: number;
+  /** Lease time, ms: another instance takes over this long after the holder stops renewing. */
+  leaseMs: number;
+  /** The wall clock; default Date.now. */
+  now?: () => number;
+  instrumentation: Instrumentation;
+  logger: Logger;
+}
+
+/** A running coordinator. */
+export interface BoundaryCoordinator {
+  /**
+   * One tick now: take or renew the lease and, when held, recompute and publish the next epoch
+   * if a boundary or the population moved. Returns the epoch published, or null.
+   */
+  tick(): Promise<RelativeBoundaries | null>;
+  stop(): Promise<void>;
+}
+
+function sameBoundaries(a: RelativeBoundaries, b: RelativeBoundaries): boolean {
+  if (a.population !== b.population || a.cuts.length !== b.cuts.length) return false;
+  return a.cuts.every((cut, i) => {
+    const other = b.cuts[i];
+    return other !== undefined && cut.metric === other.metric && cut.bps === other.bps && cut.key?.value === other.key?.value && cut.key?.customerId === other.key?.customerId;
+  });
+}
+
+/**
+ * The coordinator of relative boundaries (wall clock). Every instance of the group runs one; the
+ * one holding the lease (a fencing token that grows with every new holder) recomputes every
+ * interval the exact boundaries over all partitions' stored state and publishes them as the next
+ * epoch, fenced by its token, so a deposed coordinator cannot publish and no epoch is written
+ * twice. An unchanged result publishes nothing (no epoch, no re-evaluation).
+ */
+export function startBoundaryCoordinator(options: BoundaryCoordinatorOptions): BoundaryCoordinator {
+  const { ranking, policy } = options;
+  const clock = options.now ?? Date.now;
+  let stopped = false;
+  let timer: NodeJS.Timeout | undefined;
+  let running: Promise<unknown> = Promise.resolve();
+  let held: boolean | null = null;
+
+  async function once(): Promise<RelativeBoundaries | null> {
+    const lease = await ranking.holdLease(options.instance, options.leaseMs);
+    if (lease.held !== held) {
+      held = lease.held;
+      options.instrumentation.emit('ranking.lease', { held: lease.held });
+      options.logger.info({ held: lease.held, ...(lease.held ? { token: lease.token } : { holder: lease.holder }) }, lease.held ? 'holding the relative-boundary coordinator lease' : 'another instance coordinates the relative boundaries');
+    }
+    if (!lease.held) return null;
+    const started = performance.now();
+    const now = clock();
+    const latest = await ranking.readLatest();
+    const customers = await rankedPopulation({ store: options.store, topic: options.topic, partitions: options.partitions, policy, now });
+    const epoch = (latest?.boundaries.epoch ?? 0) + 1;
+    const boundaries = computeBoundaries(policy, customers, epoch, now);
+    if (latest !== null && latest.policyHash === options.policyHash && sameBoundaries(latest.boundaries, boundaries)) return null;
+    await ranking.publish(lease.token, { policyHash: options.policyHash, boundaries });
+    const seconds = (performance.now() - started) / 1000;
+    options.instrumentation.emit('ranking.epoch_published', {
+      epoch,
+      population: boundaries.population,
+      cuts: boundaries.cuts.map((cut) => ({ metric: cut.metric, bps: cut.bps, rank: cut.rank, value: cut.key?.value ?? null })),
+      seconds,
+    });
+    options.logger.info({ epoch, population: boundaries.population, seconds }, 'published an epoch of relative boundaries');
+    return boundaries;
+  }
+
+  const tick = (): Promise<RelativeBoundaries | null> => {
+    const next = running.then(once);
+    running = next.catch(() => undefined);
+    return next;
+  };
+
+  const loop = (): void => {
+    void tick()
+      .catch((err: unknown) => options.logger.warn({ err }, 'relative-boundary recompute failed; retrying at the next interval'))
+      .finally(() => {
+        if (!stopped) timer = setTimeout(loop, options.intervalMs);
+      });
+  };
+  timer = setTimeout(loop, 0);
+
+  return {
+    tick,
+    async stop() {
+      stopped = true;
+      clearTimeout(timer);
+      await running;
+    },
+  };
+}
