@@ -1,4 +1,5 @@
-import { describe, expect, it } from 'vitest';
+import { describe, expect, inject, it } from 'vitest';
+import { runCli } from '../cli/spawn-cli.js';
 import type { TierChange } from '../../src/engine/change.js';
 import type { EngineRecord } from '../../src/engine/types.js';
 import { Instrumentation } from '../../src/instrumentation.js';
@@ -9,7 +10,7 @@ import { OwnedPartition } from '../../src/pipeline/owned-partition.js';
 import { startBoundaryCoordinator, watchBoundaries, type BoundaryCoordinator, type BoundaryWatcher } from '../../src/pipeline/relative-boundaries.js';
 import { RankingStore } from '../../src/state/ranking.js';
 import { StateStore } from '../../src/state/store.js';
-import { DAY, shippedPolicy, withHysteresis } from '../policy/fixtures.js';
+import { DAY, shippedPolicy, shippedPolicyPath, withHysteresis } from '../policy/fixtures.js';
 import { useStateRedis } from '../state/store-helpers.js';
 import { outboxChanges } from './owned-partition-fixture.js';
 
@@ -112,7 +113,8 @@ describe('relative tiers over 8 partitions: coordinator epochs and BOUNDARY chan
   const { redis, newPrefix } = useStateRedis();
 
   it('splits the worked example 21 / 85 / 319 / 1,701 at the first epoch, one BOUNDARY change per customer', async () => {
-    const d = await deploy(redis, newPrefix('share'));
+    const prefix = newPrefix('share');
+    const d = await deploy(redis, prefix);
     const customers = workedExample();
     await applyPurchases(d, customers.map((c) => ({ ...c, tx: `t-${c.customerId}` })));
     // Before any epoch nobody is ranked: every customer is a prospect.
@@ -141,6 +143,17 @@ describe('relative tiers over 8 partitions: coordinator epochs and BOUNDARY chan
     const again = d.coordinator('a');
     expect(await again.tick()).toBeNull();
     await again.stop();
+
+    // `pyramid report` shows the same pyramid and the boundaries in force.
+    const env = { PYRAMID_REDIS_URL: inject('redisUrl'), PYRAMID_KEY_PREFIX: prefix, PYRAMID_TOPIC_TRANSACTIONS: TOPIC, PYRAMID_POLICY_FILE: shippedPolicyPath('pyramid-share') };
+    const report = await runCli(['report', '--json'], env);
+    expect(report.code, report.stderr).toBe(0);
+    const json = JSON.parse(report.stdout) as { tiers: { tier: string; customers: number }[]; boundaries: { epoch: number; population: number } };
+    expect(Object.fromEntries(json.tiers.filter((t) => t.customers > 0).map((t) => [t.tier, t.customers]))).toEqual({ vip: 21, major: 85, medium: 319, small: 1701 });
+    expect(json.boundaries).toMatchObject({ epoch: 1, population: 2126 });
+    const text = await runCli(['report'], env);
+    expect(text.stdout).toContain('relative boundaries: epoch 1');
+    expect(text.stdout).toContain(`top 1% by monetary: rank 21, boundary ${((customers[20]?.spend ?? 0) / 100).toFixed(2)} CNY`);
   });
 
   it('moves exactly the customers a new epoch pushes across a cut, once each, and evaluates a transaction against the boundaries in force', async () => {
