@@ -1,4 +1,5 @@
-import type { RfmSnapshot } from './aggregates.js';
+import { firstCountedBucket, rollingAggregates, type RfmSnapshot } from './aggregates.js';
+import type { CustomerState } from './types.js';
 import type { CompiledPolicy, RankedMetric, ShareBand } from '../policy/types.js';
 
 /**
@@ -93,6 +94,28 @@ export function policyCuts(policy: CompiledPolicy): RankCut[] {
 export function inRankedPopulation(policy: CompiledPolicy, snapshot: RfmSnapshot, now: number): boolean {
   if (snapshot.frequency < 1) return false;
   return !(policy.inactivityMs !== null && snapshot.lastPurchaseAt !== null && now - snapshot.lastPurchaseAt >= policy.inactivityMs);
+}
+
+/**
+ * A stored customer's ranked values at `now` (monetary and frequency over the window), or null
+ * when the customer is not in the ranked population then. What the commit keeps in the
+ * partition's ranked sets, so the coordinator needs no scan of the customers.
+ */
+export function rankedValues(policy: CompiledPolicy, state: CustomerState, now: number): { monetary: number; frequency: number } | null {
+  const first = firstCountedBucket(policy, now);
+  const snapshot = rollingAggregates(policy, state.buckets.filter((b) => b.index >= first), state.lastPurchaseAt, now);
+  return inRankedPopulation(policy, snapshot, now) ? { monetary: snapshot.monetary, frequency: snapshot.frequency } : null;
+}
+
+/**
+ * The key at rank `rank` given `above` (how many ranked customers have a larger value than the
+ * rank's value) and `tiedIds` (the ids of every customer with exactly that value, any order).
+ */
+export function keyAtRank(rank: number, value: number, above: number, tiedIds: readonly string[]): RankKey {
+  const sorted = [...tiedIds].sort();
+  const customerId = sorted[rank - above - 1];
+  if (customerId === undefined) throw new RangeError(`keyAtRank: rank ${rank} is not among the ${sorted.length} customers at value ${value} after ${above} above it`);
+  return { value, customerId };
 }
 
 /** The value a customer is ranked by. */

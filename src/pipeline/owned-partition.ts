@@ -1,4 +1,5 @@
 import { applyRecords, fireTimers, reevaluateAgainstBoundaries, reevaluateCustomers, type ClockMode, type CustomerLookup, type EngineInput, type EngineResult } from '../engine/apply.js';
+import { rankedValues } from '../engine/boundaries.js';
 import type { CustomerState, EngineCounts, EngineRecord } from '../engine/types.js';
 import { isPyramidError, PyramidError } from '../errors.js';
 import type { Instrumentation } from '../instrumentation.js';
@@ -426,6 +427,12 @@ export class OwnedPartition {
       this.cursor = cursor === '' ? null : cursor;
     }
     const changedCounters = this.moveCounters(input.customers, result.customers);
+    // Relative tiers: the ranked sets move with the customers, valued at the call's clock.
+    let ranked: Map<string, { monetary: number; frequency: number } | null> | undefined;
+    if (this.policy.ranking !== undefined && result.clock !== null) {
+      ranked = new Map();
+      for (const [id, state] of result.customers) ranked.set(id, rankedValues(this.policy, state, result.clock));
+    }
     const written: CacheEntry[] = [];
     for (const [id, state] of result.customers) written.push(this.cache.putPending(id, state, commit));
     const outbox: OutboxEntry[] = result.changes.map((change) => ({ id: outboxId(++this.outboxSeq), change }));
@@ -448,6 +455,7 @@ export class OwnedPartition {
           outbox,
           pruneClaimsThrough: result.clock,
           meta,
+          ...(ranked === undefined ? {} : { ranked }),
         },
       )
       .then(

@@ -1,5 +1,4 @@
-import { computeBoundaries, inRankedPopulation, type RankedCustomer, type RelativeBoundaries } from '../engine/boundaries.js';
-import { rollingAggregates } from '../engine/aggregates.js';
+import { cutRank, keyAtRank, policyCuts, type RankKey, type RelativeBoundaries } from '../engine/boundaries.js';
 import type { Instrumentation } from '../instrumentation.js';
 import type { Logger } from '../logger.js';
 import type { CompiledPolicy } from '../policy/types.js';
@@ -72,32 +71,43 @@ export function watchBoundaries(options: { ranking: RankingStore; policyHash: st
   };
 }
 
-/** Input of {@link rankedPopulation}. */
-export interface RankedPopulationOptions {
-  store: StateStore;
-  topic: string;
-  partitions: readonly number[];
-  policy: CompiledPolicy;
-  /** The instant the population is taken at. */
-  now: number;
-  /** HSCAN COUNT hint; default 1000. */
-  pageSize?: number;
-}
-
 /**
- * Every customer of the ranked population at `now` over all `partitions`, read through the
- * store's HSCAN (each customer once per partition; a customer lives in one partition).
+ * The exact boundaries of every cut of `policy` over the ranked sets of all `partitions` (each
+ * partition's commit keeps them: customer id -> ranked value at its last commit), without reading
+ * a customer: N is the sets' total size; the value at rank r is found by binary search on the
+ * value with one ZCOUNT per partition per step (values are integers), and only the customers tied
+ * at that value are read, sorted by id for the tie-break.
  */
-export async function rankedPopulation(options: RankedPopulationOptions): Promise<RankedCustomer[]> {
-  const { policy, now } = options;
-  const ranked: RankedCustomer[] = [];
-  for (const partition of options.partitions) {
-    for await (const { customerId, state } of options.store.scanCustomers(options.topic, partition, { count: options.pageSize ?? 1000 })) {
-      const snapshot = rollingAggregates(policy, state.buckets, state.lastPurchaseAt, now);
-      if (inRankedPopulation(policy, snapshot, now)) ranked.push({ customerId, monetary: snapshot.monetary, frequency: snapshot.frequency });
+export async function rankedSetBoundaries(store: StateStore, topic: string, partitions: readonly number[], policy: CompiledPolicy, epoch: number, at: number): Promise<RelativeBoundaries> {
+  const sum = (counts: number[]): number => counts.reduce((a, b) => a + b, 0);
+  const population = sum(await store.rankedCountAtLeast(topic, partitions, 'monetary', -Infinity));
+  const keys = new Map<string, RankKey>();
+  for (const cut of policyCuts(policy)) {
+    const rank = cutRank(cut.bps, population);
+    const id = `${cut.metric}:${rank}`;
+    if (rank === 0 || keys.has(id)) continue;
+    const range = await store.rankedRange(topic, partitions, cut.metric);
+    if (range === null) continue;
+    // The largest value v with at least `rank` customers at or above it.
+    let lo = range.min;
+    let hi = range.max;
+    while (lo < hi) {
+      const mid = lo + Math.ceil((hi - lo) / 2);
+      if (sum(await store.rankedCountAtLeast(topic, partitions, cut.metric, mid)) >= rank) lo = mid;
+      else hi = mid - 1;
     }
+    const above = sum(await store.rankedCountAtLeast(topic, partitions, cut.metric, lo + 1));
+    keys.set(id, keyAtRank(rank, lo, above, await store.rankedWithValue(topic, partitions, cut.metric, lo)));
   }
-  return ranked;
+  return {
+    epoch,
+    at,
+    population,
+    cuts: policyCuts(policy).map((cut) => {
+      const rank = cutRank(cut.bps, population);
+      return { ...cut, rank, key: keys.get(`${cut.metric}:${rank}`) ?? null };
+    }),
+  };
 }
 
 /** What the coordinator works with. */
@@ -142,7 +152,7 @@ function sameBoundaries(a: RelativeBoundaries, b: RelativeBoundaries): boolean {
 /**
  * The coordinator of relative boundaries (wall clock). Every instance of the group runs one; the
  * one holding the lease (a fencing token that grows with every new holder) recomputes every
- * interval the exact boundaries over all partitions' stored state and publishes them as the next
+ * interval the exact boundaries over all partitions' ranked sets ({@link rankedSetBoundaries}) and publishes them as the next
  * epoch, fenced by its token, so a deposed coordinator cannot publish and no epoch is written
  * twice. An unchanged result publishes nothing (no epoch, no re-evaluation).
  */
@@ -164,10 +174,17 @@ export function startBoundaryCoordinator(options: BoundaryCoordinatorOptions): B
     if (!lease.held) return null;
     const started = performance.now();
     const now = clock();
+    // While a partition switches policy its customers are not all ranked under this one yet.
+    for (const partition of options.partitions) {
+      const meta = await options.store.readMeta(options.topic, partition);
+      if (meta !== null && (meta.policyHash !== options.policyHash || meta.reevaluationCursor !== null)) {
+        options.logger.info({ partition }, 'a partition is still switching to this policy; the boundaries are recomputed once every partition is on it');
+        return null;
+      }
+    }
     const latest = await ranking.readLatest();
-    const customers = await rankedPopulation({ store: options.store, topic: options.topic, partitions: options.partitions, policy, now });
     const epoch = (latest?.boundaries.epoch ?? 0) + 1;
-    const boundaries = computeBoundaries(policy, customers, epoch, now);
+    const boundaries = await rankedSetBoundaries(options.store, options.topic, options.partitions, policy, epoch, now);
     if (latest !== null && latest.policyHash === options.policyHash && sameBoundaries(latest.boundaries, boundaries)) return null;
     await ranking.publish(lease.token, { policyHash: options.policyHash, boundaries });
     const seconds = (performance.now() - started) / 1000;

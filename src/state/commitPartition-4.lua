@@ -22,6 +22,9 @@
       timers cleared    n         customer id
       claims            n pairs   expiry, transaction id
       outbox entries    n         record
+      ranked (optional) n, then the monetary and the frequency ranked-set key (same hash tag),
+                        then n triples customer id, monetary, frequency; monetary '' removes
+                        the customer from both sets (not in the ranked population)
 
   Output:
     { 0 } committed
@@ -72,6 +75,24 @@ at = at + 2 * n + 1
 n = tonumber(argv[at])
 local seq = tonumber(argv[6])
 for i = 1, n do rcall('XADD', KEYS[4], string.format('0-%d', seq + i - 1), 'c', argv[at + i]) end
+at = at + n + 1
+
+n = tonumber(argv[at] or '0')
+if n > 0 then
+  local monetaryKey, frequencyKey = argv[at + 1], argv[at + 2]
+  at = at + 3
+  for _ = 1, n do
+    local id, m = argv[at], argv[at + 1]
+    if m == '' then
+      rcall('ZREM', monetaryKey, id)
+      rcall('ZREM', frequencyKey, id)
+    else
+      rcall('ZADD', monetaryKey, m, id)
+      rcall('ZADD', frequencyKey, argv[at + 2], id)
+    end
+    at = at + 3
+  end
+end
 
 if argv[5] ~= '' then rcall('ZREMRANGEBYSCORE', KEYS[3], '-inf', argv[5]) end
 return { 0 }

@@ -22,6 +22,9 @@ import type { RankedMetric } from '../policy/types.js';
  * - `base:due`    sorted set: customer id -> when its timer fires
  * - `base:tx`     sorted set: transaction id -> when its dedupe claim expires
  * - `base:outbox` stream of tier-change records (outbox-codec.ts), ids `0-<n>`, n = outbox sequence
+ * - `base:rk:monetary`, `base:rk:frequency` sorted sets (policies with relative tiers only):
+ *   customer id -> ranked value, for the customers in the ranked population at their last commit,
+ *   written by the same commit as the customers (what the boundary coordinator ranks)
  */
 
 /**
@@ -100,6 +103,8 @@ export interface PartitionKeys {
   customerShardPrefix: string;
   /** How many customer sub-hashes the partition has (S). */
   customerShards: number;
+  /** Ranked sets of the relative tiers, by metric. */
+  ranked: Record<RankedMetric, string>;
 }
 
 /** The keys of partition `partition` of `topic` under `prefix`, with `customerShards` customer sub-hashes. */
@@ -112,6 +117,7 @@ export function partitionKeys(prefix: string, topic: string, partition: number, 
     outbox: `${base}:outbox`,
     customerShardPrefix: `${base}:cs:`,
     customerShards,
+    ranked: { monetary: `${base}:rk:monetary`, frequency: `${base}:rk:frequency` },
   };
 }
 
