@@ -1,4 +1,12 @@
+import { spawn } from 'node:child_process';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import fc from 'fast-check';
 import { describe, expect, inject, it } from 'vitest';
+import { loadPolicyFile } from '../../src/policy/load.js';
+import type { CoordinatorChildOptions } from './coordinator-child.js';
 import { runCli } from '../cli/spawn-cli.js';
 import type { TierChange } from '../../src/engine/change.js';
 import type { EngineRecord } from '../../src/engine/types.js';
@@ -8,6 +16,7 @@ import { policyContentHash } from '../../src/policy/content-hash.js';
 import { CacheBudget } from '../../src/pipeline/customer-cache.js';
 import { OwnedPartition } from '../../src/pipeline/owned-partition.js';
 import { startBoundaryCoordinator, watchBoundaries, type BoundaryCoordinator, type BoundaryWatcher } from '../../src/pipeline/relative-boundaries.js';
+import { rankingKeys } from '../../src/state/layout.js';
 import { RankingStore } from '../../src/state/ranking.js';
 import { StateStore } from '../../src/state/store.js';
 import { DAY, shippedPolicy, shippedPolicyPath, withHysteresis } from '../policy/fixtures.js';
@@ -47,7 +56,7 @@ interface Deployment {
   coordinator(instance: string): BoundaryCoordinator;
 }
 
-async function deploy(redis: ReturnType<typeof useStateRedis>['redis'], prefix: string): Promise<Deployment> {
+async function deploy(redis: ReturnType<typeof useStateRedis>['redis'], prefix: string, coordinatorIntervalMs = 3_600_000, leaseMs = 60_000): Promise<Deployment> {
   const store = new StateStore({ redis, prefix, partitionCount: PARTITIONS, customerShards: 4 });
   const ranking = new RankingStore(redis, prefix);
   const watcher = watchBoundaries({ ranking, policyHash, intervalMs: 3_600_000, logger: silentLogger });
@@ -58,7 +67,7 @@ async function deploy(redis: ReturnType<typeof useStateRedis>['redis'], prefix: 
     partitions.push(owned);
   }
   const coordinator = (instance: string): BoundaryCoordinator =>
-    startBoundaryCoordinator({ ranking, store, topic: TOPIC, partitions: partitions.map((o) => o.partition), policy, policyHash, instance, intervalMs: 3_600_000, leaseMs: 60_000, now: () => NOW, instrumentation: new Instrumentation(), logger: silentLogger });
+    startBoundaryCoordinator({ ranking, store, topic: TOPIC, partitions: partitions.map((o) => o.partition), policy, policyHash, instance, intervalMs: coordinatorIntervalMs, leaseMs, now: () => NOW, instrumentation: new Instrumentation(), logger: silentLogger });
   return { store, ranking, watcher, partitions, coordinator };
 }
 
@@ -189,5 +198,113 @@ describe('relative tiers over 8 partitions: coordinator epochs and BOUNDARY chan
     expect(moves.map((c) => c.customerId).sort()).toEqual(moved);
     const dropped = moves.find((c) => c.previousTier === 'vip');
     expect(dropped?.relative).toMatchObject({ metric: 'monetary', shareBps: 100, valueBefore: customers[20]?.spend, valueAfter: customers[17]?.spend });
+  });
+
+  it('after every epoch each customer is in the tier a full sort of all partitions gives (random populations, two instances)', async () => {
+    const population = fc.uniqueArray(fc.record({ n: fc.integer({ min: 0, max: 99_999 }), spend: fc.integer({ min: 1, max: 40 }) }), { selector: (c) => c.n, minLength: 1, maxLength: 150 });
+    await fc.assert(
+      fc.asyncProperty(population, fc.array(fc.record({ n: fc.integer({ min: 0, max: 149 }), spend: fc.integer({ min: 1, max: 40 }) }), { maxLength: 40 }), async (customers, later) => {
+        const prefix = newPrefix('share-prop');
+        const d = await deploy(redis, prefix);
+        const ids = customers.map((c) => `c${String(c.n).padStart(5, '0')}`);
+        const spends = new Map<string, number>();
+        await applyPurchases(d, customers.map((c, i) => ({ customerId: ids[i] as string, spend: 100 * c.spend, tx: `a-${i}` })));
+        customers.forEach((c, i) => spends.set(ids[i] as string, 100 * c.spend));
+        // Two instances take turns as coordinator (the lease moves when the holder stops renewing).
+        const coordinators = ['x', 'y'];
+        for (let round = 0; round <= 1; round++) {
+          if (round === 1) {
+            const moves = later.filter((m) => m.n < ids.length).map((m, i) => ({ customerId: ids[m.n] as string, spend: 100 * m.spend, tx: `b-${i}` }));
+            await applyPurchases(d, moves);
+            for (const m of moves) spends.set(m.customerId, (spends.get(m.customerId) ?? 0) + m.spend);
+            // The first instance stops renewing: its lease runs out (deleted here rather than waited for).
+            await redis.del(rankingKeys(prefix).lease);
+          }
+          const coordinator = d.coordinator(coordinators[round] as string);
+          await coordinator.tick();
+          await coordinator.stop();
+          await boundaryPass(d);
+          expect(await storedTiers(d)).toEqual(fullSort(spends));
+        }
+      }),
+      { numRuns: 12 },
+    );
+  });
+
+  it('a coordinator SIGKILLed mid-run: another instance computes the next epochs, no epoch twice, no BOUNDARY change lost or doubled', async () => {
+    const prefix = newPrefix('share-failover');
+    // The child compiles the same policy from a file: pyramid-share without its hysteresis.
+    const dir = mkdtempSync(join(tmpdir(), 'pyramid-failover-'));
+    const policyFile = join(dir, 'pyramid-share-plain.yaml');
+    writeFileSync(policyFile, readFileSync(shippedPolicyPath('pyramid-share'), 'utf8').replace(/^hysteresis:\n(?: {2}.*\n)+/m, ''));
+    expect(policyContentHash(await loadPolicyFile(policyFile))).toBe(policyHash);
+
+    const d = await deploy(redis, prefix, 25, 400);
+    const customers = workedExample();
+    const spends = new Map(customers.map((c) => [c.customerId, c.spend]));
+    await applyPurchases(d, customers.map((c) => ({ ...c, tx: `t-${c.customerId}` })));
+
+    const childOptions: CoordinatorChildOptions = { redisUrl: inject('redisUrl'), prefix, topic: TOPIC, partitions: PARTITIONS, customerShards: 4, policyFile, intervalMs: 25, leaseMs: 400 };
+    const child = spawn(process.execPath, ['--import', 'tsx', 'test/pipeline/coordinator-child.ts', JSON.stringify(childOptions)], { cwd: resolve(import.meta.dirname, '../..'), stdio: ['ignore', 'pipe', 'pipe'] });
+    let childOut = '';
+    child.stdout.on('data', (chunk: Buffer) => (childOut += chunk.toString()));
+    const exited = new Promise<string | number>((done) => child.once('exit', (code, signal) => done(signal ?? code ?? -1)));
+
+    let round = 0;
+    const purchaseRound = async (): Promise<void> => {
+      const random = (k: number): number => ((round * 7919 + k * 104_729) % 2126 + 2126) % 2126;
+      const moves = Array.from({ length: 30 }, (_, k) => ({ customerId: customers[random(k)]?.customerId as string, spend: 100_000 * (1 + ((round + k) % 90)), tx: `r${round}-${k}` }));
+      await applyPurchases(d, moves);
+      for (const m of moves) spends.set(m.customerId, (spends.get(m.customerId) ?? 0) + m.spend);
+      await boundaryPass(d);
+      round += 1;
+    };
+    const until = async (done: () => Promise<boolean> | boolean): Promise<void> => {
+      // Purchases keep moving the boundaries while the coordinators run; no timing is asserted.
+      for (let i = 0; i < 1500 && !(await done()); i++) {
+        await purchaseRound();
+        await sleep(20);
+      }
+      expect(await done()).toBe(true);
+    };
+
+    await until(() => /EPOCH 3\n/.test(childOut));
+    child.kill('SIGKILL');
+    expect(await exited).toBe('SIGKILL');
+    const byChild = Math.max(...[...childOut.matchAll(/EPOCH (\d+)/g)].map((m) => Number(m[1])));
+
+    const successor = d.coordinator('successor');
+    await until(async () => (await d.ranking.latestEpoch()) >= byChild + 2);
+    await successor.stop();
+    // One last recompute by the holder, and every partition's pass against it.
+    const last = d.coordinator('successor');
+    await last.tick();
+    await last.stop();
+    await boundaryPass(d);
+
+    const epochs = await d.ranking.readAll();
+    const latest = await d.ranking.latestEpoch();
+    expect(epochs.map((e) => e.boundaries.epoch)).toEqual(Array.from({ length: latest }, (_, i) => i + 1));
+    expect(await d.ranking.holdLease('successor', 400)).toEqual({ held: true, token: 2 });
+
+    // Nothing lost: every customer ends in the tier of a full sort of the final spends.
+    const stored = await storedTiers(d);
+    expect(stored).toEqual(fullSort(spends));
+    // Nothing doubled: per customer, the events chain from tier to tier without a repeat.
+    const changes = await allChanges(d);
+    expect(new Set(changes.map((c) => c.eventId)).size).toBe(changes.length);
+    const perCustomer = new Map<string, TierChange[]>();
+    for (const c of changes) perCustomer.set(c.customerId, [...(perCustomer.get(c.customerId) ?? []), c]);
+    for (const [id, list] of perCustomer) {
+      list.sort((a, b) => Number(a.eventId.split(':')[1]) - Number(b.eventId.split(':')[1]));
+      list.forEach((c, i) => {
+        if (i > 0) expect(c.previousTier, c.eventId).toBe(list[i - 1]?.newTier);
+        expect(c.previousTier, c.eventId).not.toBe(c.newTier);
+      });
+      expect(list[list.length - 1]?.newTier).toBe(stored.get(id));
+    }
+    const boundaryEpochs = new Set(changes.filter((c) => c.cause === 'BOUNDARY').map((c) => c.relative?.epoch));
+    expect([...boundaryEpochs].some((e) => e !== undefined && e !== null && e <= byChild)).toBe(true);
+    expect([...boundaryEpochs].some((e) => e !== undefined && e !== null && e > byChild)).toBe(true);
   });
 });
