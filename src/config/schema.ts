@@ -109,8 +109,10 @@ export const configSchema = z
         transactions: topicName.default('transactions'),
         tierChanges: topicName.default('customer-tier-changes'),
         dlq: topicName.default('transactions-dlq'),
+        /** Relative tiers: the compacted topic of the boundaries in force, keyed by tier. */
+        boundaries: topicName.default('customer-tier-boundaries'),
       })
-      .default({ transactions: 'transactions', tierChanges: 'customer-tier-changes', dlq: 'transactions-dlq' }),
+      .default({ transactions: 'transactions', tierChanges: 'customer-tier-changes', dlq: 'transactions-dlq', boundaries: 'customer-tier-boundaries' }),
     groupId: z.string().min(1).default('pyramid'),
     policyFile: existingFile,
     /** `wall`: live scoring on the wall clock; `event`: replay/backfill on the event-time watermark. */

@@ -35,6 +35,7 @@ export const CONFIG_VARIABLES: readonly ConfigVariable[] = [
   { env: 'PYRAMID_TOPIC_TRANSACTIONS', path: ['topics', 'transactions'], kind: 'string' },
   { env: 'PYRAMID_TOPIC_TIER_CHANGES', path: ['topics', 'tierChanges'], kind: 'string' },
   { env: 'PYRAMID_TOPIC_DLQ', path: ['topics', 'dlq'], kind: 'string' },
+  { env: 'PYRAMID_TOPIC_BOUNDARIES', path: ['topics', 'boundaries'], kind: 'string' },
   { env: 'PYRAMID_GROUP_ID', path: ['groupId'], kind: 'string' },
   { env: 'PYRAMID_POLICY_FILE', path: ['policyFile'], kind: 'path' },
   { env: 'PYRAMID_CLOCK', path: ['clock'], kind: 'string' },

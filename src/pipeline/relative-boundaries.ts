@@ -1,7 +1,8 @@
 import { cutRank, keyAtRank, policyCuts, type RankKey, type RelativeBoundaries } from '../engine/boundaries.js';
 import type { Instrumentation } from '../instrumentation.js';
+import type { OutgoingRecord } from '../kafka/types.js';
 import type { Logger } from '../logger.js';
-import type { CompiledPolicy } from '../policy/types.js';
+import type { CompiledPolicy, RankedMetric } from '../policy/types.js';
 import type { RankingStore } from '../state/ranking.js';
 import type { StateStore } from '../state/store.js';
 
@@ -127,6 +128,12 @@ export interface BoundaryCoordinatorOptions {
   leaseMs: number;
   /** The wall clock; default Date.now. */
   now?: () => number;
+  /**
+   * Tells downstream about an epoch (the compacted boundaries topic). Called by the holder for
+   * the latest epoch whenever it has not announced it yet (a new holder announces it again);
+   * a failure is retried at the next tick.
+   */
+  announce?: (boundaries: RelativeBoundaries) => Promise<void>;
   instrumentation: Instrumentation;
   logger: Logger;
 }
@@ -163,6 +170,13 @@ export function startBoundaryCoordinator(options: BoundaryCoordinatorOptions): B
   let timer: NodeJS.Timeout | undefined;
   let running: Promise<unknown> = Promise.resolve();
   let held: boolean | null = null;
+  let announced = 0;
+
+  async function announceLatest(latest: RelativeBoundaries | null): Promise<void> {
+    if (options.announce === undefined || latest === null || latest.epoch <= announced) return;
+    await options.announce(latest);
+    announced = latest.epoch;
+  }
 
   async function once(): Promise<RelativeBoundaries | null> {
     const lease = await ranking.holdLease(options.instance, options.leaseMs);
@@ -185,8 +199,15 @@ export function startBoundaryCoordinator(options: BoundaryCoordinatorOptions): B
     const latest = await ranking.readLatest();
     const epoch = (latest?.boundaries.epoch ?? 0) + 1;
     const boundaries = await rankedSetBoundaries(options.store, options.topic, options.partitions, policy, epoch, now);
-    if (latest !== null && latest.policyHash === options.policyHash && sameBoundaries(latest.boundaries, boundaries)) return null;
+    const ours = latest !== null && latest.policyHash === options.policyHash ? latest.boundaries : null;
+    // Nobody ranked yet (a fresh deployment): the first epoch waits for the first ranked customer.
+    if (ours === null && boundaries.population === 0) return null;
+    if (ours !== null && sameBoundaries(ours, boundaries)) {
+      await announceLatest(ours);
+      return null;
+    }
     await ranking.publish(lease.token, { policyHash: options.policyHash, boundaries });
+    await announceLatest(boundaries);
     const seconds = (performance.now() - started) / 1000;
     options.instrumentation.emit('ranking.epoch_published', {
       epoch,
@@ -221,4 +242,34 @@ export function startBoundaryCoordinator(options: BoundaryCoordinatorOptions): B
       await running;
     },
   };
+}
+
+/**
+ * The records of one epoch on the compacted boundaries topic: one per relative tier, keyed by the
+ * tier name, so the topic keeps the latest boundaries of every tier (contract:
+ * schemas/tier-boundaries.schema.json).
+ */
+export function boundaryRecords(policy: CompiledPolicy, boundaries: RelativeBoundaries): OutgoingRecord[] {
+  const keyOf = (metric: RankedMetric, bps: number): RankKey | null =>
+    bps === 0 ? null : (boundaries.cuts.find((cut) => cut.metric === metric && cut.bps === bps)?.key ?? null);
+  return policy.tiers.flatMap((tier) => {
+    if (tier.relative === undefined) return [];
+    const value = {
+      policyVersion: policy.version,
+      epoch: boundaries.epoch,
+      at: boundaries.at,
+      population: boundaries.population,
+      tier: tier.name,
+      bands: tier.relative.map((band) => ({
+        metric: band.metric,
+        fromBps: band.fromBps,
+        toBps: band.toBps,
+        fromRank: cutRank(band.fromBps, boundaries.population) + 1,
+        toRank: cutRank(band.toBps, boundaries.population),
+        fromBoundary: keyOf(band.metric, band.fromBps),
+        toBoundary: keyOf(band.metric, band.toBps),
+      })),
+    };
+    return [{ key: tier.name, value: JSON.stringify(value) }];
+  });
 }

@@ -36,7 +36,7 @@ import { DEFAULT_RETRY, retrying, type RetryOptions } from './retry.js';
 import { StoppedPartitions } from './stopped-partitions.js';
 import { startPolicyReevaluator, type PolicyReevaluator } from './policy-reevaluator.js';
 import { startBoundaryReevaluator, type BoundaryReevaluator } from './boundary-reevaluator.js';
-import { startBoundaryCoordinator, watchBoundaries, type BoundaryCoordinator, type BoundaryWatcher } from './relative-boundaries.js';
+import { boundaryRecords, startBoundaryCoordinator, watchBoundaries, type BoundaryCoordinator, type BoundaryWatcher } from './relative-boundaries.js';
 import { RankingStore } from '../state/ranking.js';
 import { startSweeper, type Sweeper } from './sweeper.js';
 import { createAvroTierChangeEncoder, createJsonTierChangeEncoder, type TierChangeEncoder } from './tier-change-encoder.js';
@@ -362,6 +362,8 @@ export function createScorer(config: PyramidConfig, options: ScorerOptions = {})
     await admin.ensureTopics([
       { topic: config.topics.tierChanges, numPartitions: partitionCount },
       { topic: config.topics.dlq, numPartitions: partitionCount },
+      // Relative tiers: downstream reads the latest boundaries of every tier (keyed by tier).
+      ...(policy.ranking === undefined ? [] : [{ topic: config.topics.boundaries, numPartitions: 1, configs: { 'cleanup.policy': 'compact' } }]),
     ]);
     const registry =
       config.registry.url === undefined
@@ -560,6 +562,7 @@ export function createScorer(config: PyramidConfig, options: ScorerOptions = {})
         instance: `${config.groupId}:${process.pid}:${randomUUID()}`,
         intervalMs: config.ranking.interval,
         leaseMs: config.ranking.lease,
+        announce: (boundaries) => r.producer.send(config.topics.boundaries, boundaryRecords(r.policy, boundaries)),
         instrumentation,
         logger,
       });
