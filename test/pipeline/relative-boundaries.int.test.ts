@@ -15,6 +15,7 @@ import { silentLogger } from '../../src/logger.js';
 import { policyContentHash } from '../../src/policy/content-hash.js';
 import { CacheBudget } from '../../src/pipeline/customer-cache.js';
 import { OwnedPartition } from '../../src/pipeline/owned-partition.js';
+import { policyMoveMatrix } from '../../src/pipeline/policy-diff.js';
 import { startBoundaryCoordinator, watchBoundaries, type BoundaryCoordinator, type BoundaryWatcher } from '../../src/pipeline/relative-boundaries.js';
 import { rankingKeys } from '../../src/state/layout.js';
 import { RankingStore } from '../../src/state/ranking.js';
@@ -163,6 +164,30 @@ describe('relative tiers over 8 partitions: coordinator epochs and BOUNDARY chan
     const text = await runCli(['report'], env);
     expect(text.stdout).toContain('relative boundaries: epoch 1');
     expect(text.stdout).toContain(`top 1% by monetary: rank 21, boundary ${((customers[20]?.spend ?? 0) / 100).toFixed(2)} CNY`);
+  });
+
+  it('policy diff from the absolute pyramid to pyramid-share: the worked example keeps every customer in its tier', async () => {
+    const prefix = newPrefix('share-diff');
+    const absolute = shippedPolicy('default');
+    const store = new StateStore({ redis, prefix, partitionCount: PARTITIONS, customerShards: 4 });
+    const customers = workedExample();
+    for (let p = 0; p < PARTITIONS; p++) {
+      const owned = new OwnedPartition({ store, topic: TOPIC, partition: p, policy: absolute, policyHash: policyContentHash(absolute), clock: 'wall', dedupeHorizonMs: null, budget: new CacheBudget(100_000), logger: silentLogger });
+      await owned.claim();
+      const mine = customers.filter((c) => partitionOf(c.customerId) === p);
+      await owned.apply(mine.map((c, i) => ({ offset: i, transactionId: `t-${c.customerId}`, customerId: c.customerId, kind: 'purchase' as const, amountMinor: c.spend, eventTime: NOW - DAY })), NOW);
+      await owned.settled();
+    }
+    const matrix = await policyMoveMatrix({ store, topic: TOPIC, partitions: Array.from({ length: PARTITIONS }, (_, p) => p), policy: shippedPolicy('pyramid-share'), clock: 'wall', pauseMs: 0, now: () => NOW });
+    expect(matrix.cells.map((c) => [c.from, c.to, c.customers])).toEqual([
+      ['major', 'major', 85],
+      ['medium', 'medium', 319],
+      ['small', 'small', 1701],
+      ['vip', 'vip', 21],
+    ]);
+    expect(matrix.moving).toBe(0);
+    expect(matrix.boundaries?.population).toBe(2126);
+    expect(matrix.boundaries?.cuts[0]).toMatchObject({ rank: 21, key: { value: customers[20]?.spend } });
   });
 
   it('moves exactly the customers a new epoch pushes across a cut, once each, and evaluates a transaction against the boundaries in force', async () => {
