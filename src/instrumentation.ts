@@ -116,6 +116,13 @@ export interface InstrumentationEvents {
     cuts: { metric: string; bps: number; rank: number; value: number | null }[];
     seconds: number;
   };
+  /** This scorer now evaluates against a new epoch of relative boundaries (every instance emits it). */
+  'ranking.boundaries': {
+    epoch: number;
+    at: number;
+    population: number;
+    cuts: { metric: string; bps: number; rank: number; value: number | null }[];
+  };
   /** A partition's BOUNDARY re-evaluation: the epoch fully re-evaluated, and the latest known. */
   'ranking.reevaluation': { topic: string; partition: number; applied: number; latest: number };
   /** Whether this instance holds the coordinator lease (checked at every coordinator tick). */

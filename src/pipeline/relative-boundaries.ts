@@ -28,7 +28,7 @@ export interface BoundaryWatcher extends BoundarySource {
  * Watches the published epochs under a key prefix: one GET per interval, and one HGET per new
  * epoch. Epochs computed for another policy content (a policy switch in progress) are not used.
  */
-export function watchBoundaries(options: { ranking: RankingStore; policyHash: string; intervalMs: number; logger: Logger }): BoundaryWatcher {
+export function watchBoundaries(options: { ranking: RankingStore; policyHash: string; intervalMs: number; logger: Logger; instrumentation?: Instrumentation }): BoundaryWatcher {
   const { ranking, policyHash } = options;
   const cache = new Map<number, RelativeBoundaries | null>();
   let current: RelativeBoundaries | null = null;
@@ -48,7 +48,14 @@ export function watchBoundaries(options: { ranking: RankingStore; policyHash: st
     const latest = await ranking.latestEpoch();
     if (latest === (current?.epoch ?? 0)) return;
     const boundaries = await epoch(latest);
-    if (boundaries !== null) current = boundaries;
+    if (boundaries === null) return;
+    current = boundaries;
+    options.instrumentation?.emit('ranking.boundaries', {
+      epoch: boundaries.epoch,
+      at: boundaries.at,
+      population: boundaries.population,
+      cuts: boundaries.cuts.map((cut) => ({ metric: cut.metric, bps: cut.bps, rank: cut.rank, value: cut.key?.value ?? null })),
+    });
   }
 
   let timer: NodeJS.Timeout | undefined;

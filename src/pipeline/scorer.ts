@@ -391,7 +391,7 @@ export function createScorer(config: PyramidConfig, options: ScorerOptions = {})
     let ranking: Running['ranking'];
     if (policy.ranking !== undefined) {
       const rankingStore = new RankingStore(redis, config.keyPrefix);
-      const watcher = watchBoundaries({ ranking: rankingStore, policyHash, intervalMs: Math.min(1000, config.ranking.interval), logger });
+      const watcher = watchBoundaries({ ranking: rankingStore, policyHash, intervalMs: Math.min(1000, config.ranking.interval), logger, instrumentation });
       opened.push(() => watcher.stop());
       await watcher.refresh();
       ranking = { store: rankingStore, watcher };
