@@ -1,7 +1,6 @@
 import type { Cluster, Redis } from 'ioredis';
-import { PyramidError } from '../errors.js';
 import { decodeBoundaries, encodeBoundaries, rankingKeys, type RankingKeys, type StoredBoundaries } from './layout.js';
-import { toStateError } from './script-errors.js';
+import { publishRefusal, toStateError } from './script-errors.js';
 import { loadScript, runScript } from './scripts.js';
 
 const HOLD = loadScript('holdLease-2.lua');
@@ -49,16 +48,7 @@ export class RankingStore {
     } catch (err) {
       throw toStateError('publishBoundaries', err);
     }
-    if (reply[0] === -1) {
-      throw new PyramidError('STATE_FENCED', `epoch ${epoch} of relative boundaries not published: the coordinator lease is no longer held with token ${token}`, {
-        details: { reason: 'lease', epoch },
-      });
-    }
-    if (reply[0] === -2) {
-      throw new PyramidError('STATE_FENCED', `epoch ${epoch} of relative boundaries not published: the latest epoch is ${String(reply[1])}`, {
-        details: { reason: 'epoch', epoch, latest: Number(reply[1]) },
-      });
-    }
+    if (reply[0] !== 0) throw publishRefusal(reply, epoch, token);
   }
 
   /** The latest published epoch number; 0 when none. */

@@ -7,7 +7,9 @@ import {
   computeBoundaries,
   cutRank,
   inRankedPopulation,
+  keyAtRank,
   policyCuts,
+  rankedValues,
   type RankedCustomer,
 } from '../../src/engine/boundaries.js';
 import { evaluateTier, rawTier } from '../../src/engine/evaluate.js';
@@ -129,6 +131,21 @@ describe('computeBoundaries', () => {
       { customerId: 'x', monetary: 2, frequency: 1 },
     ];
     expect(() => computeBoundaries(plain, twice, 1, now)).toThrow(/more than once/);
+  });
+});
+
+describe('rankedValues and keyAtRank', () => {
+  it('values a stored customer at now, out of the population once its purchases leave the window or it turns inactive', () => {
+    const day = Math.floor(now / DAY);
+    const state = { buckets: [{ index: day - 400, monetary: 50, frequency: 1 }, { index: day - 10, monetary: 700, frequency: 2 }], lastPurchaseAt: now - 10 * DAY, tier: 'small', tierSince: 0, pendingDowngradeSince: null, seq: 1, timerAt: null };
+    expect(rankedValues(share, state, now)).toEqual({ monetary: 700, frequency: 2 });
+    expect(rankedValues(share, state, now + 180 * DAY)).toBeNull(); // inactive after 180 days
+    expect(rankedValues(share, { ...state, buckets: [{ index: day - 400, monetary: 50, frequency: 1 }] }, now)).toBeNull();
+  });
+
+  it('picks the id at a rank among the customers tied at its value', () => {
+    expect(keyAtRank(5, 10, 3, ['d', 'b', 'c'])).toEqual({ value: 10, customerId: 'c' });
+    expect(() => keyAtRank(9, 10, 3, ['d'])).toThrow(RangeError);
   });
 });
 
