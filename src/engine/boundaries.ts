@@ -1,4 +1,4 @@
-import { firstCountedBucket, rollingAggregates, type RfmSnapshot } from './aggregates.js';
+import { firstCountedBucket, windowTotals, type RfmSnapshot } from './aggregates.js';
 import type { CustomerState } from './types.js';
 import type { CompiledPolicy, RankedMetric, ShareBand } from '../policy/types.js';
 
@@ -102,9 +102,9 @@ export function inRankedPopulation(policy: CompiledPolicy, snapshot: RfmSnapshot
  * partition's ranked sets, so the coordinator needs no scan of the customers.
  */
 export function rankedValues(policy: CompiledPolicy, state: CustomerState, now: number): { monetary: number; frequency: number } | null {
-  const first = firstCountedBucket(policy, now);
-  const snapshot = rollingAggregates(policy, state.buckets.filter((b) => b.index >= first), state.lastPurchaseAt, now);
-  return inRankedPopulation(policy, snapshot, now) ? { monetary: snapshot.monetary, frequency: snapshot.frequency } : null;
+  const totals = windowTotals(state.buckets, firstCountedBucket(policy, now));
+  const snapshot = { ...totals, recencyMs: state.lastPurchaseAt === null ? null : now - state.lastPurchaseAt, lastPurchaseAt: state.lastPurchaseAt };
+  return inRankedPopulation(policy, snapshot, now) ? totals : null;
 }
 
 /**

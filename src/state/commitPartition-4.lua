@@ -79,19 +79,29 @@ at = at + n + 1
 
 n = tonumber(argv[at] or '0')
 if n > 0 then
+  -- One ZADD / ZREM per set and slice, not one call per customer.
   local monetaryKey, frequencyKey = argv[at + 1], argv[at + 2]
+  local m, f, gone = {}, {}, {}
   at = at + 3
   for _ = 1, n do
-    local id, m = argv[at], argv[at + 1]
-    if m == '' then
-      rcall('ZREM', monetaryKey, id)
-      rcall('ZREM', frequencyKey, id)
+    local id, value = argv[at], argv[at + 1]
+    if value == '' then
+      gone[#gone + 1] = id
     else
-      rcall('ZADD', monetaryKey, m, id)
-      rcall('ZADD', frequencyKey, argv[at + 2], id)
+      m[#m + 1] = value
+      m[#m + 1] = id
+      f[#f + 1] = argv[at + 2]
+      f[#f + 1] = id
     end
     at = at + 3
   end
+  local function each(command, key, list)
+    for i = 1, #list, SLICE do rcall(command, key, unpack(list, i, math.min(i + SLICE - 1, #list))) end
+  end
+  each('ZADD', monetaryKey, m)
+  each('ZADD', frequencyKey, f)
+  each('ZREM', monetaryKey, gone)
+  each('ZREM', frequencyKey, gone)
 end
 
 if argv[5] ~= '' then rcall('ZREMRANGEBYSCORE', KEYS[3], '-inf', argv[5]) end
