@@ -1,4 +1,4 @@
-import { firstCountedBucket, windowTotals, type RfmSnapshot } from './aggregates.js';
+import { firstCountedBucket, type RfmSnapshot } from './aggregates.js';
 import type { CustomerState } from './types.js';
 import type { CompiledPolicy, RankedMetric, ShareBand } from '../policy/types.js';
 
@@ -92,8 +92,12 @@ export function policyCuts(policy: CompiledPolicy): RankCut[] {
  * population: a purchase counted in the window, and not inactive by the inactivity rule).
  */
 export function inRankedPopulation(policy: CompiledPolicy, snapshot: RfmSnapshot, now: number): boolean {
-  if (snapshot.frequency < 1) return false;
-  return !(policy.inactivityMs !== null && snapshot.lastPurchaseAt !== null && now - snapshot.lastPurchaseAt >= policy.inactivityMs);
+  return isRanked(policy, snapshot.frequency, snapshot.lastPurchaseAt, now);
+}
+
+function isRanked(policy: CompiledPolicy, frequency: number, lastPurchaseAt: number | null, now: number): boolean {
+  if (frequency < 1) return false;
+  return !(policy.inactivityMs !== null && lastPurchaseAt !== null && now - lastPurchaseAt >= policy.inactivityMs);
 }
 
 /**
@@ -102,9 +106,16 @@ export function inRankedPopulation(policy: CompiledPolicy, snapshot: RfmSnapshot
  * partition's ranked sets, so the coordinator needs no scan of the customers.
  */
 export function rankedValues(policy: CompiledPolicy, state: CustomerState, now: number): { monetary: number; frequency: number } | null {
-  const totals = windowTotals(state.buckets, firstCountedBucket(policy, now));
-  const snapshot = { ...totals, recencyMs: state.lastPurchaseAt === null ? null : now - state.lastPurchaseAt, lastPurchaseAt: state.lastPurchaseAt };
-  return inRankedPopulation(policy, snapshot, now) ? totals : null;
+  // Runs for every customer a relative policy's commit writes: no intermediate objects.
+  const first = firstCountedBucket(policy, now);
+  let monetary = 0;
+  let frequency = 0;
+  for (const bucket of state.buckets) {
+    if (bucket.index < first) continue;
+    monetary += bucket.monetary;
+    frequency += bucket.frequency;
+  }
+  return isRanked(policy, frequency, state.lastPurchaseAt, now) ? { monetary, frequency } : null;
 }
 
 /**
@@ -186,9 +197,18 @@ export function computeBoundaries(policy: CompiledPolicy, customers: readonly Ra
   };
 }
 
+const CUT_INDEX = new WeakMap<RelativeBoundaries, Record<RankedMetric, Map<number, CutBoundary>>>();
+
 /** The boundary of one cut; undefined when the boundaries do not have it (another policy's). */
 export function findCut(boundaries: RelativeBoundaries, metric: RankedMetric, bps: number): CutBoundary | undefined {
-  return boundaries.cuts.find((cut) => cut.metric === metric && cut.bps === bps);
+  // Looked up for every evaluation: indexed once per epoch.
+  let index = CUT_INDEX.get(boundaries);
+  if (index === undefined) {
+    index = { monetary: new Map(), frequency: new Map() };
+    for (const cut of boundaries.cuts) index[cut.metric].set(cut.bps, cut);
+    CUT_INDEX.set(boundaries, index);
+  }
+  return index[metric].get(bps);
 }
 
 /** Whether `key` ranks at or above the cut (bps 0: nobody is). */
