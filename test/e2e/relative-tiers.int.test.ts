@@ -73,4 +73,11 @@ describe('pyramid-share.yaml live: transactions → coordinator epoch → BOUNDA
     expect(byTier.get('vip')).toMatchObject({ epoch: latestEpoch, population: CUSTOMERS, bands: [{ fromRank: 1, toRank: 4, toBoundary: { value: 397_000 } }] });
     expect(byTier.get('major')?.bands[0]).toMatchObject({ fromRank: 5, toRank: 20 });
   });
+
+  it('refuses a relative policy on the event clock at start-up, naming the field', async () => {
+    const names = uniqueNames('e2e-share-event');
+    const config = testConfig({ brokers: e2e.stack.brokers, redisUrl: inject('redisUrl'), names, overrides: { policyFile: SHARE_POLICY, clock: 'event' } });
+    const scorer = createScorer(config, { instrumentation: new Instrumentation() });
+    await expect(scorer.start()).rejects.toThrow(/tiers\[0\]\.relative: relative tiers are scored on the wall clock only/);
+  });
 });
