@@ -129,9 +129,12 @@ export interface BoundaryCoordinatorOptions {
   policyHash: string;
   /** This instance's id in the lease. */
   instance: string;
-  /** Recompute every this many ms (wall clock); the lease is taken or renewed at the same pace. */
+  /** Recompute every this many ms (wall clock). */
   intervalMs: number;
-  /** Lease time, ms: another instance takes over this long after the holder stops renewing. */
+  /**
+   * Lease time, ms: another instance takes over this long after the holder stops renewing. The
+   * holder renews every min(interval, lease / 3).
+   */
   leaseMs: number;
   /** The wall clock; default Date.now. */
   now?: () => number;
@@ -185,15 +188,22 @@ export function startBoundaryCoordinator(options: BoundaryCoordinatorOptions): B
     announced = latest.epoch;
   }
 
-  async function once(): Promise<RelativeBoundaries | null> {
+  // The lease is renewed well within its time, the boundaries recomputed every interval.
+  const renewMs = Math.max(1, Math.min(options.intervalMs, Math.floor(options.leaseMs / 3)));
+  let lastRecompute = -Infinity;
+
+  async function once(force: boolean): Promise<RelativeBoundaries | null> {
     const lease = await ranking.holdLease(options.instance, options.leaseMs);
     if (lease.held !== held) {
       held = lease.held;
+      lastRecompute = -Infinity; // a new holder recomputes at once
       options.instrumentation.emit('ranking.lease', { held: lease.held });
       options.logger.info({ held: lease.held, ...(lease.held ? { token: lease.token } : { holder: lease.holder }) }, lease.held ? 'holding the relative-boundary coordinator lease' : 'another instance coordinates the relative boundaries');
     }
     if (!lease.held) return null;
     const started = performance.now();
+    if (!force && started - lastRecompute < options.intervalMs) return null;
+    lastRecompute = started;
     const now = clock();
     // While a partition switches policy its customers are not all ranked under this one yet.
     for (const partition of options.partitions) {
@@ -226,23 +236,26 @@ export function startBoundaryCoordinator(options: BoundaryCoordinatorOptions): B
     return boundaries;
   }
 
-  const tick = (): Promise<RelativeBoundaries | null> => {
-    const next = running.then(once);
+  const queued = (force: boolean): Promise<RelativeBoundaries | null> => {
+    const next = running.then(() => once(force));
     running = next.catch(() => undefined);
     return next;
   };
 
   const loop = (): void => {
-    void tick()
-      .catch((err: unknown) => options.logger.warn({ err }, 'relative-boundary recompute failed; retrying at the next interval'))
+    void queued(false)
+      .catch((err: unknown) => {
+        lastRecompute = -Infinity; // retried at the next renewal
+        options.logger.warn({ err }, 'relative-boundary recompute failed; retrying');
+      })
       .finally(() => {
-        if (!stopped) timer = setTimeout(loop, options.intervalMs);
+        if (!stopped) timer = setTimeout(loop, renewMs);
       });
   };
   timer = setTimeout(loop, 0);
 
   return {
-    tick,
+    tick: () => queued(true),
     async stop() {
       stopped = true;
       clearTimeout(timer);

@@ -256,6 +256,16 @@ describe('relative tiers over 8 partitions: coordinator epochs and BOUNDARY chan
     );
   });
 
+  it('the holder keeps its lease (and token) between recomputes longer apart than the lease time', async () => {
+    const d = await deploy(redis, newPrefix('share-renew'), 3_600_000, 3000);
+    const holder = d.coordinator('holder');
+    await holder.tick();
+    // More than a lease time passes with no recompute due: the renewals alone keep the lease.
+    await sleep(4000);
+    expect(await d.ranking.holdLease('other', 3000)).toEqual({ held: false, holder: '1|holder' });
+    await holder.stop();
+  });
+
   it('a coordinator SIGKILLed mid-run: another instance computes the next epochs, no epoch twice, no BOUNDARY change lost or doubled', async () => {
     const prefix = newPrefix('share-failover');
     // The child compiles the same policy from a file: pyramid-share without its hysteresis.
