@@ -122,6 +122,27 @@ export interface InstrumentationEvents {
    */
   'policy.reevaluation': { topic: string; partition: number; done: number; of: number; policyVersion: string; switchingFrom: string | null };
   /**
+   * The coordinator published an epoch of relative boundaries: its population, each cut's
+   * boundary value and how long the recompute took.
+   */
+  'ranking.epoch_published': {
+    epoch: number;
+    population: number;
+    cuts: { metric: string; bps: number; rank: number; value: number | null }[];
+    seconds: number;
+  };
+  /** This scorer now evaluates against a new epoch of relative boundaries (every instance emits it). */
+  'ranking.boundaries': {
+    epoch: number;
+    at: number;
+    population: number;
+    cuts: { metric: string; bps: number; rank: number; value: number | null }[];
+  };
+  /** A partition's BOUNDARY re-evaluation: the epoch fully re-evaluated, and the latest known. */
+  'ranking.reevaluation': { topic: string; partition: number; applied: number; latest: number };
+  /** Whether this instance holds the coordinator lease (checked at every coordinator tick). */
+  'ranking.lease': { held: boolean };
+  /**
    * A readiness evaluation (what `/readyz` answers), emitted by `createHealth` each time it runs:
    * on every `/readyz` request and before every `/metrics` scrape. Feeds the readiness gauges.
    */

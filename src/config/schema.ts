@@ -116,8 +116,10 @@ export const configSchema = z
          * (same partition count, same key); unset: the scorer consumes transactions only.
          */
         balances: topicName.optional(),
+        /** Relative tiers: the compacted topic of the boundaries in force, keyed by tier. */
+        boundaries: topicName.default('customer-tier-boundaries'),
       })
-      .default({ transactions: 'transactions', tierChanges: 'customer-tier-changes', signals: 'customer-signals', dlq: 'transactions-dlq' }),
+      .default({ transactions: 'transactions', tierChanges: 'customer-tier-changes', signals: 'customer-signals', dlq: 'transactions-dlq', boundaries: 'customer-tier-boundaries' }),
     groupId: z.string().min(1).default('pyramid'),
     policyFile: existingFile,
     /** `wall`: live scoring on the wall clock; `event`: replay/backfill on the event-time watermark. */
@@ -157,6 +159,13 @@ export const configSchema = z
      * memory; `pyramid_dedupe_claims_shortened_total` counts the claims it shortened.
      */
     dedupeHorizon: duration.optional(),
+    /**
+     * Relative (share-of-customers) tiers, wall clock: how often the coordinator recomputes the
+     * boundaries, and how long its lease lasts without renewal (another instance takes over then).
+     */
+    ranking: z
+      .strictObject({ interval: duration.default(60_000), lease: duration.default(15_000) })
+      .default({ interval: 60_000, lease: 15_000 }),
     /** Most customers the scorer keeps in memory across its partitions (least recently used go first). */
     cacheMaxCustomers: z.int().min(1).max(100_000_000).default(500_000),
     validation: z
@@ -176,6 +185,9 @@ export const configSchema = z
     const { balances } = config.topics;
     if (balances !== undefined && [config.topics.transactions, config.topics.tierChanges, config.topics.dlq].includes(balances)) {
       ctx.addIssue({ code: 'custom', path: ['topics', 'balances'], message: 'must be a topic of its own, not the transactions, tier-changes or DLQ topic' });
+    }
+    if (config.ranking.interval <= 0 || config.ranking.lease <= 0) {
+      ctx.addIssue({ code: 'custom', path: ['ranking'], message: 'interval and lease must be positive durations' });
     }
     if (config.consumer.heartbeatInterval >= config.consumer.sessionTimeout) {
       ctx.addIssue({ code: 'custom', path: ['consumer', 'heartbeatInterval'], message: 'must be shorter than the session timeout' });

@@ -1,4 +1,5 @@
 import type { CompiledPolicy } from '../policy/types.js';
+import type { RelativeBoundaries } from './boundaries.js';
 import { bucketExitTime, firstCountedBucket, rollingAggregates, type RfmSnapshot } from './aggregates.js';
 import { applyBalanceSnapshot, pruneBalances } from './balances.js';
 import { decideTierChange, type ChangeCause, type TierChange } from './change.js';
@@ -68,6 +69,13 @@ export interface EngineInput {
   reevaluate?: boolean;
   /** While re-evaluating: the policy version switched from, carried by every POLICY change. */
   previousPolicyVersion?: string | null;
+  /**
+   * The relative boundaries in force, for a policy with relative tiers: every evaluation of the
+   * call is against them. Absent or null: no epoch yet, so no relative condition holds.
+   */
+  boundaries?: RelativeBoundaries | null;
+  /** The boundaries of the epoch before `boundaries` (BOUNDARY re-evaluations only). */
+  previousBoundaries?: RelativeBoundaries | null;
 }
 
 /** What an engine call produced: what the state layer must commit together. */
@@ -220,7 +228,19 @@ class EngineRun {
   evaluate(id: string, c: CustomerState, now: number, cause: ChangeCause, transactionId: string | null, before: RfmSnapshot, after: RfmSnapshot): void {
     const { policy } = this.input;
     const priorPendingDowngradeSince = c.pendingDowngradeSince;
-    const outcome = decideTierChange({ policy, customerId: id, state: c, before, after, now, cause, transactionId, previousPolicyVersion: this.input.previousPolicyVersion ?? null });
+    const outcome = decideTierChange({
+      policy,
+      customerId: id,
+      state: c,
+      before,
+      after,
+      now,
+      cause,
+      transactionId,
+      previousPolicyVersion: this.input.previousPolicyVersion ?? null,
+      boundaries: this.input.boundaries ?? null,
+      previousBoundaries: this.input.previousBoundaries ?? null,
+    });
     c.tier = outcome.state.tier;
     c.tierSince = outcome.state.tierSince;
     c.pendingDowngradeSince = outcome.state.pendingDowngradeSince;
@@ -483,6 +503,28 @@ export function reevaluateCustomers(input: EngineInput, customerIds: readonly st
   for (const id of customerIds) {
     if (!input.customers.has(id)) continue;
     run.policyCheck(id, run.fireOwnTimers(id, now), now);
+  }
+  return run.result(0);
+}
+
+/**
+ * The background step of a new epoch of relative boundaries: re-evaluates stored customers
+ * `customerIds` (ids `input.customers` lacks are skipped) against `input.boundaries` at `now`
+ * with cause BOUNDARY, each change carrying the cut's value in `input.previousBoundaries` and in
+ * the new epoch. In wall clock a customer's own timers due at or before `now` fire first (a
+ * change time alone made is a TIME change). A customer already evaluated against these
+ * boundaries finds no change, so a step may be repeated (after a crash) without a second event.
+ */
+export function reevaluateAgainstBoundaries(input: EngineInput, customerIds: readonly string[], now: number): EngineResult {
+  const run = new EngineRun(input, false);
+  run.noteClock(now);
+  for (const id of customerIds) {
+    if (!input.customers.has(id)) continue;
+    const c = run.fireOwnTimers(id, now);
+    if (c.tier === null) continue;
+    run.policyCheck(id, c, now);
+    const snapshot = run.snapshot(c, now);
+    run.evaluate(id, c, now, 'BOUNDARY', null, snapshot, snapshot);
   }
   return run.result(0);
 }

@@ -1,12 +1,13 @@
 import type { RfmSnapshot } from './aggregates.js';
+import { findCut, type RelativeBoundaries } from './boundaries.js';
 import { evaluateTier, type Boundary, type ChangeDirection, type TierDecision } from './evaluate.js';
 import { headroom, type Headroom } from './headroom.js';
 import type { CompiledPolicy } from '../policy/types.js';
 
 /**
- * What caused an evaluation: TRANSACTION / REFUND / TIME, POLICY (a newly applied policy
- * re-evaluated the customer), BALANCE (an account balance snapshot). BOUNDARY (relative boundaries
- * moved) is part of the event contract (schemas/) but not produced yet.
+ * What caused an evaluation: TRANSACTION / REFUND / TIME; BOUNDARY (a new epoch of relative
+ * boundaries moved a cut); POLICY (a newly applied policy re-evaluated the customer); BALANCE (an
+ * account balance snapshot).
  */
 export type ChangeCause = 'TRANSACTION' | 'REFUND' | 'TIME' | 'BOUNDARY' | 'POLICY' | 'BALANCE';
 
@@ -41,6 +42,24 @@ export interface TierChange {
   boundary: Boundary;
   /** Headroom of the new tier against the `after` snapshot. */
   headroom: Headroom;
+  /** Under a policy with relative tiers: the boundaries the change was evaluated against. */
+  relative?: RelativeChange;
+}
+
+/**
+ * The relative side of a change: the epoch of the boundaries in force, and the cut of the
+ * boundary tier's first relative band (its `to` share: the tier's lower edge) with that cut's
+ * value before and after. `valueBefore` is the cut's value in the previous epoch on a BOUNDARY
+ * change, else the same as `valueAfter`; a value is null when the cut has no customer (rank 0),
+ * and the cut fields are null when the boundary tier has no relative band (fallback, inactive).
+ */
+export interface RelativeChange {
+  epoch: number | null;
+  previousEpoch: number | null;
+  metric: 'monetary' | 'frequency' | null;
+  shareBps: number | null;
+  valueBefore: number | null;
+  valueAfter: number | null;
 }
 
 /** Input of {@link decideTierChange}. */
@@ -57,6 +76,10 @@ export interface TierChangeInput {
   transactionId: string | null;
   /** Cause POLICY: the version switched from, carried into the change; ignored for other causes. */
   previousPolicyVersion?: string | null;
+  /** The relative boundaries in force (policies with relative tiers); absent or null: none yet. */
+  boundaries?: RelativeBoundaries | null;
+  /** On a BOUNDARY evaluation: the boundaries of the epoch before (null when there was none). */
+  previousBoundaries?: RelativeBoundaries | null;
 }
 
 /** Outcome of {@link decideTierChange}. */
@@ -75,7 +98,8 @@ export interface TierChangeOutcome {
  */
 export function decideTierChange(input: TierChangeInput): TierChangeOutcome {
   const { policy, state, now } = input;
-  const decision = evaluateTier(policy, input.after, state, now);
+  const relative = policy.ranking === undefined ? undefined : { customerId: input.customerId, boundaries: input.boundaries ?? null };
+  const decision = evaluateTier(policy, input.after, state, now, relative);
   if (!decision.changed || decision.direction === null || decision.boundary === null) {
     return { state: { ...state, pendingDowngradeSince: decision.pendingDowngradeSince }, change: null, decision };
   }
@@ -94,11 +118,28 @@ export function decideTierChange(input: TierChangeInput): TierChangeOutcome {
     before: input.before,
     after: input.after,
     boundary: decision.boundary,
-    headroom: headroom(policy, decision.tier, input.after),
+    headroom: headroom(policy, decision.tier, input.after, relative),
   };
+  if (relative !== undefined) change.relative = relativeChange(policy, decision.boundary.tier, input);
   return {
     state: { tier: decision.tier, tierSince: now, pendingDowngradeSince: null, seq },
     change,
     decision,
+  };
+}
+
+function relativeChange(policy: CompiledPolicy, boundaryTier: string, input: TierChangeInput): RelativeChange {
+  const current = input.boundaries ?? null;
+  const previous = input.cause === 'BOUNDARY' ? (input.previousBoundaries ?? null) : current;
+  const band = policy.tiers.find((tier) => tier.name === boundaryTier)?.relative?.[0];
+  const valueIn = (b: RelativeBoundaries | null): number | null =>
+    band === undefined || b === null ? null : (findCut(b, band.metric, band.toBps)?.key?.value ?? null);
+  return {
+    epoch: current?.epoch ?? null,
+    previousEpoch: input.cause === 'BOUNDARY' ? (previous?.epoch ?? null) : (current?.epoch ?? null),
+    metric: band?.metric ?? null,
+    shareBps: band?.toBps ?? null,
+    valueBefore: valueIn(previous),
+    valueAfter: valueIn(current),
   };
 }

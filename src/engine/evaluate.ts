@@ -1,4 +1,5 @@
 import { conditionHolds, type RfmSnapshot } from './aggregates.js';
+import { bandHolds, inRankedPopulation, type RelativeBoundaries } from './boundaries.js';
 import { ruleText } from '../policy/describe.js';
 import { FALLBACK_RANK, INACTIVE_RANK, isMoneyMetric, type CompiledPolicy, type CompiledTier, type Condition } from '../policy/types.js';
 import { relaxedBound } from './relax.js';
@@ -52,8 +53,26 @@ export function rankOf(policy: CompiledPolicy, name: string): number | null {
   return policy.tiers.find((tier) => tier.name === name)?.rank ?? null;
 }
 
-function tierMatches(tier: CompiledTier, snapshot: RfmSnapshot): boolean {
-  return tier.conditions.every((condition) => conditionHolds(condition, snapshot));
+/**
+ * What a relative condition is evaluated against: the customer's id (the tie-break) and the
+ * boundaries in force; with no boundaries yet (no epoch published) no relative condition holds.
+ */
+export interface RelativeContext {
+  customerId: string;
+  boundaries: RelativeBoundaries | null;
+}
+
+/** Whether all relative conditions of `tier` hold (true for an absolute tier). */
+function relativeHolds(policy: CompiledPolicy, tier: CompiledTier, snapshot: RfmSnapshot, now: number, relative: RelativeContext | undefined, marginBps: number): boolean {
+  const bands = tier.relative;
+  if (bands === undefined || bands.length === 0) return true;
+  const boundaries = relative?.boundaries ?? null;
+  if (relative === undefined || boundaries === null || !inRankedPopulation(policy, snapshot, now)) return false;
+  return bands.every((band) => bandHolds(boundaries, band, relative.customerId, snapshot, marginBps));
+}
+
+function tierMatches(policy: CompiledPolicy, tier: CompiledTier, snapshot: RfmSnapshot, now: number, relative: RelativeContext | undefined): boolean {
+  return tier.conditions.every((condition) => conditionHolds(condition, snapshot)) && relativeHolds(policy, tier, snapshot, now, relative, 0);
 }
 
 /**
@@ -61,7 +80,7 @@ function tierMatches(tier: CompiledTier, snapshot: RfmSnapshot): boolean {
  * not within `inactivityMs` (`now − lastPurchaseAt >= inactivityMs`), else the first tier whose
  * conditions all hold, else the fallback tier.
  */
-export function rawTier(policy: CompiledPolicy, snapshot: RfmSnapshot, now: number): string {
+export function rawTier(policy: CompiledPolicy, snapshot: RfmSnapshot, now: number, relative?: RelativeContext): string {
   if (
     policy.inactivityMs !== null &&
     policy.inactiveTier !== null &&
@@ -70,7 +89,7 @@ export function rawTier(policy: CompiledPolicy, snapshot: RfmSnapshot, now: numb
   ) {
     return policy.inactiveTier;
   }
-  return policy.tiers.find((tier) => tierMatches(tier, snapshot))?.name ?? policy.fallbackTier;
+  return policy.tiers.find((tier) => tierMatches(policy, tier, snapshot, now, relative))?.name ?? policy.fallbackTier;
 }
 
 export { relaxedBound };
@@ -80,8 +99,12 @@ function relaxCondition(condition: Condition, marginBps: number): Condition {
   return { ...condition, value: relaxedBound(condition.value, marginBps) };
 }
 
-function holdsWithMargin(tier: CompiledTier, snapshot: RfmSnapshot, marginBps: number): boolean {
-  return tier.conditions.every((condition) => conditionHolds(relaxCondition(condition, marginBps), snapshot));
+function holdsWithMargin(policy: CompiledPolicy, tier: CompiledTier, snapshot: RfmSnapshot, now: number, relative: RelativeContext | undefined): boolean {
+  const marginBps = policy.hysteresis.downgradeMarginBps;
+  return (
+    tier.conditions.every((condition) => conditionHolds(relaxCondition(condition, marginBps), snapshot)) &&
+    relativeHolds(policy, tier, snapshot, now, relative, marginBps)
+  );
 }
 
 /**
@@ -89,7 +112,8 @@ function holdsWithMargin(tier: CompiledTier, snapshot: RfmSnapshot, marginBps: n
  * contract"); test/engine/reference-model.ts models the same contract independently.
  *
  * Inputs: the compiled policy; the R/F/M `snapshot` at `now` (see `rollingAggregates`); the
- * `prior` tier and pending-downgrade start; `now` in epoch ms. All integers.
+ * `prior` tier and pending-downgrade start; `now` in epoch ms (all integers); for a policy with
+ * relative tiers, the customer id and the boundaries in force (see {@link RelativeContext}).
  *
  * Steps:
  *  1. raw tier E = {@link rawTier}.
@@ -97,8 +121,8 @@ function holdsWithMargin(tier: CompiledTier, snapshot: RfmSnapshot, marginBps: n
  *     hysteresis, pending null, `changed` true, direction NEW.
  *  3. margin: with current tier C, if rank(E) < rank(C), E is not the inactive tier, C is an entry
  *     of `tiers`, and every condition of C holds with each money (monetary, averageDailyBalance,
- *     profit) gt/gte value relaxed by
- *     {@link relaxedBound}, the candidate is C, else E.
+ *     profit) gt/gte value relaxed by {@link relaxedBound} (and a relative monetary band's `to`
+ *     cut value relaxed the same way, see bandHolds), the candidate is C, else E.
  *  4. grace (downgradeGraceMs > 0): if rank(candidate) < rank(C) and candidate is not the inactive
  *     tier: with no pending downgrade, pending = now and stay in C; when now − pending >= grace,
  *     take the candidate and clear pending; otherwise stay in C. In every other case (including
@@ -108,8 +132,8 @@ function holdsWithMargin(tier: CompiledTier, snapshot: RfmSnapshot, marginBps: n
  *
  * Pure and allocation-light; no I/O, no clock.
  */
-export function evaluateTier(policy: CompiledPolicy, snapshot: RfmSnapshot, prior: PriorTier, now: number): TierDecision {
-  const raw = rawTier(policy, snapshot, now);
+export function evaluateTier(policy: CompiledPolicy, snapshot: RfmSnapshot, prior: PriorTier, now: number, relative?: RelativeContext): TierDecision {
+  const raw = rawTier(policy, snapshot, now, relative);
   const current = prior.tier;
   const currentRank = current === null ? null : rankOf(policy, current);
   if (current === null || currentRank === null) {
@@ -129,7 +153,7 @@ export function evaluateTier(policy: CompiledPolicy, snapshot: RfmSnapshot, prio
   let heldBy: TierDecision['heldBy'] = null;
   if (rawRank < currentRank && raw !== policy.inactiveTier) {
     const currentTier = policy.tiers.find((tier) => tier.name === current);
-    if (currentTier !== undefined && holdsWithMargin(currentTier, snapshot, policy.hysteresis.downgradeMarginBps)) {
+    if (currentTier !== undefined && holdsWithMargin(policy, currentTier, snapshot, now, relative)) {
       candidate = current;
       heldBy = 'margin';
     }

@@ -1,4 +1,6 @@
 import type { RfmSnapshot } from './aggregates.js';
+import { findCut } from './boundaries.js';
+import type { RelativeContext } from './evaluate.js';
 import { relaxedBound } from './relax.js';
 import type { CompiledPolicy, CompiledTier, Metric } from '../policy/types.js';
 
@@ -9,7 +11,8 @@ export interface Headroom {
    * other condition of that tier fails: `max(0, lowerBound − monetary)` where the lower bound is
    * the tightest of its monetary `gt v` (v + 1) / `gte v` (v). Null at the top, when the next tier
    * is the fallback (from the inactive tier), has no monetary lower bound, or its
-   * monetary upper bound (`lt`/`lte`) cannot be met by adding spend.
+   * monetary upper bound (`lt`/`lte`) cannot be met by adding spend. A relative monetary band
+   * counts with the boundaries in force, as if they did not move (see monetaryRange).
    */
   toNextTierUp: number | null;
   /**
@@ -33,9 +36,33 @@ export interface Headroom {
   averageDailyBalanceToDowngrade?: number | null;
 }
 
-function metricRange(tier: CompiledTier, metric: Metric, marginBps: number): { min: number | null; max: number | null } {
+/**
+ * The range of `metric` a tier admits; null when a relative monetary band of it admits nobody now
+ * (no boundaries yet, or a cut of rank 0). A band's `to` cut (key K) is a lower bound: K.value
+ * when the customer's id sorts at or before K's, else K.value + 1 (relaxed by the margin to
+ * floor(K.value × (10000 − margin) / 10000) for any id); its `from` cut (key F) an upper bound:
+ * F.value when the id sorts after F's, else F.value − 1.
+ */
+function metricRange(
+  tier: CompiledTier,
+  metric: Metric,
+  marginBps: number,
+  relative: RelativeContext | undefined,
+): { min: number | null; max: number | null } | null {
   let min: number | null = null;
   let max: number | null = null;
+  for (const band of tier.relative ?? []) {
+    if (band.metric !== metric) continue;
+    const boundaries = relative?.boundaries ?? null;
+    if (relative === undefined || boundaries === null) return null;
+    const id = relative.customerId;
+    const to = findCut(boundaries, 'monetary', band.toBps)?.key ?? null;
+    if (to === null) return null;
+    const lower = marginBps > 0 ? Math.floor((to.value * (10_000 - marginBps)) / 10_000) : id <= to.customerId ? to.value : to.value + 1;
+    min = Math.max(min ?? -Infinity, lower);
+    const from = band.fromBps === 0 ? null : (findCut(boundaries, 'monetary', band.fromBps)?.key ?? null);
+    if (from !== null) max = Math.min(max ?? Infinity, id > from.customerId ? from.value : from.value - 1);
+  }
   for (const condition of tier.conditions) {
     if (condition.metric !== metric) continue;
     const bound = condition.op === 'gt' || condition.op === 'gte' ? relaxedBound(condition.value, marginBps) : condition.value;
@@ -75,10 +102,10 @@ function nextTierUp(policy: CompiledPolicy, tier: string): CompiledTier | undefi
 }
 
 /** The next tier up's lower bound of `metric` and how much is missing to it (see {@link upgradeDistance}). */
-function distanceUp(policy: CompiledPolicy, tier: string, metric: Metric, actual: number): UpgradeDistance | null {
+function distanceUp(policy: CompiledPolicy, tier: string, metric: Metric, actual: number, relative: RelativeContext | undefined): UpgradeDistance | null {
   const next = nextTierUp(policy, tier);
   if (next === undefined) return null;
-  const { min, max } = metricRange(next, metric, 0);
+  const { min, max } = metricRange(next, metric, 0, relative) ?? { min: null, max: null };
   if (min === null) return null;
   const missing = Math.max(0, min - actual);
   if (max !== null && actual + missing > max) return null;
@@ -90,8 +117,8 @@ function distanceUp(policy: CompiledPolicy, tier: string, metric: Metric, actual
  * {@link Headroom.toNextTierUp} is null (top tier, inactive, no monetary lower bound, or an upper
  * bound that extra spend would overshoot).
  */
-export function upgradeDistance(policy: CompiledPolicy, tier: string, snapshot: RfmSnapshot): UpgradeDistance | null {
-  return distanceUp(policy, tier, 'monetary', snapshot.monetary);
+export function upgradeDistance(policy: CompiledPolicy, tier: string, snapshot: RfmSnapshot, relative?: RelativeContext): UpgradeDistance | null {
+  return distanceUp(policy, tier, 'monetary', snapshot.monetary, relative);
 }
 
 /**
@@ -100,28 +127,28 @@ export function upgradeDistance(policy: CompiledPolicy, tier: string, snapshot: 
  * the two is always 0). What a customer waiting out a downgrade grace can spend to stay; 0 when
  * monetary is not what fails. Null when the tier has no monetary lower bound.
  */
-export function spendToStay(policy: CompiledPolicy, tier: string, snapshot: RfmSnapshot): number | null {
-  const min = currentFloor(policy, tier, 'monetary');
+export function spendToStay(policy: CompiledPolicy, tier: string, snapshot: RfmSnapshot, relative?: RelativeContext): number | null {
+  const min = currentFloor(policy, tier, 'monetary', relative);
   return min === null ? null : Math.max(0, min - snapshot.monetary);
 }
 
 /** The current tier's lower bound of `metric`, relaxed by the downgrade margin; null: none. */
-function currentFloor(policy: CompiledPolicy, tier: string, metric: Metric): number | null {
+function currentFloor(policy: CompiledPolicy, tier: string, metric: Metric, relative: RelativeContext | undefined): number | null {
   const current = policy.tiers.find((candidate) => candidate.name === tier);
-  return current === undefined ? null : metricRange(current, metric, policy.hysteresis.downgradeMarginBps).min;
+  return current === undefined ? null : (metricRange(current, metric, policy.hysteresis.downgradeMarginBps, relative)?.min ?? null);
 }
 
 /** Headroom of a customer in tier `tier` with the given snapshot (see {@link Headroom}). */
-export function headroom(policy: CompiledPolicy, tier: string, snapshot: RfmSnapshot): Headroom {
+export function headroom(policy: CompiledPolicy, tier: string, snapshot: RfmSnapshot, relative?: RelativeContext): Headroom {
   const down = (metric: Metric, actual: number): number | null => {
-    const min = currentFloor(policy, tier, metric);
+    const min = currentFloor(policy, tier, metric, relative);
     return min === null ? null : Math.max(0, actual - min);
   };
   const balance = snapshot.averageDailyBalance ?? 0;
   return {
-    toNextTierUp: upgradeDistance(policy, tier, snapshot)?.missing ?? null,
+    toNextTierUp: upgradeDistance(policy, tier, snapshot, relative)?.missing ?? null,
     toDowngrade: down('monetary', snapshot.monetary),
-    averageDailyBalanceToNextTierUp: distanceUp(policy, tier, 'averageDailyBalance', balance)?.missing ?? null,
+    averageDailyBalanceToNextTierUp: distanceUp(policy, tier, 'averageDailyBalance', balance, relative)?.missing ?? null,
     averageDailyBalanceToDowngrade: down('averageDailyBalance', balance),
   };
 }

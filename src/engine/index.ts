@@ -5,6 +5,7 @@
  */
 export * from './types.js';
 export * from './aggregates.js';
+export * from './boundaries.js';
 export * from './evaluate.js';
 export * from './headroom.js';
 export * from './due.js';

@@ -1,7 +1,7 @@
 import type { CompiledPolicy } from '../policy/types.js';
 import { firstCountedBucket, rollingAggregates } from './aggregates.js';
 import { nextDueTime } from './due.js';
-import { rawTier } from './evaluate.js';
+import { rawTier, type RelativeContext } from './evaluate.js';
 import { headroom, type Headroom } from './headroom.js';
 import type { Bucket, CustomerState } from './types.js';
 
@@ -29,12 +29,16 @@ export interface CustomerEvaluation {
   headroom: Headroom;
 }
 
-/** Evaluates a stored customer at `now`: what `inspect` shows next to the stored state. */
-export function evaluateCustomer(policy: CompiledPolicy, state: CustomerState, now: number): CustomerEvaluation {
+/**
+ * Evaluates a stored customer at `now`: what `inspect` shows next to the stored state. A policy
+ * with relative tiers needs `relative` (the customer id and the boundaries in force) to place the
+ * customer in one of them.
+ */
+export function evaluateCustomer(policy: CompiledPolicy, state: CustomerState, now: number, relative?: RelativeContext): CustomerEvaluation {
   const first = firstCountedBucket(policy, now);
   const buckets = state.buckets.filter((bucket) => bucket.index >= first);
   const snapshot = rollingAggregates(policy, buckets, state.lastPurchaseAt, now, state.balances);
-  const raw = rawTier(policy, snapshot, now);
+  const raw = rawTier(policy, snapshot, now, relative);
   let rule: MatchedRule;
   if (raw === policy.inactiveTier && policy.inactivityMs !== null && state.lastPurchaseAt !== null && now - state.lastPurchaseAt >= policy.inactivityMs) {
     rule = { kind: 'inactive' };
@@ -54,6 +58,6 @@ export function evaluateCustomer(policy: CompiledPolicy, state: CustomerState, n
     rawTier: raw,
     rule,
     dueAt: nextDueTime(policy, { ...state, buckets }, now),
-    headroom: headroom(policy, state.tier ?? raw, snapshot),
+    headroom: headroom(policy, state.tier ?? raw, snapshot, relative),
   };
 }

@@ -1,6 +1,7 @@
 import type { CompiledPolicy } from '../policy/types.js';
 import { firstCountedBucket, rollingAggregates, type RfmSnapshot } from './aggregates.js';
 import { decideTierChange, type TierChangeOutcome } from './change.js';
+import type { RelativeBoundaries } from './boundaries.js';
 import type { CustomerState } from './types.js';
 
 /** What re-evaluating one stored customer under a policy gives: the outcome and its figures. */
@@ -18,12 +19,19 @@ export interface PolicyReevaluation extends TierChangeOutcome {
  * a customer twice during one policy switch never yields a second POLICY change. `pyramid policy
  * diff` and the scorers' switch both call this, so the preview and the events agree.
  *
- * Pure; `state` is not modified.
+ * A policy with relative tiers is evaluated against `boundaries` (null: none, so no relative
+ * condition holds). Pure; `state` is not modified.
  */
-export function reevaluateUnderPolicy(policy: CompiledPolicy, customerId: string, state: CustomerState, now: number): PolicyReevaluation {
+export function reevaluateUnderPolicy(
+  policy: CompiledPolicy,
+  customerId: string,
+  state: CustomerState,
+  now: number,
+  boundaries: RelativeBoundaries | null = null,
+): PolicyReevaluation {
   const first = firstCountedBucket(policy, now);
   const buckets = state.buckets.filter((bucket) => bucket.index >= first);
   const snapshot = rollingAggregates(policy, buckets, state.lastPurchaseAt, now, state.balances);
-  const outcome = decideTierChange({ policy, customerId, state, before: snapshot, after: snapshot, now, cause: 'POLICY', transactionId: null });
+  const outcome = decideTierChange({ policy, customerId, state, before: snapshot, after: snapshot, now, cause: 'POLICY', transactionId: null, boundaries });
   return { ...outcome, snapshot };
 }

@@ -205,6 +205,38 @@ export function createMetrics(instrumentation: Instrumentation, options: CreateM
     labelNames: ['topic', 'partition'],
     registers,
   });
+  const rankingEpoch = new Gauge({
+    name: `${p}ranking_epoch`,
+    help: 'Relative tiers: the latest epoch of boundaries this instance published as coordinator.',
+    registers,
+  });
+  const rankingPopulation = new Gauge({
+    name: `${p}ranking_population`,
+    help: 'Relative tiers: customers in the ranked population (N) at the latest published epoch.',
+    registers,
+  });
+  const rankingBoundary = new Gauge({
+    name: `${p}ranking_boundary_value`,
+    help: 'Relative tiers: the boundary value (minor units for monetary, a count for frequency) of each cut at the latest published epoch, by metric and share in basis points; absent while the cut holds no customer.',
+    labelNames: ['metric', 'share_bps'],
+    registers,
+  });
+  const rankingRecompute = new Gauge({
+    name: `${p}ranking_recompute_seconds`,
+    help: 'Relative tiers: how long the latest published recompute of the boundaries took (read every partition, rank, publish).',
+    registers,
+  });
+  const rankingLease = new Gauge({
+    name: `${p}ranking_lease_held`,
+    help: 'Relative tiers: 1 while this instance holds the coordinator lease, else 0.',
+    registers,
+  });
+  const rankingReevaluation = new Gauge({
+    name: `${p}ranking_reevaluation_lag_epochs`,
+    help: 'Relative tiers: epochs published but not yet re-evaluated (BOUNDARY pass) by this partition: 0 when caught up.',
+    labelNames: ['topic', 'partition'],
+    registers,
+  });
   const claimsShortened = new Counter({
     name: `${p}dedupe_claims_shortened_total`,
     help: 'Dedupe claims that expire before their transaction leaves the window (an opted-in PYRAMID_DEDUPE_HORIZON): copies arriving later would count again.',
@@ -266,6 +298,15 @@ export function createMetrics(instrumentation: Instrumentation, options: CreateM
       partitionsStopped.set({ ...part(e.topic, e.partition), reason: e.reason }, 1);
     }),
     instrumentation.on('policy.reevaluation', (e) => reevaluation.set(part(e.topic, e.partition), e.of === 0 ? 1 : e.done / e.of)),
+    instrumentation.on('ranking.epoch_published', (e) => {
+      rankingEpoch.set(e.epoch);
+      rankingPopulation.set(e.population);
+      rankingRecompute.set(e.seconds);
+      rankingBoundary.reset();
+      for (const cut of e.cuts) if (cut.value !== null) rankingBoundary.set({ metric: cut.metric, share_bps: String(cut.bps) }, cut.value);
+    }),
+    instrumentation.on('ranking.lease', (e) => rankingLease.set(e.held ? 1 : 0)),
+    instrumentation.on('ranking.reevaluation', (e) => rankingReevaluation.set(part(e.topic, e.partition), Math.max(0, e.latest - e.applied))),
     instrumentation.on('dedupe.claims_shortened', (e) => claimsShortened.inc(part(e.topic, e.partition), e.count)),
     instrumentation.on('health.readiness', (e) => {
       ready.set(e.ok ? 1 : 0);

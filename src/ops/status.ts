@@ -44,6 +44,8 @@ export interface StatusSnapshot {
   /** Since start, same values as `pyramid_consumer_dlq_records_total` summed over topics. */
   dlq: { reason: string; count: number }[];
   totals: { processed: Record<RecordOutcome, number>; tierChanges: number; dlq: number };
+  /** Relative tiers: the epoch of boundaries this scorer evaluates against; null when none (or no relative tiers). */
+  ranking: InstrumentationEvents['ranking.boundaries'] | null;
 }
 
 /** Supplies the status page. The ops server depends on this, not on how it is computed. */
@@ -84,6 +86,7 @@ export function createStatusTracker(instrumentation: Instrumentation, options: S
   const dlq = new Map<string, number>();
   const totals = { processed: zeroOutcomes(), tierChanges: 0, dlq: 0 };
   let pyramid: PyramidStatus | null = null;
+  let ranking: StatusSnapshot['ranking'] = null;
 
   const partitionState = (topic: string, partition: number): PartitionState => {
     const key = partitionKey(topic, partition);
@@ -138,6 +141,9 @@ export function createStatusTracker(instrumentation: Instrumentation, options: S
       if (changes.length > capacity) changes.length = capacity;
       totals.tierChanges += 1;
     }),
+    instrumentation.on('ranking.boundaries', (e) => {
+      ranking = { ...e, cuts: e.cuts.map((cut) => ({ ...cut })) };
+    }),
     instrumentation.on('pyramid.census', (e) => {
       pyramid = { ...e, tiers: [...e.tiers].sort((a, b) => b.rank - a.rank), receivedAt: now() };
     }),
@@ -165,6 +171,7 @@ export function createStatusTracker(instrumentation: Instrumentation, options: S
         latestChanges: changes.map((c) => ({ ...c })),
         dlq: [...dlq.entries()].map(([reason, count]) => ({ reason, count })).sort((a, b) => b.count - a.count || (a.reason < b.reason ? -1 : 1)),
         totals: { processed: { ...totals.processed }, tierChanges: totals.tierChanges, dlq: totals.dlq },
+        ranking,
       };
     },
     close() {

@@ -1,4 +1,5 @@
 import type { ClockMode } from '../engine/apply.js';
+import type { RelativeBoundaries } from '../engine/boundaries.js';
 import { evaluateCustomer, type CustomerEvaluation } from '../engine/inspect.js';
 import type { CustomerState } from '../engine/types.js';
 import { PyramidError } from '../errors.js';
@@ -36,6 +37,8 @@ export interface InspectOptions {
   partition?: number;
   /** Evaluation time; default the wall clock (wall mode) or the partition's event-time watermark (event mode). */
   now?: number;
+  /** Relative tiers: the boundaries in force (the latest published epoch); null or absent: none. */
+  boundaries?: RelativeBoundaries | null;
 }
 
 /**
@@ -68,7 +71,7 @@ export async function inspectCustomer(options: InspectOptions): Promise<Customer
       timerAt: await store.readTimer(topic, partition, customerId),
       signalSeq: state.signalSeq,
       nearUpgradeAt: state.nearUpgradeAt,
-      ...evaluateCustomer(options.policy, state, now),
+      ...evaluateCustomer(options.policy, state, now, { customerId, boundaries: options.boundaries ?? null }),
     };
   }
   return null;

@@ -1,4 +1,5 @@
-import { applyRecords, fireTimers, reevaluateCustomers, type ClockMode, type CustomerLookup, type EngineInput, type EngineResult } from '../engine/apply.js';
+import { applyRecords, fireTimers, reevaluateAgainstBoundaries, reevaluateCustomers, type ClockMode, type CustomerLookup, type EngineInput, type EngineResult } from '../engine/apply.js';
+import { rankedValues } from '../engine/boundaries.js';
 import type { BalanceRecord, CustomerState, EngineCounts, EngineRecord } from '../engine/types.js';
 import { isPyramidError, PyramidError } from '../errors.js';
 import type { Instrumentation } from '../instrumentation.js';
@@ -9,6 +10,7 @@ import { META } from '../state/layout.js';
 import { outboxId, type OutboxEntry } from '../state/outbox-codec.js';
 import { DEFAULT_TIMER_LIMIT, type PartitionClaim, type StateStore, type TierCounters } from '../state/store.js';
 import { PartitionCache, type CacheBudget, type CacheEntry } from './customer-cache.js';
+import type { BoundarySource } from './relative-boundaries.js';
 
 /** What an owned partition needs to score. */
 export interface OwnedPartitionOptions {
@@ -33,6 +35,12 @@ export interface OwnedPartitionOptions {
    * False: such a partition is refused (the claim names the policy field).
    */
   policyInForce?: boolean;
+  /**
+   * Policies with relative tiers: the published boundaries. Every evaluation is against the
+   * latest epoch, and each new epoch is followed by a BOUNDARY re-evaluation of every customer
+   * ({@link OwnedPartition.boundaryStep}).
+   */
+  boundaries?: BoundarySource;
 }
 
 /** What one background re-evaluation step of a policy switch did. */
@@ -126,6 +134,10 @@ export class OwnedPartition {
   private previousPolicyVersion: string | null = null;
   /** `<sub-hash>:<HSCAN cursor>` of the background re-evaluation; null when none is in progress. */
   private cursor: string | null = null;
+  /** The last epoch of relative boundaries whose BOUNDARY re-evaluation is committed (0: none). */
+  private boundaryEpoch = 0;
+  /** `<epoch>:<sub-hash>:<HSCAN cursor>` of a BOUNDARY re-evaluation in progress; null when none. */
+  private boundaryCursor: string | null = null;
 
   constructor(private readonly options: OwnedPartitionOptions) {
     this.topic = options.topic;
@@ -237,6 +249,48 @@ export class OwnedPartition {
     await this.commit(input, result, next);
     this.assertUsable();
     return { customers: page.customerIds.length, changes: result.counts.changes, signals: result.counts.signals, more: next !== '' };
+  }
+
+  /** True when a newer epoch of relative boundaries than the last re-evaluated one is published. */
+  get boundaryPassDue(): boolean {
+    const current = this.options.boundaries?.current() ?? null;
+    return current !== null && (this.boundaryCursor !== null || current.epoch > this.boundaryEpoch);
+  }
+
+  /** The epoch whose BOUNDARY re-evaluation is committed, and the latest known (for progress). */
+  get boundaryProgress(): { applied: number; latest: number } {
+    return { applied: this.boundaryEpoch, latest: this.options.boundaries?.current()?.epoch ?? 0 };
+  }
+
+  /**
+   * One step of the BOUNDARY re-evaluation of the latest epoch: the next HSCAN page (about
+   * `count` customers) re-evaluated against it at the partition's clock, each change carrying the
+   * cut's value in the last fully re-evaluated epoch and in this one, committed together with the
+   * moved cursor (and, on the last page, the epoch as re-evaluated). A newer epoch arriving
+   * mid-way restarts the pass against it; customers already moved find no second change.
+   */
+  async boundaryStep(now: number, count: number): Promise<ReevaluationStep> {
+    this.assertUsable();
+    const source = this.options.boundaries;
+    const target = source?.current() ?? null;
+    if (source === undefined || target === null || !this.boundaryPassDue) return { customers: 0, changes: 0, signals: 0, more: false };
+    const [epochText, shardText = '0', hscanCursor = '0'] = (this.boundaryCursor ?? '').split(':');
+    const fresh = this.boundaryCursor === null || Number(epochText) !== target.epoch;
+    const shard = fresh ? 0 : Number(shardText);
+    const page = await this.options.store.scanCustomerIds(this.topic, this.partition, shard, fresh ? '0' : hscanCursor, count);
+    const input = { ...(await this.engineInput(page.customerIds, [], undefined)), boundaries: target, previousBoundaries: await source.epoch(this.boundaryEpoch) };
+    this.assertUsable();
+    const at = this.options.clock === 'event' ? this.eventWatermark : now;
+    const result = at === null ? reevaluateAgainstBoundaries(input, [], 0) : reevaluateAgainstBoundaries(input, page.customerIds, at);
+    const nextShard = page.next === '0' ? shard + 1 : shard;
+    const done = nextShard >= this.options.store.customerShards;
+    const meta = new Map<string, string>([[META.boundaryCursor, done ? '' : `${target.epoch}:${nextShard}:${page.next}`]]);
+    if (done) meta.set(META.boundaryEpoch, String(target.epoch));
+    await this.commit(input, result, undefined, meta);
+    this.boundaryCursor = done ? null : (meta.get(META.boundaryCursor) as string);
+    if (done) this.boundaryEpoch = target.epoch;
+    this.assertUsable();
+    return { customers: page.customerIds.length, changes: result.counts.changes, signals: result.counts.signals, more: !done };
   }
 
   /**
@@ -383,6 +437,8 @@ export class OwnedPartition {
     this.cursor = claim.reevaluationCursor;
     this.storedPolicy = { version: claim.policyVersion, hash: claim.policyHash ?? '' };
     this.previousPolicyVersion = claim.previousPolicyVersion;
+    this.boundaryEpoch = claim.boundaryEpoch;
+    this.boundaryCursor = claim.boundaryCursor;
     this.switchFrom = claim.policyVersion !== null && (claim.policyVersion !== this.policy.version || claim.policyHash !== this.policyHash) ? claim.policyVersion : null;
     this.cache.clear();
   }
@@ -426,6 +482,7 @@ export class OwnedPartition {
       dedupeHorizonMs,
       reevaluate: this.reevaluating,
       previousPolicyVersion: this.switchedFromVersion,
+      boundaries: this.options.boundaries?.current() ?? null,
     };
   }
 
@@ -440,9 +497,9 @@ export class OwnedPartition {
    * Sends the commit of one engine result (fenced) and tracks its acknowledgement; the returned
    * promise never rejects (a failure is kept for {@link settled} and blocks further applies).
    */
-  private commit(input: EngineInput, result: EngineResult, cursor?: string): Promise<void> {
+  private commit(input: EngineInput, result: EngineResult, cursor?: string, extraMeta?: Map<string, string>): Promise<void> {
     const commit = this.commitNumber;
-    const meta = new Map<string, string>();
+    const meta = new Map<string, string>(extraMeta);
     // Fenced by the policy the stored state is on: a switching commit names the old one here.
     const fence = { owner: this.owner, commit, policyHash: this.storedPolicy.hash };
     if (input.policy !== this.policy) {
@@ -464,6 +521,12 @@ export class OwnedPartition {
       this.cursor = cursor === '' ? null : cursor;
     }
     const changedCounters = this.moveCounters(input.customers, result.customers);
+    // Relative tiers: the ranked sets move with the customers, valued at the call's clock.
+    let ranked: Map<string, { monetary: number; frequency: number } | null> | undefined;
+    if (this.policy.ranking !== undefined && result.clock !== null) {
+      ranked = new Map();
+      for (const [id, state] of result.customers) ranked.set(id, rankedValues(this.policy, state, result.clock));
+    }
     const written: CacheEntry[] = [];
     for (const [id, state] of result.customers) written.push(this.cache.putPending(id, state, commit));
     // Changes, then signals: both kinds take the partition's one outbox sequence.
@@ -491,6 +554,7 @@ export class OwnedPartition {
           outbox,
           pruneClaimsThrough: result.clock,
           meta,
+          ...(ranked === undefined ? {} : { ranked }),
         },
       )
       .then(

@@ -1,5 +1,6 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { ClockMode } from '../engine/apply.js';
+import { computeBoundaries, rankedValues, type RankedCustomer, type RelativeBoundaries } from '../engine/boundaries.js';
 import { reevaluateUnderPolicy } from '../engine/policy-change.js';
 import type { CompiledPolicy } from '../policy/types.js';
 import type { StateStore } from '../state/store.js';
@@ -26,6 +27,11 @@ export interface MoveMatrix {
   /** Customers whose tier changes: each gets one POLICY tier-change event when the policy is applied. */
   moving: number;
   movingRevenueMinor: number;
+  /**
+   * A policy with relative tiers: the boundaries it would start from, computed exactly over the
+   * stored customers (each at its partition's clock), as its first epoch would give them.
+   */
+  boundaries?: RelativeBoundaries;
 }
 
 /** Input of {@link policyMoveMatrix}. */
@@ -47,9 +53,10 @@ export interface PolicyDiffOptions {
  * The move matrix of `policy` against the stored state, changing nothing: every stored customer
  * of every partition is re-evaluated under the new policy at the partition's clock (the wall
  * clock, or in event clock the partition's event-time watermark) exactly as the scorers do when
- * the policy is applied ({@link reevaluateUnderPolicy}). It reads with HSCAN, page by page with a
- * pause between pages, so it runs next to live scorers; a customer written meanwhile is seen in
- * one of its states, as with any SCAN.
+ * the policy is applied ({@link reevaluateUnderPolicy}); a policy with relative tiers against the
+ * exact boundaries of every partition's stored customers (one more HSCAN pass first). It reads
+ * with HSCAN, page by page with a pause between pages, so it runs next to live scorers; a customer
+ * written meanwhile is seen in one of its states, as with any SCAN.
  */
 export async function policyMoveMatrix(options: PolicyDiffOptions): Promise<MoveMatrix> {
   const { store, topic, policy } = options;
@@ -61,6 +68,30 @@ export async function policyMoveMatrix(options: PolicyDiffOptions): Promise<Move
   const cells = new Map<string, MoveCell>();
   const versions = new Set<string>();
   let customers = 0;
+  const clockOf = async (partition: number): Promise<number | null> => {
+    const meta = await store.readMeta(topic, partition);
+    if (meta === null) return null;
+    return options.clock === 'event' ? meta.eventWatermark : wallClock();
+  };
+  // Relative tiers: first the ranked population over every partition, so each customer is
+  // evaluated against the exact boundaries of the whole deployment.
+  let boundaries: RelativeBoundaries | null = null;
+  if (policy.ranking !== undefined) {
+    const ranked: RankedCustomer[] = [];
+    let latest = -Infinity;
+    for (const partition of options.partitions) {
+      const now = await clockOf(partition);
+      if (now === null) continue;
+      latest = Math.max(latest, now);
+      let read = 0;
+      for await (const { customerId, state } of store.scanCustomers(topic, partition, { count: pageSize })) {
+        const values = rankedValues(policy, state, now);
+        if (values !== null) ranked.push({ customerId, ...values });
+        if (++read % pageSize === 0 && pauseMs > 0) await sleep(pauseMs);
+      }
+    }
+    boundaries = computeBoundaries(policy, ranked, 0, latest === -Infinity ? wallClock() : latest);
+  }
   for (const partition of options.partitions) {
     const meta = await store.readMeta(topic, partition);
     if (meta === null) continue;
@@ -71,7 +102,7 @@ export async function policyMoveMatrix(options: PolicyDiffOptions): Promise<Move
     let read = 0;
     for await (const { customerId, state } of store.scanCustomers(topic, partition, { count: pageSize })) {
       if (state.tier === null) continue;
-      const outcome = reevaluateUnderPolicy(policy, customerId, state, now);
+      const outcome = reevaluateUnderPolicy(policy, customerId, state, now, boundaries);
       const key = `${state.tier}\u0000${outcome.state.tier}`;
       let cell = cells.get(key);
       if (cell === undefined) cells.set(key, (cell = { from: state.tier, to: outcome.state.tier ?? state.tier, customers: 0, revenueMinor: 0 }));
@@ -92,5 +123,6 @@ export async function policyMoveMatrix(options: PolicyDiffOptions): Promise<Move
     customers,
     moving: moves.reduce((sum, cell) => sum + cell.customers, 0),
     movingRevenueMinor: moves.reduce((sum, cell) => sum + cell.revenueMinor, 0),
+    ...(boundaries === null ? {} : { boundaries }),
   };
 }

@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto';
 import type { Redis } from 'ioredis';
 import type { PyramidConfig } from '../config/schema.js';
 import { isPyramidError, PyramidError } from '../errors.js';
@@ -35,6 +36,9 @@ import { DEFAULT_RETRY, retrying, type RetryOptions } from './retry.js';
 import { StoppedPartitions } from './stopped-partitions.js';
 import { startPolicyReevaluator, type PolicyReevaluator } from './policy-reevaluator.js';
 import { createPolicyWatcher, type PolicyInUse, type PolicyWatcher } from './policy-watcher.js';
+import { startBoundaryReevaluator, type BoundaryReevaluator } from './boundary-reevaluator.js';
+import { boundaryRecords, startBoundaryCoordinator, watchBoundaries, type BoundaryCoordinator, type BoundaryWatcher } from './relative-boundaries.js';
+import { RankingStore } from '../state/ranking.js';
 import { startSweeper, type Sweeper } from './sweeper.js';
 import { createAvroSignalEncoder, createJsonSignalEncoder, type SignalEncoder } from './signal-encoder.js';
 import { createAvroTierChangeEncoder, createJsonTierChangeEncoder, type TierChangeEncoder } from './tier-change-encoder.js';
@@ -126,6 +130,8 @@ interface Running {
   relay: OutboxRelay;
   sweeper: Sweeper | undefined;
   reevaluator: PolicyReevaluator | undefined;
+  /** Policies with relative tiers: the published boundaries, their coordinator and the BOUNDARY pass. */
+  ranking: { store: RankingStore; watcher: BoundaryWatcher; coordinator?: BoundaryCoordinator; reevaluator?: BoundaryReevaluator } | undefined;
   lag: LagMonitor;
   census: () => Promise<PyramidCensus>;
   groupProbe: HealthProbe & { close(): void };
@@ -291,6 +297,7 @@ export function createScorer(config: PyramidConfig, options: ScorerOptions = {})
           budget,
           logger,
           instrumentation,
+          ...(r.ranking === undefined ? {} : { boundaries: r.ranking.watcher }),
         });
         // The policy in force is read again right before the claim: a partition is switched only
         // forward, to the policy applied last (the claim refuses, retriably, when that moved on).
@@ -445,6 +452,14 @@ export function createScorer(config: PyramidConfig, options: ScorerOptions = {})
 
   async function connectSteps(opened: Array<() => Promise<void> | void>): Promise<Running> {
     const policy = options.policy ?? (await loadPolicyFile(config.policyFile));
+    const relativeAt = policy.tiers.findIndex((tier) => tier.relative !== undefined);
+    if (relativeAt >= 0 && config.clock === 'event') {
+      throw new PyramidError(
+        'POLICY_INVALID',
+        `policy ${config.policyFile}: tiers[${relativeAt}].relative: relative tiers are scored on the wall clock only in this version (PYRAMID_CLOCK=wall); event-clock boundary epochs are not implemented`,
+        { details: { fields: [`tiers[${relativeAt}].relative`] } },
+      );
+    }
     const redis = await connectRedis(config.redis);
     opened.push(() => redis.disconnect());
     const kafka = createKafkaClient(config.kafka, { logger: logger.child({ component: 'kafka' }) });
@@ -469,6 +484,8 @@ export function createScorer(config: PyramidConfig, options: ScorerOptions = {})
       { topic: config.topics.tierChanges, numPartitions: partitionCount },
       { topic: config.topics.signals, numPartitions: partitionCount },
       { topic: config.topics.dlq, numPartitions: partitionCount },
+      // Relative tiers: downstream reads the latest boundaries of every tier (keyed by tier).
+      ...(policy.ranking === undefined ? [] : [{ topic: config.topics.boundaries, numPartitions: 1, configs: { 'cleanup.policy': 'compact' } }]),
     ]);
     const registry =
       config.registry.url === undefined
@@ -496,6 +513,14 @@ export function createScorer(config: PyramidConfig, options: ScorerOptions = {})
     // A policy object handed in (tests) has no file text: scorers never compile it from Redis.
     const policyText = options.policy === undefined ? await readFile(config.policyFile, 'utf8') : '';
     await checkPolicyInForce(redis, config.keyPrefix, { version: policy.version, hash: policyHash, content: policyText, source: config.policyFile });
+    let ranking: Running['ranking'];
+    if (policy.ranking !== undefined) {
+      const rankingStore = new RankingStore(redis, config.keyPrefix);
+      const watcher = watchBoundaries({ ranking: rankingStore, policyHash, intervalMs: Math.min(1000, config.ranking.interval), logger, instrumentation });
+      opened.push(() => watcher.stop());
+      await watcher.refresh();
+      ranking = { store: rankingStore, watcher };
+    }
     const logs = kafka.createPartitionLogReader();
     opened.push(() => logs.disconnect());
     await refuseOtherIncarnation(store, admin, logs);
@@ -583,6 +608,7 @@ export function createScorer(config: PyramidConfig, options: ScorerOptions = {})
       relay,
       sweeper: undefined,
       reevaluator: undefined,
+      ranking,
       lag,
       census,
       groupProbe: kafkaGroupProbe(instrumentation, { topic: inputTopic, partitionCount, describeGroup: () => admin.describeGroup(config.groupId) }),
@@ -684,6 +710,26 @@ export function createScorer(config: PyramidConfig, options: ScorerOptions = {})
     }
     r.reevaluator = startPolicyReevaluator({ ownership, relay: r.relay, instrumentation, logger, intervalMs: tuning.reevaluationIntervalMs });
     await r.policy.start();
+    if (r.ranking !== undefined) {
+      // A policy with relative tiers is never switched live (assertSwitchable), so the coordinator
+      // ranks under the policy the scorer started with.
+      const ranked = r.policy.current();
+      r.ranking.coordinator = startBoundaryCoordinator({
+        ranking: r.ranking.store,
+        store: r.store,
+        topic: inputTopic,
+        partitions: Array.from({ length: r.partitionCount }, (_, i) => i),
+        policy: ranked.policy,
+        policyHash: ranked.hash,
+        instance: `${config.groupId}:${process.pid}:${randomUUID()}`,
+        intervalMs: config.ranking.interval,
+        leaseMs: config.ranking.lease,
+        announce: (boundaries) => r.producer.send(config.topics.boundaries, boundaryRecords(ranked.policy, boundaries)),
+        instrumentation,
+        logger,
+      });
+      r.ranking.reevaluator = startBoundaryReevaluator({ ownership, relay: r.relay, instrumentation, logger });
+    }
     logger.info({ groupId: config.groupId, topic: inputTopic, balancesTopic, clock: config.clock }, 'scorer running');
   }
 
@@ -706,6 +752,9 @@ export function createScorer(config: PyramidConfig, options: ScorerOptions = {})
       await r.sweeper?.stop();
       await r.reevaluator?.stop();
       await r.policy.stop();
+      await r.ranking?.coordinator?.stop();
+      await r.ranking?.reevaluator?.stop();
+      r.ranking?.watcher.stop();
       await Promise.allSettled([...pendingAssignments]);
       await ownership.idle();
       await r.lag.stop();

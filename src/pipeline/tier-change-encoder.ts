@@ -25,8 +25,8 @@ export function createJsonTierChangeEncoder(): TierChangeEncoder {
 /**
  * Avro in the Confluent wire format: registers schemas/tier-change-v2.avsc under
  * `<topic>-value` (TopicNameStrategy; idempotent, an identical schema keeps its id; a subject
- * holding v1 accepts it, v2 only adds a field with a default) once at start, then frames every
- * value with that id.
+ * holding v1 accepts it, BACKWARD: every field v2 adds has a default) once at start, then frames
+ * every value with that id.
  *
  * @throws PyramidError SCHEMA_REJECTED when the subject holds an incompatible schema,
  *   SCHEMA_REGISTRY_UNAVAILABLE (retriable) when the registry cannot be reached.

@@ -3,7 +3,7 @@ import { describeAllRules } from './describe.js';
 import { formatDuration } from '../duration.js';
 import { decimalToMinor, formatMinor } from './money.js';
 import type { PolicyFile, PolicyFileTier } from './schema.js';
-import type { Comparison, CompiledPolicy, CompiledTier, Condition, Metric, SignalSettings } from './types.js';
+import type { Comparison, CompiledPolicy, CompiledTier, Condition, Metric, ShareBand, SignalSettings } from './types.js';
 
 /** One reason a policy is invalid, at a field path such as `['tiers', 2, 'when', 'monetary', 'gt']`. */
 export interface PolicyIssue {
@@ -87,12 +87,14 @@ function compileTier(
 
   const conditions = [...monetary, ...frequency, ...recency, ...averageDailyBalance, ...profit];
   const compiled: CompiledTier = { name: tier.name, rank: tierCount - index + 1, conditions };
-  // Accepted fields must act: until the engine ranks customers across partitions, a share-based
-  // tier is refused rather than loaded and never matched.
-  if (tier.relative !== undefined) {
-    issues.push({ path: at('relative'), message: 'relative (top N %) tiers are not evaluated by this version; use absolute thresholds (when.monetary)' });
+  const relative: ShareBand[] = [];
+  for (const metric of ['monetary', 'frequency'] as const) {
+    const band = tier.relative?.[metric];
+    if (band !== undefined) relative.push({ metric, fromBps: band.fromBps, toBps: band.toBps });
   }
-  if (conditions.length === 0 && tier.relative === undefined && tier.when?.monetary === undefined && index < tierCount - 1) {
+  // Absent rather than empty on absolute tiers, so their policies hash as before.
+  if (relative.length > 0) compiled.relative = relative;
+  if (conditions.length === 0 && relative.length === 0 && tier.when?.monetary === undefined && index < tierCount - 1) {
     issues.push({ path: at('when'), message: `tier "${tier.name}" has no conditions, so it matches everyone and the tiers after it are unreachable` });
   }
   return compiled;
@@ -111,7 +113,7 @@ function rangeText(range: { lo: number; hi: number }, digits: number, currency: 
  */
 function checkMonetaryLadder(tiers: readonly CompiledTier[], digits: number, currency: string, issues: PolicyIssue[]): void {
   const monetaryOnly = (tier: CompiledTier): boolean =>
-    tier.conditions.length > 0 && tier.conditions.every((c) => c.metric === 'monetary');
+    tier.relative === undefined && tier.conditions.length > 0 && tier.conditions.every((c) => c.metric === 'monetary');
   for (let i = 0; i + 1 < tiers.length; i += 1) {
     const upper = tiers[i];
     const lower = tiers[i + 1];
@@ -175,7 +177,8 @@ function compileSignals(file: PolicyFile, tiers: readonly CompiledTier[], digits
  *    listed tier, never each other), because each name has exactly one rank and one rule;
  *  - every condition's bounds admit some value; only the last tier may have no conditions;
  *  - consecutive monetary-only tiers are sorted descending and do not overlap;
- *  - every signal setting can act (see compileSignals).
+ *  - every signal setting can act (see compileSignals); signals are refused with relative tiers;
+ *  - `ranking` is given only with some relative tier (it defaults to active purchasers).
  * Ranks follow order: `tiers[i]` gets `tiers.length - i + 1`, the fallback 1, the inactive tier 0.
  */
 export function compilePolicy(file: PolicyFile): { policy: CompiledPolicy; issues: [] } | { policy: null; issues: PolicyIssue[] } {
@@ -213,6 +216,15 @@ export function compilePolicy(file: PolicyFile): { policy: CompiledPolicy; issue
 
   const tiers = file.tiers.map((tier, index) => compileTier(tier, index, file.tiers.length, digits, issues));
   if (digits !== undefined) checkMonetaryLadder(tiers, digits, file.currency, issues);
+  const relative = tiers.some((tier) => tier.relative !== undefined);
+  if (file.ranking !== undefined && !relative) {
+    issues.push({ path: ['ranking'], message: 'no tier has relative conditions, so nobody is ranked; remove ranking or add tiers[].relative' });
+  }
+  // The signal rules measure distances to absolute monetary bounds; next to share-of-customers
+  // tiers they would stay silent for those tiers, so the combination is refused rather than accepted.
+  if (relative && file.signals !== undefined) {
+    issues.push({ path: ['signals'], message: 'signals are not evaluated together with relative (share-of-customers) tiers by this version; remove signals or use absolute thresholds' });
+  }
   const signals = compileSignals(file, tiers, digits, issues);
   if (issues.length > 0 || digits === undefined) return { policy: null, issues };
 
@@ -233,6 +245,7 @@ export function compilePolicy(file: PolicyFile): { policy: CompiledPolicy; issue
     },
   };
   if (signals !== undefined) policy.signals = signals;
+  if (relative) policy.ranking = { population: file.ranking?.population ?? 'active-purchasers' };
   policy.rules = describeAllRules(policy);
   return { policy, issues: [] };
 }

@@ -1,6 +1,6 @@
 import { formatDuration } from '../duration.js';
 import { formatMinor } from './money.js';
-import type { Comparison, CompiledPolicy, CompiledTier, Condition } from './types.js';
+import type { Comparison, CompiledPolicy, CompiledTier, Condition, ShareBand } from './types.js';
 
 const OPERATOR_TEXT: Record<Comparison, string> = { gt: '>', gte: '>=', lt: '<', lte: '<=' };
 
@@ -21,8 +21,20 @@ export function describeCondition(policy: Pick<CompiledPolicy, 'currency' | 'min
   }
 }
 
+/** A share in basis points as text: 100 -> "1%", 1250 -> "12.5%". */
+export function formatShare(bps: number): string {
+  return `${(bps / 100).toString()}%`;
+}
+
+/** Rule text of a relative condition: "monetary in top 1%", "frequency in top 20%-40%". */
+export function describeShareBand(band: ShareBand): string {
+  const range = band.fromBps === 0 ? formatShare(band.toBps) : `${formatShare(band.fromBps)}-${formatShare(band.toBps)}`;
+  return `${band.metric} in top ${range}`;
+}
+
 function describeListedTier(policy: CompiledPolicy, tier: CompiledTier): string {
   const parts = tier.conditions.map((condition) => describeCondition(policy, condition));
+  for (const band of tier.relative ?? []) parts.push(describeShareBand(band));
   return parts.length === 0 ? 'always' : parts.join(' and ');
 }
 
@@ -78,6 +90,11 @@ export function describePolicy(policy: CompiledPolicy): string[] {
   const margin = downgradeMarginBps === 0 ? 'no downgrade margin' : `downgrade margin ${(downgradeMarginBps / 100).toString()}% (monetary, averageDailyBalance and profit lower bounds of the current tier relaxed by it)`;
   const grace = downgradeGraceMs === 0 ? 'no downgrade grace' : `downgrade grace ${formatDuration(downgradeGraceMs)} (a downgrade waits this long)`;
   lines.push(`hysteresis: ${margin}; ${grace}`);
+  if (policy.ranking !== undefined) {
+    lines.push(
+      `ranking: ${policy.ranking.population} (customers with a purchase in the window who are not inactive), by value descending, ties by customer id ascending; a band "top a%-b%" of N ranked customers holds ranks floor(a% × N) + 1 .. floor(b% × N)`,
+    );
+  }
   lines.push(...describeSignals(policy));
   return lines;
 }

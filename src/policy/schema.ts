@@ -46,6 +46,37 @@ const marginField = z.string({ error: 'expected a percentage string such as "10%
   return Number(match[1]) * 100 + Number((match[2] ?? '').padEnd(2, '0'));
 });
 
+const SHARE_PATTERN = /^(\d{1,3})(?:\.(\d{1,2}))?%$/;
+
+/** "1%" -> 100 basis points of the ranked population; "12.5%" -> 1250; from "0%" to "100%". */
+const shareField = z.string({ error: 'expected a share of customers as a percentage string such as "1%"' }).transform((text, ctx) => {
+  const match = SHARE_PATTERN.exec(text.trim());
+  const bps = match === null ? NaN : Number(match[1]) * 100 + Number((match?.[2] ?? '').padEnd(2, '0'));
+  if (!(bps <= 10_000)) {
+    ctx.addIssue({ code: 'custom', message: `"${text}" is not a share from "0%" to "100%" with at most two decimals` });
+    return z.NEVER;
+  }
+  return bps;
+});
+
+/**
+ * A band of ranks by share of the ranked population: `{ top: "1%" }` (the first 1 %) or
+ * `{ from: "20%", to: "40%" }` (after the first 20 %, through the first 40 %).
+ */
+const shareBand = z
+  .strictObject({ top: shareField.optional(), from: shareField.optional(), to: shareField.optional() })
+  .superRefine((band, ctx) => {
+    if (band.top !== undefined) {
+      if (band.from !== undefined || band.to !== undefined) ctx.addIssue({ code: 'custom', message: 'use either top or from/to, not both' });
+      else if (band.top === 0) ctx.addIssue({ code: 'custom', path: ['top'], message: 'must be above "0%" (a band of no customers)' });
+    } else if (band.from === undefined || band.to === undefined) {
+      ctx.addIssue({ code: 'custom', message: 'needs top, or both from and to' });
+    } else if (band.to <= band.from) {
+      ctx.addIssue({ code: 'custom', path: ['to'], message: 'must be above from' });
+    }
+  })
+  .transform((band) => ({ fromBps: band.top === undefined ? (band.from ?? 0) : 0, toBps: band.top ?? band.to ?? 0 }));
+
 const tierName = z
   .string({ error: 'expected a tier name' })
   .regex(/^[A-Za-z][A-Za-z0-9_.-]{0,63}$/, 'must start with a letter and use only letters, digits, "_", "." or "-" (at most 64)');
@@ -62,13 +93,8 @@ const tierSchema = z.strictObject({
     })
     .optional(),
   relative: z
-    .strictObject({
-      topPercent: z
-        .number({ error: 'expected a number' })
-        .gt(0, 'must be > 0')
-        .max(100, 'must be <= 100'),
-      of: z.literal('monetary', { error: 'only "monetary" is supported' }).default('monetary'),
-    })
+    .strictObject({ monetary: shareBand.optional(), frequency: shareBand.optional() })
+    .refine((r) => r.monetary !== undefined || r.frequency !== undefined, { message: 'needs monetary or frequency (or both)' })
     .optional(),
 });
 
@@ -109,6 +135,11 @@ export const policyFileSchema = z.strictObject({
   inactivity: z.strictObject({ after: positiveDuration, tier: tierName }).optional(),
   hysteresis: z
     .strictObject({ downgradeGrace: durationField.optional(), downgradeMargin: marginField.optional() })
+    .optional(),
+  ranking: z
+    .strictObject({
+      population: z.literal('active-purchasers', { error: 'expected "active-purchasers" (customers with a purchase in the window who are not inactive)' }),
+    })
     .optional(),
   tiers: z.array(tierSchema, { error: 'expected a list of tiers' }).min(1, 'needs at least one tier'),
   fallback: tierName,

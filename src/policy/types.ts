@@ -25,6 +25,32 @@ export interface Condition {
   value: number;
 }
 
+/** A metric customers can be ranked by (a relative condition). */
+export type RankedMetric = 'monetary' | 'frequency';
+
+/**
+ * A relative condition: the customer's rank by `metric` in the ranked population lies in the band
+ * of shares from `fromBps` (exclusive) to `toBps` (inclusive), in basis points of the population
+ * (100 = 1 %). With N ranked customers the band holds the ranks
+ * `floor(fromBps × N / 10000) + 1 .. floor(toBps × N / 10000)`; "top 1 %" is 0..100.
+ * Rank 1 is the largest value; ties are broken by customer id ascending (src/engine/boundaries.ts).
+ */
+export interface ShareBand {
+  metric: RankedMetric;
+  fromBps: number;
+  toBps: number;
+}
+
+/**
+ * Who is ranked for the relative conditions. `active-purchasers`: customers with at least one
+ * purchase counted in the window who are not in the inactive tier by the inactivity rule.
+ */
+export type RankedPopulation = 'active-purchasers';
+
+export interface Ranking {
+  population: RankedPopulation;
+}
+
 export interface CompiledTier {
   name: string;
   /**
@@ -39,6 +65,11 @@ export interface CompiledTier {
   rank: number;
   /** All must hold (AND). An empty list always matches. */
   conditions: Condition[];
+  /**
+   * Relative conditions; all must hold, together with `conditions`. Absent or empty: an
+   * absolute tier. Optional so hand-built policies in tests stay valid.
+   */
+  relative?: ShareBand[];
 }
 
 export interface Hysteresis {
@@ -70,6 +101,8 @@ export interface CompiledPolicy {
   /** Assigned when no tier matches (and the inactivity rule does not apply). */
   fallbackTier: string;
   hysteresis: Hysteresis;
+  /** Set exactly when some tier has relative conditions: who is ranked. */
+  ranking?: Ranking;
   /**
    * Boundary rule text per tier name (every entry of `tiers`, the fallback and the inactive tier),
    * e.g. `vip` -> "monetary > 58900.00 CNY", `inactive` -> "inactive: no purchase for 180d".

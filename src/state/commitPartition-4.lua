@@ -26,6 +26,9 @@
       timers cleared    n         customer id
       claims            n pairs   expiry, transaction id
       outbox entries    n pairs   field ('c' tier change, 's' signal), record
+      ranked (optional) n, then the monetary and the frequency ranked-set key (same hash tag),
+                        then n triples customer id, monetary, frequency; monetary '' removes
+                        the customer from both sets (not in the ranked population)
 
   Output:
     { 0 } committed
@@ -76,6 +79,34 @@ at = at + 2 * n + 1
 n = tonumber(argv[at])
 local seq = tonumber(argv[6])
 for i = 1, n do rcall('XADD', KEYS[4], string.format('0-%d', seq + i - 1), argv[at + 2 * i - 1], argv[at + 2 * i]) end
+at = at + 2 * n + 1
+
+n = tonumber(argv[at] or '0')
+if n > 0 then
+  -- One ZADD / ZREM per set and slice, not one call per customer.
+  local monetaryKey, frequencyKey = argv[at + 1], argv[at + 2]
+  local m, f, gone = {}, {}, {}
+  at = at + 3
+  for _ = 1, n do
+    local id, value = argv[at], argv[at + 1]
+    if value == '' then
+      gone[#gone + 1] = id
+    else
+      m[#m + 1] = value
+      m[#m + 1] = id
+      f[#f + 1] = argv[at + 2]
+      f[#f + 1] = id
+    end
+    at = at + 3
+  end
+  local function each(command, key, list)
+    for i = 1, #list, SLICE do rcall(command, key, unpack(list, i, math.min(i + SLICE - 1, #list))) end
+  end
+  each('ZADD', monetaryKey, m)
+  each('ZADD', frequencyKey, f)
+  each('ZREM', monetaryKey, gone)
+  each('ZREM', frequencyKey, gone)
+end
 
 if argv[5] ~= '' then rcall('ZREMRANGEBYSCORE', KEYS[3], '-inf', argv[5]) end
 return { 0 }

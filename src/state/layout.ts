@@ -1,5 +1,7 @@
 import { PyramidError } from '../errors.js';
+import type { RelativeBoundaries } from '../engine/boundaries.js';
 import type { AccountBalance, BalanceBucket, BalanceState, Bucket, CustomerState } from '../engine/types.js';
+import type { RankedMetric } from '../policy/types.js';
 
 /**
  * The Redis layout of pyramid's state: every key name, every meta field and the stored customer
@@ -21,6 +23,9 @@ import type { AccountBalance, BalanceBucket, BalanceState, Bucket, CustomerState
  * - `base:tx`     sorted set: transaction id -> when its dedupe claim expires
  * - `base:outbox` stream of tier changes (field `c`) and signals (field `s`) (outbox-codec.ts), ids
  *   `0-<n>`, n = outbox sequence (one sequence for both kinds)
+ * - `base:rk:monetary`, `base:rk:frequency` sorted sets (policies with relative tiers only):
+ *   customer id -> ranked value, for the customers in the ranked population at their last commit,
+ *   written by the same commit as the customers (what the boundary coordinator ranks)
  */
 
 /**
@@ -76,6 +81,17 @@ export const META = {
   reevaluationCursor: 'rc',
   /** The policy version the partition switched from (the last switch); carried in logs and status. */
   previousPolicyVersion: 'pp',
+  /**
+   * Relative tiers: the last epoch of boundaries whose BOUNDARY re-evaluation of every customer of
+   * the partition is committed (absent: none).
+   */
+  boundaryEpoch: 'be',
+  /**
+   * Relative tiers: where the BOUNDARY re-evaluation of a newer epoch stands,
+   * `<epoch>:<sub-hash>:<HSCAN cursor>`; absent or empty when none is in progress. Moved by the
+   * same fenced commit as the page's BOUNDARY changes.
+   */
+  boundaryCursor: 'bc',
 } as const;
 
 /** Prefix of the per-tier customer counter fields (`n:<tier>`). */
@@ -95,6 +111,8 @@ export interface PartitionKeys {
   customerShardPrefix: string;
   /** How many customer sub-hashes the partition has (S). */
   customerShards: number;
+  /** Ranked sets of the relative tiers, by metric. */
+  ranked: Record<RankedMetric, string>;
 }
 
 /** The keys of partition `partition` of `topic` under `prefix`, with `customerShards` customer sub-hashes. */
@@ -107,6 +125,7 @@ export function partitionKeys(prefix: string, topic: string, partition: number, 
     outbox: `${base}:outbox`,
     customerShardPrefix: `${base}:cs:`,
     customerShards,
+    ranked: { monetary: `${base}:rk:monetary`, frequency: `${base}:rk:frequency` },
   };
 }
 
@@ -305,3 +324,73 @@ export const GROUP_POLICY = {
   /** When it was applied, epoch ms. */
   appliedAt: 'a',
 } as const;
+
+/**
+ * The keys of the relative-boundary coordination under `prefix`, all with one hash tag so one
+ * script fences a publication by the lease (on Redis Cluster too):
+ * - `lease`   string `<token>|<instance>`, with a TTL: who coordinates, and its fencing token
+ * - `tokens`  counter: the last fencing token given out (each new holder gets a larger one)
+ * - `epochs`  hash: epoch number -> {@link encodeBoundaries} (every epoch ever published, written once)
+ * - `current` string: the latest published epoch number
+ */
+export interface RankingKeys {
+  lease: string;
+  tokens: string;
+  epochs: string;
+  current: string;
+}
+
+export function rankingKeys(prefix: string): RankingKeys {
+  const base = `{${prefix}:ranking}`;
+  return { lease: `${base}:lease`, tokens: `${base}:tokens`, epochs: `${base}:epochs`, current: `${base}:current` };
+}
+
+/** Format version of a stored epoch of boundaries. */
+export const BOUNDARIES_FORMAT = 1;
+
+/** One published epoch: the boundaries and the content hash of the policy they were computed for. */
+export interface StoredBoundaries {
+  policyHash: string;
+  boundaries: RelativeBoundaries;
+}
+
+/**
+ * An epoch as stored: JSON `[1, policyHash, epoch, at, population, cuts]`, each cut
+ * `[metric, bps, rank, value | null, customerId | null]`.
+ */
+export function encodeBoundaries(stored: StoredBoundaries): string {
+  const { boundaries: b } = stored;
+  return JSON.stringify([
+    BOUNDARIES_FORMAT,
+    stored.policyHash,
+    b.epoch,
+    b.at,
+    b.population,
+    b.cuts.map((cut) => [cut.metric, cut.bps, cut.rank, cut.key?.value ?? null, cut.key?.customerId ?? null]),
+  ]);
+}
+
+/**
+ * @throws PyramidError `STATE_LAYOUT_MISMATCH` when the value is not of format {@link BOUNDARIES_FORMAT}.
+ */
+export function decodeBoundaries(text: string): StoredBoundaries {
+  let value: unknown;
+  try {
+    value = JSON.parse(text);
+  } catch {
+    value = undefined;
+  }
+  if (!Array.isArray(value) || value[0] !== BOUNDARIES_FORMAT || value.length !== 6 || !Array.isArray(value[5])) {
+    throw new PyramidError('STATE_LAYOUT_MISMATCH', `a stored epoch of relative boundaries is not of format ${BOUNDARIES_FORMAT} (${text.length} characters)`);
+  }
+  const [, policyHash, epoch, at, population, cuts] = value as [number, string, number, number, number, [RankedMetric, number, number, number | null, string | null][]];
+  return {
+    policyHash,
+    boundaries: {
+      epoch,
+      at,
+      population,
+      cuts: cuts.map(([metric, bps, rank, v, id]) => ({ metric, bps, rank, key: v === null || id === null ? null : { value: v, customerId: id } })),
+    },
+  };
+}

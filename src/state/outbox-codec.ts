@@ -59,11 +59,14 @@ export function encodeOutboxSignal(s: Signal): string {
  *   boundary.tier, boundary.rule, headroom.toNextTierUp, headroom.toDowngrade,
  *   previousPolicyVersion, before.averageDailyBalance, before.profit, after.averageDailyBalance,
  *   after.profit, headroom.averageDailyBalanceToNextTierUp, headroom.averageDailyBalanceToDowngrade]
- * The last seven positions were added after the first release of format 1: an entry of 22
- * elements (written before them, still waiting in an outbox) reads null, 0 and null there.
+ * followed, for a change under a policy with relative tiers, by one more element:
+ *   [relative.epoch, relative.previousEpoch, relative.metric, relative.shareBps,
+ *    relative.valueBefore, relative.valueAfter]
+ * Positions 22 to 28 were added after the first release of format 1: an entry of 22 elements
+ * (written before them, still waiting in an outbox) reads null, 0 and null there.
  */
 export function encodeOutboxRecord(c: TierChange): string {
-  return JSON.stringify([
+  const fields: unknown[] = [
     1,
     c.eventId,
     c.customerId,
@@ -93,7 +96,10 @@ export function encodeOutboxRecord(c: TierChange): string {
     c.after.profit ?? 0,
     c.headroom.averageDailyBalanceToNextTierUp ?? null,
     c.headroom.averageDailyBalanceToDowngrade ?? null,
-  ]);
+  ];
+  const r = c.relative;
+  if (r !== undefined) fields.push([r.epoch, r.previousEpoch, r.metric, r.shareBps, r.valueBefore, r.valueAfter]);
+  return JSON.stringify(fields);
 }
 
 /** The stream id of outbox sequence number `seq`: explicit ids keep a replay's ids identical. */
@@ -153,29 +159,32 @@ export function decodeOutboxEntry(id: string, flat: string[]): OutboxEntry {
   const signal = fieldOf(flat, OUTBOX_SIGNAL_FIELD);
   if (signal !== undefined) return decodeSignal(id, signal);
   const r = parseEntry(id, fieldOf(flat, OUTBOX_FIELD));
-  if (!Array.isArray(r) || r[0] !== 1 || (r.length !== 22 && r.length !== 29)) {
+  if (!Array.isArray(r) || r[0] !== 1 || (r.length !== 22 && r.length !== 29 && r.length !== 30)) {
     throw new PyramidError('STATE_SCRIPT_FAILED', `outbox entry ${id} is not a format 1 tier change`);
   }
   const v = r as [1, string, string, string | null, string, ChangeDirection, ChangeCause, string | null, number, string, number, number, number | null, number | null, number, number, number | null, number | null, string, string, number | null, number | null, (string | null)?, number?, number?, number?, number?, (number | null)?, (number | null)?];
-  return {
-    id,
-    change: {
-      eventId: v[1],
-      customerId: v[2],
-      previousTier: v[3],
-      newTier: v[4],
-      direction: v[5],
-      cause: v[6],
-      transactionId: v[7],
-      effectiveAt: v[8],
-      policyVersion: v[9],
-      previousPolicyVersion: v[22] ?? null,
-      before: { monetary: v[10], frequency: v[11], recencyMs: v[12], lastPurchaseAt: v[13], averageDailyBalance: v[23] ?? 0, profit: v[24] ?? 0 },
-      after: { monetary: v[14], frequency: v[15], recencyMs: v[16], lastPurchaseAt: v[17], averageDailyBalance: v[25] ?? 0, profit: v[26] ?? 0 },
-      boundary: { tier: v[18], rule: v[19] },
-      headroom: { toNextTierUp: v[20], toDowngrade: v[21], averageDailyBalanceToNextTierUp: v[27] ?? null, averageDailyBalanceToDowngrade: v[28] ?? null },
-    },
+  const change: TierChange = {
+    eventId: v[1],
+    customerId: v[2],
+    previousTier: v[3],
+    newTier: v[4],
+    direction: v[5],
+    cause: v[6],
+    transactionId: v[7],
+    effectiveAt: v[8],
+    policyVersion: v[9],
+    previousPolicyVersion: v[22] ?? null,
+    before: { monetary: v[10], frequency: v[11], recencyMs: v[12], lastPurchaseAt: v[13], averageDailyBalance: v[23] ?? 0, profit: v[24] ?? 0 },
+    after: { monetary: v[14], frequency: v[15], recencyMs: v[16], lastPurchaseAt: v[17], averageDailyBalance: v[25] ?? 0, profit: v[26] ?? 0 },
+    boundary: { tier: v[18], rule: v[19] },
+    headroom: { toNextTierUp: v[20], toDowngrade: v[21], averageDailyBalanceToNextTierUp: v[27] ?? null, averageDailyBalanceToDowngrade: v[28] ?? null },
   };
+  const relative = r[29] as [number | null, number | null, 'monetary' | 'frequency' | null, number | null, number | null, number | null] | undefined;
+  if (relative !== undefined) {
+    const [epoch, previousEpoch, metric, shareBps, valueBefore, valueAfter] = relative;
+    change.relative = { epoch, previousEpoch, metric, shareBps, valueBefore, valueAfter };
+  }
+  return { id, change };
 }
 
 /** The stream id right after `id` (`ms-seq`): XTRIM MINID keeps ids >= its argument. */

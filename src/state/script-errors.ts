@@ -81,3 +81,19 @@ export function toStateError(operation: string, err: unknown): PyramidError {
   }
   return new PyramidError('REDIS_UNAVAILABLE', `${operation} could not reach Redis`, { retriable: true, cause: err });
 }
+
+/**
+ * The publish script's refusal (publishBoundaries-3.lua) as a typed, non-retriable error:
+ * `{ -1, lease }` the lease is not held with the caller's token (a deposed coordinator),
+ * `{ -2, latest }` the epoch is not the one after the latest (another coordinator published it).
+ */
+export function publishRefusal(reply: unknown[], epoch: number, token: number): PyramidError {
+  if (reply[0] === -1) {
+    return new PyramidError('STATE_FENCED', `epoch ${epoch} of relative boundaries not published: the coordinator lease is no longer held with token ${token}`, {
+      details: { reason: 'lease', epoch },
+    });
+  }
+  return new PyramidError('STATE_FENCED', `epoch ${epoch} of relative boundaries not published: the latest epoch is ${String(reply[1])}`, {
+    details: { reason: 'epoch', epoch, latest: Number(reply[1]) },
+  });
+}

@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import type { Cluster, Redis } from 'ioredis';
 import type { CustomerState, DedupeClaim, DueTimer } from '../engine/types.js';
+import type { RankedMetric } from '../policy/types.js';
 import { PyramidError } from '../errors.js';
 import type { Instrumentation } from '../instrumentation.js';
 import { silentLogger, type Logger } from '../logger.js';
@@ -50,6 +51,10 @@ export interface PartitionMeta {
   reevaluationCursor: string | null;
   /** The version the partition last switched from; null when it never switched. */
   previousPolicyVersion: string | null;
+  /** Relative tiers: the last epoch whose BOUNDARY re-evaluation is committed; 0 when none. */
+  boundaryEpoch: number;
+  /** Relative tiers: `<epoch>:<sub-hash>:<HSCAN cursor>` of a BOUNDARY re-evaluation in progress; null when none. */
+  boundaryCursor: string | null;
 }
 
 /** What a claim hands the new owner: the fence for its commits and where the partition stands. */
@@ -86,6 +91,11 @@ export interface PartitionWrite {
   pruneClaimsThrough: number | null;
   /** Further meta fields to set in the same commit (a policy switch: policy, cursor). */
   meta?: ReadonlyMap<string, string>;
+  /**
+   * Policies with relative tiers: each written customer's ranked values, or null when it is not
+   * in the ranked population (kept in the partition's ranked sets by the same commit).
+   */
+  ranked?: ReadonlyMap<string, { monetary: number; frequency: number } | null>;
 }
 
 /** What {@link StateStore.load} read. */
@@ -174,6 +184,8 @@ function parseMeta(fields: Record<string, string>): PartitionMeta {
     topicIncarnation: fields[META.topicIncarnation] ?? null,
     reevaluationCursor: fields[META.reevaluationCursor] || null,
     previousPolicyVersion: fields[META.previousPolicyVersion] ?? null,
+    boundaryEpoch: optionalNumber(fields[META.boundaryEpoch]) ?? 0,
+    boundaryCursor: fields[META.boundaryCursor] || null,
   };
 }
 
@@ -422,6 +434,10 @@ export class StateStore {
       if (outboxSeqOf(entry.id) !== firstSeq + i) throw new PyramidError('STATE_SCRIPT_FAILED', `outbox ids of one commit must count up from 0-${firstSeq}; got ${entry.id}`);
       args.push(...encodeOutboxEntry(entry));
     });
+    if (write.ranked !== undefined && write.ranked.size > 0) {
+      args.push(write.ranked.size, keys.ranked.monetary, keys.ranked.frequency);
+      for (const [id, values] of write.ranked) args.push(id, values?.monetary ?? '', values?.frequency ?? '');
+    }
 
     // Ordered: the next chunk's load is sent before this reply comes, and must run after it.
     const reply = await this.run(SCRIPTS.commit, [keys.meta, keys.due, keys.tx, keys.outbox], args, { ordered: true });
@@ -451,6 +467,40 @@ export class StateStore {
       throw toStateError('readTimer', err);
     }
   }
+
+  /**
+   * Per partition, how many customers its ranked set of `metric` holds with a value at or
+   * above `min` (all of them for -Infinity). One command per partition, all sent at once
+   * (separate commands, not a pipeline: on a cluster the partitions live in different slots).
+   */
+  async rankedCountAtLeast(topic: string, partitions: readonly number[], metric: RankedMetric, min: number): Promise<number[]> {
+    const low = min === -Infinity ? '-inf' : String(min);
+    return this.eachPartition('rankedCount', partitions, (p) => this.redis.zcount(this.keys(topic, p).ranked[metric], low, '+inf'));
+  }
+
+  /** The smallest and largest value in the partitions' ranked sets of `metric`; null when all are empty. */
+  async rankedRange(topic: string, partitions: readonly number[], metric: RankedMetric): Promise<{ min: number; max: number } | null> {
+    const ends = await this.eachPartition('rankedRange', partitions, async (p) => {
+      const key = this.keys(topic, p).ranked[metric];
+      return [...(await this.redis.zrange(key, 0, 0, 'WITHSCORES')), ...(await this.redis.zrange(key, -1, -1, 'WITHSCORES'))];
+    });
+    const scores = ends.flatMap((reply) => reply.filter((_, i) => i % 2 === 1).map(Number));
+    return scores.length === 0 ? null : { min: Math.min(...scores), max: Math.max(...scores) };
+  }
+
+  /** The ids of every customer whose ranked value of `metric` is exactly `value`, over the partitions. */
+  async rankedWithValue(topic: string, partitions: readonly number[], metric: RankedMetric, value: number): Promise<string[]> {
+    return (await this.eachPartition('rankedWithValue', partitions, (p) => this.redis.zrangebyscore(this.keys(topic, p).ranked[metric], value, value))).flat();
+  }
+
+  private async eachPartition<T>(operation: string, partitions: readonly number[], read: (partition: number) => Promise<T>): Promise<T[]> {
+    try {
+      return await Promise.all(partitions.map(read));
+    } catch (err) {
+      throw toStateError(operation, err);
+    }
+  }
+
 
   /**
    * Every stored customer of one partition, each once, sub-hash by sub-hash with HSCAN (cursor

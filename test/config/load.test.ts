@@ -42,7 +42,7 @@ describe('loadConfig from the environment', () => {
   it('fills defaults around the required settings', () => {
     const config = loadConfig(minimalEnv);
     expect(config.kafka).toEqual({ brokers: ['localhost:9092'], clientId: 'pyramid', tls: { enabled: false, rejectUnauthorized: true } });
-    expect(config.topics).toEqual({ transactions: 'transactions', tierChanges: 'customer-tier-changes', signals: 'customer-signals', dlq: 'transactions-dlq' });
+    expect(config.topics).toEqual({ transactions: 'transactions', tierChanges: 'customer-tier-changes', signals: 'customer-signals', dlq: 'transactions-dlq', boundaries: 'customer-tier-boundaries' });
     expect(config.http).toEqual({ port: 9464, host: '127.0.0.1' });
     expect(config.clock).toBe('wall');
     expect(config.inputFormat).toBe('avro');
@@ -204,7 +204,7 @@ describe('loadConfig with a config file', () => {
     expect(config.policyFile).toBe(policyFile);
     expect(config.clock).toBe('wall');
     expect(config.dedupeHorizon).toBe(2 * 86_400_000);
-    expect(config.topics).toEqual({ transactions: 'transactions', tierChanges: 'customer-tier-changes', signals: 'customer-signals', dlq: 'tx-dead' });
+    expect(config.topics).toEqual({ transactions: 'transactions', tierChanges: 'customer-tier-changes', signals: 'customer-signals', dlq: 'tx-dead', boundaries: 'customer-tier-boundaries' });
   });
 
   it('finds the file through PYRAMID_CONFIG_FILE and reads JSON too', () => {

@@ -77,6 +77,7 @@ describe('poison pills go to the DLQ with their reason; everything valid around 
     const changes = await readTopic(e2e.stack.brokers, names.tierChanges, (r) => r.length >= 7, 30_000);
     expect(changes.length).toBeGreaterThanOrEqual(7);
     expect(changes.every((r) => r.value![0] === 0)).toBe(true);
+    // Written with tier-change-v2 (what the encoder registers); the registry id in the frame says so.
     const tierChange = avro.Type.forSchema(JSON.parse(loadContract('tier-change-v2')) as avro.Schema);
     const first = tierChange.fromBuffer(changes[0]!.value!.subarray(5)) as { eventId: string; direction: string; previousPolicyVersion: string | null };
     expect(first.direction).toBe('NEW');

@@ -67,6 +67,20 @@ describe('createMetrics', () => {
     expect(await valueOf(registry, 'pyramid_policy_reevaluation_progress_ratio', { topic: 'tx', partition: '1' })).toBe(1);
   });
 
+  it('shows the latest published epoch of relative boundaries, the lease and the BOUNDARY pass lag', async () => {
+    const bus = new Instrumentation();
+    const { registry } = open(bus);
+    bus.emit('ranking.lease', { held: true });
+    bus.emit('ranking.epoch_published', { epoch: 3, population: 2126, seconds: 0.5, cuts: [{ metric: 'monetary', bps: 100, rank: 21, value: 6_000_000 }, { metric: 'monetary', bps: 500, rank: 106, value: null }] });
+    bus.emit('ranking.reevaluation', { topic: 'tx', partition: 2, applied: 1, latest: 3 });
+    expect(await valueOf(registry, 'pyramid_ranking_lease_held', {})).toBe(1);
+    expect(await valueOf(registry, 'pyramid_ranking_epoch', {})).toBe(3);
+    expect(await valueOf(registry, 'pyramid_ranking_population', {})).toBe(2126);
+    expect(await valueOf(registry, 'pyramid_ranking_boundary_value', { metric: 'monetary', share_bps: '100' })).toBe(6_000_000);
+    expect(await valueOf(registry, 'pyramid_ranking_boundary_value', { metric: 'monetary', share_bps: '500' })).toBeUndefined();
+    expect(await valueOf(registry, 'pyramid_ranking_reevaluation_lag_epochs', { topic: 'tx', partition: '2' })).toBe(2);
+  });
+
   it('sets lag per partition in messages and seconds, and drops a revoked partition', async () => {
     const bus = new Instrumentation();
     const { registry } = open(bus);
@@ -177,7 +191,7 @@ describe('createMetrics', () => {
     const { registry } = open(bus);
     bus.emit('consumer.batch', { topic: 'tx', partition: 0, size: 1, stages: { decode: 0, validate: 0, apply: 0, publish: 0 } });
     bus.emit('tier.change', { from: null, to: 'VIP', cause: 'TRANSACTION', topic: 'tx', partition: 0, effectiveAt: 1, policyVersion: '1' });
-    const allowed = new Set(['topic', 'partition', 'outcome', 'reason', 'stage', 'le', 'group', 'kind', 'from', 'to', 'cause', 'script', 'tier', 'currency', 'version', 'node_version', 'restarting', 'check', 'type']);
+    const allowed = new Set(['topic', 'partition', 'outcome', 'reason', 'stage', 'le', 'group', 'kind', 'from', 'to', 'cause', 'script', 'tier', 'currency', 'version', 'node_version', 'restarting', 'check', 'type', 'metric', 'share_bps']);
     const metrics = await registry.getMetricsAsJSON();
     const used = new Set(metrics.flatMap((m) => m.values.flatMap((v) => Object.keys(v.labels))));
     for (const name of metrics.map((m) => m.name)) {

@@ -48,6 +48,15 @@ describe('createStatusTracker', () => {
     expect(s.partitions[1]?.policy?.done).toBe(16);
   });
 
+  it('shows the epoch of relative boundaries this scorer evaluates against, without customer ids', async () => {
+    const bus = new Instrumentation();
+    const tracker = track(bus);
+    expect((await tracker.snapshot()).ranking).toBeNull();
+    const cuts = [{ metric: 'monetary', bps: 100, rank: 21, value: 6_000_000 }];
+    bus.emit('ranking.boundaries', { epoch: 4, at: 1000, population: 2126, cuts });
+    expect((await tracker.snapshot()).ranking).toEqual({ epoch: 4, at: 1000, population: 2126, cuts });
+  });
+
   it('averages throughput over whole seconds of the window only', async () => {
     let clock = 1_000_000;
     const bus = new Instrumentation();

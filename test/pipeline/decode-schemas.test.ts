@@ -61,7 +61,7 @@ describe('schemas/ contracts', () => {
     expect(tierChange?.fields.map((f) => f.name)).toEqual([
       'eventId', 'customerId', 'previousTier', 'newTier', 'direction', 'cause', 'transactionId',
       'effectiveAt', 'policyVersion', 'before', 'after', 'boundary', 'headroom',
-      'previousPolicyVersion',
+      'previousPolicyVersion', 'relative',
     ]);
     const nested = Object.fromEntries(recordsIn(JSON.parse(loadContract('tier-change-v2'))).map((r) => [r.name, r.fields.map((f) => f.name)]));
     expect(nested).toMatchObject({
@@ -71,13 +71,14 @@ describe('schemas/ contracts', () => {
     });
   });
 
-  it('tier-change v2 adds previousPolicyVersion, the balance and profit snapshot and headroom fields (each with a default) and the cause BALANCE: BACKWARD compatible, not FORWARD', () => {
+  it('tier-change v2 adds previousPolicyVersion, the relative block, the balance and profit snapshot and headroom fields (each with a default) and the cause BALANCE: BACKWARD compatible, not FORWARD', () => {
     const v1 = avro.Type.forSchema(JSON.parse(loadContract('tier-change-v1')) as avro.Schema);
     const v2 = avro.Type.forSchema(JSON.parse(loadContract('tier-change-v2')) as avro.Schema);
     const [v1Top] = recordsIn(JSON.parse(loadContract('tier-change-v1')));
     const [v2Top] = recordsIn(JSON.parse(loadContract('tier-change-v2')));
-    expect(v2Top?.fields.map((f) => f.name)).toEqual([...(v1Top?.fields.map((f) => f.name) ?? []), 'previousPolicyVersion']);
-    expect(v2Top?.fields.at(-1)).toMatchObject({ type: ['null', 'string'], default: null });
+    expect(v2Top?.fields.map((f) => f.name)).toEqual([...(v1Top?.fields.map((f) => f.name) ?? []), 'previousPolicyVersion', 'relative']);
+    expect(v2Top?.fields.at(-2)).toMatchObject({ type: ['null', 'string'], default: null });
+    expect(v2Top?.fields.at(-1)).toMatchObject({ default: null });
     const old = {
       eventId: 'c:1', customerId: 'c', previousTier: null, newTier: 'vip', direction: 'NEW', cause: 'TRANSACTION', transactionId: 't', effectiveAt: 1, policyVersion: 'p1',
       before: { monetary: 0, frequency: 0, recencyMs: null, lastPurchaseAt: null }, after: { monetary: 5, frequency: 1, recencyMs: 0, lastPurchaseAt: 1 },

@@ -19,6 +19,8 @@ const meta = (fields: Partial<PartitionMeta>): PartitionMeta => ({
   topicIncarnation: null,
   reevaluationCursor: null,
   previousPolicyVersion: null,
+  boundaryEpoch: 0,
+  boundaryCursor: null,
   ...fields,
 });
 const log = (logStartOffset: number, highWatermark: number, first: PartitionLog['first']): PartitionLog => ({ partition: 2, logStartOffset, highWatermark, first });

@@ -12,7 +12,7 @@ export function shippedPolicyPath(name: string): string {
 }
 
 /** A shipped policy, compiled. */
-export function shippedPolicy(name: 'default' | 'frequency' | 'value-loyalty' | 'bank-cards'): CompiledPolicy {
+export function shippedPolicy(name: 'default' | 'frequency' | 'value-loyalty' | 'bank-cards' | 'pyramid-share' | 'rfm-segments'): CompiledPolicy {
   const path = shippedPolicyPath(name);
   return parsePolicy(readFileSync(path, 'utf8'), path);
 }

@@ -96,10 +96,34 @@ describe('parsePolicy', () => {
     expect(parsePolicy(data, 'inline').hysteresis.downgradeMarginBps).toBe(250);
   });
 
-  it('refuses a relative tier, which this version would accept but never evaluate', () => {
+  it('reads relative bands as basis points of the ranked population, alone or with absolute conditions', () => {
     const data = basePolicy();
-    data.tiers.unshift({ name: 'top', relative: { topPercent: 1 } });
-    expect(() => parsePolicy(data, 'inline')).toThrow(/tiers\[0\]\.relative: relative \(top N %\) tiers are not evaluated by this version/);
+    data.tiers = [
+      { name: 'top', relative: { monetary: { top: '1%' } } },
+      { name: 'band', when: { recency: { lte: '30d' } }, relative: { monetary: { from: '1%', to: '12.5%' }, frequency: { top: '40%' } } },
+      { name: 'small', when: { frequency: { gte: 1 } } },
+    ];
+    const policy = parsePolicy(data, 'inline');
+    expect(policy.ranking).toEqual({ population: 'active-purchasers' });
+    expect(policy.tiers[0]?.relative).toEqual([{ metric: 'monetary', fromBps: 0, toBps: 100 }]);
+    expect(policy.tiers[1]?.relative).toEqual([
+      { metric: 'monetary', fromBps: 100, toBps: 1250 },
+      { metric: 'frequency', fromBps: 0, toBps: 4000 },
+    ]);
+    expect(policy.tiers[1]?.conditions).toEqual([{ metric: 'recencyMs', op: 'lte', value: 30 * DAY }]);
+    expect(policy.rules?.band).toBe('recency <= 30d and monetary in top 1%-12.5% and frequency in top 40%');
+    expect(policy.tiers[2]?.relative).toBeUndefined();
+    expect(parsePolicy(basePolicy(), 'inline').ranking).toBeUndefined();
+  });
+
+  it('loads the shipped pyramid-share policy: 1 / 4 / 15 / 80 % as cumulative bands', async () => {
+    const policy = await loadPolicyFile(shippedPolicyPath('pyramid-share'));
+    expect(policy.tiers.map((tier) => [tier.name, tier.relative])).toEqual([
+      ['vip', [{ metric: 'monetary', fromBps: 0, toBps: 100 }]],
+      ['major', [{ metric: 'monetary', fromBps: 100, toBps: 500 }]],
+      ['medium', [{ metric: 'monetary', fromBps: 500, toBps: 2000 }]],
+      ['small', [{ metric: 'monetary', fromBps: 2000, toBps: 10_000 }]],
+    ]);
   });
 
   it('reads averageDailyBalance and profit bounds as amounts in the policy currency', () => {
@@ -156,8 +180,18 @@ describe('parsePolicy', () => {
     ['empty bounds object', (d) => void (d.tiers[0] = { name: 'vip', when: { monetary: {} } }), 'tiers[0].when.monetary: needs at least one of gt, gte, lt, lte'],
     ['bounds that admit nothing', (d) => void (d.tiers[2] = { name: 'small', when: { frequency: { gt: 5, lt: 6 } } }), 'tiers[2].when.frequency: the bounds admit no value'],
     ['margin of 100 % or more', (d) => void (d.hysteresis = { downgradeMargin: '150%' }), 'hysteresis.downgradeMargin: "150%" is not a percentage'],
-    ['relative share of zero', (d) => void d.tiers.unshift({ name: 'top', relative: { topPercent: 0 } }), 'tiers[0].relative.topPercent: must be > 0'],
-    ['relative of an unsupported metric', (d) => void d.tiers.unshift({ name: 'top', relative: { topPercent: 1, of: 'frequency' } }), 'tiers[0].relative.of: only "monetary" is supported'],
+    ['relative share of zero', (d) => void d.tiers.unshift({ name: 'top', relative: { monetary: { top: '0%' } } }), 'tiers[0].relative.monetary.top: must be above "0%"'],
+    ['relative share above 100 %', (d) => void d.tiers.unshift({ name: 'top', relative: { monetary: { top: '101%' } } }), 'tiers[0].relative.monetary.top: "101%" is not a share from "0%" to "100%"'],
+    ['relative share as a number', (d) => void d.tiers.unshift({ name: 'top', relative: { monetary: { top: 1 } } }), 'tiers[0].relative.monetary.top: expected a share of customers'],
+    ['relative share with three decimals', (d) => void d.tiers.unshift({ name: 'top', relative: { monetary: { top: '0.125%' } } }), 'tiers[0].relative.monetary.top: "0.125%" is not a share'],
+    ['relative band upside down', (d) => void d.tiers.unshift({ name: 'top', relative: { monetary: { from: '5%', to: '1%' } } }), 'tiers[0].relative.monetary.to: must be above from'],
+    ['relative band without its end', (d) => void d.tiers.unshift({ name: 'top', relative: { monetary: { from: '5%' } } }), 'tiers[0].relative.monetary: needs top, or both from and to'],
+    ['relative top together with from', (d) => void d.tiers.unshift({ name: 'top', relative: { monetary: { top: '5%', from: '1%' } } }), 'tiers[0].relative.monetary: use either top or from/to'],
+    ['relative of an unsupported metric', (d) => void d.tiers.unshift({ name: 'top', relative: { recency: { top: '1%' } } }), 'tiers[0].relative.recency: unknown field'],
+    ['relative with no metric', (d) => void d.tiers.unshift({ name: 'top', relative: {} }), 'tiers[0].relative: needs monetary or frequency'],
+    ['the old relative shape', (d) => void d.tiers.unshift({ name: 'top', relative: { topPercent: 1 } }), 'tiers[0].relative.topPercent: unknown field'],
+    ['ranking without a relative tier', (d) => void (d.ranking = { population: 'active-purchasers' }), 'ranking: no tier has relative conditions'],
+    ['an unknown ranked population', (d) => void (d.ranking = { population: 'everyone' }), 'ranking.population: expected "active-purchasers"'],
     ['unconditioned tier before others', (d) => void d.tiers.unshift({ name: 'everyone' }), 'tiers[0].when: tier "everyone" has no conditions'],
     ['tier name with a space', (d) => void ((d.tiers[1] as { name: string }).name = 'big spender'), 'tiers[1].name: must start with a letter'],
     ['recency given as a number', (d) => void (d.tiers[2] = { name: 'small', when: { recency: { lte: 30 } } }), 'tiers[2].when.recency.lte: expected a duration string'],

@@ -1,6 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import { isPyramidError } from '../../src/errors.js';
+import avro from 'avsc';
 import type { Signal } from '../../src/engine/signals.js';
+import { loadContract } from '../../src/pipeline/decode-schemas.js';
 import { decodeOutboxEntry, encodeOutboxEntry, encodeOutboxRecord, successorId } from '../../src/state/outbox-codec.js';
 
 describe('outbox codec', () => {
@@ -62,6 +64,19 @@ describe('outbox codec', () => {
     expect(back.signal).toEqual(signal);
     expect(back.change).toBeUndefined();
     expect(() => decodeOutboxEntry('0-5', ['s', '[1, "too short"]'])).toThrow(/not a format 1 signal/);
+  });
+
+  it('round-trips the relative block of a BOUNDARY change, and leaves it out of an absolute one', () => {
+    const raw = JSON.stringify([1, 'c:2', 'c', 'major', 'vip', 'UP', 'BOUNDARY', null, 2000, 'v1', 9, 1, 5, 1995, 9, 1, 5, 1995, 'vip', 'monetary in top 1%', null, 3, null, 0, 0, 0, 0, null, null]);
+    const absolute = decodeOutboxEntry('0-1', ['c', raw]).change!;
+    expect(absolute.relative).toBeUndefined();
+    expect(encodeOutboxRecord(absolute)).toBe(raw);
+    const relative = { epoch: 7, previousEpoch: 6, metric: 'monetary' as const, shareBps: 100, valueBefore: 12, valueAfter: 9 };
+    const text = encodeOutboxRecord({ ...absolute, relative });
+    expect(decodeOutboxEntry('0-1', ['c', text]).change).toEqual({ ...absolute, relative });
+    const avroType = avro.Type.forSchema(JSON.parse(loadContract('tier-change-v2')) as avro.Schema);
+    expect(avroType.fromBuffer(avroType.toBuffer({ ...absolute, relative }))).toMatchObject({ relative });
+    expect(avroType.fromBuffer(avroType.toBuffer(absolute))).toMatchObject({ relative: null });
   });
 
   it('rejects an entry of an unknown format', () => {

@@ -3,7 +3,8 @@ import type { Command } from 'commander';
 import { loadStateConfig, type StateConfig } from '../../config/load.js';
 import { PyramidError } from '../../errors.js';
 import { policyMoveMatrix } from '../../pipeline/policy-diff.js';
-import { describePolicy } from '../../policy/describe.js';
+import { describePolicy, formatShare } from '../../policy/describe.js';
+import { formatMinor } from '../../policy/money.js';
 import { loadPolicyFile } from '../../policy/load.js';
 import { policyContentHash } from '../../policy/content-hash.js';
 import { assertSwitchable } from '../../policy/switch-compatibility.js';
@@ -86,6 +87,13 @@ async function diff(file: string, opts: DiffOptions): Promise<void> {
     const current = matrix.currentVersions.length === 0 ? 'no state yet' : `state now on policy ${matrix.currentVersions.join(', ')}`;
     console.log(`pyramid policy diff: ${policy.name} ${policy.version} against key prefix ${config.keyPrefix} (${matrix.partitions} partitions, ${current}, ${config.clock} clock)`);
     console.log(formatMoveMatrix(matrix, order, policy.minorUnitDigits, policy.currency));
+    if (matrix.boundaries !== undefined) {
+      console.log(`relative boundaries over the stored customers (${matrix.boundaries.population} ranked):`);
+      for (const cut of matrix.boundaries.cuts) {
+        const value = cut.key === null ? 'nobody (rank 0)' : cut.metric === 'monetary' ? `${formatMinor(cut.key.value, policy.minorUnitDigits)} ${policy.currency}` : String(cut.key.value);
+        console.log(`  top ${formatShare(cut.bps)} by ${cut.metric}: rank ${cut.rank}, boundary ${value}`);
+      }
+    }
   } finally {
     state.close();
   }

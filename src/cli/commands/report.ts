@@ -2,6 +2,9 @@ import type { Command } from 'commander';
 import { loadStateConfig } from '../../config/load.js';
 import { createCensus } from '../../pipeline/census.js';
 import { formatProfitRule, formatPyramid } from '../format.js';
+import { formatShare } from '../../policy/describe.js';
+import { formatMinor } from '../../policy/money.js';
+import { RankingStore } from '../../state/ranking.js';
 import { openState } from '../state-access.js';
 
 interface ReportOptions {
@@ -44,13 +47,27 @@ async function report(opts: ReportOptions): Promise<void> {
       // The 80/20/30 line ranks every customer by profit: one scan per report.
       profitConcentrationEveryMs: 0,
     }).census();
+    const { policy } = state;
+    // Relative tiers: the boundaries in force, as the coordinator last published them.
+    const latest = policy.ranking === undefined ? null : await new RankingStore(state.redis, config.keyPrefix).readLatest();
     if (opts.json === true) {
-      console.log(JSON.stringify(census, null, 2));
+      console.log(JSON.stringify(latest === null ? census : { ...census, boundaries: latest.boundaries }, null, 2));
       return;
     }
-    console.log(`pyramid report: policy ${state.policy.name} ${state.policy.version}, key prefix ${config.keyPrefix}, ${state.partitions.length} partitions with state`);
+    console.log(`pyramid report: policy ${policy.name} ${policy.version}, key prefix ${config.keyPrefix}, ${state.partitions.length} partitions with state`);
     console.log(formatPyramid(census));
     if (census.profitConcentration !== undefined) console.log(formatProfitRule(census.profitConcentration, census.minorUnitDigits, census.currency));
+    if (policy.ranking === undefined) return;
+    if (latest === null) {
+      console.log('relative boundaries: none published yet (nobody is in a relative tier until the first epoch)');
+      return;
+    }
+    const b = latest.boundaries;
+    console.log(`relative boundaries: epoch ${b.epoch} computed at ${new Date(b.at).toISOString()} over ${b.population} ranked customers`);
+    for (const cut of b.cuts) {
+      const value = cut.key === null ? 'nobody (rank 0)' : `${cut.metric === 'monetary' ? `${formatMinor(cut.key.value, policy.minorUnitDigits)} ${policy.currency}` : cut.key.value} (customer ${cut.key.customerId})`;
+      console.log(`  top ${formatShare(cut.bps)} by ${cut.metric}: rank ${cut.rank}, boundary ${value}`);
+    }
   } finally {
     state.close();
   }

@@ -57,6 +57,14 @@ export const STATUS_PAGE_BODY = `
         <tbody id="dlq-body"></tbody>
       </table>
     </article>
+    <article class="card" aria-labelledby="h-boundaries">
+      <h2 id="h-boundaries"><span>Relative boundaries</span><span id="boundaries-epoch"></span></h2>
+      <table id="boundaries">
+        <thead><tr><th>Cut</th><th class="num">Rank</th><th class="num">Boundary value</th></tr></thead>
+        <tbody id="boundaries-body"></tbody>
+      </table>
+      <p id="boundaries-note" class="muted"></p>
+    </article>
     <article class="card" aria-labelledby="h-checks">
       <h2 id="h-checks">Readiness checks</h2>
       <table id="checks">

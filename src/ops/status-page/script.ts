@@ -269,6 +269,26 @@ export const STATUS_PAGE_SCRIPT = `
     });
   }
 
+  function renderBoundaries(r, p) {
+    var tbody = byId('boundaries-body');
+    clear(tbody);
+    if (!r) {
+      byId('boundaries-epoch').textContent = '';
+      byId('boundaries-note').textContent = 'No epoch yet (or the policy has no relative tiers).';
+      return;
+    }
+    byId('boundaries-epoch').textContent = 'epoch ' + r.epoch;
+    r.cuts.forEach(function (cut) {
+      var tr = el('tr', { 'data-cut': cut.metric + ':' + cut.bps });
+      tr.appendChild(el('td', null, 'top ' + cut.bps / 100 + '% by ' + cut.metric));
+      tr.appendChild(numCell('rank', cut.rank, fmtInt(cut.rank)));
+      var text = cut.value == null ? 'nobody' : cut.metric === 'monetary' && p ? fmtMoney(cut.value, p.currency, p.minorUnitDigits) : fmtInt(cut.value);
+      tr.appendChild(numCell('boundary', cut.value, text));
+      tbody.appendChild(tr);
+    });
+    byId('boundaries-note').textContent = fmtInt(r.population) + ' ranked customers at ' + fmtTime(r.at);
+  }
+
   function renderDlq(dlq, total) {
     var tbody = byId('dlq-body');
     clear(tbody);
@@ -374,6 +394,7 @@ export const STATUS_PAGE_SCRIPT = `
       renderPartitions(s.partitions);
       renderChanges(s.latestChanges);
       renderDlq(s.dlq, s.totals.dlq);
+      renderBoundaries(s.ranking, s.pyramid);
       renderReady(results[1]);
       byId('updated').textContent = 'updated ' + fmtTime(s.generatedAt);
       byId('conn').hidden = true;
