@@ -186,7 +186,7 @@ describe('evaluation against boundaries', () => {
     expect(headroom(plain, 'major', spend, { customerId: 'zzz', boundaries }).toNextTierUp).toBe(49_001);
     // major's lower cut (rank 10, c009 at 191,000) with no margin.
     expect(headroom(plain, 'major', { ...spend, monetary: 195_000 }, { customerId: 'zzz', boundaries }).toDowngrade).toBe(195_000 - 191_001);
-    expect(headroom(plain, 'major', spend, { customerId: 'zzz', boundaries: null })).toEqual({ toNextTierUp: null, toDowngrade: null });
+    expect(headroom(plain, 'major', spend, { customerId: 'zzz', boundaries: null })).toEqual({ toNextTierUp: null, toDowngrade: null, averageDailyBalanceToNextTierUp: null, averageDailyBalanceToDowngrade: null });
   });
 });
 
