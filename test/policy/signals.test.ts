@@ -78,6 +78,11 @@ describe('policy signals', () => {
     expect(rejection(withSignals({ nearUpgrade: { within: { amount: '100' }, cooldown: '30d' } }, { tiers }))).toMatch(/signals\.nearUpgrade.*monetary lower bound/);
   });
 
+  it('refuses signals in a policy with relative tiers, whose shares they would not measure', () => {
+    const tiers = [{ name: 'vip', relative: { monetary: { top: '1%' } } }, { name: 'small', when: { monetary: { gt: '0' } } }];
+    expect(rejection(withSignals({ nearUpgrade: { within: { amount: '100' }, cooldown: '30d' } }, { tiers }))).toMatch(/signals.*relative/);
+  });
+
   it('pyramid policy check describes the settings in words, and says when there are none', () => {
     const lines = describePolicy(parsePolicy(withSignals({ nearUpgrade: { within: { ofThreshold: '10%' }, cooldown: '30d' }, downgradePending: true }), 'p.yaml'));
     expect(lines).toContain('signals (on the signals topic):');

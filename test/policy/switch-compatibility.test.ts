@@ -25,4 +25,10 @@ describe('assertSwitchable', () => {
     );
     expect(() => assertSwitchable(inForce, { ...inForce, version: 'hourly', bucketMs: 3_600_000 }, 'hourly.yaml')).toThrow(/policy hourly\.yaml: bucket is 3600000 ms, the policy in force .* has 86400000 ms/);
   });
+
+  it('refuses a live switch to or from a policy with relative tiers, naming ranking', () => {
+    const share = shippedPolicy('pyramid-share');
+    expect(() => assertSwitchable(inForce, share, 'share.yaml')).toThrow(/ranking \(tiers\[\]\.relative\) is relative tiers, the policy in force .* has no relative tiers/);
+    expect(() => assertSwitchable(share, { ...inForce, version: 'next' }, 'next.yaml')).toThrow(/ranking/);
+  });
 });
