@@ -32,6 +32,16 @@ describe('script arguments encoded as they are added (PackedArgs)', () => {
     expect(await runScript(redis, ECHO, [key], [String(values.length), ...values])).toEqual([key, ...expected]);
   });
 
+  it('an all-ASCII list (written as Latin-1 bytes) and one with a single non-ASCII character (written as UTF-8) both arrive intact', async () => {
+    const key = uniqueName('packed-ascii');
+    const ascii = ['a', '', 'b|1|2', 123, 'x'.repeat(5_000)];
+    for (const list of [ascii, [...ascii, 'é']]) {
+      const args = new PackedArgs();
+      for (const value of list) args.push(value);
+      expect(await runScript(redis, ECHO, [key], args)).toEqual([key, ...list.map(String)]);
+    }
+  });
+
   it('an ordered call (always EVAL) gets them too, in order with the commands around it', async () => {
     const key = uniqueName('packed-ordered');
     const { args, expected } = packed();
