@@ -66,11 +66,13 @@ export interface BatchHandlerDeps {
 export const DEFAULT_APPLY_CHUNK = 1_000;
 
 /**
- * Changes a partition's batches may leave waiting for a flush that has not started yet before the
- * next batch waits for the publication: a few relay transactions' worth, far above what a steady
- * stream leaves between two flushes.
+ * Changes a partition's batches may leave waiting for a flush that has not started yet; past it,
+ * a batch waits for the running flush before returning. Measured in bench:e2e: without such a
+ * bound a busy scorer kept applying while its relay's round trips waited behind that work on the
+ * one event loop, and the outboxes fell behind by tens of thousands of changes; a steady stream
+ * leaves far fewer than this between two flushes, so it waits only once the relay lags.
  */
-export const MAX_UNPUBLISHED_CHANGES = 20_000;
+export const MAX_UNPUBLISHED_CHANGES = 1_000;
 
 type BatchStages = InstrumentationEvents['consumer.batch']['stages'];
 
@@ -78,6 +80,8 @@ type BatchStages = InstrumentationEvents['consumer.batch']['stages'];
 interface PublicationLoop {
   /** Settles when no flush is running or requested any more. Never rejects. */
   running: Promise<void>;
+  /** The flush running now. Never rejects. */
+  current: Promise<void>;
   /** The next flush to run: the newest requesting batch's control and every requester's event times. */
   next: { control: BatchControl; eventTimes: number[]; changes: number } | null;
 }
@@ -113,9 +117,10 @@ function toEngineRecord(record: KafkaRecord, tx: Transaction): EngineRecord {
  * busy partition's changes go out in fewer, larger transactions instead of queueing one
  * transaction per batch. A flush only ever reads what the fenced commits wrote, in outbox order;
  * the relay records its progress in the same transaction as the records, so nothing is skipped or
- * published twice. The loop runs ahead of the relay by at most {@link MAX_UNPUBLISHED_CHANGES}
- * changes per partition: past that, a batch waits for the publication before returning (Redis's
- * outbox stays bounded when Kafka is slower than the scorer). The offset commit can therefore
+ * published twice. Applying runs ahead of the relay by about {@link MAX_UNPUBLISHED_CHANGES}
+ * changes per partition at most: past that, a batch waits for the running flush before returning,
+ * which keeps the outbox bounded and leaves the event loop to the relay's round trips when Kafka is
+ * slower than the scorer. The offset commit can therefore
  * precede the publication of the batch's changes: harmless, because the commit is informational
  * and the changes sit in the Redis outbox until a committed relay transaction carries them (a
  * crash leaves them for the next owner's flush on assignment).
@@ -223,12 +228,14 @@ export function createBatchHandler(deps: BatchHandlerDeps): PartitionBatchHandle
       }
       return current;
     }
-    const loop: PublicationLoop = { running: Promise.resolve(), next: { control, eventTimes, changes } };
+    const loop: PublicationLoop = { running: Promise.resolve(), current: Promise.resolve(), next: { control, eventTimes, changes } };
     publishing.set(key, loop);
     loop.running = (async () => {
       for (let request = loop.next; request !== null; request = loop.next) {
         loop.next = null;
-        if (!request.control.isStale()) await publish(topic, partition, request.control, request.eventTimes);
+        if (request.control.isStale()) continue;
+        loop.current = publish(topic, partition, request.control, request.eventTimes);
+        await loop.current;
       }
       publishing.delete(key);
     })();
@@ -367,12 +374,12 @@ export function createBatchHandler(deps: BatchHandlerDeps): PartitionBatchHandle
     if (!applied) return;
 
     // Publish the partition's outbox in the background (the commits are durable: a flush reads
-    // them from Redis); wait only when the publication has fallen too far behind.
+    // them from Redis); wait for the running flush only when the relay has fallen behind.
     started = performance.now();
     const key = partitionKey(topic, partition);
     if (control.isStale()) return;
     const loop = requestPublication(topic, partition, control, eventTimes, changes);
-    if ((loop.next?.changes ?? 0) >= MAX_UNPUBLISHED_CHANGES) await loop.running;
+    if ((loop.next?.changes ?? 0) >= MAX_UNPUBLISHED_CHANGES) await loop.current;
     stages.publish = seconds(started);
 
     // Resolve the offset and commit, throttled (informational: the Redis watermark is authoritative).

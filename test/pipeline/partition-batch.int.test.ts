@@ -10,7 +10,7 @@ import { silentLogger } from '../../src/logger.js';
 import { createDecoder } from '../../src/pipeline/decode.js';
 import { createDlqPublisher } from '../../src/pipeline/dlq-publisher.js';
 import { createOutboxRelay } from '../../src/pipeline/outbox-relay.js';
-import { createBatchHandler } from '../../src/pipeline/partition-batch.js';
+import { createBatchHandler, MAX_UNPUBLISHED_CHANGES } from '../../src/pipeline/partition-batch.js';
 import { PartitionPositions } from '../../src/pipeline/partition-positions.js';
 import { createJsonTierChangeEncoder } from '../../src/pipeline/tier-change-encoder.js';
 import { createTransactionValidator } from '../../src/pipeline/validate.js';
@@ -211,6 +211,37 @@ describe('partition batch handler', () => {
     expect(publishes.count).toBe(2);
     const changes = await readTopic(stack.brokers, names.tierChanges, (records) => records.length >= 5, 20_000);
     expect(changes.map((r) => r.key?.toString())).toEqual(['n-0', 'n-1', 'n-2', 'n-3', 'n-4']);
+  });
+
+  it('once the relay lags by MAX_UNPUBLISHED_CHANGES, a batch waits for the running transaction before it returns', async () => {
+    let release = (): void => undefined;
+    const gate = new Promise<void>((resolve) => (release = resolve));
+    const { names, handler, watermark, publishes } = await setup({ beforePublish: () => gate });
+    const newCustomers = (offsets: number[]): PartitionBatch => {
+      const batch = batchOf(names.transactions, offsets, offsets[0], (offset) => Buffer.from(`m-${offset}`));
+      for (const r of batch.records) r.value = Buffer.from(JSON.stringify({ ...JSON.parse(r.value?.toString() ?? '{}'), customerId: r.key?.toString() }));
+      return batch;
+    };
+    await handler(newCustomers([0]), control());
+    expect(await waitFor(() => publishes.count === 1, 10_000, 10)).toBe(true);
+    // A batch whose changes alone reach the bound, behind the held transaction.
+    const offsets = Array.from({ length: MAX_UNPUBLISHED_CHANGES }, (_, i) => i + 1);
+    let released = false;
+    // The batch's offset commit comes after its publication request (and the wait, if any).
+    const commits: boolean[] = [];
+    const secondControl = { ...control(), commit: () => Promise.resolve(commits.push(released) > 0) };
+    const second = handler(newCustomers(offsets), secondControl).then(() => released);
+    expect(await waitFor(async () => (await watermark()) === MAX_UNPUBLISHED_CHANGES, 20_000, 10)).toBe(true);
+    // Applied and durable, but held: it does not get to its offset commit while the relay lags.
+    expect(await waitFor(() => commits.length > 0, 500, 10)).toBe(false);
+    released = true;
+    release();
+    // It went on only after the held transaction ended.
+    expect(await second).toBe(true);
+    expect(commits).toEqual([true]);
+    await handler.publications();
+    const changes = await readTopic(stack.brokers, names.tierChanges, (records) => records.length >= MAX_UNPUBLISHED_CHANGES + 1, 20_000);
+    expect(changes).toHaveLength(MAX_UNPUBLISHED_CHANGES + 1);
   });
 
   it('a batch that goes stale before its apply has no further effects', async () => {
