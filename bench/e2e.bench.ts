@@ -251,6 +251,11 @@ async function main(): Promise<void> {
       await sleep(Math.max(0, due - Date.now()));
     }
     await sleep(3_000);
+    // Where what is missing waits: not yet applied (the scorer's consumption) or applied and still
+    // in the outboxes (the relay).
+    const endsNow = await admin.topicOffsets(topics.transactions);
+    const unapplied = endsNow.reduce((s, o) => s + Number(o.high), 0) - (await applied());
+    log(`at the end of the steady phase: ${unapplied} records not yet applied, ${await pending()} changes applied but not yet published`);
     await steady.disconnect();
     await reader.disconnect();
     const measured = latencies.slice(Math.floor(latencies.length * 0.1)).sort((a, b) => a - b);

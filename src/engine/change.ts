@@ -101,7 +101,9 @@ export function decideTierChange(input: TierChangeInput): TierChangeOutcome {
   const relative = policy.ranking === undefined ? undefined : { customerId: input.customerId, boundaries: input.boundaries ?? null };
   const decision = evaluateTier(policy, input.after, state, now, relative);
   if (!decision.changed || decision.direction === null || decision.boundary === null) {
-    return { state: { ...state, pendingDowngradeSince: decision.pendingDowngradeSince }, change: null, decision };
+    // A literal of the tier fields, not a spread of `state` (a whole customer, for the engine):
+    // most evaluations change nothing, and the copy was one of the engine's costs per event.
+    return { state: { tier: state.tier, tierSince: state.tierSince, pendingDowngradeSince: decision.pendingDowngradeSince, seq: state.seq }, change: null, decision };
   }
   const seq = state.seq + 1;
   const change: TierChange = {

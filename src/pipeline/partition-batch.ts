@@ -73,7 +73,26 @@ export interface BatchHandlerDeps {
  */
 export const DEFAULT_APPLY_CHUNK = 1_000;
 
+/**
+ * Changes a partition's batches may leave waiting for a flush that has not started yet; past it,
+ * a batch waits for the running flush before returning. Measured in bench:e2e: without such a
+ * bound a busy scorer kept applying while its relay's round trips waited behind that work on the
+ * one event loop, and the outboxes fell behind by tens of thousands of changes; a steady stream
+ * leaves far fewer than this between two flushes, so it waits only once the relay lags.
+ */
+export const MAX_UNPUBLISHED_CHANGES = 1_000;
+
 type BatchStages = InstrumentationEvents['consumer.batch']['stages'];
+
+/** One partition's publication loop: the flush running, and what later batches asked for meanwhile. */
+interface PublicationLoop {
+  /** Settles when no flush is running or requested any more. Never rejects. */
+  running: Promise<void>;
+  /** The flush running now. Never rejects. */
+  current: Promise<void>;
+  /** The next flush to run: the newest requesting batch's control and every requester's event times. */
+  next: { control: BatchControl; eventTimes: number[]; changes: number } | null;
+}
 
 const seconds = (since: number): number => (performance.now() - since) / 1000;
 
@@ -112,13 +131,20 @@ function toBalanceRecord(record: KafkaRecord, snapshot: BalanceSnapshot): Balanc
  * chunk whose predecessor failed is refused instead of skipping ahead; the batch then re-reads the
  * partition from Redis and seeks back to its watermark.
  *
- * Publishing is pipelined one batch deep per partition: a batch starts publishing its changes and
- * the handler returns, so the next batch's fetch, decode and apply overlap that publication; the
- * next batch waits for it before starting its own (order kept, at most one batch of changes in
- * flight). The offset commit can therefore precede the publication of the batch's changes:
- * harmless, because the commit is informational and the changes sit in the Redis outbox until a
- * committed relay transaction carries them (a crash leaves them for the next owner's flush on
- * assignment).
+ * Publishing is decoupled from the batch: once a batch's commits are durable in Redis, the handler
+ * asks the partition's publication loop for a flush and returns, so the next fetch, decode and
+ * apply never wait for the relay's Kafka transactions. While a flush runs, later batches' requests
+ * coalesce into ONE next flush (which publishes everything their commits left in the outbox), so a
+ * busy partition's changes go out in fewer, larger transactions instead of queueing one
+ * transaction per batch. A flush only ever reads what the fenced commits wrote, in outbox order;
+ * the relay records its progress in the same transaction as the records, so nothing is skipped or
+ * published twice. Applying runs ahead of the relay by about {@link MAX_UNPUBLISHED_CHANGES}
+ * changes per partition at most: past that, a batch waits for the running flush before returning,
+ * which keeps the outbox bounded and leaves the event loop to the relay's round trips when Kafka is
+ * slower than the scorer. The offset commit can therefore
+ * precede the publication of the batch's changes: harmless, because the commit is informational
+ * and the changes sit in the Redis outbox until a committed relay transaction carries them (a
+ * crash leaves them for the next owner's flush on assignment).
  *
  * Guarantees:
  * - Never skips ahead: a batch fetched from beyond the next offset to process (a gap) is dropped
@@ -182,8 +208,8 @@ export function createBatchHandler(deps: BatchHandlerDeps): PartitionBatchHandle
     outcome(topic, partition, 'stale', counts.stale);
   };
 
-  /** Per partition, the publication of its latest batch's changes, still running. Never rejects. */
-  const publishing = new Map<string, Promise<void>>();
+  /** Per partition, its publication loop while a flush runs or is requested. */
+  const publishing = new Map<string, PublicationLoop>();
 
   /**
    * Publishes a partition's outbox after a batch, retrying while the batch is current; then emits
@@ -205,6 +231,40 @@ export function createBatchHandler(deps: BatchHandlerDeps): PartitionBatchHandle
     } catch (err) {
       logger.error({ err, topic, partition }, 'publishing the outbox failed; the changes stay in the outbox for the next flush');
     }
+  }
+
+  /**
+   * Asks for the partition's outbox to be published after a batch's commits are durable. Runs the
+   * flush now when none is running; otherwise folds the request into the next flush, which the
+   * loop starts as soon as the running one ends. The newest batch's control decides whether that
+   * flush still may run (a rebalance or seek makes the older ones stale too). Returns the loop,
+   * which settles once nothing is left to publish.
+   */
+  function requestPublication(topic: string, partition: number, control: BatchControl, eventTimes: number[], changes: number): PublicationLoop {
+    const key = partitionKey(topic, partition);
+    const current = publishing.get(key);
+    if (current !== undefined) {
+      if (current.next === null) {
+        current.next = { control, eventTimes, changes };
+      } else {
+        current.next.control = control;
+        for (const eventTime of eventTimes) current.next.eventTimes.push(eventTime);
+        current.next.changes += changes;
+      }
+      return current;
+    }
+    const loop: PublicationLoop = { running: Promise.resolve(), current: Promise.resolve(), next: { control, eventTimes, changes } };
+    publishing.set(key, loop);
+    loop.running = (async () => {
+      for (let request = loop.next; request !== null; request = loop.next) {
+        loop.next = null;
+        if (request.control.isStale()) continue;
+        loop.current = publish(topic, partition, request.control, request.eventTimes);
+        await loop.current;
+      }
+      publishing.delete(key);
+    })();
+    return loop;
   }
 
   /** Retries `work` while the batch is current; undefined once it went stale (or the scorer aborts). */
@@ -335,6 +395,7 @@ export function createBatchHandler(deps: BatchHandlerDeps): PartitionBatchHandle
     stages.decode = seconds(started);
 
     const eventTimes: number[] = [];
+    let changes = 0;
     const applied = await ownership.exclusive(stateTp, async (): Promise<boolean> => {
       // Chunk by chunk: decode, validate, dead-letter, then score and send the chunk's commit
       // without waiting for its reply.
@@ -360,6 +421,8 @@ export function createBatchHandler(deps: BatchHandlerDeps): PartitionBatchHandle
           const counts = await step(control, 'apply', () => owned.apply(valid, Date.now()));
           if (counts === undefined) return false;
           emitCounts(topic, partition, counts);
+          // Tier changes and signals both wait in the outbox.
+          changes += counts.changes + counts.signals;
           await control.heartbeat();
         }
         await control.keepAlive(owned.settled());
@@ -379,18 +442,13 @@ export function createBatchHandler(deps: BatchHandlerDeps): PartitionBatchHandle
     });
     if (!applied) return;
 
-    // Publish the partition's outbox: first wait for the previous batch's publication (it ran
-    // while this batch was decoded and applied), then start this one's and move on.
-    // One publication chain per state partition: its transactions and balances batches share it.
+    // Publish the partition's outbox in the background (the commits are durable: a flush reads
+    // them from Redis); wait for the running flush only when the relay has fallen behind. One
+    // publication loop per state partition: its transactions and balances batches share it.
     started = performance.now();
-    const stateKey = partitionKey(stateTp.topic, partition);
-    await publishing.get(stateKey);
     if (control.isStale()) return;
-    const publication = publish(stateTp.topic, partition, control, eventTimes);
-    publishing.set(stateKey, publication);
-    void publication.finally(() => {
-      if (publishing.get(stateKey) === publication) publishing.delete(stateKey);
-    });
+    const loop = requestPublication(stateTp.topic, partition, control, eventTimes, changes);
+    if ((loop.next?.changes ?? 0) >= MAX_UNPUBLISHED_CHANGES) await loop.current;
     stages.publish = seconds(started);
     const key = partitionKey(topic, partition);
 
@@ -414,7 +472,7 @@ export function createBatchHandler(deps: BatchHandlerDeps): PartitionBatchHandle
 
   /** Settles once every publication started so far has finished (the scorer's shutdown waits). */
   const publications = async (): Promise<void> => {
-    while (publishing.size > 0) await Promise.all([...publishing.values()]);
+    while (publishing.size > 0) await Promise.all([...publishing.values()].map((loop) => loop.running));
   };
   /** Drops the trailing commits not yet made (shutdown commits every owned partition itself). */
   const cancelTrailingCommits = (): void => {

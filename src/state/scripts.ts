@@ -3,6 +3,7 @@ import { readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Cluster, Redis } from 'ioredis';
+import { PackedArgs, PackedScriptCommand } from './packed-args.js';
 
 /** A Lua script ready to run: its text, key count and SHA1. */
 export interface LuaScript {
@@ -39,13 +40,19 @@ export function loadScript(fileName: string): LuaScript {
  * the connection matters, because later commands are sent before its reply: a NOSCRIPT fallback
  * would re-send it after them, out of order.
  */
-export async function runScript(client: Redis | Cluster, script: LuaScript, keys: string[], args: (string | number)[], options: { ordered?: boolean } = {}): Promise<unknown> {
+export async function runScript(client: Redis | Cluster, script: LuaScript, keys: string[], args: (string | number)[] | PackedArgs, options: { ordered?: boolean } = {}): Promise<unknown> {
   if (keys.length !== script.numberOfKeys) throw new Error(`${script.name} takes ${script.numberOfKeys} keys, got ${keys.length}`);
-  if (options.ordered === true) return client.eval(script.lua, keys.length, ...keys, ...args);
+  const call = (name: 'eval' | 'evalsha'): Promise<unknown> => {
+    if (!(args instanceof PackedArgs)) return name === 'eval' ? client.eval(script.lua, keys.length, ...keys, ...args) : client.evalsha(script.sha, keys.length, ...keys, ...args);
+    const command = new PackedScriptCommand(name, [name === 'eval' ? script.lua : script.sha, keys.length, ...keys], args);
+    void client.sendCommand(command);
+    return command.promise;
+  };
+  if (options.ordered === true) return call('eval');
   try {
-    return await client.evalsha(script.sha, keys.length, ...keys, ...args);
+    return await call('evalsha');
   } catch (err) {
     if (!(err instanceof Error) || !err.message.startsWith('NOSCRIPT')) throw err;
-    return client.eval(script.lua, keys.length, ...keys, ...args);
+    return call('eval');
   }
 }

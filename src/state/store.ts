@@ -22,6 +22,7 @@ import {
   TIER_REVENUE_PREFIX,
   type PartitionKeys,
 } from './layout.js';
+import { PackedArgs } from './packed-args.js';
 import { decodeOutboxEntry, encodeOutboxEntry, outboxSeqOf, successorId, type OutboxEntry } from './outbox-codec.js';
 import { fenceRefusal, layoutMismatch, toStateError } from './script-errors.js';
 import { loadScript, runScript, type LuaScript } from './scripts.js';
@@ -391,21 +392,31 @@ export class StateStore {
   async commit(topic: string, partition: number, fence: CommitFence, write: PartitionWrite): Promise<void> {
     const keys = this.keys(topic, partition);
     const firstSeq = write.outbox.length === 0 ? 0 : outboxSeqOf(write.outbox[0]?.id ?? '');
-    const args: (string | number)[] = [FORMAT, fence.owner, fence.commit, keys.customerShardPrefix, write.pruneClaimsThrough ?? '', firstSeq, fence.policyHash];
-    const metaAt = args.push(0) - 1;
-    args.push(META.outboxSeq, write.outboxSeq);
-    if (write.lastOffset !== null) args.push(META.lastOffset, write.lastOffset);
-    if (write.balanceLastOffset != null) args.push(META.balanceLastOffset, write.balanceLastOffset);
-    if (write.eventWatermark !== null) args.push(META.eventWatermark, write.eventWatermark);
-    for (const [field, value] of write.meta ?? []) args.push(field, value);
+    // Encoded for the wire as they are added (packed-args.ts): a chunk carries thousands.
+    const args = new PackedArgs();
+    for (const value of [FORMAT, fence.owner, fence.commit, keys.customerShardPrefix, write.pruneClaimsThrough ?? '', firstSeq, fence.policyHash]) args.push(value);
+    const metaAt = args.reserve();
+    let metaFields = 1;
+    args.push(META.outboxSeq);
+    args.push(write.outboxSeq);
+    const field = (name: string, value: string | number): void => {
+      args.push(name);
+      args.push(value);
+      metaFields += 1;
+    };
+    if (write.lastOffset !== null) field(META.lastOffset, write.lastOffset);
+    if (write.balanceLastOffset != null) field(META.balanceLastOffset, write.balanceLastOffset);
+    if (write.eventWatermark !== null) field(META.eventWatermark, write.eventWatermark);
+    for (const [name, value] of write.meta ?? []) field(name, value);
     for (const [tier, counted] of write.counters) {
-      args.push(TIER_CUSTOMERS_PREFIX + tier, counted.customers, TIER_REVENUE_PREFIX + tier, counted.revenueMinor);
-      if (counted.profitMinor !== undefined) args.push(TIER_PROFIT_PREFIX + tier, counted.profitMinor);
+      field(TIER_CUSTOMERS_PREFIX + tier, counted.customers);
+      field(TIER_REVENUE_PREFIX + tier, counted.revenueMinor);
+      if (counted.profitMinor !== undefined) field(TIER_PROFIT_PREFIX + tier, counted.profitMinor);
     }
-    args[metaAt] = (args.length - metaAt - 1) / 2;
+    args.fill(metaAt, metaFields);
 
     // Customers grouped by sub-hash, so the script writes each sub-hash with one HSET.
-    const byShard = new Map<number, (string | number)[]>();
+    const byShard = new Map<number, string[]>();
     for (const [id, state] of write.customers) {
       const shard = customerShard(id, this.customerShards);
       let group = byShard.get(shard);
@@ -414,29 +425,47 @@ export class StateStore {
     }
     args.push(byShard.size);
     for (const [shard, group] of byShard) {
-      args.push(shard, group.length / 2);
+      args.push(shard);
+      args.push(group.length / 2);
       for (const value of group) args.push(value);
     }
 
-    const setAt = args.push(0) - 1;
+    const setAt = args.reserve();
+    let set = 0;
     const cleared: string[] = [];
     for (const [id, at] of write.timers) {
-      if (at === null) cleared.push(id);
-      else args.push(at, id);
+      if (at === null) {
+        cleared.push(id);
+      } else {
+        args.push(at);
+        args.push(id);
+        set += 1;
+      }
     }
-    args[setAt] = (args.length - setAt - 1) / 2;
+    args.fill(setAt, set);
     args.push(cleared.length);
     for (const id of cleared) args.push(id);
     args.push(write.claims.length);
-    for (const claim of write.claims) args.push(claim.expiresAt, claim.transactionId);
+    for (const claim of write.claims) {
+      args.push(claim.expiresAt);
+      args.push(claim.transactionId);
+    }
     args.push(write.outbox.length);
     write.outbox.forEach((entry, i) => {
       if (outboxSeqOf(entry.id) !== firstSeq + i) throw new PyramidError('STATE_SCRIPT_FAILED', `outbox ids of one commit must count up from 0-${firstSeq}; got ${entry.id}`);
-      args.push(...encodeOutboxEntry(entry));
+      const [kind, record] = encodeOutboxEntry(entry);
+      args.push(kind);
+      args.push(record);
     });
     if (write.ranked !== undefined && write.ranked.size > 0) {
-      args.push(write.ranked.size, keys.ranked.monetary, keys.ranked.frequency);
-      for (const [id, values] of write.ranked) args.push(id, values?.monetary ?? '', values?.frequency ?? '');
+      args.push(write.ranked.size);
+      args.push(keys.ranked.monetary);
+      args.push(keys.ranked.frequency);
+      for (const [id, values] of write.ranked) {
+        args.push(id);
+        args.push(values?.monetary ?? '');
+        args.push(values?.frequency ?? '');
+      }
     }
 
     // Ordered: the next chunk's load is sent before this reply comes, and must run after it.
@@ -600,7 +629,7 @@ export class StateStore {
     }
   }
 
-  private async run(script: LuaScript, keys: string[], args: (string | number)[], options: { ordered?: boolean } = {}): Promise<unknown> {
+  private async run(script: LuaScript, keys: string[], args: (string | number)[] | PackedArgs, options: { ordered?: boolean } = {}): Promise<unknown> {
     const started = performance.now();
     try {
       const reply = await runScript(this.redis, script, keys, args, options);

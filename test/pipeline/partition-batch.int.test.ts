@@ -10,7 +10,7 @@ import { silentLogger } from '../../src/logger.js';
 import { createDecoder } from '../../src/pipeline/decode.js';
 import { createDlqPublisher } from '../../src/pipeline/dlq-publisher.js';
 import { createOutboxRelay } from '../../src/pipeline/outbox-relay.js';
-import { createBatchHandler } from '../../src/pipeline/partition-batch.js';
+import { createBatchHandler, MAX_UNPUBLISHED_CHANGES } from '../../src/pipeline/partition-batch.js';
 import { PartitionPositions } from '../../src/pipeline/partition-positions.js';
 import { FORMAT_VERSION } from '../../src/state/layout.js';
 import { createJsonSignalEncoder } from '../../src/pipeline/signal-encoder.js';
@@ -22,7 +22,7 @@ import { Ownership } from '../../src/pipeline/ownership.js';
 import { loadPolicyFile } from '../../src/policy/load.js';
 import type { CompiledPolicy } from '../../src/policy/types.js';
 import type { StateStore } from '../../src/state/store.js';
-import { createTopics, DEFAULT_POLICY, testKafka, uniqueNames, waitFor } from '../e2e/support.js';
+import { createTopics, DEFAULT_POLICY, readTopic, testKafka, uniqueNames, waitFor } from '../e2e/support.js';
 import { ownedPartition } from './owned-partition-fixture.js';
 
 /** A batch as the consumer wrapper hands it over, with JSON purchases at `offsets`. */
@@ -74,7 +74,7 @@ describe('partition batch handler', () => {
    * `applyChunk`: records per engine call and commit. `beforeCommit(call, store)`: runs before the
    * handler's n-th commit reaches Redis; throwing there fails that commit without it running.
    */
-  async function setup(options: { stopping?: boolean; applyChunk?: number; commitIntervalMs?: number; beforeCommit?: (call: number, store: StateStore) => Promise<void>; logStartOffset?: number } = {}) {
+  async function setup(options: { stopping?: boolean; applyChunk?: number; commitIntervalMs?: number; beforeCommit?: (call: number, store: StateStore) => Promise<void>; beforePublish?: () => Promise<void>; logStartOffset?: number } = {}) {
     const names = uniqueNames('batch');
     // The input topic too: the relay records its progress against the input partition.
     await createTopics(stack.brokers, [names.transactions, names.tierChanges, names.dlq], 1);
@@ -100,6 +100,8 @@ describe('partition batch handler', () => {
     const trailingCommits: Array<TopicPartition & { offset: string }> = [];
     const kafka = testKafka(stack.brokers);
     const stopped: Array<{ tp: TopicPartition; error: PyramidError }> = [];
+    /** Relay transactions started (each publishes a chunk of the outbox). */
+    const publishes = { count: 0 };
     const handler = createBatchHandler({
       decoder: createDecoder({ format: 'json' }),
       validate: createTransactionValidator({ maxAmountMinor: 10 ** 13, maxFutureSkewMs: 300_000 }),
@@ -109,7 +111,16 @@ describe('partition batch handler', () => {
       relay: createOutboxRelay({
         store,
         groupId: names.groupId,
-        createProducer: (transactionalId) => kafka.createTransactionalProducer({ transactionalId }),
+        createProducer: (transactionalId) => {
+          const real = kafka.createTransactionalProducer({ transactionalId });
+          const publish = real.publish.bind(real);
+          real.publish = async (batch) => {
+            publishes.count += 1;
+            await options.beforePublish?.();
+            return publish(batch);
+          };
+          return real;
+        },
         topic: names.tierChanges,
         encoder: createJsonTierChangeEncoder(),
         signals: { topic: names.signals, encoder: createJsonSignalEncoder() },
@@ -137,7 +148,7 @@ describe('partition batch handler', () => {
     const watermark = async (): Promise<number | null> => (await store.readMeta(names.transactions, 0))?.lastOffset ?? null;
     const frequency = async (): Promise<number | undefined> =>
       (await inspectCustomer({ store, policy, clock: 'wall', topic: names.transactions, customerId: 'c-1', partition: 0 }))?.frequency;
-    return { names, handler, positions, seeks, paused, trailingCommits, stopped, outcomes, dlqReasons, watermark, frequency, store, owned, policy };
+    return { names, handler, positions, seeks, paused, trailingCommits, stopped, outcomes, dlqReasons, watermark, frequency, store, owned, policy, publishes };
   }
 
   it('refuses a batch fetched beyond the next offset to process: seeks back, applies nothing', async () => {
@@ -178,6 +189,62 @@ describe('partition batch handler', () => {
     expect([first.commits, second.commits, third.commits]).toEqual([1, 0, 0]);
     expect(await waitFor(() => trailingCommits.length > 0, 10_000, 20)).toBe(true);
     expect(trailingCommits).toEqual([{ topic: names.transactions, partition: 0, offset: '7' }]);
+  });
+
+  it('a batch returns once its commits are durable, without waiting for the relay; batches handled while a transaction runs go out together in ONE next transaction, each change once', async () => {
+    let release = (): void => undefined;
+    const gate = new Promise<void>((resolve) => (release = resolve));
+    const { names, handler, watermark, publishes } = await setup({ beforePublish: () => gate });
+    // Each record is a new customer's first purchase: one tier change each.
+    const newCustomers = (offsets: number[]): PartitionBatch => batchOf(names.transactions, offsets, offsets[0], (offset) => Buffer.from(`n-${offset}`));
+    const [first, ...behind] = [newCustomers([0, 1]), newCustomers([2, 3]), newCustomers([4])].map((batch) => {
+      for (const r of batch.records) r.value = Buffer.from(JSON.stringify({ ...JSON.parse(r.value?.toString() ?? '{}'), customerId: r.key?.toString() }));
+      return batch;
+    });
+    await handler(first as PartitionBatch, control());
+    // The first batch's transaction starts and is held.
+    expect(await waitFor(() => publishes.count === 1, 10_000, 10)).toBe(true);
+    // These would never return while that transaction is held, if the handler awaited it.
+    for (const batch of behind) await handler(batch, control());
+    expect(await watermark()).toBe(4);
+    expect(publishes.count).toBe(1);
+    release();
+    await handler.publications();
+    // The first transaction carried the first batch; the two batches behind it, one more.
+    expect(publishes.count).toBe(2);
+    const changes = await readTopic(stack.brokers, names.tierChanges, (records) => records.length >= 5, 20_000);
+    expect(changes.map((r) => r.key?.toString())).toEqual(['n-0', 'n-1', 'n-2', 'n-3', 'n-4']);
+  });
+
+  it('once the relay lags by MAX_UNPUBLISHED_CHANGES, a batch waits for the running transaction before it returns', async () => {
+    let release = (): void => undefined;
+    const gate = new Promise<void>((resolve) => (release = resolve));
+    const { names, handler, watermark, publishes } = await setup({ beforePublish: () => gate });
+    const newCustomers = (offsets: number[]): PartitionBatch => {
+      const batch = batchOf(names.transactions, offsets, offsets[0], (offset) => Buffer.from(`m-${offset}`));
+      for (const r of batch.records) r.value = Buffer.from(JSON.stringify({ ...JSON.parse(r.value?.toString() ?? '{}'), customerId: r.key?.toString() }));
+      return batch;
+    };
+    await handler(newCustomers([0]), control());
+    expect(await waitFor(() => publishes.count === 1, 10_000, 10)).toBe(true);
+    // A batch whose changes alone reach the bound, behind the held transaction.
+    const offsets = Array.from({ length: MAX_UNPUBLISHED_CHANGES }, (_, i) => i + 1);
+    let released = false;
+    // The batch's offset commit comes after its publication request (and the wait, if any).
+    const commits: boolean[] = [];
+    const secondControl = { ...control(), commit: () => Promise.resolve(commits.push(released) > 0) };
+    const second = handler(newCustomers(offsets), secondControl).then(() => released);
+    expect(await waitFor(async () => (await watermark()) === MAX_UNPUBLISHED_CHANGES, 20_000, 10)).toBe(true);
+    // Applied and durable, but held: it does not get to its offset commit while the relay lags.
+    expect(await waitFor(() => commits.length > 0, 500, 10)).toBe(false);
+    released = true;
+    release();
+    // It went on only after the held transaction ended.
+    expect(await second).toBe(true);
+    expect(commits).toEqual([true]);
+    await handler.publications();
+    const changes = await readTopic(stack.brokers, names.tierChanges, (records) => records.length >= MAX_UNPUBLISHED_CHANGES + 1, 20_000);
+    expect(changes).toHaveLength(MAX_UNPUBLISHED_CHANGES + 1);
   });
 
   it('a batch that goes stale before its apply has no further effects', async () => {

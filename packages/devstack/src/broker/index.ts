@@ -99,7 +99,7 @@ export async function startBroker(options: StartBrokerOptions = {}): Promise<Bro
   let txnStore: TxnStore;
   try {
     store = TopicStore.open({ dataDir, logger, syncDirectories: fsync === 'always' });
-    txnStore = TxnStore.open(dataDir);
+    txnStore = TxnStore.open(dataDir, { durable: fsync === 'always' });
   } catch (err) {
     unlock();
     throw err;

@@ -1,4 +1,4 @@
-import { mkdtempSync, realpathSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, realpathSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type * as NodeFs from 'node:fs';
@@ -110,5 +110,49 @@ describe("broker option fsync reaches the topic directories (regression: a power
     const { topicsDir, topic } = await commitAndDelete(undefined);
     expect(fsynced.filter((p) => p === join(topicsDir, topic, '0') || p === topicsDir)).toEqual([]);
     expect(fsynced.filter((p) => p === join(topicsDir, topic))).toHaveLength(1);
+  });
+});
+
+/**
+ * Starts a broker with `fsync` on a fresh data dir and runs one committed transaction (records and
+ * offsets); returns the paths of transactions.json's temp file and of the data dir, resolved.
+ */
+async function oneTransaction(fsync: StartBrokerOptions['fsync']): Promise<{ tmp: string; dataDir: string }> {
+  const dataDir = mkdtempSync(join(tmpdir(), 'broker-fsync-txn-'));
+  cleanups.push(() => rmSync(dataDir, { recursive: true, force: true }));
+  const broker = await startBroker({ port: 0, dataDir, ...(fsync === undefined ? {} : { fsync }), plugins: [groupCoordinatorPlugin()] });
+  cleanups.push(() => broker.close());
+  const kafka = kafkaClient(broker.address);
+  const admin = kafka.admin();
+  await admin.connect();
+  cleanups.push(() => admin.disconnect());
+  const topic = uniqueName('fsync-txn');
+  await admin.createTopics({ topics: [{ topic, numPartitions: 1 }] });
+  const producer = kafka.producer({ transactionalId: uniqueName('fsync-tid'), idempotent: true, maxInFlightRequests: 1 });
+  await producer.connect();
+  cleanups.push(() => producer.disconnect());
+  const txn = await producer.transaction();
+  await txn.send({ topic, messages: [{ key: 'k', value: 'v' }] });
+  await txn.sendOffsets({ consumerGroupId: uniqueName('fsync-txn-g'), topics: [{ topic, partitions: [{ partition: 0, offset: '1' }] }] });
+  await txn.commit();
+  const resolved = realpathSync(dataDir);
+  return { tmp: join(resolved, 'transactions.json.tmp'), dataDir: resolved };
+}
+
+describe('broker option fsync reaches the transaction state (regression: four fsyncs per transaction blocked the broker ~40 ms each transaction)', () => {
+  it("under 'always' every change of the transaction state is fsync'ed, file and directory", async () => {
+    const { tmp, dataDir } = await oneTransaction('always');
+    // InitProducerId, AddPartitionsToTxn, AddOffsetsToTxn, PrepareCommit, CompleteCommit.
+    expect(fsynced.filter((p) => p === tmp)).toHaveLength(5);
+    expect(fsynced.filter((p) => p === dataDir).length).toBeGreaterThanOrEqual(5);
+  });
+
+  it("under the default 'never' the transaction state is written but not fsync'ed", async () => {
+    const { tmp, dataDir } = await oneTransaction(undefined);
+    expect(fsynced.filter((p) => p === tmp)).toEqual([]);
+    // producer-ids.json (a new producer id) is still replaced durably: rare, once per new id.
+    expect(fsynced.filter((p) => p === dataDir).length).toBeLessThanOrEqual(2);
+    const file = JSON.parse(readFileSync(join(dataDir, 'transactions.json'), 'utf8')) as { transactions: Array<{ state: string }> };
+    expect(file.transactions.map((t) => t.state)).toEqual(['CompleteCommit']);
   });
 });

@@ -6,18 +6,23 @@ import { dirname } from 'node:path';
  * the directory. A crash at any point leaves either the old or the new content, never a torn file;
  * once this returns, the new content survives a power cut too (without the directory fsync the
  * rename itself could be lost, bringing back the old content or no file at all).
+ *
+ * `durable: false` skips both fsyncs: the replacement is still atomic for every process (a kill -9
+ * of the writer leaves the old or the new content), but only the page cache holds it until the
+ * kernel writes it back, like any write(2) under the broker's `fsync: 'never'`.
  */
-export function writeJsonAtomic(path: string, value: unknown): void {
+export function writeJsonAtomic(path: string, value: unknown, options: { durable?: boolean } = {}): void {
+  const durable = options.durable ?? true;
   const tmp = `${path}.tmp`;
   const fd = openSync(tmp, 'w');
   try {
     writeSync(fd, JSON.stringify(value, null, 2) + '\n');
-    fsyncSync(fd);
+    if (durable) fsyncSync(fd);
   } finally {
     closeSync(fd);
   }
   renameSync(tmp, path);
-  fsyncDirectory(dirname(path));
+  if (durable) fsyncDirectory(dirname(path));
 }
 
 /**
