@@ -1,6 +1,6 @@
 import type { Instrumentation } from '../instrumentation.js';
 import type { Logger } from '../logger.js';
-import type { OwnedPartition } from './owned-partition.js';
+import { startBackgroundPass } from './background-pass.js';
 import type { OutboxRelay } from './outbox-relay.js';
 import type { Ownership } from './ownership.js';
 
@@ -31,51 +31,16 @@ export interface BoundaryReevaluator {
  * a committed page, so a crash neither loses nor doubles a BOUNDARY change.
  */
 export function startBoundaryReevaluator(options: BoundaryReevaluatorOptions): BoundaryReevaluator {
-  const { ownership, relay } = options;
-  const intervalMs = options.intervalMs ?? 500;
-  const pageSize = options.pageSize ?? 500;
-  const steps = options.stepsPerPass ?? 20;
-  let stopped = false;
-  let timer: NodeJS.Timeout | undefined;
-  let running: Promise<void> = Promise.resolve();
-
-  async function step(owned: OwnedPartition): Promise<void> {
-    const tp = { topic: owned.topic, partition: owned.partition };
-    const generation = ownership.currentGeneration;
-    const stillMine = (): boolean => !stopped && ownership.get(tp, generation) === owned;
-    const changes = await ownership.exclusive(tp, async () => {
-      let made = 0;
-      for (let i = 0; i < steps && stillMine() && owned.boundaryPassDue; i++) made += (await owned.boundaryStep(Date.now(), pageSize)).changes;
-      options.instrumentation.emit('ranking.reevaluation', { ...tp, ...owned.boundaryProgress });
-      return made;
-    });
-    if (changes > 0 && stillMine()) await relay.flush(tp.topic, tp.partition, stillMine);
-  }
-
-  const pass = async (): Promise<void> => {
-    for (const owned of ownership.owned()) {
-      if (stopped) return;
-      if (!owned.boundaryPassDue) continue;
-      try {
-        await step(owned);
-      } catch (err) {
-        options.logger.warn({ err, topic: owned.topic, partition: owned.partition }, 'BOUNDARY re-evaluation step failed; retrying at the next pass');
-      }
-    }
-  };
-
-  const tick = async (): Promise<void> => {
-    running = running.then(pass);
-    await running;
-    if (!stopped) timer = setTimeout(() => void tick(), intervalMs);
-  };
-  timer = setTimeout(() => void tick(), intervalMs);
-
-  return {
-    async stop() {
-      stopped = true;
-      clearTimeout(timer);
-      await running;
-    },
-  };
+  return startBackgroundPass({
+    ownership: options.ownership,
+    relay: options.relay,
+    logger: options.logger,
+    name: 'BOUNDARY re-evaluation',
+    intervalMs: options.intervalMs ?? 500,
+    pageSize: options.pageSize ?? 500,
+    stepsPerPass: options.stepsPerPass ?? 20,
+    due: (owned) => owned.boundaryPassDue,
+    step: (owned, now, pageSize) => owned.boundaryStep(now, pageSize),
+    report: (owned) => options.instrumentation.emit('ranking.reevaluation', { topic: owned.topic, partition: owned.partition, ...owned.boundaryProgress }),
+  });
 }

@@ -1,6 +1,6 @@
 import type { Instrumentation } from '../instrumentation.js';
 import type { Logger } from '../logger.js';
-import type { OwnedPartition } from './owned-partition.js';
+import { startBackgroundPass } from './background-pass.js';
 import type { OutboxRelay } from './outbox-relay.js';
 import type { Ownership } from './ownership.js';
 
@@ -31,55 +31,16 @@ export interface PolicyReevaluator {
  * the next: the cursor in the partition meta only moves with a committed page.
  */
 export function startPolicyReevaluator(options: PolicyReevaluatorOptions): PolicyReevaluator {
-  const { ownership, relay } = options;
-  const intervalMs = options.intervalMs ?? 1000;
-  const pageSize = options.pageSize ?? 200;
-  const steps = options.stepsPerPass ?? 5;
-  let stopped = false;
-  let timer: NodeJS.Timeout | undefined;
-  let running: Promise<void> = Promise.resolve();
-
-  async function step(owned: OwnedPartition): Promise<void> {
-    const tp = { topic: owned.topic, partition: owned.partition };
-    const generation = ownership.currentGeneration;
-    const stillMine = (): boolean => !stopped && ownership.get(tp, generation) === owned;
-    // Tier changes and signals appended to the outbox: either needs the relay.
-    const appended = await ownership.exclusive(tp, async () => {
-      let made = 0;
-      for (let i = 0; i < steps && stillMine() && owned.reevaluating; i++) {
-        const step = await owned.reevaluateStep(Date.now(), pageSize);
-        made += step.changes + step.signals;
-      }
-      options.instrumentation.emit('policy.reevaluation', { ...tp, ...owned.policyStatus });
-      return made;
-    });
-    if (appended > 0 && stillMine()) await relay.flush(tp.topic, tp.partition, stillMine);
-  }
-
-  const pass = async (): Promise<void> => {
-    for (const owned of ownership.owned()) {
-      if (stopped) return;
-      if (!owned.reevaluating) continue;
-      try {
-        await step(owned);
-      } catch (err) {
-        options.logger.warn({ err, topic: owned.topic, partition: owned.partition }, 'policy re-evaluation step failed; retrying at the next pass');
-      }
-    }
-  };
-
-  const tick = async (): Promise<void> => {
-    running = running.then(pass);
-    await running;
-    if (!stopped) timer = setTimeout(() => void tick(), intervalMs);
-  };
-  timer = setTimeout(() => void tick(), intervalMs);
-
-  return {
-    async stop() {
-      stopped = true;
-      clearTimeout(timer);
-      await running;
-    },
-  };
+  return startBackgroundPass({
+    ownership: options.ownership,
+    relay: options.relay,
+    logger: options.logger,
+    name: 'policy re-evaluation',
+    intervalMs: options.intervalMs ?? 1000,
+    pageSize: options.pageSize ?? 200,
+    stepsPerPass: options.stepsPerPass ?? 5,
+    due: (owned) => owned.reevaluating,
+    step: (owned, now, pageSize) => owned.reevaluateStep(now, pageSize),
+    report: (owned) => options.instrumentation.emit('policy.reevaluation', { topic: owned.topic, partition: owned.partition, ...owned.policyStatus }),
+  });
 }
