@@ -1,3 +1,4 @@
+import type { Instrumentation } from '../instrumentation.js';
 import type { Logger } from '../logger.js';
 import type { OwnedPartition, ReevaluationStep } from './owned-partition.js';
 import type { OutboxRelay } from './outbox-relay.js';
@@ -27,6 +28,20 @@ export interface BackgroundPassOptions {
 /** A running background pass. */
 export interface BackgroundPass {
   stop(): Promise<void>;
+}
+
+/** What a re-evaluator built on {@link startBackgroundPass} is started with (defaults its own). */
+export interface ReevaluatorOptions {
+  ownership: Ownership;
+  relay: OutboxRelay;
+  instrumentation: Instrumentation;
+  /** Pause between two passes, ms. */
+  intervalMs?: number;
+  /** Customers per step (one HSCAN page, one fenced commit). */
+  pageSize?: number;
+  /** Steps per partition per pass: with the interval, the rate bound. */
+  stepsPerPass?: number;
+  logger: Logger;
 }
 
 /**

@@ -1,27 +1,10 @@
-import type { Instrumentation } from '../instrumentation.js';
-import type { Logger } from '../logger.js';
-import { startBackgroundPass } from './background-pass.js';
-import type { OutboxRelay } from './outbox-relay.js';
-import type { Ownership } from './ownership.js';
+import { startBackgroundPass, type BackgroundPass, type ReevaluatorOptions } from './background-pass.js';
 
-/** What the BOUNDARY re-evaluation works with. */
-export interface BoundaryReevaluatorOptions {
-  ownership: Ownership;
-  relay: OutboxRelay;
-  instrumentation: Instrumentation;
-  /** Pause between two passes, ms; default 500. */
-  intervalMs?: number;
-  /** Customers per step (one HSCAN page, one fenced commit); default 500. */
-  pageSize?: number;
-  /** Steps per partition per pass; default 20. */
-  stepsPerPass?: number;
-  logger: Logger;
-}
+/** What the BOUNDARY re-evaluation works with (defaults: 500 ms, 500, 20). */
+export type BoundaryReevaluatorOptions = ReevaluatorOptions;
 
 /** The running BOUNDARY re-evaluation. */
-export interface BoundaryReevaluator {
-  stop(): Promise<void>;
-}
+export type BoundaryReevaluator = BackgroundPass;
 
 /**
  * After each new epoch of relative boundaries: re-evaluates every customer of every owned

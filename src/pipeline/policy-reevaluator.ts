@@ -1,27 +1,10 @@
-import type { Instrumentation } from '../instrumentation.js';
-import type { Logger } from '../logger.js';
-import { startBackgroundPass } from './background-pass.js';
-import type { OutboxRelay } from './outbox-relay.js';
-import type { Ownership } from './ownership.js';
+import { startBackgroundPass, type BackgroundPass, type ReevaluatorOptions } from './background-pass.js';
 
-/** What the background re-evaluation of a policy switch works with. */
-export interface PolicyReevaluatorOptions {
-  ownership: Ownership;
-  relay: OutboxRelay;
-  instrumentation: Instrumentation;
-  /** Pause between two passes, ms; default 1000. */
-  intervalMs?: number;
-  /** Customers per step (one HSCAN page, one fenced commit); default 200. */
-  pageSize?: number;
-  /** Steps per partition per pass: with the interval, the rate bound; default 5. */
-  stepsPerPass?: number;
-  logger: Logger;
-}
+/** What the background re-evaluation of a policy switch works with (defaults: 1000 ms, 200, 5). */
+export type PolicyReevaluatorOptions = ReevaluatorOptions;
 
 /** The running background re-evaluation. */
-export interface PolicyReevaluator {
-  stop(): Promise<void>;
-}
+export type PolicyReevaluator = BackgroundPass;
 
 /**
  * Re-evaluates, in both clocks, the customers of every owned partition that is switching policy,
