@@ -112,7 +112,8 @@ async function demo(opts: DemoOptions): Promise<void> {
       topic: 'transactions',
       format: 'avro',
       registry: createSchemaRegistryClient({ url: stack.registryUrl }),
-      schemaVersion: 'mixed',
+      // v3: every transaction carries its margin, so the pyramid shows profit per tier too.
+      schemaVersion: 'v3',
       seed: 42,
       customers: opts.customers,
       count: opts.count,
