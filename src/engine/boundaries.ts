@@ -1,4 +1,5 @@
 import { firstCountedBucket, type RfmSnapshot } from './aggregates.js';
+import { relaxedBound } from './relax.js';
 import type { CustomerState } from './types.js';
 import type { CompiledPolicy, RankedMetric, ShareBand } from '../policy/types.js';
 
@@ -236,7 +237,7 @@ export function bandHolds(
   if (atOrAboveCut(boundaries, band.metric, band.fromBps, key)) return false;
   if (relaxedTo > 0 && band.metric === 'monetary') {
     const cut = findCut(boundaries, band.metric, band.toBps);
-    if (cut?.key != null && key.value >= Math.floor((cut.key.value * (10_000 - relaxedTo)) / 10_000)) return true;
+    if (cut?.key != null && key.value >= relaxedBound(cut.key.value, relaxedTo)) return true;
   }
   return atOrAboveCut(boundaries, band.metric, band.toBps, key);
 }

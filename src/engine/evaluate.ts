@@ -92,8 +92,6 @@ export function rawTier(policy: CompiledPolicy, snapshot: RfmSnapshot, now: numb
   return policy.tiers.find((tier) => tierMatches(policy, tier, snapshot, now, relative))?.name ?? policy.fallbackTier;
 }
 
-export { relaxedBound };
-
 function relaxCondition(condition: Condition, marginBps: number): Condition {
   if (!isMoneyMetric(condition.metric) || (condition.op !== 'gt' && condition.op !== 'gte')) return condition;
   return { ...condition, value: relaxedBound(condition.value, marginBps) };

@@ -58,7 +58,7 @@ function metricRange(
     const id = relative.customerId;
     const to = findCut(boundaries, 'monetary', band.toBps)?.key ?? null;
     if (to === null) return null;
-    const lower = marginBps > 0 ? Math.floor((to.value * (10_000 - marginBps)) / 10_000) : id <= to.customerId ? to.value : to.value + 1;
+    const lower = marginBps > 0 ? relaxedBound(to.value, marginBps) : id <= to.customerId ? to.value : to.value + 1;
     min = Math.max(min ?? -Infinity, lower);
     const from = band.fromBps === 0 ? null : (findCut(boundaries, 'monetary', band.fromBps)?.key ?? null);
     if (from !== null) max = Math.min(max ?? Infinity, id > from.customerId ? from.value : from.value - 1);

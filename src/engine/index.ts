@@ -7,6 +7,7 @@ export * from './types.js';
 export * from './aggregates.js';
 export * from './boundaries.js';
 export * from './evaluate.js';
+export * from './relax.js';
 export * from './headroom.js';
 export * from './due.js';
 export * from './change.js';

@@ -1,7 +1,8 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { rollingAggregates, type RfmSnapshot } from '../../src/engine/aggregates.js';
-import { evaluateTier, rankOf, rawTier, relaxedBound } from '../../src/engine/evaluate.js';
+import { evaluateTier, rankOf, rawTier } from '../../src/engine/evaluate.js';
+import { relaxedBound } from '../../src/engine/relax.js';
 import { evaluationCase } from '../policy/arbitraries.js';
 import { DAY, shippedPolicy, withHysteresis } from '../policy/fixtures.js';
 
