@@ -738,8 +738,11 @@ export function createScorer(config: PyramidConfig, options: ScorerOptions = {})
     if (r === undefined) return;
     stopping = true;
     const mine = owned();
+    // The step in progress, named in the warning when the grace runs out: a stop that hangs says where.
+    let step = 'pausing the fetches';
     const force = setTimeout(() => {
       aborted = true;
+      logger.warn({ step, graceMs: STOP_GRACE_MS }, 'graceful stop is taking longer than its grace; giving up on Redis/Kafka retries');
     }, STOP_GRACE_MS);
     force.unref();
     try {
@@ -747,32 +750,48 @@ export function createScorer(config: PyramidConfig, options: ScorerOptions = {})
       if (mine.length > 0) r.consumer.pause(inputsOf(mine));
       // Finish the batches in hand (and hand back the ones read ahead) while still a member, so
       // they publish and commit.
+      step = 'the batches in hand';
       await r.consumer.drain();
+      step = 'publishing the changes of the last batches';
       await handler?.publications();
+      step = 'the timer sweeper';
       await r.sweeper?.stop();
+      step = 'the policy re-evaluation';
       await r.reevaluator?.stop();
+      step = 'the policy watcher';
       await r.policy.stop();
+      step = 'the ranking coordinator';
       await r.ranking?.coordinator?.stop();
+      step = 'the boundary re-evaluation';
       await r.ranking?.reevaluator?.stop();
       r.ranking?.watcher.stop();
+      step = 'partition assignments in progress';
       await Promise.allSettled([...pendingAssignments]);
+      step = 'the partition chains';
       await ownership.idle();
+      step = 'the lag monitor';
       await r.lag.stop();
       // Publish what the last batches and sweeps left in the outboxes, and commit, while still
       // a member: after leaving, a new owner would flush the same entries again.
       // Only partitions still assigned: one lost in a rebalance during the stop is its new
       // owner's to flush (a second flush would only repeat identical event ids downstream).
       const gen = ownership.currentGeneration;
+      step = 'flushing the outboxes';
       await Promise.all(mine.map((tp) => flushWithRetry(r, tp, () => stillOwned(tp, gen))));
       const finalOffsets = inputsOf(mine).flatMap((tp) => {
         const next = positions.next(tp.topic, tp.partition);
         return next === undefined ? [] : [{ ...tp, offset: next.toString() }];
       });
       handler?.cancelTrailingCommits();
+      step = 'the final offset commit';
       await r.consumer.commitOffsets(finalOffsets).catch((err: unknown) => logger.warn({ err }, 'final offset commit failed (informational)'));
+      step = 'closing the relay producers';
       await r.relay.close().catch((err: unknown) => logger.warn({ err }, 'closing the relay producers failed'));
+      step = 'stopping the consumer';
       await r.consumer.stop().catch((err: unknown) => logger.warn({ err }, 'consumer stop failed'));
+      step = 'leaving the group';
       await r.consumer.disconnect().catch((err: unknown) => logger.warn({ err }, 'consumer disconnect failed'));
+      step = 'disconnecting the producer';
       await r.producer.disconnect().catch((err: unknown) => logger.warn({ err }, 'producer disconnect failed'));
       await r.admin.disconnect().catch((err: unknown) => logger.warn({ err }, 'admin disconnect failed'));
       await r.logs.disconnect().catch((err: unknown) => logger.warn({ err }, 'log reader disconnect failed'));
