@@ -55,3 +55,20 @@ export async function exitStoppedDuringStartUp(signal: NodeJS.Signals, logger: L
   await Promise.race([close().catch(() => undefined), grace]);
   process.exit(0);
 }
+
+/** How long a stopped scorer may take to close its last sockets and timers by itself. */
+const EXIT_GRACE_MS = 5_000;
+
+/**
+ * The scorer has stopped (cleanly: outboxes flushed, offsets committed, group left; or after a
+ * failure main reports): the process should end as soon as its last handles close. If one stays
+ * open (seen under load after a stop that met a rebalance: two sockets and timers left, the
+ * process alive minutes later), ending here is what the stop asked for, with the status main set;
+ * the open resources are logged so the leak stays visible.
+ */
+export function exitOnceStopped(logger: Logger): void {
+  setTimeout(() => {
+    logger.warn({ open: process.getActiveResourcesInfo() }, `still running ${EXIT_GRACE_MS} ms after the scorer stopped; exiting`);
+    process.exit();
+  }, EXIT_GRACE_MS).unref();
+}

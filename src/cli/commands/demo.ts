@@ -13,7 +13,7 @@ import { loadEmbeddedStack } from '../embedded-stack.js';
 import { formatPyramid } from '../format.js';
 import { startLocalRedis, type LocalRedis } from '../local-redis.js';
 import { startScorerOps, type ScorerOps } from '../ops-wiring.js';
-import { exitStoppedDuringStartUp, nextStopSignal, unlessStopped } from '../signals.js';
+import { exitOnceStopped, exitStoppedDuringStartUp, nextStopSignal, unlessStopped } from '../signals.js';
 
 interface DemoOptions {
   duration?: number;
@@ -166,6 +166,7 @@ async function demo(opts: DemoOptions): Promise<void> {
     stop.dispose();
   }
   console.log('pyramid demo: stopped');
+  exitOnceStopped(logger);
 }
 
 function positiveInt(value: string): number {

@@ -5,7 +5,7 @@ import { Instrumentation } from '../../instrumentation.js';
 import { createLogger, type Logger } from '../../logger.js';
 import { createScorer, type Scorer } from '../../pipeline/scorer.js';
 import { startScorerOps } from '../ops-wiring.js';
-import { exitStoppedDuringStartUp, nextStopSignal, unlessStopped } from '../signals.js';
+import { exitOnceStopped, exitStoppedDuringStartUp, nextStopSignal, unlessStopped } from '../signals.js';
 
 interface RunOptions {
   config?: string;
@@ -57,6 +57,7 @@ async function run(opts: RunOptions): Promise<void> {
     }
   } finally {
     stop.dispose();
+    exitOnceStopped(logger);
   }
 }
 
