@@ -146,6 +146,16 @@ describe('crash and rebalance equivalence (event clock)', () => {
     expect([...result.changes].filter(([id, text]) => reference.changes.get(id) !== text)).toEqual([]);
   }, 300_000);
 
+  /** The member's exit status, or 'still running' (then SIGKILLed) when it did not exit within `ms`. */
+  async function exitWithin(member: CliProcess, ms: number): Promise<number | string> {
+    let timer: NodeJS.Timeout | undefined;
+    const late = new Promise<string>((resolve) => (timer = setTimeout(() => resolve('still running'), ms)));
+    const outcome = await Promise.race([member.exited, late]);
+    clearTimeout(timer);
+    if (outcome === 'still running') member.child.kill('SIGKILL');
+    return outcome;
+  }
+
   it('three scorer processes in one group, one stopped and another started midway, end like the uninterrupted run', async () => {
     const names = uniqueNames('rebalance');
     const env = envFor(names);
@@ -154,13 +164,17 @@ describe('crash and rebalance equivalence (event clock)', () => {
     try {
       expect(await waitFor(async () => (await appliedPosition(redis, store, input.transactions, PARTITIONS)) >= total / 3, 120_000, 20)).toBe(true);
       group[0]!.child.kill('SIGTERM');
-      expect(await group[0]!.exited, group[0]!.stderr()).toBe(0);
+      expect(await exitWithin(group[0]!, 60_000), group[0]!.stderr()).toBe(0);
       expect(await waitFor(async () => (await appliedPosition(redis, store, input.transactions, PARTITIONS)) >= (2 * total) / 3, 120_000, 20)).toBe(true);
-      group.push(startCli(['run'], env));
+      // The late member logs at info, so the test can tell when it runs: a SIGTERM that came
+      // while it was still loading its modules would end it by the signal, before it had handlers.
+      const late = startCli(['run'], { ...env, PYRAMID_LOG_LEVEL: 'info' });
+      group.push(late);
       expect(await waitFor(async () => (await appliedPosition(redis, store, input.transactions, PARTITIONS)) === total, 120_000, 200)).toBe(true);
+      expect(await waitFor(() => late.stdout().includes('"msg":"scorer running"') || late.child.exitCode !== null, 60_000, 100), late.stdout()).toBe(true);
     } finally {
       for (const member of group.slice(1)) member.child.kill('SIGTERM');
-      for (const member of group.slice(1)) expect(await member.exited, member.stderr()).toBe(0);
+      for (const member of group.slice(1)) expect(await exitWithin(member, 60_000), `${member.stderr()}\n${member.stdout().slice(-4_000)}`).toBe(0);
     }
     const result = await finish(names, store);
     console.error(`rebalance run: ${result.uncommitted.repeated} repeats for read_uncommitted (identical content)`);
