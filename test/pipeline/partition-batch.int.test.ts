@@ -176,7 +176,8 @@ describe('partition batch handler', () => {
   });
 
   it('the last batch of a burst, which the commit throttle skipped, is committed by a trailing commit without any further batch', async () => {
-    const { names, handler, trailingCommits, watermark } = await setup({ commitIntervalMs: 300 });
+    // An interval the three batches surely fit in, also on a loaded host (they take milliseconds).
+    const { names, handler, trailingCommits, watermark } = await setup({ commitIntervalMs: 4_000 });
     const first = control();
     await handler(batchOf(names.transactions, [0, 1, 2]), first);
     const second = control();
@@ -187,7 +188,7 @@ describe('partition batch handler', () => {
     expect(await watermark()).toBe(6);
     // The first batch committed itself; the throttle skipped the other two.
     expect([first.commits, second.commits, third.commits]).toEqual([1, 0, 0]);
-    expect(await waitFor(() => trailingCommits.length > 0, 10_000, 20)).toBe(true);
+    expect(await waitFor(() => trailingCommits.length > 0, 20_000, 20)).toBe(true);
     expect(trailingCommits).toEqual([{ topic: names.transactions, partition: 0, offset: '7' }]);
   });
 
