@@ -247,7 +247,10 @@ export function startBoundaryCoordinator(options: BoundaryCoordinatorOptions): B
     const reached = metas.map((meta) => meta?.barrierInstant ?? null);
     const known = reached.filter((t): t is number => t !== null);
     const instant = ours !== null ? ours.at + every : known.length === reached.length && known.length > 0 ? Math.min(...known) : null;
-    const waiting = options.partitions.filter((_, i) => instant === null || (reached[i] ?? -Infinity) < instant);
+    const waiting = options.partitions.filter((_, i) => {
+      const at = reached[i] ?? null;
+      return at === null || (instant !== null && at < instant);
+    });
     reportBarrier(instant, waiting);
     if (instant === null || waiting.length > 0) return null;
     const boundaries = await rankedSetBoundaries(options.store, options.topic, options.partitions, policy, instantEpoch(instant, every), instant);

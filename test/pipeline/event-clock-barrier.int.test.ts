@@ -89,7 +89,7 @@ async function fullSortAt(store: StateStore, at: number, epoch: number): Promise
  * each applies until its next instant, reaches it and holds; the coordinator publishes once all
  * have; each partition's BOUNDARY pass releases it. Checks the barrier at every epoch.
  */
-async function drive(redis: ReturnType<typeof useStateRedis>['redis'], prefix: string, input: Input, chunk: number, order: number[]): Promise<Run> {
+async function drive(redis: ReturnType<typeof useStateRedis>['redis'], prefix: string, input: Input, chunk: number, order: readonly number[]): Promise<Run> {
   const store = new StateStore({ redis, prefix, partitionCount: PARTITIONS, customerShards: 2 });
   const ranking = new RankingStore(redis, prefix);
   const watcher = watchBoundaries({ ranking, policyHash, intervalMs: 3_600_000, logger: silentLogger });
@@ -167,6 +167,52 @@ async function drive(redis: ReturnType<typeof useStateRedis>['redis'], prefix: s
 
 describe('event-clock boundary barrier (three partitions against Redis)', () => {
   const { redis, newPrefix } = useStateRedis();
+
+  it('a partition without records holds the barrier, and the coordinator says which one', async () => {
+    const prefix = newPrefix('barrier-empty');
+    const store = new StateStore({ redis, prefix, partitionCount: PARTITIONS, customerShards: 2 });
+    const ranking = new RankingStore(redis, prefix);
+    const watcher = watchBoundaries({ ranking, policyHash, intervalMs: 3_600_000, logger: silentLogger });
+    const instrumentation = new Instrumentation();
+    const reports: { instant: number | null; waiting: number[] }[] = [];
+    instrumentation.on('ranking.barrier', (e) => reports.push(e));
+    const coordinator = startBoundaryCoordinator({
+      ranking, store, topic: TOPIC, partitions: [0, 1, 2], policy, policyHash, instance: 'a', intervalMs: 3_600_000, leaseMs: 60_000, everyMs: EVERY, eventClock: true, instrumentation, logger: silentLogger,
+    });
+    try {
+      const owned = await Promise.all(
+        [0, 1, 2].map(async (p) => {
+          const o = new OwnedPartition({ store, topic: TOPIC, partition: p, policy, policyHash, clock: 'event', dedupeHorizonMs: null, budget: new CacheBudget(10_000), logger: silentLogger, boundaries: watcher });
+          await o.claim();
+          return o;
+        }),
+      );
+      const purchase = (p: number, offset: number, eventTime: number): EngineRecord => ({ offset, transactionId: `t-${p}-${offset}`, customerId: `c-${p}`, kind: 'purchase', amountMinor: 1000, eventTime });
+      for (const p of [0, 1]) {
+        const cut = owned[p]?.barrierCut([purchase(p, 0, START + HOUR)]);
+        expect(cut).toEqual({ index: 0, instant: START });
+        await owned[p]?.reachBarrier(START);
+      }
+      await coordinator.tick();
+      expect(reports.at(-1)).toEqual({ instant: null, waiting: [2] });
+      expect(await ranking.latestEpoch()).toBe(0);
+      // Its first record, a day later, reaches a later instant: the first epoch is the earliest reached.
+      await owned[2]?.reachBarrier(START + 4 * EVERY);
+      await coordinator.tick();
+      expect(reports.at(-1)).toEqual({ instant: START, waiting: [] });
+      expect((await ranking.readLatest())?.boundaries).toMatchObject({ epoch: instantEpoch(START, EVERY), at: START, population: 0 });
+      // Partition 2 waits for its own instant's epoch; 0 and 1 are released by theirs.
+      await watcher.refresh();
+      expect(owned.map((o) => o.boundaryPassDue)).toEqual([true, true, false]);
+      for (const o of owned) while (o.boundaryPassDue) await o.boundaryStep(0, 10);
+      expect(owned.map((o) => o.holding)).toEqual([false, false, true]);
+      await coordinator.tick();
+      expect(reports.at(-1)).toEqual({ instant: START + EVERY, waiting: [0, 1] });
+    } finally {
+      await coordinator.stop();
+      watcher.stop();
+    }
+  });
 
   it('holds every partition at each instant until its epoch, whose boundaries equal a full sort of the state there; chunking and order change nothing', async () => {
     await fc.assert(
