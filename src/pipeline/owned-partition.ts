@@ -334,8 +334,13 @@ export class OwnedPartition {
     }
   }
 
-  /** The epoch whose BOUNDARY re-evaluation is committed, and the latest known (for progress). */
+  /**
+   * The epoch whose BOUNDARY re-evaluation is committed, and the latest known (for progress; on
+   * the event clock one more than the first while the epoch of the instant held at is published).
+   */
   get boundaryProgress(): { applied: number; latest: number } {
+    // Event clock: the one epoch the partition waits to re-evaluate is the one of its instant.
+    if (this.barrierEvery !== undefined) return { applied: this.boundaryEpoch, latest: this.boundaryEpoch + (this.boundaryPassDue ? 1 : 0) };
     return { applied: this.boundaryEpoch, latest: this.options.boundaries?.current()?.epoch ?? 0 };
   }
 

@@ -362,3 +362,52 @@ export function boundaryRecords(policy: CompiledPolicy, boundaries: RelativeBoun
     return [{ key: tier.name, value: JSON.stringify(value) }];
   });
 }
+
+/** Where an event-clock barrier stands once the input at hand cannot move it: see {@link stuckBarrier}. */
+export interface StuckBarrier {
+  /** The boundary instant no epoch can be published for; null when some partition reached no instant at all. */
+  instant: number | null;
+  /** Partitions that have not reached it and have no record left to get there. */
+  waitingOn: number[];
+  /** Partitions holding records at or after an instant whose epoch cannot come. */
+  holding: number[];
+}
+
+/**
+ * Event clock: whether the boundary barrier is stuck with the input at hand (what `pyramid
+ * replay` stops at): every partition the coordinator's next instant waits on has no record left
+ * (`drained`), every other partition holds at an instant not published yet, and no BOUNDARY
+ * pass is left to run. Null while some partition can still move.
+ */
+export async function stuckBarrier(options: {
+  store: StateStore;
+  ranking: RankingStore;
+  topic: string;
+  partitions: readonly number[];
+  policyHash: string;
+  everyMs: number;
+  drained: ReadonlySet<number>;
+}): Promise<StuckBarrier | null> {
+  const { everyMs } = options;
+  const latest = await options.ranking.readLatest();
+  const ours = latest !== null && latest.policyHash === options.policyHash ? latest.boundaries : null;
+  const metas = await Promise.all(options.partitions.map((p) => options.store.readMeta(options.topic, p)));
+  const reached = metas.map((meta) => meta?.barrierInstant ?? null);
+  const known = reached.filter((t): t is number => t !== null);
+  const instant = ours !== null ? ours.at + everyMs : known.length === reached.length && known.length > 0 ? Math.min(...known) : null;
+  const waitingOn: number[] = [];
+  const holding: number[] = [];
+  for (const [i, p] of options.partitions.entries()) {
+    const at = reached[i] ?? null;
+    const waits = at === null || (instant !== null && at < instant);
+    if (waits) {
+      if (!options.drained.has(p)) return null;
+      // Drained, but the pass of an epoch it holds at (published) is still to run.
+      if (at !== null && (metas[i]?.boundaryEpoch ?? 0) < instantEpoch(at, everyMs) && instantEpoch(at, everyMs) <= (ours?.epoch ?? 0)) return null;
+      waitingOn.push(p);
+    } else if (!options.drained.has(p)) {
+      holding.push(p);
+    }
+  }
+  return waitingOn.length === 0 ? null : { instant, waitingOn, holding };
+}

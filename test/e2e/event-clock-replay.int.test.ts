@@ -9,6 +9,7 @@ import { RankingStore } from '../../src/state/ranking.js';
 import { StateStore } from '../../src/state/store.js';
 import { createRandom } from '../../src/simulator/random.js';
 import { uniqueName } from '../helpers/unique.js';
+import { cliEnv, runCli } from '../cli/spawn-cli.js';
 import { indexChanges } from './replay-equivalence.js';
 import { createTopics, readTopic, testConfig, testKafka, uniqueNames, useE2eStack, waitFor } from './support.js';
 
@@ -81,7 +82,7 @@ function expectedEnd(records: Purchase[][]): { instant: number; lastOffsets: num
 describe('event-clock replay with relative tiers: boundaries at ranking.every instants', () => {
   const e2e = useE2eStack();
 
-  it('scores the same input twice (once by one scorer, once by a group that changes membership) into identical tier-change streams and epochs', async () => {
+  it('scores the same input three times (one scorer, a group that changes membership, pyramid replay) into identical tier-change streams and epochs', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'pyramid-evclock-'));
     const policyFile = join(dir, 'share-evclock.yaml');
     writeFileSync(policyFile, POLICY);
@@ -155,6 +156,22 @@ describe('event-clock replay with relative tiers: boundaries at ranking.every in
     const second = await outcome(two, storeTwo);
     await b.stop();
 
+    // Run 3: `pyramid replay` into a fresh prefix stops where the barrier stops, and says why.
+    const three = uniqueNames('evclock-three');
+    const storeThree = new StateStore({ redis: e2e.redis, prefix: three.keyPrefix, partitionCount: PARTITIONS });
+    const env = cliEnv({
+      brokers: e2e.stack.brokers,
+      redisUrl: inject('redisUrl'),
+      names: { ...three, transactions: topic },
+      extra: { PYRAMID_POLICY_FILE: policyFile, PYRAMID_RANKING_INTERVAL: '200', PYRAMID_RANKING_LEASE: '3s', PYRAMID_TOPIC_BOUNDARIES: `${three.keyPrefix}-boundaries` },
+    });
+    const replayed = await runCli(['replay', '--prefix', three.keyPrefix, '--output-topic', three.tierChanges, '--progress-every', '1'], env, 120_000);
+    expect(replayed.code, replayed.stderr).toBe(0);
+    const waitingOn = records.flatMap((r, p) => (Math.max(...r.map((x) => x.eventTime)) < end.instant + EVERY ? [p] : []));
+    expect(replayed.stdout).toContain(`the boundary barrier holds at the boundary instant ${new Date(end.instant + EVERY).toISOString()}: partitions ${waitingOn.join(', ')} have no record at or after it`);
+    expect(await finished(storeThree)()).toBe(true);
+    const third = await outcome(three, storeThree);
+
     // The input spans several epochs, and the barrier held the tail: records at or after the
     // instant after the last one wait for a partition that never gets there.
     expect(first.epochs.map((e) => e.at)).toEqual(Array.from({ length: (end.instant - START) / EVERY + 1 }, (_, k) => START + k * EVERY));
@@ -164,6 +181,7 @@ describe('event-clock replay with relative tiers: boundaries at ranking.every in
     // Identical epochs, and identical tier-change streams: the same ids, the same records (no
     // payload field is wall-clock time, so whole values are compared), each once.
     expect(second.epochs).toEqual(first.epochs);
+    expect(third.epochs).toEqual(first.epochs);
     const byId = (published: KafkaRecord[]) => indexChanges(published);
     const firstIndex = byId(first.published);
     const secondIndex = byId(second.published);
@@ -172,6 +190,7 @@ describe('event-clock replay with relative tiers: boundaries at ranking.every in
     expect(first.published).toHaveLength(first.appended);
     expect(second.appended).toBe(first.appended);
     expect([...secondIndex.byId].sort()).toEqual([...firstIndex.byId].sort());
+    expect([...byId(third.published).byId].sort()).toEqual([...firstIndex.byId].sort());
     const causes = new Set([...firstIndex.byId.values()].map((text) => (JSON.parse(text) as { cause: string }).cause));
     expect([...causes].sort()).toEqual(['BOUNDARY', 'TIME', 'TRANSACTION']);
 
@@ -187,5 +206,6 @@ describe('event-clock replay with relative tiers: boundaries at ranking.every in
       return sequences;
     };
     expect([...order(second.published)].sort()).toEqual([...order(first.published)].sort());
+    expect([...order(third.published)].sort()).toEqual([...order(first.published)].sort());
   }, 240_000);
 });
