@@ -58,6 +58,8 @@ async function replay(opts: ReplayOptions): Promise<void> {
   const config = configSchema.parse({
     ...live,
     clock: 'event',
+    // Relative tiers: every boundary instant waits for a coordinator tick, so a replay ticks at least every second.
+    ranking: { ...live.ranking, interval: Math.min(live.ranking.interval, 1000) },
     keyPrefix: opts.prefix,
     groupId: `${live.groupId}-replay-${opts.prefix}`,
     topics: {
