@@ -419,6 +419,8 @@ export function createBatchHandler(deps: BatchHandlerDeps): PartitionBatchHandle
             const at = (valid[cut.index] as EngineRecord | BalanceRecord).offset;
             held = chunk.find((r) => Number(r.offset) === at);
             rejections = rejections.filter((r) => Number(r.record.offset) < at);
+            // The held records are not published by this batch: no latency of theirs to report.
+            eventTimes.length -= valid.length - cut.index;
             valid = valid.slice(0, cut.index);
           }
           // Dead-letter before applying: once applied, the watermark passes these offsets for good.
