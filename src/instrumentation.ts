@@ -140,6 +140,11 @@ export interface InstrumentationEvents {
   };
   /** A partition's BOUNDARY re-evaluation: the epoch fully re-evaluated, and the latest known. */
   'ranking.reevaluation': { topic: string; partition: number; applied: number; latest: number };
+  /**
+   * Event clock: the boundary instant the coordinator waits for (null before any partition
+   * reached one) and the partitions that have not reached it yet (empty once it is published).
+   */
+  'ranking.barrier': { instant: number | null; waiting: number[] };
   /** Whether this instance holds the coordinator lease (checked at every coordinator tick). */
   'ranking.lease': { held: boolean };
   /**

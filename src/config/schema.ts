@@ -161,7 +161,9 @@ export const configSchema = z
     dedupeHorizon: duration.optional(),
     /**
      * Relative (share-of-customers) tiers, wall clock: how often the coordinator recomputes the
-     * boundaries, and how long its lease lasts without renewal (another instance takes over then).
+     * boundaries (event clock: how often it checks whether every partition reached the next
+     * boundary instant), and how long its lease lasts without renewal (another instance takes
+     * over then).
      */
     ranking: z
       .strictObject({ interval: duration.default(60_000), lease: duration.default(15_000) })

@@ -231,6 +231,17 @@ export function createMetrics(instrumentation: Instrumentation, options: CreateM
     help: 'Relative tiers: 1 while this instance holds the coordinator lease, else 0.',
     registers,
   });
+  const rankingBarrierInstant = new Gauge({
+    name: `${p}ranking_barrier_instant_seconds`,
+    help: 'Relative tiers on the event clock: the boundary instant (event time, Unix seconds) the coordinator waits for every partition to reach.',
+    registers,
+  });
+  const rankingBarrierWaiting = new Gauge({
+    name: `${p}ranking_barrier_waiting`,
+    help: 'Relative tiers on the event clock: 1 for each partition the coordinator\'s barrier waits on (it has no record at or after the instant yet), absent otherwise.',
+    labelNames: ['partition'],
+    registers,
+  });
   const rankingReevaluation = new Gauge({
     name: `${p}ranking_reevaluation_lag_epochs`,
     help: 'Relative tiers: epochs published but not yet re-evaluated (BOUNDARY pass) by this partition: 0 when caught up.',
@@ -306,6 +317,11 @@ export function createMetrics(instrumentation: Instrumentation, options: CreateM
       for (const cut of e.cuts) if (cut.value !== null) rankingBoundary.set({ metric: cut.metric, share_bps: String(cut.bps) }, cut.value);
     }),
     instrumentation.on('ranking.lease', (e) => rankingLease.set(e.held ? 1 : 0)),
+    instrumentation.on('ranking.barrier', (e) => {
+      if (e.instant !== null) rankingBarrierInstant.set(e.instant / 1000);
+      rankingBarrierWaiting.reset();
+      for (const partition of e.waiting) rankingBarrierWaiting.set({ partition: String(partition) }, 1);
+    }),
     instrumentation.on('ranking.reevaluation', (e) => rankingReevaluation.set(part(e.topic, e.partition), Math.max(0, e.latest - e.applied))),
     instrumentation.on('dedupe.claims_shortened', (e) => claimsShortened.inc(part(e.topic, e.partition), e.count)),
     instrumentation.on('health.readiness', (e) => {

@@ -46,6 +46,12 @@ export interface StatusSnapshot {
   totals: { processed: Record<RecordOutcome, number>; tierChanges: number; dlq: number };
   /** Relative tiers: the epoch of boundaries this scorer evaluates against; null when none (or no relative tiers). */
   ranking: InstrumentationEvents['ranking.boundaries'] | null;
+  /**
+   * Relative tiers on the event clock, on the instance holding the coordinator lease: the
+   * boundary instant its barrier waits for and the partitions that have not reached it; null
+   * elsewhere.
+   */
+  barrier: InstrumentationEvents['ranking.barrier'] | null;
 }
 
 /** Supplies the status page. The ops server depends on this, not on how it is computed. */
@@ -87,6 +93,7 @@ export function createStatusTracker(instrumentation: Instrumentation, options: S
   const totals = { processed: zeroOutcomes(), tierChanges: 0, dlq: 0 };
   let pyramid: PyramidStatus | null = null;
   let ranking: StatusSnapshot['ranking'] = null;
+  let barrier: StatusSnapshot['barrier'] = null;
 
   const partitionState = (topic: string, partition: number): PartitionState => {
     const key = partitionKey(topic, partition);
@@ -144,6 +151,9 @@ export function createStatusTracker(instrumentation: Instrumentation, options: S
     instrumentation.on('ranking.boundaries', (e) => {
       ranking = { ...e, cuts: e.cuts.map((cut) => ({ ...cut })) };
     }),
+    instrumentation.on('ranking.barrier', (e) => {
+      barrier = { instant: e.instant, waiting: [...e.waiting] };
+    }),
     instrumentation.on('pyramid.census', (e) => {
       pyramid = { ...e, tiers: [...e.tiers].sort((a, b) => b.rank - a.rank), receivedAt: now() };
     }),
@@ -172,6 +182,7 @@ export function createStatusTracker(instrumentation: Instrumentation, options: S
         dlq: [...dlq.entries()].map(([reason, count]) => ({ reason, count })).sort((a, b) => b.count - a.count || (a.reason < b.reason ? -1 : 1)),
         totals: { processed: { ...totals.processed }, tierChanges: totals.tierChanges, dlq: totals.dlq },
         ranking,
+        barrier: barrier === null ? null : { instant: barrier.instant, waiting: [...barrier.waiting] },
       };
     },
     close() {

@@ -1,7 +1,15 @@
 import { startBackgroundPass, type BackgroundPass, type ReevaluatorOptions } from './background-pass.js';
+import type { OwnedPartition } from './owned-partition.js';
 
 /** What the BOUNDARY re-evaluation works with (defaults: 500 ms, 500, 20). */
-export type BoundaryReevaluatorOptions = ReevaluatorOptions;
+export interface BoundaryReevaluatorOptions extends ReevaluatorOptions {
+  /**
+   * Event clock: a partition that held at a boundary instant has re-evaluated its epoch and may
+   * apply its held records now (the caller resumes fetching it). Called inside the partition's
+   * exclusive section, right after the step that released it.
+   */
+  onReleased?: (owned: OwnedPartition) => void;
+}
 
 /** The running BOUNDARY re-evaluation. */
 export type BoundaryReevaluator = BackgroundPass;
@@ -11,7 +19,9 @@ export type BoundaryReevaluator = BackgroundPass;
  * partition against it (cause BOUNDARY), a bounded number of pages per partition per pass,
  * through the partition's serialised, fenced path, and publishes the changes through the outbox
  * relay (the model is the policy re-evaluator). The cursor in the partition meta moves only with
- * a committed page, so a crash neither loses nor doubles a BOUNDARY change.
+ * a committed page, so a crash neither loses nor doubles a BOUNDARY change. On the event clock
+ * the pass of a partition holding at a boundary instant runs once that instant's epoch is
+ * published, at the instant, and releases the partition when done.
  */
 export function startBoundaryReevaluator(options: BoundaryReevaluatorOptions): BoundaryReevaluator {
   return startBackgroundPass({
@@ -23,7 +33,12 @@ export function startBoundaryReevaluator(options: BoundaryReevaluatorOptions): B
     pageSize: options.pageSize ?? 500,
     stepsPerPass: options.stepsPerPass ?? 20,
     due: (owned) => owned.boundaryPassDue,
-    step: (owned, now, pageSize) => owned.boundaryStep(now, pageSize),
+    step: async (owned, now, pageSize) => {
+      const held = owned.holding;
+      const step = await owned.boundaryStep(now, pageSize);
+      if (held && !owned.holding) options.onReleased?.(owned);
+      return step;
+    },
     report: (owned) => options.instrumentation.emit('ranking.reevaluation', { topic: owned.topic, partition: owned.partition, ...owned.boundaryProgress }),
   });
 }

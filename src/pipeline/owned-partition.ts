@@ -1,5 +1,6 @@
 import { applyRecords, fireTimers, reevaluateAgainstBoundaries, reevaluateCustomers, type ClockMode, type CustomerLookup, type EngineInput, type EngineResult } from '../engine/apply.js';
-import { rankedValues } from '../engine/boundaries.js';
+import { barrierCut, instantEpoch } from '../engine/barrier.js';
+import { rankedValues, type RelativeBoundaries } from '../engine/boundaries.js';
 import type { BalanceRecord, CustomerState, EngineCounts, EngineRecord } from '../engine/types.js';
 import { isPyramidError, PyramidError } from '../errors.js';
 import type { Instrumentation } from '../instrumentation.js';
@@ -38,7 +39,9 @@ export interface OwnedPartitionOptions {
   /**
    * Policies with relative tiers: the published boundaries. Every evaluation is against the
    * latest epoch, and each new epoch is followed by a BOUNDARY re-evaluation of every customer
-   * ({@link OwnedPartition.boundaryStep}).
+   * ({@link OwnedPartition.boundaryStep}). On the event clock (with `ranking.every`) the
+   * partition stops at each boundary instant instead, and evaluates against the epoch of the
+   * last instant it re-evaluated ({@link OwnedPartition.barrierCut}).
    */
   boundaries?: BoundarySource;
 }
@@ -138,6 +141,10 @@ export class OwnedPartition {
   private boundaryEpoch = 0;
   /** `<epoch>:<sub-hash>:<HSCAN cursor>` of a BOUNDARY re-evaluation in progress; null when none. */
   private boundaryCursor: string | null = null;
+  /** Event clock with `ranking.every`: the latest boundary instant reached (meta `bt`); null when none. */
+  private barrierInstant: number | null = null;
+  /** Event clock with `ranking.every`: the boundaries of epoch `boundaryEpoch`, the ones records are evaluated against. */
+  private inForce: RelativeBoundaries | null = null;
 
   constructor(private readonly options: OwnedPartitionOptions) {
     this.topic = options.topic;
@@ -160,6 +167,7 @@ export class OwnedPartition {
     const mine = { version: this.policy.version, hash: this.policyHash };
     if (this.options.policyInForce !== true) {
       this.adopt(await store.claim(this.topic, this.partition, mine));
+      await this.loadInForce();
       return;
     }
     // The partition may still be on the policy in force before: claim it as it is stored, and
@@ -187,6 +195,7 @@ export class OwnedPartition {
         }
       }
       this.adopt(claim);
+      await this.loadInForce();
       return;
     }
   }
@@ -251,14 +260,87 @@ export class OwnedPartition {
     return { customers: page.customerIds.length, changes: result.counts.changes, signals: result.counts.signals, more: next !== '' };
   }
 
-  /** True when a newer epoch of relative boundaries than the last re-evaluated one is published. */
+  /**
+   * True when a newer epoch of relative boundaries than the last re-evaluated one is published;
+   * on the event clock, when the epoch of the instant the partition holds at is.
+   */
   get boundaryPassDue(): boolean {
     const current = this.options.boundaries?.current() ?? null;
-    return current !== null && (this.boundaryCursor !== null || current.epoch > this.boundaryEpoch);
+    if (current === null) return false;
+    const every = this.barrierEvery;
+    if (every !== undefined) return this.holding && current.epoch >= instantEpoch(this.barrierInstant as number, every);
+    return this.boundaryCursor !== null || current.epoch > this.boundaryEpoch;
   }
 
-  /** The epoch whose BOUNDARY re-evaluation is committed, and the latest known (for progress). */
+  /** The event clock's boundary instants are on: `ranking.every` of a relative policy, in ms. */
+  private get barrierEvery(): number | undefined {
+    return this.options.clock === 'event' && this.options.boundaries !== undefined ? this.policy.ranking?.everyMs : undefined;
+  }
+
+  /**
+   * Event clock with `ranking.every`: true while the partition stands at a boundary instant whose
+   * epoch it has not re-evaluated yet. It applies nothing then: the caller holds its records
+   * (and offsets) until {@link boundaryStep} has re-evaluated that epoch.
+   */
+  get holding(): boolean {
+    const every = this.barrierEvery;
+    return every !== undefined && this.barrierInstant !== null && this.boundaryEpoch < instantEpoch(this.barrierInstant, every);
+  }
+
+  /** Event clock with `ranking.every`: the latest boundary instant reached (epoch ms); null when none. */
+  get reachedInstant(): number | null {
+    return this.barrierInstant;
+  }
+
+  /**
+   * Event clock with `ranking.every`: where `records` (offset order) must stop, because the
+   * record at `index` is at or after the next boundary instant `instant` (or, while holding, is
+   * the first one not applied yet); null when all of them may be applied (or the barrier is off).
+   * The caller applies the records before `index`, then {@link reachBarrier}(instant).
+   */
+  barrierCut(records: readonly { offset: number; eventTime: number }[]): { index: number; instant: number } | null {
+    const every = this.barrierEvery;
+    if (every === undefined) return null;
+    const lastOffset = this.lastOffset ?? -1;
+    if (this.holding) {
+      const index = records.findIndex((r) => r.offset > lastOffset);
+      return index < 0 ? null : { index, instant: this.barrierInstant as number };
+    }
+    return barrierCut(records, lastOffset, this.barrierInstant === null ? null : this.barrierInstant + every, every);
+  }
+
+  /**
+   * Event clock with `ranking.every`: the partition reaches boundary instant `instant` (its
+   * records before it are applied): its timers due at or before it fire (in commits of at most
+   * about the timer load limit), and the last commit stores the instant as reached, with the
+   * event-time watermark moved up to it. From then on the partition is {@link holding}.
+   */
+  async reachBarrier(instant: number): Promise<void> {
+    const limit = this.options.timerLoadLimit ?? DEFAULT_TIMER_LIMIT;
+    for (;;) {
+      this.assertUsable();
+      const input = await this.engineInput([], [], instant, limit);
+      this.assertUsable();
+      const result = fireTimers(input, instant);
+      if (input.timersKnownThrough < instant) {
+        await this.commit(input, result);
+        continue;
+      }
+      result.position.eventWatermark = Math.max(result.position.eventWatermark ?? instant, instant);
+      this.barrierInstant = instant;
+      await this.commit(input, result, undefined, new Map([[META.barrierInstant, String(instant)]]));
+      this.assertUsable();
+      return;
+    }
+  }
+
+  /**
+   * The epoch whose BOUNDARY re-evaluation is committed, and the latest known (for progress; on
+   * the event clock one more than the first while the epoch of the instant held at is published).
+   */
   get boundaryProgress(): { applied: number; latest: number } {
+    // Event clock: the one epoch the partition waits to re-evaluate is the one of its instant.
+    if (this.barrierEvery !== undefined) return { applied: this.boundaryEpoch, latest: this.boundaryEpoch + (this.boundaryPassDue ? 1 : 0) };
     return { applied: this.boundaryEpoch, latest: this.options.boundaries?.current()?.epoch ?? 0 };
   }
 
@@ -272,15 +354,20 @@ export class OwnedPartition {
   async boundaryStep(now: number, count: number): Promise<ReevaluationStep> {
     this.assertUsable();
     const source = this.options.boundaries;
-    const target = source?.current() ?? null;
-    if (source === undefined || target === null || !this.boundaryPassDue) return { customers: 0, changes: 0, signals: 0, more: false };
+    if (source === undefined || !this.boundaryPassDue) return { customers: 0, changes: 0, signals: 0, more: false };
+    // Event clock: the epoch of the instant held at, re-evaluated at that instant.
+    const every = this.barrierEvery;
+    const instant = this.barrierInstant;
+    const target = every === undefined || instant === null ? source.current() : await source.epoch(instantEpoch(instant, every));
+    if (target === null) return { customers: 0, changes: 0, signals: 0, more: false };
     const [epochText, shardText = '0', hscanCursor = '0'] = (this.boundaryCursor ?? '').split(':');
     const fresh = this.boundaryCursor === null || Number(epochText) !== target.epoch;
     const shard = fresh ? 0 : Number(shardText);
     const page = await this.options.store.scanCustomerIds(this.topic, this.partition, shard, fresh ? '0' : hscanCursor, count);
-    const input = { ...(await this.engineInput(page.customerIds, [], undefined)), boundaries: target, previousBoundaries: await source.epoch(this.boundaryEpoch) };
+    const previousBoundaries = every === undefined ? await source.epoch(this.boundaryEpoch) : this.inForce;
+    const input = { ...(await this.engineInput(page.customerIds, [], undefined)), boundaries: target, previousBoundaries };
     this.assertUsable();
-    const at = this.options.clock === 'event' ? this.eventWatermark : now;
+    const at = every !== undefined ? instant : this.options.clock === 'event' ? this.eventWatermark : now;
     const result = at === null ? reevaluateAgainstBoundaries(input, [], 0) : reevaluateAgainstBoundaries(input, page.customerIds, at);
     const nextShard = page.next === '0' ? shard + 1 : shard;
     const done = nextShard >= this.options.store.customerShards;
@@ -288,7 +375,10 @@ export class OwnedPartition {
     if (done) meta.set(META.boundaryEpoch, String(target.epoch));
     await this.commit(input, result, undefined, meta);
     this.boundaryCursor = done ? null : (meta.get(META.boundaryCursor) as string);
-    if (done) this.boundaryEpoch = target.epoch;
+    if (done) {
+      this.boundaryEpoch = target.epoch;
+      this.inForce = target;
+    }
     this.assertUsable();
     return { customers: page.customerIds.length, changes: result.counts.changes, signals: result.counts.signals, more: !done };
   }
@@ -325,6 +415,11 @@ export class OwnedPartition {
    */
   async apply(records: readonly (EngineRecord | BalanceRecord)[], now?: number): Promise<EngineCounts> {
     this.assertUsable();
+    const cut = this.barrierCut(records);
+    if (cut !== null) {
+      // The caller cuts the records at the instant (barrierCut): applying past it would break the replay's determinism.
+      throw new PyramidError('STATE_SCRIPT_FAILED', `partition ${this.partition} of ${this.topic}: offset ${records[cut.index]?.offset ?? '?'} is at or after the boundary instant ${new Date(cut.instant).toISOString()}, whose epoch the partition has not re-evaluated`);
+    }
     const counts = zeroCounts();
     let rest = records;
     for (;;) {
@@ -404,6 +499,7 @@ export class OwnedPartition {
       return 'owner';
     }
     this.adopt({ ...meta, owner: this.owner });
+    await this.loadInForce();
     this.failure = undefined;
     return reason;
   }
@@ -439,8 +535,16 @@ export class OwnedPartition {
     this.previousPolicyVersion = claim.previousPolicyVersion;
     this.boundaryEpoch = claim.boundaryEpoch;
     this.boundaryCursor = claim.boundaryCursor;
+    this.barrierInstant = claim.barrierInstant ?? null;
+    this.inForce = null;
     this.switchFrom = claim.policyVersion !== null && (claim.policyVersion !== this.policy.version || claim.policyHash !== this.policyHash) ? claim.policyVersion : null;
     this.cache.clear();
+  }
+
+  /** Event clock with `ranking.every`: reads the boundaries of the epoch last re-evaluated (after a claim or resync). */
+  private async loadInForce(): Promise<void> {
+    const source = this.options.boundaries;
+    this.inForce = this.barrierEvery === undefined || source === undefined || this.boundaryEpoch === 0 ? null : await source.epoch(this.boundaryEpoch);
   }
 
   /**
@@ -482,7 +586,7 @@ export class OwnedPartition {
       dedupeHorizonMs,
       reevaluate: this.reevaluating,
       previousPolicyVersion: this.switchedFromVersion,
-      boundaries: this.options.boundaries?.current() ?? null,
+      boundaries: this.barrierEvery === undefined ? (this.options.boundaries?.current() ?? null) : this.inForce,
     };
   }
 

@@ -381,6 +381,13 @@ export function createBatchHandler(deps: BatchHandlerDeps): PartitionBatchHandle
       deps.seek(tp, next.toString());
       return;
     }
+    if (owned.holding) {
+      // Event clock: the partition stands at a boundary instant until its epoch is re-evaluated;
+      // the boundary re-evaluator resumes it then.
+      deps.pause(tp);
+      deps.seek(tp, next?.toString() ?? batch.fetchedOffset);
+      return;
+    }
     const records = next === undefined ? batch.records : batch.records.filter((r) => BigInt(r.offset) >= next);
     outcome(topic, partition, 'stale', batch.records.length - records.length);
     positions.taken(topic, partition, records[0]);
@@ -396,13 +403,26 @@ export function createBatchHandler(deps: BatchHandlerDeps): PartitionBatchHandle
 
     const eventTimes: number[] = [];
     let changes = 0;
+    /** Event clock: the record the partition holds at (the first at or after a boundary instant), once reached. */
+    let held: KafkaRecord | undefined;
     const applied = await ownership.exclusive(stateTp, async (): Promise<boolean> => {
       // Chunk by chunk: decode, validate, dead-letter, then score and send the chunk's commit
       // without waiting for its reply.
       let applyStarted: number | undefined;
       try {
         for (let from = 0; from < records.length; from += applyChunk) {
-          const { valid, rejections } = check(path, records.slice(from, from + applyChunk), eventTimes, stages);
+          const chunk = records.slice(from, from + applyChunk);
+          let { valid, rejections } = check(path, chunk, eventTimes, stages);
+          // Event clock: nothing at or after the next boundary instant until its epoch is re-evaluated.
+          const cut = owned.barrierCut(valid);
+          if (cut !== null) {
+            const at = (valid[cut.index] as EngineRecord | BalanceRecord).offset;
+            held = chunk.find((r) => Number(r.offset) === at);
+            rejections = rejections.filter((r) => Number(r.record.offset) < at);
+            // The held records are not published by this batch: no latency of theirs to report.
+            eventTimes.length -= valid.length - cut.index;
+            valid = valid.slice(0, cut.index);
+          }
           // Dead-letter before applying: once applied, the watermark passes these offsets for good.
           if (rejections.length > 0) {
             const sent = control.isStale()
@@ -414,18 +434,28 @@ export function createBatchHandler(deps: BatchHandlerDeps): PartitionBatchHandle
             if (sent === undefined) return false;
             outcome(topic, partition, 'dlq', rejections.length);
           }
-          if (valid.length === 0) continue;
           if (control.isStale() || !ownership.isMine(stateTp)) return false;
-          applyStarted ??= performance.now();
-          // A retriable failure here is a failed load (nothing sent yet): the same chunk again.
-          const counts = await step(control, 'apply', () => owned.apply(valid, Date.now()));
-          if (counts === undefined) return false;
-          emitCounts(topic, partition, counts);
-          // Tier changes and signals both wait in the outbox.
-          changes += counts.changes + counts.signals;
-          await control.heartbeat();
+          if (valid.length > 0) {
+            applyStarted ??= performance.now();
+            // A retriable failure here is a failed load (nothing sent yet): the same chunk again.
+            const counts = await step(control, 'apply', () => owned.apply(valid, Date.now()));
+            if (counts === undefined) return false;
+            emitCounts(topic, partition, counts);
+            // Tier changes and signals both wait in the outbox.
+            changes += counts.changes + counts.signals;
+            await control.heartbeat();
+          }
+          if (cut !== null) {
+            if ((await step(control, 'barrier', () => owned.reachBarrier(cut.instant).then(() => true))) === undefined) return false;
+            break;
+          }
         }
         await control.keepAlive(owned.settled());
+        if (held !== undefined) {
+          // Paused while the partition still cannot be released (the release runs in this section too).
+          deps.pause(tp);
+          logger.info({ topic, partition, offset: held.offset, instant: new Date(owned.reachedInstant ?? 0).toISOString() }, 'partition reached a boundary instant; holding its records until the epoch is published');
+        }
         return true;
       } catch (err) {
         // A commit failed or was refused (or its outcome is unknown): the state is re-read.
@@ -451,6 +481,10 @@ export function createBatchHandler(deps: BatchHandlerDeps): PartitionBatchHandle
     if ((loop.next?.changes ?? 0) >= MAX_UNPUBLISHED_CHANGES) await loop.current;
     stages.publish = seconds(started);
     const key = partitionKey(topic, partition);
+    if (held !== undefined) {
+      await holdAt(key, tp, held, batch);
+      return;
+    }
 
     // Resolve the offset and commit, throttled (informational: the Redis watermark is authoritative).
     positions.advance(topic, partition, batch.lastOffset, batch.records[batch.records.length - 1]);
@@ -468,6 +502,23 @@ export function createBatchHandler(deps: BatchHandlerDeps): PartitionBatchHandle
     }
     await control.heartbeat();
     instrumentation.emit('consumer.batch', { topic, partition, size: batch.records.length, stages });
+  }
+
+  /**
+   * Event clock: the batch stopped at `held`, the first record at or after a boundary instant.
+   * The positions and the group's offset stop there (not past it), and the consumer goes back to
+   * it, so the partition fetches it again once released.
+   */
+  async function holdAt(key: string, tp: TopicPartition, held: KafkaRecord, batch: PartitionBatch): Promise<void> {
+    const before = batch.records[batch.records.indexOf(held) - 1];
+    positions.advance(tp.topic, tp.partition, (BigInt(held.offset) - 1n).toString(), before);
+    cancelTrailing(key);
+    try {
+      if ((await deps.commitOffsets([{ ...tp, offset: held.offset }])).length > 0) lastCommit.set(key, Date.now());
+    } catch (err) {
+      logger.warn({ err, ...tp }, 'offset commit failed (informational; the Redis watermark is authoritative)');
+    }
+    deps.seek(tp, held.offset);
   }
 
   /** Settles once every publication started so far has finished (the scorer's shutdown waits). */

@@ -1,10 +1,11 @@
+import { instantEpoch } from '../engine/barrier.js';
 import { cutRank, keyAtRank, policyCuts, type RankKey, type RelativeBoundaries } from '../engine/boundaries.js';
 import type { Instrumentation } from '../instrumentation.js';
 import type { OutgoingRecord } from '../kafka/types.js';
 import type { Logger } from '../logger.js';
 import type { CompiledPolicy, RankedMetric } from '../policy/types.js';
 import type { RankingStore } from '../state/ranking.js';
-import type { StateStore } from '../state/store.js';
+import type { PartitionMeta, StateStore } from '../state/store.js';
 
 /**
  * The boundaries a scorer evaluates against: the latest epoch published for its policy, and any
@@ -40,7 +41,8 @@ export function watchBoundaries(options: { ranking: RankingStore; policyHash: st
     if (cached !== undefined) return cached;
     const stored = await ranking.readEpoch(n);
     const boundaries = stored !== null && stored.policyHash === policyHash ? stored.boundaries : null;
-    cache.set(n, boundaries);
+    // An epoch not published yet may be later (event-clock epochs are numbered by their instant).
+    if (stored !== null) cache.set(n, boundaries);
     return boundaries;
   }
 
@@ -129,8 +131,21 @@ export interface BoundaryCoordinatorOptions {
   policyHash: string;
   /** This instance's id in the lease. */
   instance: string;
-  /** Recompute every this many ms (wall clock). */
+  /** Recompute every this many ms (wall clock, without `everyMs`). */
   intervalMs: number;
+  /**
+   * The policy's `ranking.every`, ms. Wall clock: recompute at the first tick past each multiple
+   * of it (since 1970-01-01) instead of every interval. Event clock: see `eventClock`.
+   */
+  everyMs?: number;
+  /**
+   * Event clock (needs `everyMs`): publish the epoch of each boundary instant (multiples of
+   * `everyMs`) once every partition has reached it (meta `bt`), numbered by the instant
+   * (src/engine/barrier.ts), computed from the ranked sets as the partitions left them there. The
+   * first instant is the earliest any partition reached; each later one follows the latest by
+   * `everyMs`. Checked at every lease renewal.
+   */
+  eventClock?: boolean;
   /**
    * Lease time, ms: another instance takes over this long after the holder stops renewing. The
    * holder renews every min(interval, lease / 3).
@@ -167,11 +182,13 @@ function sameBoundaries(a: RelativeBoundaries, b: RelativeBoundaries): boolean {
 }
 
 /**
- * The coordinator of relative boundaries (wall clock). Every instance of the group runs one; the
- * one holding the lease (a fencing token that grows with every new holder) recomputes every
- * interval the exact boundaries over all partitions' ranked sets ({@link rankedSetBoundaries}) and publishes them as the next
- * epoch, fenced by its token, so a deposed coordinator cannot publish and no epoch is written
- * twice. An unchanged result publishes nothing (no epoch, no re-evaluation).
+ * The coordinator of relative boundaries. Every instance of the group runs one; the one holding
+ * the lease (a fencing token that grows with every new holder) recomputes the exact boundaries
+ * over all partitions' ranked sets ({@link rankedSetBoundaries}) and publishes them as an epoch,
+ * fenced by its token, so a deposed coordinator cannot publish and no epoch is written twice.
+ * Wall clock: every interval (or at each multiple of `everyMs`), as the next epoch; an unchanged
+ * result publishes nothing (no epoch, no re-evaluation). Event clock: at each boundary instant
+ * once every partition has reached it (`eventClock`), as the epoch of that instant.
  */
 export function startBoundaryCoordinator(options: BoundaryCoordinatorOptions): BoundaryCoordinator {
   const { ranking, policy } = options;
@@ -191,28 +208,89 @@ export function startBoundaryCoordinator(options: BoundaryCoordinatorOptions): B
   // The lease is renewed well within its time, the boundaries recomputed every interval.
   const renewMs = Math.max(1, Math.min(options.intervalMs, Math.floor(options.leaseMs / 3)));
   let lastRecompute = -Infinity;
+  /** Wall clock with `everyMs`: the multiple of it last recomputed at. */
+  let lastSlot = -Infinity;
+  /** What the last barrier report said, so the log line is written when it changes. */
+  let lastWaiting = '';
+
+  async function publishEpoch(token: number, boundaries: RelativeBoundaries, byInstant: boolean, started: number): Promise<RelativeBoundaries> {
+    await ranking.publish(token, { policyHash: options.policyHash, boundaries }, byInstant);
+    await announceLatest(boundaries);
+    const seconds = (performance.now() - started) / 1000;
+    options.instrumentation.emit('ranking.epoch_published', {
+      epoch: boundaries.epoch,
+      population: boundaries.population,
+      cuts: boundaries.cuts.map((cut) => ({ metric: cut.metric, bps: cut.bps, rank: cut.rank, value: cut.key?.value ?? null })),
+      seconds,
+    });
+    options.logger.info({ epoch: boundaries.epoch, at: new Date(boundaries.at).toISOString(), population: boundaries.population, seconds }, 'published an epoch of relative boundaries');
+    return boundaries;
+  }
+
+  /** Says which partitions the barrier at `instant` waits on (metric, and a log line when it changes). */
+  function reportBarrier(instant: number | null, waiting: number[]): void {
+    options.instrumentation.emit('ranking.barrier', { instant, waiting });
+    const text = `${instant ?? ''}:${waiting.join(',')}`;
+    if (text === lastWaiting) return;
+    lastWaiting = text;
+    if (waiting.length === 0) return;
+    const at = instant === null ? 'the first boundary instant' : `the boundary instant ${new Date(instant).toISOString()}`;
+    options.logger.info({ instant, partitions: waiting }, `the event-clock barrier at ${at} waits on partitions ${waiting.join(', ')}: each must reach a record at or after it (a partition without one holds every partition there)`);
+  }
+
+  /** Event clock: the epoch of the next boundary instant, once every partition has reached it. */
+  async function barrierEpoch(token: number, metas: readonly (PartitionMeta | null)[], started: number): Promise<RelativeBoundaries | null> {
+    const every = options.everyMs as number;
+    const latest = await ranking.readLatest();
+    const ours = latest !== null && latest.policyHash === options.policyHash ? latest.boundaries : null;
+    if (ours !== null) await announceLatest(ours);
+    const reached = metas.map((meta) => meta?.barrierInstant ?? null);
+    const known = reached.filter((t): t is number => t !== null);
+    const instant = ours !== null ? ours.at + every : known.length === reached.length && known.length > 0 ? Math.min(...known) : null;
+    const waiting = options.partitions.filter((_, i) => {
+      const at = reached[i] ?? null;
+      return at === null || (instant !== null && at < instant);
+    });
+    reportBarrier(instant, waiting);
+    if (instant === null || waiting.length > 0) return null;
+    const boundaries = await rankedSetBoundaries(options.store, options.topic, options.partitions, policy, instantEpoch(instant, every), instant);
+    return publishEpoch(token, boundaries, true, started);
+  }
 
   async function once(force: boolean): Promise<RelativeBoundaries | null> {
     const lease = await ranking.holdLease(options.instance, options.leaseMs);
     if (lease.held !== held) {
       held = lease.held;
       lastRecompute = -Infinity; // a new holder recomputes at once
+      lastSlot = -Infinity;
       options.instrumentation.emit('ranking.lease', { held: lease.held });
       options.logger.info({ held: lease.held, ...(lease.held ? { token: lease.token } : { holder: lease.holder }) }, lease.held ? 'holding the relative-boundary coordinator lease' : 'another instance coordinates the relative boundaries');
     }
     if (!lease.held) return null;
     const started = performance.now();
-    if (!force && started - lastRecompute < options.intervalMs) return null;
-    lastRecompute = started;
     const now = clock();
+    const eventClock = options.eventClock === true && options.everyMs !== undefined;
+    if (!force && !eventClock) {
+      if (options.everyMs !== undefined) {
+        const slot = Math.floor(now / options.everyMs);
+        if (slot === lastSlot) return null;
+        lastSlot = slot;
+      } else if (started - lastRecompute < options.intervalMs) {
+        return null;
+      }
+    }
+    lastRecompute = started;
     // While a partition switches policy its customers are not all ranked under this one yet.
+    const metas: (PartitionMeta | null)[] = [];
     for (const partition of options.partitions) {
       const meta = await options.store.readMeta(options.topic, partition);
       if (meta !== null && (meta.policyHash !== options.policyHash || meta.reevaluationCursor !== null)) {
         options.logger.info({ partition }, 'a partition is still switching to this policy; the boundaries are recomputed once every partition is on it');
         return null;
       }
+      metas.push(meta);
     }
+    if (eventClock) return barrierEpoch(lease.token, metas, started);
     const latest = await ranking.readLatest();
     const epoch = (latest?.boundaries.epoch ?? 0) + 1;
     const boundaries = await rankedSetBoundaries(options.store, options.topic, options.partitions, policy, epoch, now);
@@ -223,17 +301,7 @@ export function startBoundaryCoordinator(options: BoundaryCoordinatorOptions): B
       await announceLatest(ours);
       return null;
     }
-    await ranking.publish(lease.token, { policyHash: options.policyHash, boundaries });
-    await announceLatest(boundaries);
-    const seconds = (performance.now() - started) / 1000;
-    options.instrumentation.emit('ranking.epoch_published', {
-      epoch,
-      population: boundaries.population,
-      cuts: boundaries.cuts.map((cut) => ({ metric: cut.metric, bps: cut.bps, rank: cut.rank, value: cut.key?.value ?? null })),
-      seconds,
-    });
-    options.logger.info({ epoch, population: boundaries.population, seconds }, 'published an epoch of relative boundaries');
-    return boundaries;
+    return publishEpoch(lease.token, boundaries, false, started);
   }
 
   const queued = (force: boolean): Promise<RelativeBoundaries | null> => {
@@ -246,6 +314,7 @@ export function startBoundaryCoordinator(options: BoundaryCoordinatorOptions): B
     void queued(false)
       .catch((err: unknown) => {
         lastRecompute = -Infinity; // retried at the next renewal
+        lastSlot = -Infinity;
         options.logger.warn({ err }, 'relative-boundary recompute failed; retrying');
       })
       .finally(() => {
@@ -292,4 +361,53 @@ export function boundaryRecords(policy: CompiledPolicy, boundaries: RelativeBoun
     };
     return [{ key: tier.name, value: JSON.stringify(value) }];
   });
+}
+
+/** Where an event-clock barrier stands once the input at hand cannot move it: see {@link stuckBarrier}. */
+export interface StuckBarrier {
+  /** The boundary instant no epoch can be published for; null when some partition reached no instant at all. */
+  instant: number | null;
+  /** Partitions that have not reached it and have no record left to get there. */
+  waitingOn: number[];
+  /** Partitions holding records at or after an instant whose epoch cannot come. */
+  holding: number[];
+}
+
+/**
+ * Event clock: whether the boundary barrier is stuck with the input at hand (what `pyramid
+ * replay` stops at): every partition the coordinator's next instant waits on has no record left
+ * (`drained`), every other partition holds at an instant not published yet, and no BOUNDARY
+ * pass is left to run. Null while some partition can still move.
+ */
+export async function stuckBarrier(options: {
+  store: StateStore;
+  ranking: RankingStore;
+  topic: string;
+  partitions: readonly number[];
+  policyHash: string;
+  everyMs: number;
+  drained: ReadonlySet<number>;
+}): Promise<StuckBarrier | null> {
+  const { everyMs } = options;
+  const latest = await options.ranking.readLatest();
+  const ours = latest !== null && latest.policyHash === options.policyHash ? latest.boundaries : null;
+  const metas = await Promise.all(options.partitions.map((p) => options.store.readMeta(options.topic, p)));
+  const reached = metas.map((meta) => meta?.barrierInstant ?? null);
+  const known = reached.filter((t): t is number => t !== null);
+  const instant = ours !== null ? ours.at + everyMs : known.length === reached.length && known.length > 0 ? Math.min(...known) : null;
+  const waitingOn: number[] = [];
+  const holding: number[] = [];
+  for (const [i, p] of options.partitions.entries()) {
+    const at = reached[i] ?? null;
+    const waits = at === null || (instant !== null && at < instant);
+    if (waits) {
+      if (!options.drained.has(p)) return null;
+      // Drained, but the pass of an epoch it holds at (published) is still to run.
+      if (at !== null && (metas[i]?.boundaryEpoch ?? 0) < instantEpoch(at, everyMs) && instantEpoch(at, everyMs) <= (ours?.epoch ?? 0)) return null;
+      waitingOn.push(p);
+    } else if (!options.drained.has(p)) {
+      holding.push(p);
+    }
+  }
+  return waitingOn.length === 0 ? null : { instant, waitingOn, holding };
 }

@@ -151,6 +151,29 @@ function refuseBalanceRulesWithoutBalances(policy: CompiledPolicy): void {
   );
 }
 
+/**
+ * Relative tiers on the event clock need `ranking.every` (the boundary instants), and one input:
+ * the barrier stops the records of one topic-partition at each instant, and the records of a
+ * co-partitioned balances partition have no order relative to them that a replay would repeat.
+ */
+function refuseEventClockWithoutInstants(policy: CompiledPolicy, config: PyramidConfig): void {
+  if (policy.ranking === undefined || config.clock !== 'event') return;
+  if (policy.ranking.everyMs === undefined) {
+    throw new PyramidError(
+      'POLICY_INVALID',
+      `policy ${config.policyFile}: ranking.every: relative tiers on the event clock (PYRAMID_CLOCK=event) need the boundary instants, e.g. ranking: { every: 1d }: the boundaries are recomputed at each multiple of it once every partition's event time has passed it`,
+      { details: { fields: ['ranking.every'] } },
+    );
+  }
+  if (config.topics.balances !== undefined) {
+    throw new PyramidError(
+      'CONFIG_INVALID',
+      `PYRAMID_TOPIC_BALANCES: relative tiers on the event clock take one input topic in this version (the boundary barrier orders the records of one topic-partition); unset the balances topic, or use PYRAMID_CLOCK=wall`,
+      { details: { fields: ['topics.balances'] } },
+    );
+  }
+}
+
 /** Longest a graceful stop waits for Redis/Kafka before giving up on the remaining steps. */
 const STOP_GRACE_MS = 15_000;
 
@@ -452,14 +475,7 @@ export function createScorer(config: PyramidConfig, options: ScorerOptions = {})
 
   async function connectSteps(opened: Array<() => Promise<void> | void>): Promise<Running> {
     const policy = options.policy ?? (await loadPolicyFile(config.policyFile));
-    const relativeAt = policy.tiers.findIndex((tier) => tier.relative !== undefined);
-    if (relativeAt >= 0 && config.clock === 'event') {
-      throw new PyramidError(
-        'POLICY_INVALID',
-        `policy ${config.policyFile}: tiers[${relativeAt}].relative: relative tiers are scored on the wall clock only in this version (PYRAMID_CLOCK=wall); event-clock boundary epochs are not implemented`,
-        { details: { fields: [`tiers[${relativeAt}].relative`] } },
-      );
-    }
+    refuseEventClockWithoutInstants(policy, config);
     const redis = await connectRedis(config.redis);
     opened.push(() => redis.disconnect());
     const kafka = createKafkaClient(config.kafka, { logger: logger.child({ component: 'kafka' }) });
@@ -723,12 +739,24 @@ export function createScorer(config: PyramidConfig, options: ScorerOptions = {})
         policyHash: ranked.hash,
         instance: `${config.groupId}:${process.pid}:${randomUUID()}`,
         intervalMs: config.ranking.interval,
+        ...(ranked.policy.ranking?.everyMs === undefined ? {} : { everyMs: ranked.policy.ranking.everyMs }),
+        eventClock: config.clock === 'event',
         leaseMs: config.ranking.lease,
         announce: (boundaries) => r.producer.send(config.topics.boundaries, boundaryRecords(ranked.policy, boundaries)),
         instrumentation,
         logger,
       });
-      r.ranking.reevaluator = startBoundaryReevaluator({ ownership, relay: r.relay, instrumentation, logger });
+      r.ranking.reevaluator = startBoundaryReevaluator({
+        ownership,
+        relay: r.relay,
+        instrumentation,
+        logger,
+        intervalMs: Math.min(500, config.ranking.interval),
+        // Event clock: a partition released from a boundary instant fetches its held records again.
+        onReleased: (owned) => {
+          if (!userPaused && !stopping) r.consumer.resume(inputsOf([{ topic: owned.topic, partition: owned.partition }]));
+        },
+      });
     }
     logger.info({ groupId: config.groupId, topic: inputTopic, balancesTopic, clock: config.clock }, 'scorer running');
   }

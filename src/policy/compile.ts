@@ -17,6 +17,12 @@ export interface PolicyIssue {
  */
 export const MAX_WINDOW_BUCKETS = 100_000;
 
+/**
+ * The shortest `ranking.every`: each instant holds every partition until its epoch is published
+ * and re-evaluated (a coordinator round trip and a pass over the partition's customers).
+ */
+export const MIN_RANKING_EVERY_MS = 60_000;
+
 const OPS: readonly Comparison[] = ['gt', 'gte', 'lt', 'lte'];
 
 type Bounds<T> = Partial<Record<Comparison, T>>;
@@ -178,7 +184,8 @@ function compileSignals(file: PolicyFile, tiers: readonly CompiledTier[], digits
  *  - every condition's bounds admit some value; only the last tier may have no conditions;
  *  - consecutive monetary-only tiers are sorted descending and do not overlap;
  *  - every signal setting can act (see compileSignals); signals are refused with relative tiers;
- *  - `ranking` is given only with some relative tier (it defaults to active purchasers).
+ *  - `ranking` is given only with some relative tier (it defaults to active purchasers);
+ *    `ranking.every` is at least {@link MIN_RANKING_EVERY_MS}.
  * Ranks follow order: `tiers[i]` gets `tiers.length - i + 1`, the fallback 1, the inactive tier 0.
  */
 export function compilePolicy(file: PolicyFile): { policy: CompiledPolicy; issues: [] } | { policy: null; issues: PolicyIssue[] } {
@@ -220,6 +227,10 @@ export function compilePolicy(file: PolicyFile): { policy: CompiledPolicy; issue
   if (file.ranking !== undefined && !relative) {
     issues.push({ path: ['ranking'], message: 'no tier has relative conditions, so nobody is ranked; remove ranking or add tiers[].relative' });
   }
+  const every = file.ranking?.every;
+  if (every !== undefined && every < MIN_RANKING_EVERY_MS) {
+    issues.push({ path: ['ranking', 'every'], message: `${formatDuration(every)} is below ${formatDuration(MIN_RANKING_EVERY_MS)}: every instant holds every partition until the coordinator has published its epoch, so instants closer than that would stop the scorers more than they score` });
+  }
   // The signal rules measure distances to absolute monetary bounds; next to share-of-customers
   // tiers they would stay silent for those tiers, so the combination is refused rather than accepted.
   if (relative && file.signals !== undefined) {
@@ -245,7 +256,7 @@ export function compilePolicy(file: PolicyFile): { policy: CompiledPolicy; issue
     },
   };
   if (signals !== undefined) policy.signals = signals;
-  if (relative) policy.ranking = { population: file.ranking?.population ?? 'active-purchasers' };
+  if (relative) policy.ranking = { population: file.ranking?.population ?? 'active-purchasers', ...(every === undefined ? {} : { everyMs: every }) };
   policy.rules = describeAllRules(policy);
   return { policy, issues: [] };
 }

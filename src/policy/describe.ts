@@ -94,6 +94,12 @@ export function describePolicy(policy: CompiledPolicy): string[] {
     lines.push(
       `ranking: ${policy.ranking.population} (customers with a purchase in the window who are not inactive), by value descending, ties by customer id ascending; a band "top a%-b%" of N ranked customers holds ranks floor(a% × N) + 1 .. floor(b% × N)`,
     );
+    const every = policy.ranking.everyMs;
+    lines.push(
+      every === undefined
+        ? '  boundaries: recomputed every PYRAMID_RANKING_INTERVAL (wall clock only: the event clock needs ranking.every)'
+        : `  boundaries: recomputed at every multiple of ${formatDuration(every)} since 1970-01-01T00:00Z (event clock: once every partition's event time has passed it)`,
+    );
   }
   lines.push(...describeSignals(policy));
   return lines;

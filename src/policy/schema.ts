@@ -138,7 +138,8 @@ export const policyFileSchema = z.strictObject({
     .optional(),
   ranking: z
     .strictObject({
-      population: z.literal('active-purchasers', { error: 'expected "active-purchasers" (customers with a purchase in the window who are not inactive)' }),
+      population: z.literal('active-purchasers', { error: 'expected "active-purchasers" (customers with a purchase in the window who are not inactive)' }).optional(),
+      every: positiveDuration.optional(),
     })
     .optional(),
   tiers: z.array(tierSchema, { error: 'expected a list of tiers' }).min(1, 'needs at least one tier'),

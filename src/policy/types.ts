@@ -49,6 +49,13 @@ export type RankedPopulation = 'active-purchasers';
 
 export interface Ranking {
   population: RankedPopulation;
+  /**
+   * `ranking.every`, ms: the boundaries are recomputed at the aligned instants k × every (epoch
+   * ms): in event clock at each such event-time instant once every partition has passed it (a
+   * barrier), in wall clock at the first coordinator tick past each. Absent: wall clock only,
+   * every PYRAMID_RANKING_INTERVAL.
+   */
+  everyMs?: number;
 }
 
 export interface CompiledTier {

@@ -92,6 +92,14 @@ export const META = {
    * same fenced commit as the page's BOUNDARY changes.
    */
   boundaryCursor: 'bc',
+  /**
+   * Relative tiers on the event clock (`ranking.every`): the latest boundary instant the partition
+   * has reached (its records before it applied, its timers due at or before it fired, epoch ms).
+   * The partition applies nothing at or after it until its BOUNDARY re-evaluation of the epoch of
+   * that instant is committed (`be`); the coordinator publishes that epoch once every partition
+   * has reached the instant. Absent: no instant reached yet.
+   */
+  barrierInstant: 'bt',
 } as const;
 
 /** Prefix of the per-tier customer counter fields (`n:<tier>`). */

@@ -35,16 +35,18 @@ export class RankingStore {
   }
 
   /**
-   * Publish `stored` as epoch `stored.boundaries.epoch`, fenced by `token`.
+   * Publish `stored` as epoch `stored.boundaries.epoch`, fenced by `token`. `byInstant`: epochs
+   * are numbered by their event-time instant (src/engine/barrier.ts), so the epoch need only be
+   * after the latest; otherwise it must be the one right after it.
    *
    * @throws PyramidError STATE_FENCED (not retriable) when the lease is no longer held with
-   *   `token`, or the epoch is not the one after the latest (another coordinator published it).
+   *   `token`, or the epoch is not the next one (another coordinator published it).
    */
-  async publish(token: number, stored: StoredBoundaries): Promise<void> {
+  async publish(token: number, stored: StoredBoundaries, byInstant = false): Promise<void> {
     const epoch = stored.boundaries.epoch;
     let reply: unknown[];
     try {
-      reply = (await runScript(this.redis, PUBLISH, [this.keys.lease, this.keys.epochs, this.keys.current], [token, epoch, encodeBoundaries(stored)])) as unknown[];
+      reply = (await runScript(this.redis, PUBLISH, [this.keys.lease, this.keys.epochs, this.keys.current], [token, epoch, encodeBoundaries(stored), byInstant ? '1' : '0'])) as unknown[];
     } catch (err) {
       throw toStateError('publishBoundaries', err);
     }

@@ -56,6 +56,8 @@ export interface PartitionMeta {
   boundaryEpoch: number;
   /** Relative tiers: `<epoch>:<sub-hash>:<HSCAN cursor>` of a BOUNDARY re-evaluation in progress; null when none. */
   boundaryCursor: string | null;
+  /** Relative tiers on the event clock: the latest boundary instant the partition reached; null when none. */
+  barrierInstant: number | null;
 }
 
 /** What a claim hands the new owner: the fence for its commits and where the partition stands. */
@@ -187,6 +189,7 @@ function parseMeta(fields: Record<string, string>): PartitionMeta {
     previousPolicyVersion: fields[META.previousPolicyVersion] ?? null,
     boundaryEpoch: optionalNumber(fields[META.boundaryEpoch]) ?? 0,
     boundaryCursor: fields[META.boundaryCursor] || null,
+    barrierInstant: optionalNumber(fields[META.barrierInstant]),
   };
 }
 

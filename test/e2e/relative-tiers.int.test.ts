@@ -1,6 +1,7 @@
 import { resolve } from 'node:path';
 import { describe, expect, inject, it } from 'vitest';
 import { Instrumentation } from '../../src/instrumentation.js';
+import { loadPolicyFile } from '../../src/policy/load.js';
 import { createScorer } from '../../src/pipeline/scorer.js';
 import { uniqueName } from '../helpers/unique.js';
 import { createTopics, readTopic, testConfig, testKafka, uniqueNames, useE2eStack, waitFor } from './support.js';
@@ -74,10 +75,13 @@ describe('pyramid-share.yaml live: transactions → coordinator epoch → BOUNDA
     expect(byTier.get('major')?.bands[0]).toMatchObject({ fromRank: 5, toRank: 20 });
   });
 
-  it('refuses a relative policy on the event clock at start-up, naming the field', async () => {
+  it('refuses a relative policy on the event clock without ranking.every, or with a balances topic, at start-up, naming the field', async () => {
     const names = uniqueNames('e2e-share-event');
     const config = testConfig({ brokers: e2e.stack.brokers, redisUrl: inject('redisUrl'), names, overrides: { policyFile: SHARE_POLICY, clock: 'event' } });
-    const scorer = createScorer(config, { instrumentation: new Instrumentation() });
-    await expect(scorer.start()).rejects.toThrow(/tiers\[0\]\.relative: relative tiers are scored on the wall clock only/);
+    await expect(createScorer(config, { instrumentation: new Instrumentation() }).start()).rejects.toThrow(/ranking\.every: relative tiers on the event clock \(PYRAMID_CLOCK=event\) need the boundary instants/);
+    const policy = { ...(await loadPolicyFile(SHARE_POLICY)) };
+    policy.ranking = { population: 'active-purchasers', everyMs: 86_400_000 };
+    const withBalances = testConfig({ brokers: e2e.stack.brokers, redisUrl: inject('redisUrl'), names, overrides: { policyFile: SHARE_POLICY, clock: 'event', topics: { transactions: names.transactions, tierChanges: names.tierChanges, signals: names.signals, dlq: names.dlq, balances: `${names.transactions}-balances` } } });
+    await expect(createScorer(withBalances, { instrumentation: new Instrumentation(), policy }).start()).rejects.toThrow(/PYRAMID_TOPIC_BALANCES: relative tiers on the event clock take one input topic/);
   });
 });

@@ -81,6 +81,19 @@ describe('createMetrics', () => {
     expect(await valueOf(registry, 'pyramid_ranking_reevaluation_lag_epochs', { topic: 'tx', partition: '2' })).toBe(2);
   });
 
+  it('shows the event-clock barrier: the instant waited for and each partition it waits on, until it is passed', async () => {
+    const bus = new Instrumentation();
+    const { registry } = open(bus);
+    const instant = Date.UTC(2026, 0, 5, 6);
+    bus.emit('ranking.barrier', { instant, waiting: [1, 3] });
+    expect(await valueOf(registry, 'pyramid_ranking_barrier_instant_seconds', {})).toBe(instant / 1000);
+    expect(await valueOf(registry, 'pyramid_ranking_barrier_waiting', { partition: '1' })).toBe(1);
+    expect(await valueOf(registry, 'pyramid_ranking_barrier_waiting', { partition: '3' })).toBe(1);
+    expect(await valueOf(registry, 'pyramid_ranking_barrier_waiting', { partition: '0' })).toBeUndefined();
+    bus.emit('ranking.barrier', { instant, waiting: [] });
+    expect(await valueOf(registry, 'pyramid_ranking_barrier_waiting', { partition: '1' })).toBeUndefined();
+  });
+
   it('sets lag per partition in messages and seconds, and drops a revoked partition', async () => {
     const bus = new Instrumentation();
     const { registry } = open(bus);

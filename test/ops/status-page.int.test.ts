@@ -207,6 +207,11 @@ describe('status page in headless Chromium', () => {
     // And another partition starts switching, so the screenshot shows one mid-way.
     bus.emit('policy.reevaluation', { topic: 'transactions', partition: 3, done: 40, of: 64, policyVersion: '2026-12', switchingFrom: '2026-11' });
     await page.waitForSelector('#partitions-body tr[data-partition="3"] [data-field="reevaluationRatio"][data-value="0.625"]');
+    // Relative tiers on the event clock: the coordinator's barrier names the partitions it waits on.
+    bus.emit('ranking.barrier', { instant: Date.UTC(2026, 0, 5, 6), waiting: [1, 3] });
+    await until(async () => ((await page.locator('#boundaries-note').textContent()) ?? '').includes('waits on partitions 1, 3'));
+    bus.emit('ranking.barrier', { instant: Date.UTC(2026, 0, 5, 6), waiting: [] });
+    await until(async () => !((await page.locator('#boundaries-note').textContent()) ?? '').includes('waits on'));
     await until(async () => Number(await page.locator('#tile-throughput').getAttribute('data-value')) > 0);
     // A few samples so the sparklines have a shape in the screenshot.
     await until(async () => ((await page.locator('.spark polyline').first().getAttribute('points')) ?? '').split(' ').length >= 6);

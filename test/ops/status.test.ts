@@ -57,6 +57,16 @@ describe('createStatusTracker', () => {
     expect((await tracker.snapshot()).ranking).toEqual({ epoch: 4, at: 1000, population: 2126, cuts });
   });
 
+  it('shows which partitions the event-clock barrier waits on, on the coordinator instance', async () => {
+    const bus = new Instrumentation();
+    const tracker = track(bus);
+    expect((await tracker.snapshot()).barrier).toBeNull();
+    bus.emit('ranking.barrier', { instant: 21_600_000, waiting: [2] });
+    expect((await tracker.snapshot()).barrier).toEqual({ instant: 21_600_000, waiting: [2] });
+    bus.emit('ranking.barrier', { instant: 21_600_000, waiting: [] });
+    expect((await tracker.snapshot()).barrier).toEqual({ instant: 21_600_000, waiting: [] });
+  });
+
   it('averages throughput over whole seconds of the window only', async () => {
     let clock = 1_000_000;
     const bus = new Instrumentation();

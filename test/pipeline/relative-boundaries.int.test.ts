@@ -256,6 +256,39 @@ describe('relative tiers over 8 partitions: coordinator epochs and BOUNDARY chan
     );
   });
 
+  it('with ranking.every, the wall-clock coordinator recomputes once per multiple of it, not at every tick', async () => {
+    const d = await deploy(redis, newPrefix('share-every'));
+    const customers = workedExample();
+    await applyPurchases(d, customers.map((c) => ({ ...c, tx: `t-${c.customerId}` })));
+    const HOUR = 3_600_000;
+    let now = NOW + HOUR / 2;
+    let ticks = 0;
+    const clock = (): number => {
+      ticks += 1;
+      return now;
+    };
+    const coordinator = startBoundaryCoordinator({ ranking: d.ranking, store: d.store, topic: TOPIC, partitions: d.partitions.map((o) => o.partition), policy, policyHash, instance: 'a', intervalMs: 10, leaseMs: 60_000, everyMs: HOUR, now: clock, instrumentation: new Instrumentation(), logger: silentLogger });
+    const until = async (check: () => Promise<boolean> | boolean): Promise<void> => {
+      for (let i = 0; i < 500 && !(await check()); i++) await sleep(10);
+    };
+    try {
+      await until(async () => (await d.ranking.latestEpoch()) === 1);
+      expect(await d.ranking.latestEpoch()).toBe(1);
+      // New spend moves the boundaries, but no multiple of an hour has passed: ticks recompute nothing.
+      await applyPurchases(d, customers.slice(2000).map((c) => ({ ...c, spend: 20_000_000, tx: `u-${c.customerId}` })));
+      const seen = ticks;
+      await until(() => ticks >= seen + 10);
+      expect(ticks).toBeGreaterThanOrEqual(seen + 10);
+      expect(await d.ranking.latestEpoch()).toBe(1);
+      now += HOUR;
+      await until(async () => (await d.ranking.latestEpoch()) === 2);
+      expect(await d.ranking.latestEpoch()).toBe(2);
+      expect((await d.ranking.readEpoch(2))?.boundaries.at).toBe(now);
+    } finally {
+      await coordinator.stop();
+    }
+  });
+
   it('the holder keeps its lease (and token) between recomputes longer apart than the lease time', async () => {
     const d = await deploy(redis, newPrefix('share-renew'), 3_600_000, 3000);
     const holder = d.coordinator('holder');

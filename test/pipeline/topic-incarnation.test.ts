@@ -21,6 +21,7 @@ const meta = (fields: Partial<PartitionMeta>): PartitionMeta => ({
   previousPolicyVersion: null,
   boundaryEpoch: 0,
   boundaryCursor: null,
+  barrierInstant: null,
   ...fields,
 });
 const log = (logStartOffset: number, highWatermark: number, first: PartitionLog['first']): PartitionLog => ({ partition: 2, logStartOffset, highWatermark, first });

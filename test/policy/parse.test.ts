@@ -116,6 +116,13 @@ describe('parsePolicy', () => {
     expect(parsePolicy(basePolicy(), 'inline').ranking).toBeUndefined();
   });
 
+  it('reads ranking.every as the boundary instants in ms, with the population defaulted', () => {
+    const data = basePolicy();
+    data.tiers = [{ name: 'top', relative: { monetary: { top: '1%' } } }, ...data.tiers];
+    data.ranking = { every: '6h' };
+    expect(parsePolicy(data, 'inline').ranking).toEqual({ population: 'active-purchasers', everyMs: 6 * 3_600_000 });
+  });
+
   it('loads the shipped pyramid-share policy: 1 / 4 / 15 / 80 % as cumulative bands', async () => {
     const policy = await loadPolicyFile(shippedPolicyPath('pyramid-share'));
     expect(policy.tiers.map((tier) => [tier.name, tier.relative])).toEqual([
@@ -192,6 +199,9 @@ describe('parsePolicy', () => {
     ['the old relative shape', (d) => void d.tiers.unshift({ name: 'top', relative: { topPercent: 1 } }), 'tiers[0].relative.topPercent: unknown field'],
     ['ranking without a relative tier', (d) => void (d.ranking = { population: 'active-purchasers' }), 'ranking: no tier has relative conditions'],
     ['an unknown ranked population', (d) => void (d.ranking = { population: 'everyone' }), 'ranking.population: expected "active-purchasers"'],
+    ['boundary instants of zero', (d) => void (d.tiers.unshift({ name: 'top', relative: { monetary: { top: '1%' } } }), (d.ranking = { every: '0s' })), 'ranking.every: must be a positive duration'],
+    ['boundary instants below a minute', (d) => void (d.tiers.unshift({ name: 'top', relative: { monetary: { top: '1%' } } }), (d.ranking = { every: '30s' })), 'ranking.every: 30s is below 1m'],
+    ['boundary instants that are no duration', (d) => void (d.tiers.unshift({ name: 'top', relative: { monetary: { top: '1%' } } }), (d.ranking = { every: 'hourly' })), 'ranking.every:'],
     ['unconditioned tier before others', (d) => void d.tiers.unshift({ name: 'everyone' }), 'tiers[0].when: tier "everyone" has no conditions'],
     ['tier name with a space', (d) => void ((d.tiers[1] as { name: string }).name = 'big spender'), 'tiers[1].name: must start with a letter'],
     ['recency given as a number', (d) => void (d.tiers[2] = { name: 'small', when: { recency: { lte: 30 } } }), 'tiers[2].when.recency.lte: expected a duration string'],

@@ -6,7 +6,10 @@ import { Instrumentation } from '../../instrumentation.js';
 import { createKafkaClient } from '../../kafka/client.js';
 import { createLogger } from '../../logger.js';
 import { createCensus } from '../../pipeline/census.js';
-import { createScorer } from '../../pipeline/scorer.js';
+import { stuckBarrier, type StuckBarrier } from '../../pipeline/relative-boundaries.js';
+import { createScorer, type Scorer } from '../../pipeline/scorer.js';
+import { policyContentHash } from '../../policy/content-hash.js';
+import { RankingStore } from '../../state/ranking.js';
 import { formatPyramid } from '../format.js';
 import { nextStopSignal } from '../signals.js';
 import { openState } from '../state-access.js';
@@ -25,6 +28,8 @@ interface ReplayOptions {
  * the policy) into a fresh key prefix, under a group of its own, publishing tier changes to a
  * topic of their own. Stops once every partition reached the end offsets seen at start, printing
  * progress on the way and the resulting pyramid at the end. The live deployment is not touched.
+ * With relative tiers it stops where the boundary barrier stops (README, "Relative tiers"): the
+ * records after the last instant every partition reaches wait for input that is not there.
  */
 export function register(program: Command): void {
   program
@@ -40,11 +45,21 @@ export function register(program: Command): void {
     });
 }
 
+/** Relative tiers on the event clock: where the boundary barrier stopped with the input at hand; null otherwise. */
+async function barrierHeld(scorer: Scorer, prefix: string, topic: string, partitions: number[], drained: ReadonlySet<number>): Promise<StuckBarrier | null> {
+  const everyMs = scorer.policy.ranking?.everyMs;
+  if (everyMs === undefined) return null;
+  const ranking = new RankingStore(scorer.store.redis, prefix);
+  return stuckBarrier({ store: scorer.store, ranking, topic, partitions, policyHash: policyContentHash(scorer.policy), everyMs, drained });
+}
+
 async function replay(opts: ReplayOptions): Promise<void> {
   const live = loadConfig(process.env, opts.config);
   const config = configSchema.parse({
     ...live,
     clock: 'event',
+    // Relative tiers: every boundary instant waits for a coordinator tick, so a replay ticks at least every second.
+    ranking: { ...live.ranking, interval: Math.min(live.ranking.interval, 1000) },
     keyPrefix: opts.prefix,
     groupId: `${live.groupId}-replay-${opts.prefix}`,
     topics: {
@@ -80,16 +95,24 @@ async function replay(opts: ReplayOptions): Promise<void> {
     for (;;) {
       let done = 0;
       let finished = true;
-      const progress = (next: bigint, low: string, high: string): void => {
+      const drained = new Set<number>();
+      const progress = (partition: number, next: bigint, low: string, high: string): void => {
         const from = BigInt(low);
         done += Number((next < from ? from : next > BigInt(high) ? BigInt(high) : next) - from);
         if (next < BigInt(high)) finished = false;
+        else drained.add(partition);
       };
-      for (const { partition, low, high } of ends) progress(BigInt(await scorer.nextOffset(partition)), low, high);
-      for (const { partition, low, high } of balanceEnds) progress(BigInt((await scorer.nextBalanceOffset(partition)) ?? high), low, high);
+      for (const { partition, low, high } of ends) progress(partition, BigInt(await scorer.nextOffset(partition)), low, high);
+      for (const { partition, low, high } of balanceEnds) progress(partition, BigInt((await scorer.nextBalanceOffset(partition)) ?? high), low, high);
       const seconds = (Date.now() - started) / 1000;
       console.log(`replay: ${done}/${total} records (${total === 0 ? 100 : ((100 * done) / total).toFixed(1)}%), ${Math.round(done / Math.max(seconds, 0.001))} records/s`);
       if (finished) break;
+      const stuck = await barrierHeld(scorer, config.keyPrefix, config.topics.transactions, ends.map((e) => e.partition), drained);
+      if (stuck !== null) {
+        const at = stuck.instant === null ? 'the first boundary instant' : `the boundary instant ${new Date(stuck.instant).toISOString()}`;
+        console.log(`pyramid replay: the boundary barrier holds at ${at}: partitions ${stuck.waitingOn.join(', ')} have no record at or after it, so the ${total - done} records at or after it in partitions ${stuck.holding.join(', ')} wait for more input (run again with --resume once there is)`);
+        break;
+      }
       const tick = new Promise<'tick'>((r) => setTimeout(() => r('tick'), opts.progressEvery * 1000));
       const outcome = await Promise.race([tick, stop.signal, scorer.done.then(() => 'tick' as const)]);
       if (outcome !== 'tick') {

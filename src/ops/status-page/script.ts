@@ -269,12 +269,18 @@ export const STATUS_PAGE_SCRIPT = `
     });
   }
 
-  function renderBoundaries(r, p) {
+  function barrierText(b) {
+    if (!b || b.waiting.length === 0) return '';
+    var at = b.instant == null ? 'the first boundary instant' : fmtTime(b.instant);
+    return ' Event-clock barrier at ' + at + ' waits on partitions ' + b.waiting.join(', ') + ' (no record at or after it yet).';
+  }
+
+  function renderBoundaries(r, p, b) {
     var tbody = byId('boundaries-body');
     clear(tbody);
     if (!r) {
       byId('boundaries-epoch').textContent = '';
-      byId('boundaries-note').textContent = 'No epoch yet (or the policy has no relative tiers).';
+      byId('boundaries-note').textContent = 'No epoch yet (or the policy has no relative tiers).' + barrierText(b);
       return;
     }
     byId('boundaries-epoch').textContent = 'epoch ' + r.epoch;
@@ -286,7 +292,7 @@ export const STATUS_PAGE_SCRIPT = `
       tr.appendChild(numCell('boundary', cut.value, text));
       tbody.appendChild(tr);
     });
-    byId('boundaries-note').textContent = fmtInt(r.population) + ' ranked customers at ' + fmtTime(r.at);
+    byId('boundaries-note').textContent = fmtInt(r.population) + ' ranked customers at ' + fmtTime(r.at) + barrierText(b);
   }
 
   function renderDlq(dlq, total) {
@@ -394,7 +400,7 @@ export const STATUS_PAGE_SCRIPT = `
       renderPartitions(s.partitions);
       renderChanges(s.latestChanges);
       renderDlq(s.dlq, s.totals.dlq);
-      renderBoundaries(s.ranking, s.pyramid);
+      renderBoundaries(s.ranking, s.pyramid, s.barrier);
       renderReady(results[1]);
       byId('updated').textContent = 'updated ' + fmtTime(s.generatedAt);
       byId('conn').hidden = true;
