@@ -482,6 +482,10 @@ export function createBatchHandler(deps: BatchHandlerDeps): PartitionBatchHandle
     stages.publish = seconds(started);
     const key = partitionKey(topic, partition);
     if (held !== undefined) {
+      // Nothing flushes a holding partition until its epoch is re-evaluated, and the seek in
+      // holdAt makes this batch stale, which would drop a publication still queued behind a
+      // running one: the changes up to the instant (its timers' included) go out first.
+      await loop.running;
       await holdAt(key, tp, held, batch);
       return;
     }
