@@ -7,6 +7,7 @@ import type { RelativeBoundaries } from '../../src/engine/boundaries.js';
 import type { KafkaRecord } from '../../src/kafka/types.js';
 import { createScorer, type Scorer } from '../../src/pipeline/scorer.js';
 import { RankingStore } from '../../src/state/ranking.js';
+import { SHARE_EVCLOCK_POLICY } from '../helpers/share-evclock-policy.js';
 import { StateStore } from '../../src/state/store.js';
 import { createRandom } from '../../src/simulator/random.js';
 import { uniqueName } from '../helpers/unique.js';
@@ -21,23 +22,8 @@ const EVERY = 6 * HOUR;
 /** A multiple of EVERY well in the past (the validator refuses event times in the future). */
 const START = Date.UTC(2026, 0, 5);
 
-// A 2-day window in hourly buckets, 1-day inactivity, boundaries every 6 h: the input's 40 to 52
-// hours span seven instants, and buckets leave the window and customers go quiet in between.
-const POLICY = `
-version: "evclock-replay-1"
-name: share-evclock-replay
-currency: CNY
-window: 2d
-bucket: 1h
-inactivity: { after: 1d, tier: lapsed }
-ranking: { every: 6h }
-tiers:
-  - name: vip
-    relative: { monetary: { top: "10%" } }
-  - name: major
-    relative: { monetary: { from: "10%", to: "40%" } }
-fallback: small
-`;
+// The input's 40 to 52 hours span seven instants of the policy's 6 h.
+const POLICY = SHARE_EVCLOCK_POLICY;
 
 interface Purchase {
   partition: number;

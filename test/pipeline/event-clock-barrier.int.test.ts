@@ -8,6 +8,7 @@ import { Instrumentation } from '../../src/instrumentation.js';
 import { silentLogger } from '../../src/logger.js';
 import { policyContentHash } from '../../src/policy/content-hash.js';
 import { parsePolicy } from '../../src/policy/parse.js';
+import { SHARE_EVCLOCK_POLICY } from '../helpers/share-evclock-policy.js';
 import { CacheBudget } from '../../src/pipeline/customer-cache.js';
 import { OwnedPartition } from '../../src/pipeline/owned-partition.js';
 import { startBoundaryCoordinator, watchBoundaries } from '../../src/pipeline/relative-boundaries.js';
@@ -23,26 +24,8 @@ const EVERY = 6 * HOUR;
 /** A Monday 00:00 UTC: a multiple of EVERY, so the input's instants are easy to read. */
 const START = Date.UTC(2026, 10, 30);
 
-// A 2-day window in hourly buckets and 1-day inactivity: within the input's 3 days buckets leave
-// the window and customers go quiet, so timers fire at the instants too.
-const policy = parsePolicy(
-  `
-version: "evclock-1"
-name: share-evclock
-currency: CNY
-window: 2d
-bucket: 1h
-inactivity: { after: 1d, tier: lapsed }
-ranking: { every: 6h }
-tiers:
-  - name: vip
-    relative: { monetary: { top: "10%" } }
-  - name: major
-    relative: { monetary: { from: "10%", to: "40%" } }
-fallback: small
-`,
-  'evclock.yaml',
-);
+// Within the input's 3 days the policy's buckets leave the window and customers go quiet.
+const policy = parsePolicy(SHARE_EVCLOCK_POLICY, 'evclock.yaml');
 const policyHash = policyContentHash(policy);
 
 /** One partition's input: records in offset order (customers of partition p end in p). */
