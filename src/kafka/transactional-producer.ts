@@ -1,6 +1,7 @@
 import type { Message, Producer, Transaction } from 'kafkajs';
 import { PyramidError } from '../errors.js';
 import type { PyramidAdmin } from './admin.js';
+import type { CoordinatorCachingProducer } from './coordinator-cache.js';
 import { kafkaError, kafkaErrorTypes } from './errors.js';
 import { toMessage } from './producer.js';
 import type { OutgoingRecord } from './types.js';
@@ -100,16 +101,19 @@ function checkProgress(progress: ProgressMark): void {
 
 /**
  * Adapts kafkajs transactional producers for one transactional id. `makeProducer` builds a fresh
- * kafkajs producer (transactional, idempotent, one request in flight): after a failure whose
- * abort also failed, kafkajs's own state machine is stuck mid-transaction, so the next call
- * replaces the producer, and its InitProducerId makes the broker abort what was left open.
+ * kafkajs producer (transactional, idempotent, one request in flight) whose coordinators are
+ * looked up once (./coordinator-cache.ts): after a failure whose abort also failed, kafkajs's own
+ * state machine is stuck mid-transaction, so the next call replaces the producer, and its
+ * InitProducerId makes the broker abort what was left open. After any other failed transaction
+ * the cached coordinators are forgotten, in case one of them moved.
  */
 export function wrapTransactionalProducer(
   transactionalId: string,
-  makeProducer: () => Producer,
+  makeProducer: () => CoordinatorCachingProducer,
   makeAdmin: () => PyramidAdmin,
 ): PyramidTransactionalProducer {
   let producer: Producer | null = null;
+  let forgetCoordinators = (): void => undefined;
   let initialised: Promise<void> | null = null;
   let fenced: PyramidError | null = null;
   let queue: Promise<unknown> = Promise.resolve();
@@ -150,7 +154,9 @@ export function wrapTransactionalProducer(
   async function ready(): Promise<Producer> {
     if (fenced !== null) throw fenced;
     if (initialised === null) {
-      const p = (producer = makeProducer());
+      const made = makeProducer();
+      const p = (producer = made.producer);
+      forgetCoordinators = made.forgetCoordinators;
       initialised = (async () => {
         await p.connect();
         // kafkajs sends InitProducerId for the transactional id at its first transaction() only
@@ -184,6 +190,7 @@ export function wrapTransactionalProducer(
       await txn.sendOffsets({ consumerGroupId: groupId, topics: [{ topic, partitions: [{ partition, offset }] }] });
       await txn.commit();
     } catch (err) {
+      forgetCoordinators();
       const error = classify('transaction', err);
       if (error.code === 'KAFKA_PRODUCER_FENCED') {
         fenced = error;
