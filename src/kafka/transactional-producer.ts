@@ -88,6 +88,14 @@ const FATAL = new Set(['INVALID_PRODUCER_ID_MAPPING', 'INVALID_TXN_STATE', 'INVA
 
 const INT64_MAX = 9_223_372_036_854_775_807n;
 
+/**
+ * Records per produce request of a transaction. kafkajs 2.2.4 groups a request's records by
+ * partition in time quadratic in their number (each record copies its partition's list so far):
+ * measured ~2 µs per record up to 1,000 records per request, ~6-10 µs at 2,000-5,000. A larger
+ * transaction is several produce requests (one more round trip each), still one transaction.
+ */
+const PRODUCE_SLICE = 500;
+
 function checkProgress(progress: ProgressMark): void {
   if (progress.groupId === '') throw new RangeError('progress.groupId must not be empty');
   if (progress.topic === '') throw new RangeError('progress.topic must not be empty');
@@ -182,9 +190,10 @@ export function wrapTransactionalProducer(
     try {
       txn = await p.transaction();
       for (const { topic, records } of batch.sends) {
-        if (records.length === 0) continue;
-        const messages: Message[] = records.map(toMessage);
-        await txn.send({ topic, acks: -1, messages });
+        for (let from = 0; from < records.length; from += PRODUCE_SLICE) {
+          const messages: Message[] = records.slice(from, from + PRODUCE_SLICE).map(toMessage);
+          await txn.send({ topic, acks: -1, messages });
+        }
       }
       const { groupId, topic, partition, offset } = batch.progress;
       await txn.sendOffsets({ consumerGroupId: groupId, topics: [{ topic, partitions: [{ partition, offset }] }] });

@@ -146,6 +146,20 @@ describe('createTransactionalProducer', () => {
     expect(await readUntil(output, 'c5')).toEqual(['c1', 'c2', 'c3', 'c4', 'c5']);
   }, 60_000);
 
+  it('a transaction larger than one produce request is still all or nothing', async () => {
+    const { output, input } = await topics();
+    const groupId = uniqueName('txp-progress');
+    const { relay, sent } = countingProducer(uniqueName('txp-id'));
+    const many = (prefix: string) => records(...Array.from({ length: 1_200 }, (_, i) => `${prefix}-${i}`));
+    await relay.publish({ sends: [{ topic: output, records: many('ok') }], progress: { groupId, topic: input, partition: 0, offset: '1200' } });
+    expect(sent.filter((api) => api === 'Produce')).toHaveLength(3);
+    await failure(relay.publish({ sends: [{ topic: output, records: many('lost') }], progress: { groupId, topic: input, partition: 7, offset: '2400' } }));
+    await relay.publish({ sends: [{ topic: output, records: records('last') }], progress: { groupId, topic: input, partition: 0, offset: '1201' } });
+
+    expect(await relay.readProgress(groupId, input, 0)).toBe('1201');
+    expect(await readUntil(output, 'last')).toEqual([...many('ok').map((r) => r.value), 'last']);
+  }, 60_000);
+
   it('a failed transaction is aborted: neither its records nor its progress become visible', async () => {
     const { output, input } = await topics();
     const groupId = uniqueName('txp-progress');
