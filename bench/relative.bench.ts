@@ -124,11 +124,25 @@ function buildBatches(round: number): { partition: number; records: EngineRecord
   return batches;
 }
 
-/** What one run of the batches cost: events/s, and CPU per event of this process and of Redis. */
+/** What one run of the batches cost: events/s, CPU per event of this process and of Redis, and Redis's busiest commands. */
 interface RunCost {
   rate: number;
   scorerMicros: number;
   redisMicros: number;
+  /** The commands Redis spent most time in (scripts' inner calls counted apart), µs per event. */
+  commands: string;
+}
+
+/** Redis's time per command since the last CONFIG RESETSTAT (INFO commandstats), µs per event. */
+async function redisCommandMicros(redis: Redis, events: number): Promise<string> {
+  const info = await redis.info('commandstats');
+  const used = [...info.matchAll(/^cmdstat_(\w+):calls=(\d+),usec=(\d+)/gm)].map(([, name, , usec]) => ({ name: name as string, micros: Number(usec) / events }));
+  return used
+    .filter((c) => c.name !== 'info' && c.name !== 'config')
+    .sort((a, b) => b.micros - a.micros)
+    .slice(0, 5)
+    .map((c) => `${c.name} ${c.micros.toFixed(1)}`)
+    .join(', ');
 }
 
 /** User + system CPU seconds Redis has used so far (INFO cpu). */
@@ -139,6 +153,7 @@ async function redisCpuSeconds(redis: Redis): Promise<number> {
 }
 
 async function run(redis: Redis, partitions: OwnedPartition[], batches: { partition: number; records: EngineRecord[] }[]): Promise<RunCost> {
+  await redis.config('RESETSTAT');
   const redisBefore = await redisCpuSeconds(redis);
   const cpuBefore = process.cpuUsage();
   const started = performance.now();
@@ -157,7 +172,8 @@ async function run(redis: Redis, partitions: OwnedPartition[], batches: { partit
   await Promise.all(Array.from({ length: IN_FLIGHT }, worker));
   const seconds = (performance.now() - started) / 1000;
   const cpu = process.cpuUsage(cpuBefore);
-  return { rate: EVENTS / seconds, scorerMicros: (cpu.user + cpu.system) / EVENTS, redisMicros: (1e6 * ((await redisCpuSeconds(redis)) - redisBefore)) / EVENTS };
+  const redisMicros = (1e6 * ((await redisCpuSeconds(redis)) - redisBefore)) / EVENTS;
+  return { rate: EVENTS / seconds, scorerMicros: (cpu.user + cpu.system) / EVENTS, redisMicros, commands: await redisCommandMicros(redis, EVENTS) };
 }
 
 const median = (xs: readonly number[]): number => {
@@ -212,7 +228,9 @@ try {
     const line = (c: RunCost): string => `${fmt(c.rate)} events/s (scorer ${c.scorerMicros.toFixed(1)} µs/event, Redis ${c.redisMicros.toFixed(1)} µs/event)`;
     console.log(`round ${round + 1}   absolute default.yaml ${line(abs)}; relative pyramid-share.yaml ${line(rel)}; ratio ${(rel.rate / abs.rate).toFixed(2)}x`);
   }
-  const medianOf = (kind: 'relative' | 'absolute', field: keyof RunCost): number => median(costs[kind].map((c) => c[field]));
+  // Where Redis's time went in the last round (evalsha includes its scripts' inner commands).
+  console.log(`redis     µs per event by command, last round: absolute ${costs.absolute.at(-1)?.commands}; relative ${costs.relative.at(-1)?.commands}`);
+  const medianOf = (kind: 'relative' | 'absolute', field: 'rate' | 'scorerMicros' | 'redisMicros'): number => median(costs[kind].map((c) => c[field]));
   console.log(
     `medians   of ${ROUNDS} interleaved rounds of ${fmt(EVENTS)} purchases: absolute ${fmt(medianOf('absolute', 'rate'))} events/s, scorer ${medianOf('absolute', 'scorerMicros').toFixed(1)} µs/event, Redis ${medianOf('absolute', 'redisMicros').toFixed(1)} µs/event; ` +
       `relative ${fmt(medianOf('relative', 'rate'))} events/s, scorer ${medianOf('relative', 'scorerMicros').toFixed(1)} µs/event, Redis ${medianOf('relative', 'redisMicros').toFixed(1)} µs/event`,
