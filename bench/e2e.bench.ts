@@ -236,6 +236,7 @@ async function main(): Promise<void> {
     const steady = kafka.createProducer();
     await steady.connect();
     const perTick = Math.max(1, Math.round(RATE / 100));
+    const steadyCpu = { scorer: processCpuSeconds(scorer.pid), broker: processCpuSeconds(stack.child.pid), redis: await redisCpu() };
     const steadyStart = Date.now();
     let sent = 0;
     while (Date.now() - steadyStart < STEADY_SECONDS * 1000) {
@@ -251,6 +252,13 @@ async function main(): Promise<void> {
       await sleep(Math.max(0, due - Date.now()));
     }
     await sleep(3_000);
+    // Each record of the steady phase yields a tier change, so this is the cost of a record and its
+    // publication (the backlog above publishes one change per five records).
+    const perRecord = (seconds: number): string => `${((1e6 * seconds) / sent).toFixed(1)} µs per record`;
+    log(
+      `steady phase CPU: scorer ${perRecord(processCpuSeconds(scorer.pid) - steadyCpu.scorer)}, broker ${perRecord(processCpuSeconds(stack.child.pid) - steadyCpu.broker)}, ` +
+        `Redis ${perRecord((await redisCpu()) - steadyCpu.redis)} (each record one tier change)`,
+    );
     // Where what is missing waits: not yet applied (the scorer's consumption) or applied and still
     // in the outboxes (the relay).
     const endsNow = await admin.topicOffsets(topics.transactions);

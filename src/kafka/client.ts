@@ -5,6 +5,7 @@ import type { PyramidConfig } from '../config/schema.js';
 import { silentLogger, type Logger } from '../logger.js';
 import { wrapAdmin, type PyramidAdmin } from './admin.js';
 import { coPartitionedAssigner } from './co-partitioned-assigner.js';
+import { coordinatorCachingProducers } from './coordinator-cache.js';
 import { wrapConsumer, type ConsumerOptions, type PyramidConsumer } from './consumer.js';
 import { createKafkaLogCreator, kafkaLogLevelFor } from './log.js';
 import { createPartitionLogReader, type PartitionLogReader } from './partition-logs.js';
@@ -77,6 +78,7 @@ export function toKafkaJsConfig(config: KafkaConnectionConfig, logger: Logger = 
  */
 export function createKafkaClient(config: KafkaConnectionConfig, options: KafkaClientOptions = {}): PyramidKafka {
   const kafka = new kafkajs.Kafka(toKafkaJsConfig(config, options.logger ?? silentLogger));
+  const cachingProducer = coordinatorCachingProducers(kafka);
   return {
     createProducer(producerOptions = {}) {
       const idempotent = producerOptions.idempotent ?? true;
@@ -99,7 +101,7 @@ export function createKafkaClient(config: KafkaConnectionConfig, options: KafkaC
       return wrapTransactionalProducer(
         transactionalId,
         () =>
-          kafka.producer({
+          cachingProducer({
             transactionalId,
             transactionTimeout: transactionTimeoutMs,
             // Transactions need the idempotent producer, and kafkajs allows only one request in flight with it.

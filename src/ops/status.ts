@@ -88,7 +88,10 @@ export function createStatusTracker(instrumentation: Instrumentation, options: S
   const now = options.now ?? Date.now;
   const startedAt = now();
   const partitions = new Map<string, PartitionState>();
+  // The latest changes, oldest first once full: written in place at `next`, so a burst of changes
+  // costs no array shifting (an unshift per change moved the whole list each time).
   const changes: TierChangeEntry[] = [];
+  let next = 0;
   const dlq = new Map<string, number>();
   const totals = { processed: zeroOutcomes(), tierChanges: 0, dlq: 0 };
   let pyramid: PyramidStatus | null = null;
@@ -144,8 +147,10 @@ export function createStatusTracker(instrumentation: Instrumentation, options: S
       totals.dlq += 1;
     }),
     instrumentation.on('tier.change', (e) => {
-      changes.unshift({ ...e, at: now() });
-      if (changes.length > capacity) changes.length = capacity;
+      if (capacity > 0) {
+        changes[next] = { ...e, at: now() };
+        next = (next + 1) % capacity;
+      }
       totals.tierChanges += 1;
     }),
     instrumentation.on('ranking.boundaries', (e) => {
@@ -178,7 +183,7 @@ export function createStatusTracker(instrumentation: Instrumentation, options: S
         startedAt,
         pyramid,
         partitions: list,
-        latestChanges: changes.map((c) => ({ ...c })),
+        latestChanges: [...changes.slice(next), ...changes.slice(0, next)].reverse().map((c) => ({ ...c })),
         dlq: [...dlq.entries()].map(([reason, count]) => ({ reason, count })).sort((a, b) => b.count - a.count || (a.reason < b.reason ? -1 : 1)),
         totals: { processed: { ...totals.processed }, tierChanges: totals.tierChanges, dlq: totals.dlq },
         ranking,

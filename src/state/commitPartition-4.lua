@@ -28,7 +28,8 @@
       outbox entries    n pairs   field ('c' tier change, 's' signal), record
       ranked (optional) n, then the monetary and the frequency ranked-set key (same hash tag),
                         then n triples customer id, monetary, frequency; monetary '' removes
-                        the customer from both sets (not in the ranked population)
+                        the customer from both sets (not in the ranked population); frequency ''
+                        leaves the frequency set alone (the policy ranks by monetary only)
 
   Output:
     { 0 } committed
@@ -94,8 +95,10 @@ if n > 0 then
     else
       m[#m + 1] = value
       m[#m + 1] = id
-      f[#f + 1] = argv[at + 2]
-      f[#f + 1] = id
+      if argv[at + 2] ~= '' then
+        f[#f + 1] = argv[at + 2]
+        f[#f + 1] = id
+      end
     end
     at = at + 3
   end

@@ -25,7 +25,8 @@ import type { RankedMetric } from '../policy/types.js';
  *   `0-<n>`, n = outbox sequence (one sequence for both kinds)
  * - `base:rk:monetary`, `base:rk:frequency` sorted sets (policies with relative tiers only):
  *   customer id -> ranked value, for the customers in the ranked population at their last commit,
- *   written by the same commit as the customers (what the boundary coordinator ranks)
+ *   written by the same commit as the customers (what the boundary coordinator ranks); the
+ *   frequency set only for a policy with a frequency band
  */
 
 /**

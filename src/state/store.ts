@@ -96,9 +96,11 @@ export interface PartitionWrite {
   meta?: ReadonlyMap<string, string>;
   /**
    * Policies with relative tiers: each written customer's ranked values, or null when it is not
-   * in the ranked population (kept in the partition's ranked sets by the same commit).
+   * in the ranked population (kept in the partition's ranked sets by the same commit). Frequency
+   * null: no tier has a frequency band, so the frequency set is not kept (the monetary set always
+   * is: it counts the population).
    */
-  ranked?: ReadonlyMap<string, { monetary: number; frequency: number } | null>;
+  ranked?: ReadonlyMap<string, { monetary: number; frequency: number | null } | null>;
 }
 
 /** What {@link StateStore.load} read. */

@@ -1,7 +1,11 @@
+import { connect } from 'node:net';
+import kafkajs from 'kafkajs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { isPyramidError, type PyramidError } from '../../src/errors.js';
+import { wrapAdmin } from '../../src/kafka/admin.js';
 import type { ConsumerOptions } from '../../src/kafka/consumer.js';
-import type { PyramidTransactionalProducer } from '../../src/kafka/transactional-producer.js';
+import { coordinatorCachingProducers } from '../../src/kafka/coordinator-cache.js';
+import { wrapTransactionalProducer, type PyramidTransactionalProducer } from '../../src/kafka/transactional-producer.js';
 import { uniqueName } from '../helpers/unique.js';
 import { startEmbeddedKafka, type EmbeddedKafka } from './embedded-broker.js';
 
@@ -75,6 +79,36 @@ async function failure(work: Promise<unknown>): Promise<PyramidError> {
 
 const records = (...values: string[]) => values.map((v) => ({ key: v, value: v }));
 
+/** Kafka API keys of the requests a transaction sends. */
+const API = { 0: 'Produce', 10: 'FindCoordinator', 24: 'AddPartitionsToTxn', 25: 'AddOffsetsToTxn', 26: 'EndTxn', 28: 'TxnOffsetCommit' } as Record<number, string>;
+
+/**
+ * A transactional producer built as `createKafkaClient` builds it, on a kafkajs client whose
+ * sockets note the API of every request they write (kafkajs writes a request as one buffer: size
+ * int32, then the api key int16).
+ */
+function countingProducer(transactionalId: string): { relay: PyramidTransactionalProducer; sent: string[] } {
+  const sent: string[] = [];
+  const socketFactory: kafkajs.ISocketFactory = ({ host, port, onConnect }) => {
+    const socket = connect({ host, port }, onConnect);
+    const write = socket.write.bind(socket) as (data: Buffer, encoding: BufferEncoding) => boolean;
+    socket.write = ((data: Buffer, encoding: BufferEncoding) => {
+      if (Buffer.isBuffer(data) && data.length >= 6) sent.push(API[data.readInt16BE(4)] ?? `api ${data.readInt16BE(4)}`);
+      return write(data, encoding);
+    }) as typeof socket.write;
+    return socket;
+  };
+  const kafka = new kafkajs.Kafka({ brokers: [env.broker.address], clientId: uniqueName('txp-count'), logLevel: kafkajs.logLevel.NOTHING, socketFactory });
+  const cachingProducer = coordinatorCachingProducers(kafka);
+  const relay = wrapTransactionalProducer(
+    transactionalId,
+    () => cachingProducer({ transactionalId, idempotent: true, maxInFlightRequests: 1, createPartitioner: kafkajs.Partitioners.DefaultPartitioner }),
+    () => wrapAdmin(kafka.admin()),
+  );
+  producers.push(relay);
+  return { relay, sent };
+}
+
 describe('createTransactionalProducer', () => {
   it('publishes records and progress in one transaction; readProgress returns the committed progress', async () => {
     const { output, input } = await topics();
@@ -88,6 +122,43 @@ describe('createTransactionalProducer', () => {
     expect(await relay.readProgress(groupId, input, 0)).toBe('3');
     expect(await readUntil(output, 't3')).toEqual(['t1', 't2', 't3']);
   });
+
+  it('looks each coordinator up once: a transaction after the first is five round trips, and a failed one forgets them', async () => {
+    const { output, input } = await topics();
+    const groupId = uniqueName('txp-progress');
+    const { relay, sent } = countingProducer(uniqueName('txp-id'));
+    await relay.publish({ sends: [{ topic: output, records: records('c1') }], progress: { groupId, topic: input, partition: 0, offset: '1' } });
+    // One look-up of the transaction coordinator (InitProducerId) and one of the progress group's.
+    expect(sent.filter((api) => api === 'FindCoordinator')).toHaveLength(2);
+
+    sent.length = 0;
+    await relay.publish({ sends: [{ topic: output, records: records('c2', 'c3') }], progress: { groupId, topic: input, partition: 0, offset: '3' } });
+    await relay.publish({ sends: [{ topic: output, records: records('c4') }], progress: { groupId, topic: input, partition: 0, offset: '4' } });
+    const transaction = ['AddPartitionsToTxn', 'Produce', 'AddOffsetsToTxn', 'TxnOffsetCommit', 'EndTxn'];
+    expect(sent).toEqual([...transaction, ...transaction]);
+
+    // Progress for an input partition that does not exist fails the transaction after its records.
+    await failure(relay.publish({ sends: [{ topic: output, records: records('lost') }], progress: { groupId, topic: input, partition: 7, offset: '9' } }));
+    sent.length = 0;
+    await relay.publish({ sends: [{ topic: output, records: records('c5') }], progress: { groupId, topic: input, partition: 0, offset: '5' } });
+    expect(sent.filter((api) => api === 'FindCoordinator').length).toBeGreaterThanOrEqual(1);
+    expect(await relay.readProgress(groupId, input, 0)).toBe('5');
+    expect(await readUntil(output, 'c5')).toEqual(['c1', 'c2', 'c3', 'c4', 'c5']);
+  }, 60_000);
+
+  it('a transaction larger than one produce request is still all or nothing', async () => {
+    const { output, input } = await topics();
+    const groupId = uniqueName('txp-progress');
+    const { relay, sent } = countingProducer(uniqueName('txp-id'));
+    const many = (prefix: string) => records(...Array.from({ length: 1_200 }, (_, i) => `${prefix}-${i}`));
+    await relay.publish({ sends: [{ topic: output, records: many('ok') }], progress: { groupId, topic: input, partition: 0, offset: '1200' } });
+    expect(sent.filter((api) => api === 'Produce')).toHaveLength(3);
+    await failure(relay.publish({ sends: [{ topic: output, records: many('lost') }], progress: { groupId, topic: input, partition: 7, offset: '2400' } }));
+    await relay.publish({ sends: [{ topic: output, records: records('last') }], progress: { groupId, topic: input, partition: 0, offset: '1201' } });
+
+    expect(await relay.readProgress(groupId, input, 0)).toBe('1201');
+    expect(await readUntil(output, 'last')).toEqual([...many('ok').map((r) => r.value), 'last']);
+  }, 60_000);
 
   it('a failed transaction is aborted: neither its records nor its progress become visible', async () => {
     const { output, input } = await topics();

@@ -88,9 +88,14 @@ describe('createStatusTracker', () => {
   it('keeps the latest tier changes newest first, bounded, without customer ids', async () => {
     const bus = new Instrumentation();
     const tracker = track(bus, { changesCapacity: 3 });
-    for (let i = 0; i < 5; i++) bus.emit('tier.change', { from: 'small', to: 'medium', cause: 'TRANSACTION', partition: i, topic: 'tx', effectiveAt: i, policyVersion: 'v1' });
+    const change = (i: number) => bus.emit('tier.change', { from: 'small', to: 'medium', cause: 'TRANSACTION', partition: i, topic: 'tx', effectiveAt: i, policyVersion: 'v1' });
+    for (let i = 0; i < 2; i++) change(i);
+    expect((await tracker.snapshot()).latestChanges.map((c) => c.partition)).toEqual([1, 0]);
+    for (let i = 2; i < 5; i++) change(i);
     const s = await tracker.snapshot();
     expect(s.latestChanges.map((c) => c.partition)).toEqual([4, 3, 2]);
+    change(5);
+    expect((await tracker.snapshot()).latestChanges.map((c) => c.partition)).toEqual([5, 4, 3]);
     expect(s.totals.tierChanges).toBe(5);
     expect(Object.keys(s.latestChanges[0] ?? {}).sort()).toEqual(['at', 'cause', 'effectiveAt', 'from', 'partition', 'policyVersion', 'to', 'topic']);
   });

@@ -17,7 +17,7 @@ import { CacheBudget } from '../../src/pipeline/customer-cache.js';
 import { OwnedPartition } from '../../src/pipeline/owned-partition.js';
 import { policyMoveMatrix } from '../../src/pipeline/policy-diff.js';
 import { startBoundaryCoordinator, watchBoundaries, type BoundaryCoordinator, type BoundaryWatcher } from '../../src/pipeline/relative-boundaries.js';
-import { rankingKeys } from '../../src/state/layout.js';
+import { partitionKeys, rankingKeys } from '../../src/state/layout.js';
 import { RankingStore } from '../../src/state/ranking.js';
 import { StateStore } from '../../src/state/store.js';
 import { DAY, shippedPolicy, shippedPolicyPath, withHysteresis } from '../policy/fixtures.js';
@@ -164,6 +164,25 @@ describe('relative tiers over 8 partitions: coordinator epochs and BOUNDARY chan
     const text = await runCli(['report'], env);
     expect(text.stdout).toContain('relative boundaries: epoch 1');
     expect(text.stdout).toContain(`top 1% by monetary: rank 21, boundary ${((customers[20]?.spend ?? 0) / 100).toFixed(2)} CNY`);
+  });
+
+  it('keeps the frequency ranked set only for a policy with a frequency band; the monetary set always', async () => {
+    const sizes = async (name: 'pyramid-share' | 'rfm-segments'): Promise<{ monetary: number; frequency: number }> => {
+      const ranked = withHysteresis(shippedPolicy(name));
+      const prefix = newPrefix(`sets-${name}`);
+      const store = new StateStore({ redis, prefix, partitionCount: 1, customerShards: 4 });
+      const owned = new OwnedPartition({ store, topic: TOPIC, partition: 0, policy: ranked, policyHash: policyContentHash(ranked), clock: 'wall', dedupeHorizonMs: null, budget: new CacheBudget(1_000), logger: silentLogger });
+      await owned.claim();
+      await owned.apply(
+        Array.from({ length: 50 }, (_, i): EngineRecord => ({ offset: i, transactionId: `t${i}`, customerId: `c${i}`, kind: 'purchase', amountMinor: 1_000 + i, eventTime: NOW - DAY })),
+        NOW,
+      );
+      await owned.settled();
+      const keys = partitionKeys(prefix, TOPIC, 0, 4);
+      return { monetary: await redis.zcard(keys.ranked.monetary), frequency: await redis.zcard(keys.ranked.frequency) };
+    };
+    expect(await sizes('pyramid-share')).toEqual({ monetary: 50, frequency: 0 });
+    expect(await sizes('rfm-segments')).toEqual({ monetary: 50, frequency: 50 });
   });
 
   it('policy diff from the absolute pyramid to pyramid-share: the worked example keeps every customer in its tier', async () => {

@@ -9,6 +9,7 @@ import { connect } from 'node:net';
 import { Redis } from 'ioredis';
 import kafkajs from 'kafkajs';
 import { wrapAdmin } from '../../src/kafka/admin.js';
+import { coordinatorCachingProducers } from '../../src/kafka/coordinator-cache.js';
 import { wrapTransactionalProducer } from '../../src/kafka/transactional-producer.js';
 import { createOutboxRelay } from '../../src/pipeline/outbox-relay.js';
 import { createJsonSignalEncoder } from '../../src/pipeline/signal-encoder.js';
@@ -44,6 +45,7 @@ const swallowEndTxn: kafkajs.ISocketFactory = ({ host, port, onConnect }) => {
 };
 
 const kafka = new kafkajs.Kafka({ brokers: options.brokers, clientId: 'relay-child', logLevel: kafkajs.logLevel.NOTHING, socketFactory: swallowEndTxn });
+const cachingProducer = coordinatorCachingProducers(kafka);
 const redis = new Redis(options.redisUrl);
 const relay = createOutboxRelay({
   store: new StateStore({ redis, prefix: options.prefix, partitionCount: 1 }),
@@ -51,7 +53,7 @@ const relay = createOutboxRelay({
   createProducer: (transactionalId) =>
     wrapTransactionalProducer(
       transactionalId,
-      () => kafka.producer({ transactionalId, transactionTimeout: options.transactionTimeoutMs, idempotent: true, maxInFlightRequests: 1 }),
+      () => cachingProducer({ transactionalId, transactionTimeout: options.transactionTimeoutMs, idempotent: true, maxInFlightRequests: 1 }),
       () => wrapAdmin(kafka.admin()),
     ),
   topic: options.tierChanges,

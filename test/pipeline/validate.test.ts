@@ -1,6 +1,6 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { createBalanceValidator, createTransactionValidator } from '../../src/pipeline/validate.js';
+import { createBalanceValidator, createStrictTransactionValidator, createTransactionValidator } from '../../src/pipeline/validate.js';
 
 const NOW = 1_700_000_000_000;
 const validate = createTransactionValidator({ maxAmountMinor: 10_000_000_000_000, maxFutureSkewMs: 300_000 }, () => NOW);
@@ -76,6 +76,51 @@ describe('transaction validation', () => {
         expect(validate({ ...good, amountMinor }).ok).toBe(expected);
       }),
     );
+  });
+});
+
+describe('the plain-record fast path', () => {
+  const limits = { maxAmountMinor: 10_000_000_000_000, maxFutureSkewMs: 300_000 };
+  const strict = createStrictTransactionValidator(limits, () => NOW);
+  /** Values each field is tried with: valid ones, boundaries and every kind of wrong. */
+  const anyOf = (...valid: unknown[]) =>
+    fc.oneof(
+      fc.constantFrom(...valid),
+      fc.constantFrom(undefined, null, '', 0, -1, 1.5, Number.NaN, Infinity, 2 ** 60, true, [], {}, '1234', 'x'.repeat(128), 'x'.repeat(129), '\u{1F600}'.repeat(64), '\u{1F600}'.repeat(65)),
+      fc.string({ maxLength: 140 }),
+      fc.integer({ min: -2e13, max: 2e13 }),
+    );
+  const fields = {
+    transactionId: anyOf('tx-1'),
+    customerId: anyOf('cust-1'),
+    kind: anyOf('PURCHASE', 'REFUND', 'purchase'),
+    amountMinor: anyOf(1, 4_999, 10_000_000_000_000, 10_000_000_000_001),
+    currency: anyOf('CNY', 'USD', 'cny', 'ABC'),
+    eventTime: anyOf(NOW, NOW + 300_000, NOW + 300_001, 0),
+    channel: anyOf('ONLINE', 'x'.repeat(32), 'x'.repeat(33)),
+    merchantCategory: anyOf('5411', '54a1', '54111', '٥٤١١'),
+    profitMinor: anyOf(-522, 0, -10_000_000_000_000, -10_000_000_000_001),
+    loyaltyCard: anyOf('x'),
+  };
+
+  it('gives exactly what the zod schema gives, accepted value or error message (property)', () => {
+    fc.assert(
+      fc.property(fc.record(fields, { requiredKeys: [] }), fc.nat(9), (fuzzed, keep) => {
+        // Mostly valid records with a few fields fuzzed, so both paths are exercised.
+        const raw: Record<string, unknown> = { ...good };
+        for (const [name, value] of Object.entries(fuzzed).slice(0, keep % 4)) raw[name] = value;
+        expect(validate(raw)).toEqual(strict(raw));
+      }),
+      { numRuns: 5_000 },
+    );
+  });
+
+  it('gives what zod gives for values that are no plain object', () => {
+    class AvroRecord {
+      constructor(readonly transactionId = 'tx-1', readonly customerId = 'c', readonly kind = 'REFUND', readonly amountMinor = 5, readonly currency = 'EUR', readonly eventTime = NOW) {}
+    }
+    for (const raw of [null, undefined, 'x', 5, [], [good], new AvroRecord(), Object.create(good) as unknown]) expect(validate(raw)).toEqual(strict(raw));
+    expect(validate(new AvroRecord()).ok).toBe(true);
   });
 });
 
