@@ -25,6 +25,7 @@ import type { CompiledPolicy } from '../src/policy/types.js';
 import { RankingStore } from '../src/state/ranking.js';
 import { StateStore } from '../src/state/store.js';
 import { startRedisServer } from '../test/helpers/redis-server.js';
+import { createRandom } from '../src/simulator/random.js';
 
 const CUSTOMERS = Number(process.env.BENCH_CUSTOMERS ?? 10_000);
 const EVENTS = Number(process.env.BENCH_EVENTS ?? 60_000);
@@ -36,19 +37,10 @@ const HOUR = 3_600_000;
 const TOPIC = 'transactions';
 const START = Date.UTC(2026, 9, 1);
 
-function rng(seed: number): () => number {
-  let a = seed;
-  return () => {
-    a = (a + 0x6d2b79f5) | 0;
-    let t = Math.imul(a ^ (a >>> 15), 1 | a);
-    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
 /** Per partition, the purchases in offset order, event times rising over 10 days. */
 function buildInput(): EngineRecord[][] {
-  const random = rng(11);
+  const source = createRandom(11);
+  const random = (): number => source.next();
   const lists: EngineRecord[][] = Array.from({ length: PARTITIONS }, () => []);
   for (let i = 0; i < EVENTS; i++) {
     const c = Math.floor(random() * CUSTOMERS);

@@ -30,6 +30,7 @@ import { customerKey, encodeCustomer, META, partitionKeys } from '../src/state/l
 import { RankingStore } from '../src/state/ranking.js';
 import { StateStore } from '../src/state/store.js';
 import { startRedisServer } from '../test/helpers/redis-server.js';
+import { createRandom } from '../src/simulator/random.js';
 
 const CUSTOMERS = Number(process.env.BENCH_CUSTOMERS ?? 1_000_000);
 const PARTITIONS = 16;
@@ -42,21 +43,12 @@ const DAY = 86_400_000;
 const TOPIC = 'transactions';
 const NOW = Date.UTC(2026, 10, 1);
 
-function rng(seed: number): () => number {
-  let a = seed;
-  return () => {
-    a = (a + 0x6d2b79f5) | 0;
-    let t = Math.imul(a ^ (a >>> 15), 1 | a);
-    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
 const idOf = (i: number): string => `cust-${i.toString().padStart(7, '0')}`;
 
 /** Every customer's seeded state (tier still unset): one bucket of log-uniform spend in the last 30 days. */
 function seedStates(policy: CompiledPolicy): CustomerState[] {
-  const random = rng(7);
+  const source = createRandom(7);
+  const random = (): number => source.next();
   return Array.from({ length: CUSTOMERS }, () => {
     const at = NOW - Math.floor(random() * 30) * DAY - 1000;
     const monetary = Math.floor(500 * Math.exp(random() * Math.log(20_000)));
@@ -109,7 +101,8 @@ async function seed(redis: Redis, prefix: string, policy: CompiledPolicy, states
 
 /** Purchase batches per partition: random known customers, spend log-uniform, at NOW. */
 function buildBatches(round: number): { partition: number; records: EngineRecord[] }[] {
-  const random = rng(100 + round);
+  const source = createRandom(100 + round);
+  const random = (): number => source.next();
   const lists: EngineRecord[][] = Array.from({ length: PARTITIONS }, () => []);
   for (let i = 0; i < EVENTS; i++) {
     const c = Math.floor(random() * CUSTOMERS);

@@ -22,6 +22,7 @@ import { customerShardKey, encodeCustomer } from '../src/state/layout.js';
 import type { CustomerState } from '../src/engine/types.js';
 import { StateStore } from '../src/state/store.js';
 import { startRedisServer } from '../test/helpers/redis-server.js';
+import { createRandom } from '../src/simulator/random.js';
 
 const CUSTOMERS = Number(process.env.BENCH_CUSTOMERS ?? 100_000);
 const EVENTS = Number(process.env.BENCH_EVENTS ?? 500_000);
@@ -34,17 +35,6 @@ const NAIVE_EVENTS = Number(process.env.BENCH_NAIVE_EVENTS ?? 20_000);
 const DAY = 86_400_000;
 const TOPIC = 'transactions';
 
-/** Deterministic PRNG (mulberry32) so runs are comparable. */
-function rng(seed: number): () => number {
-  let a = seed;
-  return () => {
-    a = (a + 0x6d2b79f5) | 0;
-    let t = Math.imul(a ^ (a >>> 15), 1 | a);
-    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
 interface Batch {
   partition: number;
   records: EngineRecord[];
@@ -53,7 +43,8 @@ interface Batch {
 
 /** Events in time order over 60 days, 1 % re-sent transaction ids, 8 % refunds. */
 function buildBatches(count: number, startOffset: number[], seed: number, startDay = 0): Batch[] {
-  const random = rng(seed);
+  const source = createRandom(seed);
+  const random = (): number => source.next();
   const start = Date.UTC(2026, 8, 1) + startDay * DAY;
   const perPartition: EngineRecord[][] = Array.from({ length: PARTITIONS }, () => []);
   const offsets = [...startOffset];
