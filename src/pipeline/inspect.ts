@@ -3,7 +3,10 @@ import type { RelativeBoundaries } from '../engine/boundaries.js';
 import { evaluateCustomer, type CustomerEvaluation } from '../engine/inspect.js';
 import type { CustomerState } from '../engine/types.js';
 import { PyramidError } from '../errors.js';
+import { policyContentHash } from '../policy/content-hash.js';
 import type { CompiledPolicy } from '../policy/types.js';
+import type { StoredBoundaries } from '../state/layout.js';
+import type { RankingStore } from '../state/ranking.js';
 import type { StateStore } from '../state/store.js';
 
 /** A customer's stored state and its evaluation at `now` (the `inspect` command's answer). */
@@ -37,8 +40,11 @@ export interface InspectOptions {
   partition?: number;
   /** Evaluation time; default the wall clock (wall mode) or the partition's event-time watermark (event mode). */
   now?: number;
-  /** Relative tiers: the boundaries in force (the latest published epoch); null or absent: none. */
-  boundaries?: RelativeBoundaries | null;
+  /**
+   * Relative tiers: the boundaries in force in a partition (on the wall clock the latest published
+   * epoch, on the event clock the one the partition last re-evaluated); absent or null: none.
+   */
+  boundariesOf?: (partition: number) => Promise<RelativeBoundaries | null>;
 }
 
 /**
@@ -71,8 +77,21 @@ export async function inspectCustomer(options: InspectOptions): Promise<Customer
       timerAt: await store.readTimer(topic, partition, customerId),
       signalSeq: state.signalSeq,
       nearUpgradeAt: state.nearUpgradeAt,
-      ...evaluateCustomer(options.policy, state, now, { customerId, boundaries: options.boundaries ?? null }),
+      ...evaluateCustomer(options.policy, state, now, { customerId, boundaries: (await options.boundariesOf?.(partition)) ?? null }),
     };
   }
   return null;
+}
+
+/**
+ * The relative boundaries a partition scores against, as the scorer holds them: on the wall clock
+ * the latest published epoch; on the event clock the epoch the partition last re-evaluated (it
+ * holds at the next instant until that instant's epoch is re-evaluated, so a newer epoch may be
+ * published and not yet in force there). Null for an epoch published under another policy.
+ */
+export function boundariesInForce(options: { ranking: RankingStore; store: StateStore; policy: CompiledPolicy; clock: ClockMode; topic: string }): (partition: number) => Promise<RelativeBoundaries | null> {
+  const { ranking, store, clock, topic } = options;
+  const hash = policyContentHash(options.policy);
+  const ofThisPolicy = (stored: StoredBoundaries | null): RelativeBoundaries | null => (stored !== null && stored.policyHash === hash ? stored.boundaries : null);
+  return async (partition) => ofThisPolicy(clock === 'event' ? await ranking.readEpoch((await store.readMeta(topic, partition))?.boundaryEpoch ?? 0) : await ranking.readLatest());
 }

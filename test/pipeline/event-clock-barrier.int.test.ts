@@ -10,6 +10,7 @@ import { policyContentHash } from '../../src/policy/content-hash.js';
 import { parsePolicy } from '../../src/policy/parse.js';
 import { SHARE_EVCLOCK_POLICY } from '../helpers/share-evclock-policy.js';
 import { CacheBudget } from '../../src/pipeline/customer-cache.js';
+import { boundariesInForce } from '../../src/pipeline/inspect.js';
 import { OwnedPartition } from '../../src/pipeline/owned-partition.js';
 import { startBoundaryCoordinator, watchBoundaries } from '../../src/pipeline/relative-boundaries.js';
 import { RankingStore } from '../../src/state/ranking.js';
@@ -86,6 +87,7 @@ async function drive(redis: ReturnType<typeof useStateRedis>['redis'], prefix: s
     ranking, store, topic: TOPIC, partitions: [0, 1, 2], policy, policyHash, instance: 'a', intervalMs: 3_600_000, leaseMs: 60_000, everyMs: EVERY, eventClock: true, instrumentation: new Instrumentation(), logger: silentLogger,
   });
   const epochs: RelativeBoundaries[] = [];
+  const inForce = boundariesInForce({ ranking, store, policy, clock: 'event', topic: TOPIC });
   try {
     for (let progress = true; progress; ) {
       progress = false;
@@ -129,10 +131,14 @@ async function drive(redis: ReturnType<typeof useStateRedis>['redis'], prefix: s
       await watcher.refresh();
       for (const p of order) {
         const owned = partitions[p] as OwnedPartition;
+        const due = owned.boundaryPassDue;
+        // Inspection reads the epoch in force in the partition: the published one only once re-evaluated.
+        if (due) expect((await inForce(p))?.epoch ?? 0).toBeLessThan((epochs.at(-1) as RelativeBoundaries).epoch);
         while (owned.boundaryPassDue) {
           await owned.boundaryStep(0, 2);
           progress = true;
         }
+        if (due) expect(await inForce(p)).toEqual(epochs.at(-1));
       }
     }
   } finally {

@@ -1,8 +1,7 @@
 import type { Command } from 'commander';
 import { loadStateConfig } from '../../config/load.js';
-import { inspectCustomer } from '../../pipeline/inspect.js';
+import { boundariesInForce, inspectCustomer } from '../../pipeline/inspect.js';
 import { formatMinor } from '../format.js';
-import { policyContentHash } from '../../policy/content-hash.js';
 import { RankingStore } from '../../state/ranking.js';
 import { openState } from '../state-access.js';
 
@@ -29,9 +28,9 @@ async function inspect(customerId: string, opts: InspectOptions): Promise<void> 
   const state = await openState(config);
   try {
     const topic = config.topics.transactions;
-    const latest = state.policy.ranking === undefined ? null : await new RankingStore(state.redis, config.keyPrefix).readLatest();
-    const boundaries = latest !== null && latest.policyHash === policyContentHash(state.policy) ? latest.boundaries : null;
-    const found = state.partitions.length === 0 ? null : await inspectCustomer({ store: state.store, policy: state.policy, clock: config.clock, topic, customerId, boundaries });
+    const ranking = state.policy.ranking === undefined ? undefined : new RankingStore(state.redis, config.keyPrefix);
+    const boundariesOf = ranking === undefined ? undefined : boundariesInForce({ ranking, store: state.store, policy: state.policy, clock: config.clock, topic });
+    const found = state.partitions.length === 0 ? null : await inspectCustomer({ store: state.store, policy: state.policy, clock: config.clock, topic, customerId, ...(boundariesOf === undefined ? {} : { boundariesOf }) });
     if (found === null) {
       console.error(`pyramid inspect: no state for customer ${customerId} under key prefix ${config.keyPrefix} (topic ${topic})`);
       process.exitCode = 2;
