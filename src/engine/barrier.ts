@@ -41,3 +41,16 @@ export function barrierCut(
   }
   return null;
 }
+
+/**
+ * The next boundary instant the coordinator publishes, and which partitions it still waits on:
+ * the instant after the latest published epoch's (`latestAt`), or, before any epoch, the earliest
+ * instant the partitions reached once every one of them reached one (null until then). A
+ * partition waits while it reached no instant or one before that instant. `reached[i]` is
+ * partition i's stored instant (meta `bt`), null when none.
+ */
+export function nextBarrier(latestAt: number | null, reached: readonly (number | null)[], everyMs: number): { instant: number | null; waits: boolean[] } {
+  const known = reached.filter((t): t is number => t !== null);
+  const instant = latestAt !== null ? latestAt + everyMs : known.length === reached.length && known.length > 0 ? Math.min(...known) : null;
+  return { instant, waits: reached.map((at) => at === null || (instant !== null && at < instant)) };
+}

@@ -1,4 +1,4 @@
-import { instantEpoch } from '../engine/barrier.js';
+import { instantEpoch, nextBarrier } from '../engine/barrier.js';
 import { cutRank, keyAtRank, policyCuts, type RankKey, type RelativeBoundaries } from '../engine/boundaries.js';
 import type { Instrumentation } from '../instrumentation.js';
 import type { OutgoingRecord } from '../kafka/types.js';
@@ -244,13 +244,8 @@ export function startBoundaryCoordinator(options: BoundaryCoordinatorOptions): B
     const latest = await ranking.readLatest();
     const ours = latest !== null && latest.policyHash === options.policyHash ? latest.boundaries : null;
     if (ours !== null) await announceLatest(ours);
-    const reached = metas.map((meta) => meta?.barrierInstant ?? null);
-    const known = reached.filter((t): t is number => t !== null);
-    const instant = ours !== null ? ours.at + every : known.length === reached.length && known.length > 0 ? Math.min(...known) : null;
-    const waiting = options.partitions.filter((_, i) => {
-      const at = reached[i] ?? null;
-      return at === null || (instant !== null && at < instant);
-    });
+    const { instant, waits } = nextBarrier(ours?.at ?? null, metas.map((meta) => meta?.barrierInstant ?? null), every);
+    const waiting = options.partitions.filter((_, i) => waits[i]);
     reportBarrier(instant, waiting);
     if (instant === null || waiting.length > 0) return null;
     const boundaries = await rankedSetBoundaries(options.store, options.topic, options.partitions, policy, instantEpoch(instant, every), instant);
@@ -393,14 +388,12 @@ export async function stuckBarrier(options: {
   const ours = latest !== null && latest.policyHash === options.policyHash ? latest.boundaries : null;
   const metas = await Promise.all(options.partitions.map((p) => options.store.readMeta(options.topic, p)));
   const reached = metas.map((meta) => meta?.barrierInstant ?? null);
-  const known = reached.filter((t): t is number => t !== null);
-  const instant = ours !== null ? ours.at + everyMs : known.length === reached.length && known.length > 0 ? Math.min(...known) : null;
+  const { instant, waits } = nextBarrier(ours?.at ?? null, reached, everyMs);
   const waitingOn: number[] = [];
   const holding: number[] = [];
   for (const [i, p] of options.partitions.entries()) {
     const at = reached[i] ?? null;
-    const waits = at === null || (instant !== null && at < instant);
-    if (waits) {
+    if (waits[i] === true) {
       if (!options.drained.has(p)) return null;
       // Drained, but the pass of an epoch it holds at (published) is still to run.
       if (at !== null && (metas[i]?.boundaryEpoch ?? 0) < instantEpoch(at, everyMs) && instantEpoch(at, everyMs) <= (ours?.epoch ?? 0)) return null;
