@@ -1,6 +1,6 @@
 import { applyRecords, fireTimers, reevaluateAgainstBoundaries, reevaluateCustomers, type ClockMode, type CustomerLookup, type EngineInput, type EngineResult } from '../engine/apply.js';
 import { barrierCut, instantEpoch } from '../engine/barrier.js';
-import { rankedValues, type RelativeBoundaries } from '../engine/boundaries.js';
+import { policyCuts, rankedValues, type RelativeBoundaries } from '../engine/boundaries.js';
 import type { BalanceRecord, CustomerState, EngineCounts, EngineRecord } from '../engine/types.js';
 import { isPyramidError, PyramidError } from '../errors.js';
 import type { Instrumentation } from '../instrumentation.js';
@@ -631,7 +631,7 @@ export class OwnedPartition {
       ranked = new Map();
       // The frequency set is kept only for a policy that ranks by frequency: each ranked-set write
       // cost Redis ~8 µs per customer in bench:relative.
-      const byFrequency = this.policy.tiers.some((tier) => tier.relative?.some((band) => band.metric === 'frequency') === true);
+      const byFrequency = policyCuts(this.policy).some((cut) => cut.metric === 'frequency');
       for (const [id, state] of result.customers) {
         const values = rankedValues(this.policy, state, result.clock);
         ranked.set(id, values === null || byFrequency ? values : { monetary: values.monetary, frequency: null });
