@@ -108,7 +108,7 @@ min-distance=1
     await service.stop();
     rmSync(dir, { recursive: true, force: true });
   };
-  const healthy = await pollUntil(async () => service.exited() || (await fetch(`${url}/burrow/admin`).then((r) => r.ok, () => false)), 30_000, 100);
+  const healthy = await pollUntil(async () => service.exited() || (await fetch(`${url}/burrow/admin`, { signal: AbortSignal.timeout(2_000) }).then((r) => r.ok, () => false)), 30_000, 100);
   if (!healthy || service.exited()) {
     const output = service.output();
     await stop();
@@ -119,7 +119,7 @@ min-distance=1
     output: service.output,
     stop,
     async consumer(group) {
-      const res = await fetch(`${url}/v3/kafka/${options.cluster}/consumer/${encodeURIComponent(group)}`);
+      const res = await fetch(`${url}/v3/kafka/${options.cluster}/consumer/${encodeURIComponent(group)}`, { signal: AbortSignal.timeout(10_000) });
       const body = (await res.json()) as ConsumerDetail;
       // Burrow answers 404 "cluster or consumer not found" until it has read a commit of the group.
       if (res.status === 404) return [];

@@ -72,7 +72,7 @@ export async function startPrometheus(options: StartPrometheusOptions): Promise<
     await service.stop();
     rmSync(dir, { recursive: true, force: true });
   };
-  const ready = await pollUntil(async () => service.exited() || (await fetch(`${url}/-/ready`).then((r) => r.ok, () => false)), 30_000, 100);
+  const ready = await pollUntil(async () => service.exited() || (await fetch(`${url}/-/ready`, { signal: AbortSignal.timeout(2_000) }).then((r) => r.ok, () => false)), 30_000, 100);
   if (!ready || service.exited()) {
     const output = service.output();
     await stop();
@@ -83,7 +83,7 @@ export async function startPrometheus(options: StartPrometheusOptions): Promise<
     output: service.output,
     stop,
     async api<T>(path: string) {
-      return (await (await fetch(`${url}/api/v1/${path}`)).json()) as PromResponse<T>;
+      return (await (await fetch(`${url}/api/v1/${path}`, { signal: AbortSignal.timeout(10_000) })).json()) as PromResponse<T>;
     },
   };
 }

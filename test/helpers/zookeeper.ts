@@ -27,6 +27,9 @@ function serving(port: number): Promise<boolean> {
     let reply = '';
     socket.on('data', (d) => (reply += d.toString()));
     socket.on('connect', () => socket.end('srvr'));
+    // A server still starting may take the connection and never answer: the probe says no then,
+    // so the caller's deadline holds (a probe without a bound hung a whole test hook once).
+    socket.setTimeout(2_000, () => socket.destroy());
     socket.on('close', () => resolve(reply.includes('Mode: standalone')));
     socket.on('error', () => resolve(false));
   });
